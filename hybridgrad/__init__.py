@@ -1,0 +1,134 @@
+"""hybridgrad: a small deep-learning framework on NumPy, imperative and symbolic.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> w = hg.tensor(10.0, requires_grad=True)
+    >>> loss = (2.0 - w * 1.0) ** 2
+    >>> loss.backward()
+    >>> w.grad.item()
+    16.0
+"""
+
+from hybridgrad import autograd, ops  # noqa: F401 - registers the primitives
+from hybridgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from hybridgrad.dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    long,
+    uint8,
+)
+from hybridgrad.ops.api import (
+    abs,
+    add,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concatenate,
+    cos,
+    div,
+    eq,
+    erf,
+    exp,
+    expand,
+    flatten,
+    gather,
+    ge,
+    getitem,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    log,
+    log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pad,
+    permute,
+    pow,
+    prod,
+    relu,
+    repeat,
+    reshape,
+    scatter_add,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    softplus,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    view,
+    where,
+)
+from hybridgrad.tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    default_generator,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+bool = bool_  # noqa: A001 - PyTorch's spellings hg.bool, hg.float
+float = float32  # noqa: A001
+__version__ = "0.1.0"
+
+
+def explain(loss, names=None, learning_rate=None, file=None):
+    """Explain the forward and backward pass that produced a scalar ``loss``.
+
+    See :func:`hybridgrad.explain.explain`.
+    """
+    from hybridgrad.explain import explain as _explain
+
+    return _explain(loss, names=names, learning_rate=learning_rate, file=file)
+
+
+from hybridgrad import nn  # noqa: E402 - needs the tensor API above

@@ -1,0 +1,443 @@
+"""Reverse-mode automatic differentiation over the operations recorded by eager tensors.
+
+How it works:
+
+* every primitive applied to a tensor that requires gradients records a :class:`Node`
+  (the operator, its inputs and attributes) on its output;
+* :func:`backward` sorts the recorded graph topologically from the output and walks it in reverse,
+  calling each operator's vector-Jacobian product from the registry; gradients of broadcast inputs
+  are summed back to the input's shape in exactly one place, :func:`sum_to`;
+* gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: call
+  ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps;
+* after a backward pass the graph is freed (its nodes drop their inputs, so memory is released
+  early) unless ``retain_graph=True``; a second backward through a freed graph raises an error.
+  ``create_graph=True`` records the backward pass itself, so gradients of gradients work.
+
+Modes (``no_grad``, ``enable_grad``) live in :mod:`contextvars`, never in process globals.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> x = hg.tensor(3.0, requires_grad=True)
+    >>> (x * x).backward()
+    >>> x.grad.item()
+    6.0
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from typing import Any, Sequence
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.ops.registry import OpDef, run_forward
+
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether operations are recorded."""
+
+    enabled = True
+
+    def __enter__(self):
+        self._token = _grad_enabled.set(self.enabled)
+        return self
+
+    def __exit__(self, *exc_info):
+        _grad_enabled.reset(self._token)
+        return False
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return function(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Disable gradient recording inside a ``with`` block or a decorated function.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> w = hg.tensor(1.0, requires_grad=True)
+        >>> with hg.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad
+        False
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Re-enable gradient recording (inside a ``no_grad`` block, say).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> w = hg.tensor(1.0, requires_grad=True)
+        >>> with hg.no_grad(), hg.enable_grad():
+        ...     (w * 2).requires_grad
+        True
+    """
+
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Set gradient recording on or off: ``with hg.set_grad_enabled(False): ...``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> with hg.set_grad_enabled(False):
+        ...     hg.is_grad_enabled()
+        False
+    """
+
+    def __init__(self, mode: bool):
+        self.enabled = bool(mode)
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are currently recorded for autograd.
+
+    Example:
+        >>> is_grad_enabled()
+        True
+    """
+    return _grad_enabled.get()
+
+
+class Node:
+    """One recorded operation: what produced a tensor, from which inputs."""
+
+    __slots__ = ("op", "inputs", "attrs", "needs")
+
+    def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple):
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.needs = needs
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name}Backward>"
+
+
+def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
+    """Compute a primitive on tensors now, recording it when gradients are needed."""
+    from hybridgrad.tensor import Tensor
+
+    values = list(inputs[0]) if op.variadic else list(inputs)
+    partner = None
+    for value in values:
+        if isinstance(value, Tensor):
+            partner = value.data.dtype
+            break
+    arrays = []
+    needs_grad = False
+    for index, value in enumerate(values):
+        if isinstance(value, Tensor):
+            arrays.append(value.data)
+            needs_grad = needs_grad or value.requires_grad
+        elif isinstance(value, np.ndarray):
+            arrays.append(value)
+            values[index] = Tensor._wrap(value)
+        else:
+            array = np.asarray(value, dtype=dtypes.scalar_dtype(value, partner))
+            arrays.append(array)
+            values[index] = Tensor._wrap(array)
+    if op.float_only:
+        default = dtypes.get_default_dtype()
+        arrays = [a if a.dtype.kind == "f" else a.astype(default) for a in arrays]
+    elif op.promotes and len(arrays) > 1:
+        first = arrays[0].dtype
+        if any(a.dtype != first for a in arrays):
+            from hybridgrad.ops.registry import promote
+
+            common = promote(*(a.dtype for a in arrays))
+            arrays = [a if a.dtype == common else a.astype(common) for a in arrays]
+    result = run_forward(op, arrays if not op.variadic else [arrays], attrs)
+    if not isinstance(result, np.ndarray):
+        result = np.asarray(result)
+    if _anomaly_enabled.get():
+        _check_anomaly(op, "forward", result, values)
+    output = Tensor._wrap(result)
+    if needs_grad and op.vjp is not None and _grad_enabled.get():
+        needs = tuple(isinstance(v, Tensor) and v.requires_grad for v in values)
+        recorded = (values,) if op.variadic else tuple(values)
+        output._node = Node(op, recorded, attrs, needs)
+        output.requires_grad = True
+    return output
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomaly detection (names the first operator that produced NaN/Inf).
+
+_anomaly_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("anomaly", default=False)
+
+
+class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
+    """Raise as soon as an operator's forward or backward produces NaN or Inf.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> with hg.autograd.detect_anomaly():
+        ...     x = hg.tensor(-1.0, requires_grad=True)
+        ...     try:
+        ...         hg.log(x)
+        ...     except FloatingPointError as error:
+        ...         print(str(error).splitlines()[0])
+        log: forward produced NaN/Inf (inputs: shape () float32)
+    """
+
+    def __init__(self, mode: bool = True):
+        self.mode = mode
+
+    def __enter__(self):
+        self._token = _anomaly_enabled.set(self.mode)
+        return self
+
+    def __exit__(self, *exc_info):
+        _anomaly_enabled.reset(self._token)
+        return False
+
+
+def _check_anomaly(op: OpDef, phase: str, result, inputs) -> None:
+    from hybridgrad.tensor import Tensor
+
+    data = result.data if isinstance(result, Tensor) else result
+    if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
+        described = ", ".join(
+            f"shape {tuple(v.shape)} {v.dtype}" for v in inputs if isinstance(v, Tensor)
+        )
+        raise FloatingPointError(f"{op.name}: {phase} produced NaN/Inf (inputs: {described})")
+
+
+# ----------------------------------------------------------------------------------------------
+# The backward engine.
+
+
+def sum_to(grad, shape: tuple):
+    """Sum a broadcast gradient back to ``shape`` (the single place where this happens).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> sum_to(hg.ones(2, 3), (1, 3)).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = len(grad.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(roots: Sequence) -> list:
+    """Tensors reachable from ``roots`` through recorded nodes, inputs before outputs."""
+    from hybridgrad.tensor import Tensor
+
+    order: list = []
+    visited: set[int] = set()
+    stack: list = [(root, False) for root in roots]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is None:
+            continue
+        if node.inputs is None:
+            raise RuntimeError(
+                f"backward through a freed graph (at {node}): the graph is freed after the first "
+                "backward pass; pass retain_graph=True to the first backward() to keep it"
+            )
+        for needed, value in zip(node.needs, _flat_inputs(node)):
+            if needed and isinstance(value, Tensor) and id(value) not in visited:
+                stack.append((value, False))
+    return order
+
+
+def _flat_inputs(node: Node) -> tuple:
+    return tuple(node.inputs[0]) if node.op.variadic else node.inputs
+
+
+def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wanted=None):
+    """Propagate gradients from roots; return {id(tensor): grad} for ``wanted`` tensors.
+
+    Without ``wanted`` (``Tensor.backward``), gradients accumulate into leaves' ``.grad``.
+    """
+    order = _topological_order(roots)
+    grads: dict[int, Any] = {}
+    for root, grad in zip(roots, root_grads):
+        key = id(root)
+        grads[key] = grad if key not in grads else grads[key] + grad
+    wanted_ids = {id(t) for t in wanted} if wanted is not None else None
+    results: dict[int, Any] = {}
+    anomaly = _anomaly_enabled.get()
+    with set_grad_enabled(create_graph):
+        for tensor in reversed(order):
+            key = id(tensor)
+            grad = grads.pop(key, None)
+            if grad is None:
+                continue
+            if wanted_ids is not None:
+                if key in wanted_ids:
+                    results[key] = grad
+            elif tensor._node is None or tensor._retains_grad:
+                _accumulate(tensor, grad, create_graph)
+            node = tensor._node
+            if node is None:
+                continue
+            inputs = _flat_inputs(node)
+            input_grads = node.op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+            for needed, value, input_grad in zip(node.needs, inputs, input_grads):
+                if not needed or input_grad is None:
+                    continue
+                input_grad = sum_to(input_grad, value.shape)
+                if input_grad.dtype != value.dtype:
+                    input_grad = input_grad.to(value.dtype)
+                if anomaly:
+                    _check_anomaly(node.op, "backward", input_grad, inputs)
+                previous = grads.get(id(value))
+                grads[id(value)] = input_grad if previous is None else previous + input_grad
+            if not retain_graph:
+                node.inputs = None
+    return results
+
+
+def _accumulate(tensor, grad, create_graph: bool) -> None:
+    if not create_graph:
+        grad = grad.detach()
+    if tensor.grad is None:
+        tensor.grad = grad if (create_graph or grad._node is None) else grad.detach()
+    else:
+        tensor.grad = tensor.grad + grad
+
+
+def _as_tensor_grad(output, grad):
+    from hybridgrad.tensor import Tensor
+
+    if grad is None:
+        if output.numel() != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, but the output has "
+                f"shape {tuple(output.shape)}; pass gradient= (a tensor of that shape)"
+            )
+        return Tensor._wrap(np.ones(output.shape, dtype=output.dtype))
+    if not isinstance(grad, Tensor):
+        grad = Tensor._wrap(np.asarray(grad, dtype=output.dtype))
+    if tuple(grad.shape) != tuple(output.shape):
+        raise RuntimeError(
+            f"gradient has shape {tuple(grad.shape)} but the output has shape "
+            f"{tuple(output.shape)}"
+        )
+    return grad
+
+
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate gradients of ``tensors`` into the leaves they depend on.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> w = hg.tensor(2.0, requires_grad=True)
+        >>> backward(w * w)
+        >>> w.grad.item()
+        4.0
+    """
+    from hybridgrad.tensor import Tensor
+
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+        grad_tensors = [grad_tensors]
+    elif grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    for tensor in tensors:
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn: "
+                "did you create the inputs with requires_grad=True, or run under no_grad()?"
+            )
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_as_tensor_grad(t, g) for t, g in zip(tensors, grad_tensors)]
+    _run_backward(list(tensors), root_grads, retain_graph, create_graph)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> x = hg.tensor(3.0, requires_grad=True)
+        >>> (dx,) = grad(x ** 3, x, create_graph=True)
+        >>> (d2x,) = grad(dx, x)
+        >>> dx.item(), d2x.item()
+        (27.0, 18.0)
+    """
+    from hybridgrad.tensor import Tensor
+
+    single_output = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_output else list(outputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if single_output else (
+            [None] * len(outputs) if grad_outputs is None else [grad_outputs]
+        )
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for index, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"input {index} of grad() does not require grad")
+    for tensor in outputs:
+        if not tensor.requires_grad:
+            raise RuntimeError("an output of grad() does not require grad (no graph to go back)")
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = [_as_tensor_grad(t, g) for t, g in zip(outputs, grad_outputs)]
+    results = _run_backward(outputs, root_grads, retain_graph, create_graph, wanted=inputs)
+    answer = []
+    for index, tensor in enumerate(inputs):
+        value = results.get(id(tensor))
+        if value is None and not allow_unused:
+            raise RuntimeError(
+                f"input {index} of grad() was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        answer.append(value)
+    return tuple(answer)
+
+
+def functional_grad_fn(tensor) -> str | None:
+    """Name of the operator that produced ``tensor`` (None for leaves).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> x = hg.tensor(1.0, requires_grad=True)
+        >>> functional_grad_fn(x * 2)
+        'mul'
+    """
+    return None if tensor._node is None else tensor._node.op.name

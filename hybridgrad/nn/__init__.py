@@ -1,0 +1,21 @@
+"""Neural-network layers, losses and utilities with PyTorch's names.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> hg.nn.Sequential(hg.nn.Linear(4, 2))(hg.ones(1, 4)).shape
+    (1, 2)
+"""
+
+from hybridgrad.nn.containers import (
+           Flatten,
+           Identity,
+           ModuleDict,
+           ModuleList,
+           Sequential,
+           Unflatten,
+)
+from hybridgrad.nn.linear import Linear
+from hybridgrad.nn.module import Module, Parameter
+
+__all__ = ["Flatten", "Identity", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter",
+           "Sequential", "Unflatten"]

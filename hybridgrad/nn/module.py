@@ -1,0 +1,311 @@
+"""``Module`` and ``Parameter``: PyTorch's model-building API on hybridgrad tensors.
+
+Sub-modules, parameters and buffers register themselves through attribute assignment into
+ordered dicts, so ``parameters()`` and ``state_dict()`` always come out in definition order, with
+PyTorch's key names (``0.weight``, ``bn.running_mean``, ...).
+
+Example:
+    >>> import hybridgrad as hg
+    >>> class Scale(hg.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = hg.nn.Parameter(hg.ones(2))
+    ...     def forward(self, x):
+    ...         return x * self.w
+    >>> [name for name, _ in Scale().named_parameters()]
+    ['w']
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from hybridgrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a Module registers as a trainable parameter (requires_grad by default).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.Parameter(hg.zeros(3)).requires_grad
+        True
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any = None, requires_grad: bool = True):
+        if data is None:
+            data = np.zeros((0,), dtype=np.float32)
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> model = hg.nn.Sequential(hg.nn.Linear(2, 3))
+        >>> list(model.state_dict())
+        ['0.weight', '0.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # Registration through attribute assignment.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() is called "
+                f"(call super().__init__() first in {type(self).__name__}.__init__)"
+            )
+        if isinstance(value, (Parameter, Module)):
+            # A plain attribute of the same name would shadow the registries.
+            self.__dict__.pop(name, None)
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = value
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r}")
+            self._buffers[name] = value
+        elif name in self._parameters or name in self._modules:
+            if value is not None:
+                kind = "parameter" if name in self._parameters else "sub-module"
+                raise TypeError(f"cannot assign {type(value).__name__} to {kind} {name!r} "
+                                "(expected a Parameter/Module or None)")
+            (self._parameters if name in self._parameters else self._modules)[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: look in the registries.
+        for registry in ("_parameters", "_buffers", "_modules"):
+            values = self.__dict__.get(registry)
+            if values is not None and name in values:
+                return values[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, parameter: Parameter | None) -> None:
+        """Register a parameter (or None, for an optional one such as a missing bias)."""
+        self._parameters[name] = parameter
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a non-trainable tensor saved in the state_dict (unless not persistent).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> m = hg.nn.Module(); m.register_buffer("count", hg.zeros(1))
+            >>> list(m.state_dict())
+            ['count']
+        """
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a sub-module under ``name``."""
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # Calling.
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # Iteration.
+    def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple]:
+        """All modules in the tree, this one first, each once."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple]:
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
+        """(name, parameter) pairs in registration order, shared parameters once."""
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, parameter in self.named_parameters(recurse=recurse):
+            yield parameter
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    # Modes.
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch norm uses batch statistics)."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of all parameters."""
+        for parameter in self.parameters():
+            if set_to_none or parameter.grad is None:
+                parameter.grad = None
+            else:
+                parameter.grad = Tensor._wrap(np.zeros_like(parameter.data))
+
+    def apply(self, function: Callable[[Module], None]) -> Module:
+        """Call ``function`` on every sub-module (children first), then on this module."""
+        for module in self.children():
+            module.apply(function)
+        function(self)
+        return self
+
+    # State.
+    def state_dict(self, destination: OrderedDict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict:
+        """Parameters and persistent buffers by PyTorch-style dotted names.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> sorted(hg.nn.Linear(2, 1).state_dict())
+            ['bias', 'weight']
+        """
+        destination = OrderedDict() if destination is None else destination
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                destination[prefix + name] = parameter if keep_vars else parameter.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent:
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values into this module's parameters and buffers.
+
+        With ``strict=True`` a mismatch raises one error listing every missing, unexpected and
+        wrongly shaped key.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> a, b = hg.nn.Linear(2, 1), hg.nn.Linear(2, 1)
+            >>> b.load_state_dict(a.state_dict())
+            IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        wrong_shape = []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if tuple(array.shape) != tuple(target.shape):
+                wrong_shape.append(f"{key}: checkpoint {tuple(array.shape)}, "
+                                   f"model {tuple(target.shape)}")
+        if wrong_shape or (strict and (missing or unexpected)):
+            lines = [f"error(s) loading state_dict for {type(self).__name__}:"]
+            if missing:
+                lines.append(f"  missing keys: {missing}")
+            if unexpected:
+                lines.append(f"  unexpected keys: {unexpected}")
+            if wrong_shape:
+                lines.append("  wrongly shaped keys: " + "; ".join(wrong_shape))
+            raise RuntimeError("\n".join(lines))
+        for key, target in own.items():
+            if key in state_dict:
+                value = state_dict[key]
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                target.data = np.array(array, dtype=target.dtype, copy=True)
+        return IncompatibleKeys(missing, unexpected)
+
+    # Printing.
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(
+            self._buffers)

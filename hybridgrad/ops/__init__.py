@@ -1,0 +1,14 @@
+"""Operators: the registry (single source of truth) and the primitives registered in it.
+
+Importing this package registers every primitive.
+
+Example:
+    >>> from hybridgrad.ops import REGISTRY
+    >>> "matmul" in REGISTRY
+    True
+"""
+
+from hybridgrad.ops import elementwise, movement, reduction  # noqa: F401 - registers primitives
+from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register
+
+__all__ = ["REGISTRY", "OpDef", "OpError", "apply", "get_op", "register"]

@@ -1,0 +1,164 @@
+"""Reduction primitives (sum, amax, prod, argmax, argmin) and matrix multiplication.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> x = hg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> x.sum(dim=0).sum().backward()
+    >>> x.grad.tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.ops import api as F
+from hybridgrad.ops.registry import OpError, Spec, broadcast_shape, promote, register
+
+
+def _reduced_shape(shape: tuple, axis, keepdims: bool) -> tuple:
+    if axis is None:
+        return (1,) * len(shape) if keepdims else ()
+    if keepdims:
+        return tuple(1 if i in axis else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axis)
+
+
+def _reduction_rule(result_dtype=None):
+    def rule(a, axis, keepdims):
+        dtype = result_dtype or (dtypes.int64 if a.dtype.kind in "biu" else a.dtype)
+        return Spec(_reduced_shape(tuple(a.shape), axis, keepdims), dtype)
+
+    return rule
+
+
+def _keep_shape(grad, shape: tuple, axis, keepdims: bool):
+    """Reshape a reduced gradient so that it broadcasts against the input shape."""
+    if keepdims:
+        return grad
+    return F.reshape(grad, _reduced_shape(shape, axis, True))
+
+
+@register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
+          arg_names=("a",),
+          vjp=lambda g, i, out, needs, axis, keepdims: (
+              F.broadcast_to(_keep_shape(g, tuple(i[0].shape), axis, keepdims),
+                             tuple(i[0].shape)),))
+def _sum(xp, a, axis, keepdims):
+    """Sum over axes."""
+    return xp.sum(a, axis=axis, keepdims=keepdims)
+
+
+def _amax_vjp(g, inputs, out, needs, axis, keepdims):
+    a = inputs[0]
+    shape = tuple(a.shape)
+    out_keep = _keep_shape(out, shape, axis, keepdims)
+    mask = F.to(F.eq(a, out_keep), a.dtype)
+    count = F.sum(mask, axis, keepdim=True)
+    return (mask * (_keep_shape(g, shape, axis, keepdims) / count),)
+
+
+@register("amax", shape=_reduction_rule(), formula="max({a})",
+          derivatives=("1 at the maximum (shared by ties), else 0",), arg_names=("a",),
+          vjp=_amax_vjp)
+def _amax(xp, a, axis, keepdims):
+    """Maximum over axes."""
+    if a.size == 0:
+        raise ValueError("max of an empty tensor is undefined")
+    return xp.amax(a, axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(g, inputs, out, needs, axis, keepdims):
+    a = inputs[0]
+    shape = tuple(a.shape)
+    # d(prod)/da_i is the product of the other elements, computed without dividing by a_i so
+    # that zeros are handled: product of the other elements = prod(where(j == i, 1, a_j)).
+    # For one zero this is out/a elsewhere and the product of the rest at the zero.
+    safe = F.where(a == 0, 1, a)
+    zeros = F.sum(F.to(a == 0, a.dtype), axis, keepdim=True)
+    prod_nonzero = F.prod(safe, axis, keepdim=True)
+    others = F.where(a == 0, F.where(zeros == 1, prod_nonzero, 0),
+                     F.where(zeros == 0, prod_nonzero / safe, 0))
+    return (others * _keep_shape(g, shape, axis, keepdims),)
+
+
+@register("prod", shape=_reduction_rule(), formula="prod({a})",
+          derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp)
+def _prod(xp, a, axis, keepdims):
+    """Product over axes."""
+    return xp.prod(a, axis=axis, keepdims=keepdims)
+
+
+def _arg_rule(a, axis, keepdims):
+    axes = None if axis is None else (axis,)
+    return Spec(_reduced_shape(tuple(a.shape), axes, keepdims), dtypes.int64)
+
+
+@register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",))
+def _argmax(xp, a, axis, keepdims):
+    """Index of the maximum."""
+    return xp.argmax(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+
+
+@register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",))
+def _argmin(xp, a, axis, keepdims):
+    """Index of the minimum."""
+    return xp.argmin(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Matrix multiplication.
+
+
+def _matmul_shape(a, b):
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if not sa or not sb:
+        raise OpError(f"matmul: both operands need at least 1 dimension, got {sa} and {sb}")
+    left = sa if len(sa) > 1 else (1,) + sa
+    right = sb if len(sb) > 1 else sb + (1,)
+    if left[-1] != right[-2]:
+        raise OpError(f"matmul: shapes {sa} and {sb} are not aligned "
+                      f"({left[-1]} (dim -1) != {right[-2]} (dim -2))")
+    batch = broadcast_shape("matmul", left[:-2], right[:-2])
+    shape = batch + (left[-2], right[-1])
+    if len(sa) == 1:
+        shape = shape[:-2] + shape[-1:]
+    if len(sb) == 1:
+        shape = shape[:-1]
+    return Spec(shape, promote(a.dtype, b.dtype))
+
+
+def _matmul_vjp(g, inputs, out, needs):
+    a, b = inputs
+    a_shape, b_shape = tuple(a.shape), tuple(b.shape)
+    if len(a_shape) == 1 and len(b_shape) == 1:
+        return (g * b if needs[0] else None, g * a if needs[1] else None)
+    a2 = a if len(a_shape) > 1 else F.reshape(a, (1,) + a_shape)
+    b2 = b if len(b_shape) > 1 else F.reshape(b, b_shape + (1,))
+    g2 = g
+    if len(a_shape) == 1:
+        g2 = F.unsqueeze(g2, -2)
+    if len(b_shape) == 1:
+        g2 = F.unsqueeze(g2, -1)
+    grad_a = grad_b = None
+    if needs[0]:
+        from hybridgrad.autograd import sum_to
+
+        grad_a = F.reshape(sum_to(F.matmul(g2, F.transpose(b2, -1, -2)), tuple(a2.shape)),
+                           a_shape)
+    if needs[1]:
+        from hybridgrad.autograd import sum_to
+
+        grad_b = F.reshape(sum_to(F.matmul(F.transpose(a2, -1, -2), g2), tuple(b2.shape)),
+                           b_shape)
+    return grad_a, grad_b
+
+
+@register("matmul", shape=_matmul_shape, vjp=_matmul_vjp, formula="{a} @ {b}",
+          derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"))
+def _matmul(xp, a, b):
+    """Matrix product (NumPy's matmul rules)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("both operands need at least 1 dimension")
+    return xp.matmul(a, b)

@@ -1,0 +1,235 @@
+"""The operator registry: the single source of truth for every primitive.
+
+Each primitive is one :class:`OpDef`. It declares
+
+* ``forward(xp, *arrays, **attrs)``: the array code, written against the array module ``xp``;
+* ``vjp(grad, inputs, output, needs, **attrs)``: its vector-Jacobian product, written with
+  framework operators (so it works on tensors with ``create_graph=True`` and on symbols when the
+  symbolic compiler differentiates a graph) and returning one gradient (or None) per input;
+* ``shape(*specs, **attrs)``: the shape/dtype rule used by the symbolic compiler;
+* ``formula`` and ``derivatives``: a one-line human rendering of the forward expression and of the
+  local derivative with respect to each input, used by :func:`hybridgrad.explain`;
+* ``onnx``: the ONNX export mapping (filled in by :mod:`hybridgrad.onnx`).
+
+Eager tensors, symbolic graphs, tracing and ONNX export all go through :func:`apply`.
+
+Example:
+    >>> from hybridgrad.ops.registry import REGISTRY
+    >>> REGISTRY["mul"].derivatives
+    ('{b}', '{a}')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.backend import xp
+
+
+class Spec(NamedTuple):
+    """Static description of a value: its shape and dtype (what shape rules see)."""
+
+    shape: tuple
+    dtype: np.dtype
+
+
+@dataclass
+class OpDef:
+    """One primitive operator. See the module docstring for the meaning of each slot."""
+
+    name: str
+    forward: Callable
+    shape: Callable
+    vjp: Callable | None = None
+    formula: str = ""
+    derivatives: tuple = ()
+    # Input names used in the formula templates, in order ("a", "b", ...).
+    arg_names: tuple = ("a", "b", "c")
+    # Integer inputs are cast to the default float dtype first (exp, log, ...).
+    float_only: bool = False
+    # Operators with a variable number of tensor inputs (cat) take them as one list.
+    variadic: bool = False
+    # Inputs of different dtypes are cast to their promoted dtype before the forward runs.
+    promotes: bool = False
+    # Filled in by hybridgrad.onnx: fn(builder, node) -> output names.
+    onnx: Callable | None = None
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"OpDef({self.name!r})"
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(name: str, **kwargs) -> Callable[[Callable], OpDef]:
+    """Register a primitive; the decorated function is its forward.
+
+    Example:
+        >>> @register("twice_demo", shape=lambda a: a, formula="2*{a}", derivatives=("2",))
+        ... def _twice(xp, a):
+        ...     return a * 2
+        >>> REGISTRY["twice_demo"].name
+        'twice_demo'
+        >>> del REGISTRY["twice_demo"]
+    """
+
+    def decorate(forward: Callable) -> OpDef:
+        if name in REGISTRY:
+            raise ValueError(f"operator {name!r} is registered twice")
+        op = OpDef(name=name, forward=forward, doc=forward.__doc__ or "", **kwargs)
+        REGISTRY[name] = op
+        return op
+
+    return decorate
+
+
+def get_op(name: str) -> OpDef:
+    """Look up a primitive by name, with a clear error for unknown names.
+
+    Example:
+        >>> get_op("add").name
+        'add'
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown operator {name!r}; registered: {sorted(REGISTRY)}") from None
+
+
+class OpError(ValueError):
+    """An operator was applied to inputs it cannot take (shapes, dtypes, domain).
+
+    The message names the operator and the offending shapes and dtypes.
+    """
+
+
+class SymbolicValue:
+    """Marker base class for values that build graphs instead of computing (symbols, tracers).
+
+    :func:`apply` hands any call with such an input to the handler installed with
+    :func:`set_symbolic_handler` (the symbolic package installs it on import).
+    """
+
+    __slots__ = ()
+
+
+_symbolic_handler: Callable | None = None
+
+
+def set_symbolic_handler(handler: Callable) -> None:
+    """Install the function that builds graph nodes for symbolic inputs."""
+    global _symbolic_handler
+    _symbolic_handler = handler
+
+
+def apply(op: OpDef | str, *inputs: Any, **attrs: Any):
+    """Apply a registered primitive to tensors, symbols or scalars.
+
+    This is the one dispatch point: symbolic inputs build a graph node, tensors compute now
+    (and record the operation for autograd when gradients are needed).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> apply("mul", hg.tensor(3.0), 2.0).item()
+        6.0
+    """
+    if type(op) is str:
+        op = get_op(op)
+    flat = inputs[0] if op.variadic else inputs
+    for value in flat:
+        if isinstance(value, SymbolicValue):
+            if _symbolic_handler is None:
+                raise RuntimeError("symbolic value used before hybridgrad.symbolic was imported")
+            return _symbolic_handler(op, inputs, attrs)
+    from hybridgrad.autograd import eager_apply
+
+    return eager_apply(op, inputs, attrs)
+
+
+def run_forward(op: OpDef, arrays: list, attrs: dict):
+    """Run an operator's array code, turning NumPy's low-level errors into :class:`OpError`.
+
+    Example:
+        >>> import numpy as np
+        >>> run_forward(get_op("add"), [np.ones(2), np.ones(2)], {})
+        array([2., 2.])
+    """
+    try:
+        with np.errstate(all="ignore"):
+            return op.forward(xp, *arrays, **attrs)
+    except (ValueError, IndexError, TypeError) as error:
+        described = ", ".join(_describe(a) for a in (arrays[0] if op.variadic else arrays))
+        raise OpError(f"{op.name}: {error} (inputs: {described}; attributes: {attrs})") from None
+
+
+def _describe(array) -> str:
+    if isinstance(array, np.ndarray):
+        return f"shape {tuple(array.shape)} {array.dtype}"
+    return repr(array)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shape rules shared by many operators.
+
+
+def broadcast_shape(op_name: str, *shapes: tuple) -> tuple:
+    """NumPy broadcasting of shapes, with an error naming the operator and every shape.
+
+    Example:
+        >>> broadcast_shape("add", (2, 1), (3,))
+        (2, 3)
+    """
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise OpError(f"{op_name}: shapes {listed} cannot be broadcast together") from None
+
+
+def promote(*dtype_list) -> np.dtype:
+    """Result dtype of an elementwise operation (NumPy's rules on the given dtypes).
+
+    Example:
+        >>> promote(np.dtype("float32"), np.dtype("int64"))
+        dtype('float32')
+    """
+    floats = [d for d in dtype_list if d.kind == "f"]
+    if floats and len(floats) != len(dtype_list):
+        # PyTorch keeps the float dtype when a float tensor meets an integer tensor.
+        return np.result_type(*floats)
+    return np.result_type(*dtype_list)
+
+
+def float_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of a float-only operator's result for an input dtype.
+
+    Example:
+        >>> float_dtype(np.dtype("int64"))
+        dtype('float32')
+    """
+    return dtype if dtype.kind == "f" else dtypes.get_default_dtype()
+
+
+def elementwise_rule(name: str, result: str = "promote") -> Callable:
+    """Shape rule for elementwise operators: broadcast shapes; dtype by ``result``.
+
+    ``result`` is ``"promote"``, ``"bool"`` or ``"float"``.
+    """
+
+    def rule(*specs: Spec, **_attrs) -> Spec:
+        shape = broadcast_shape(name, *(s.shape for s in specs))
+        if result == "bool":
+            dtype = dtypes.bool_
+        elif result == "float":
+            dtype = float_dtype(promote(*(s.dtype for s in specs)))
+        else:
+            dtype = promote(*(s.dtype for s in specs))
+        return Spec(shape, dtype)
+
+    return rule
