@@ -144,8 +144,9 @@ def as_numpy_generator(generator, owner: str) -> np.random.Generator:
     """A NumPy Generator from None (hg.default_generator()), an int seed or a Generator.
 
     Example:
-        >>> int(as_numpy_generator(3, "x").integers(100)) == int(np.random.default_rng(3).integers(100))
-        True
+        >>> rng = as_numpy_generator(3, "x")
+        >>> rng.integers(100) == np.random.default_rng(3).integers(100)
+        np.True_
     """
     if generator is None:
         return default_generator()
