@@ -218,7 +218,7 @@ def _fsync_directory(directory: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Loading.
 
-def _read_checked(path: Path) -> tuple[dict, dict, bytes, bytes]:
+def _read_checked(path: Path) -> tuple[dict, dict, memoryview, bytes]:
     """Parse and validate the header; returns (entries, metadata, data bytes, whole file)."""
     try:
         raw = path.read_bytes()
@@ -248,7 +248,7 @@ def _read_checked(path: Path) -> tuple[dict, dict, bytes, bytes]:
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise CheckpointError(f"{path}: corrupt safetensors header: __metadata__ must map "
                               "strings to strings")
-    data = raw[8 + header_length:]
+    data = memoryview(raw)[8 + header_length:]  # no copy of the (large) data section
     end_of_data = 0
     for name, entry in header.items():
         problem = _entry_problem(entry, len(data))
@@ -283,7 +283,7 @@ def _entry_problem(entry: Any, data_size: int) -> str | None:
     return None
 
 
-def _decode_arrays(path: Path, header: dict, data: bytes, raw_payload: bytes) -> dict:
+def _decode_arrays(path: Path, header: dict, data: memoryview, raw_payload: bytes) -> dict:
     if all(entry["dtype"] != "BF16" for entry in header.values()):
         import safetensors.numpy
 
@@ -303,7 +303,8 @@ def _decode_arrays(path: Path, header: dict, data: bytes, raw_payload: bytes) ->
     out = {}
     for name, array in arrays.items():
         array = array.astype(array.dtype.newbyteorder("="), copy=False)
-        out[name] = array if array.flags.writeable and array.flags.owndata else array.copy()
+        # safetensors hands back views of a private buffer: writable ones are ours to keep.
+        out[name] = array if array.flags.writeable else array.copy()
     return out
 
 
