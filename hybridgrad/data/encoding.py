@@ -28,6 +28,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor
 
 #: The captcha charset the notes use: digits then upper-case letters (36 symbols).
@@ -48,6 +49,8 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         >>> one_hot(hg.tensor([1]), num_classes=4).dtype
         dtype('int64')
     """
+    if isinstance(tensor, SymbolicValue):
+        return _one_hot_graph(tensor, num_classes)
     array = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if array.dtype.kind not in "iu":
         raise TypeError(f"one_hot is only applicable to integer index tensors, got dtype "
@@ -69,6 +72,18 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
                            f"({num_classes}), got {int(array.max())}")
     out = (array[..., None] == np.arange(num_classes)).astype(np.int64)
     return Tensor._wrap(out)
+
+
+def _one_hot_graph(indices, num_classes: int):
+    """one_hot composed of primitives (eq, cast), for symbols and tracers: values unknown yet."""
+    from hybridgrad.ops import api as F
+    from hybridgrad.tensor import arange
+
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 0:
+        raise ValueError(f"one_hot: a symbolic input needs an explicit num_classes >= 0 (it "
+                         f"cannot be inferred before the values exist), got {num_classes!r}")
+    classes = arange(int(num_classes))
+    return F.to(F.eq(F.unsqueeze(indices, -1), classes), np.int64)
 
 
 def _check_charset(charset: str, owner: str) -> str:

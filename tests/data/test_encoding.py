@@ -111,3 +111,15 @@ def test_ctc_collapse_needs_blank_between_repeats():
         codec.greedy_decode(np.zeros((4, 5)))
     with pytest.raises(ValueError, match="0..2"):
         codec.decode([3])
+
+
+def test_one_hot_graph_form_matches_eager():
+    # The composed form (eq + cast) is what symbols and tracers get; on tensors it must agree.
+    from hybridgrad.data.encoding import _one_hot_graph
+
+    labels = hg.tensor(np.random.default_rng(0).integers(0, 7, size=(3, 4)))
+    composed = _one_hot_graph(labels, 7)
+    assert composed.dtype == np.int64
+    assert np.array_equal(composed.data, one_hot(labels, 7).data)
+    with pytest.raises(ValueError, match="explicit num_classes"):
+        _one_hot_graph(labels, -1)
