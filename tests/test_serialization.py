@@ -244,3 +244,8 @@ def test_killed_writer_never_leaves_a_broken_checkpoint(tmp_path):
         checkpoint = hg.load(path)
         assert checkpoint["epoch"] >= 1
         assert np.all(checkpoint["w"].data == checkpoint["epoch"])
+
+
+def test_save_into_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        hg.save({"w": hg.ones(1)}, tmp_path / "nowhere" / "c.safetensors")

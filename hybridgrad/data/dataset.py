@@ -173,9 +173,7 @@ def random_split(dataset: Dataset, lengths: Sequence, generator=None) -> list[Su
     """
     total = len(dataset)
     lengths = list(lengths)
-    if lengths and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1 and total != 1 and all(
-            isinstance(x, float) or x in (0, 1) for x in lengths) and any(
-            isinstance(x, float) for x in lengths):
+    if lengths and math.isclose(sum(lengths), 1.0) and sum(lengths) <= 1:  # PyTorch's rule
         for fraction in lengths:
             if not 0 <= fraction <= 1:
                 raise ValueError(f"random_split: fraction {fraction} is not between 0 and 1")
