@@ -234,3 +234,23 @@ def test_bad_arguments():
         DataLoader(_dataset(), batch_size=0)
     with pytest.raises(TypeError, match="generator"):
         DataLoader(_dataset(), shuffle=True, generator="seed")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 30), st.integers(1, 8), st.booleans(), st.booleans(),
+       st.integers(0, 2 ** 32))
+def test_batches_cover_the_dataset_exactly(n, batch_size, drop_last, shuffle, seed):
+    loader = DataLoader(_dataset(n), batch_size=batch_size, drop_last=drop_last,
+                        shuffle=shuffle, generator=seed)
+    batches = _labels(loader)
+    assert len(batches) == len(loader)
+    assert all(len(b) == batch_size for b in batches[:-1] if b)
+    seen = sum(batches, [])
+    expected = n - n % batch_size if drop_last else n
+    assert len(seen) == expected and len(set(seen)) == expected
+    if not shuffle:
+        assert seen == list(range(expected))
