@@ -121,7 +121,8 @@ def read_idx(path) -> np.ndarray:
                         f"{path}: IDX header declares {declared} {dtype.name} values "
                         f"({expected} bytes of data) but the file holds {actual} bytes after "
                         f"its {header_size}-byte header ({kind})")
-            payload = stream.read(expected + 1) if compressed else stream.read(expected)
+            payload = _read_at_most(stream, expected + 1) if compressed else stream.read(
+                expected)
             if len(payload) != expected:
                 raise IDXError(
                     f"{path}: IDX header declares {declared} {dtype.name} values ({expected} "
@@ -134,6 +135,19 @@ def read_idx(path) -> np.ndarray:
         raise IDXError(f"{path}: cannot be read as {'gzip-compressed ' if compressed else ''}"
                        f"IDX: {error}") from error
     return np.frombuffer(payload, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Read up to ``limit`` bytes in blocks, so memory follows the real (decompressed) size and
+    never a size merely declared in a header."""
+    blocks, remaining = [], limit
+    while remaining > 0:
+        block = stream.read(min(remaining, 1 << 22))
+        if not block:
+            break
+        blocks.append(block)
+        remaining -= len(block)
+    return b"".join(blocks)
 
 
 _cache: dict = {}
