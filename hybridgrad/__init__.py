@@ -131,4 +131,5 @@ def explain(loss, names=None, learning_rate=None, file=None):
     return _explain(loss, names=names, learning_rate=learning_rate, file=file)
 
 
+import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
 from hybridgrad import nn  # noqa: E402 - needs the tensor API above
