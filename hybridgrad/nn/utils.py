@@ -42,7 +42,8 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
         >>> clip_grad_norm_(w, 10.0, norm_type="inf").item(), w.grad.tolist()
         (2.0, [-2.0, 1.0])
     """
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    parameters = [p for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.data for p in parameters]
     norm_type = float(norm_type)
     if not grads:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
@@ -60,13 +61,16 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
                            "error_if_nonfinite=False to clip anyway")
     coefficient = min(float(max_norm) / (float(total) + 1e-6), 1.0)
     if coefficient < 1.0:
-        for grad in grads:
-            grad *= coefficient
+        # New arrays rather than in-place scaling: autograd may hand the same gradient array to
+        # several leaves (x + y) or a read-only broadcast view (x.sum()).
+        for parameter in parameters:
+            grad = parameter.grad.data
+            parameter.grad = Tensor._wrap((grad * coefficient).astype(grad.dtype, copy=False))
     return Tensor._wrap(total)
 
 
 def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
-    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place.
+    """Clamp every gradient element into ``[-clip_value, clip_value]`` (new gradient arrays).
 
     Example:
         >>> import hybridgrad as hg
@@ -77,7 +81,7 @@ def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
     clip_value = float(clip_value)
     for parameter in _as_list(parameters):
         if parameter.grad is not None:
-            np.clip(parameter.grad.data, -clip_value, clip_value, out=parameter.grad.data)
+            parameter.grad = Tensor._wrap(np.clip(parameter.grad.data, -clip_value, clip_value))
 
 
 def parameters_to_vector(parameters: Iterable) -> Tensor:

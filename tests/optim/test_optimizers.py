@@ -331,3 +331,23 @@ def test_clip_grad_value_and_vector_conversion():
     a, b = hg.nn.Parameter(hg.zeros(2, 2)), hg.nn.Parameter(hg.zeros(3))
     vector_to_parameters(hg.arange(7.0), [a, b])
     assert parameters_to_vector([a, b]).tolist() == list(range(7))
+
+
+def test_clipping_handles_shared_and_read_only_gradients():
+    # x + y hands the same gradient array to both leaves; x.sum() gives a broadcast view.
+    x, y = hg.nn.Parameter(hg.zeros(4)), hg.nn.Parameter(hg.zeros(4))
+    ((x + y) * 3.0).sum().backward()
+    total = clip_grad_norm_([x, y], 1.0)
+    assert total.item() == pytest.approx(math.sqrt(8 * 9))
+    expected = 3.0 / math.sqrt(72)
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
+    np.testing.assert_allclose(y.grad.data, expected, rtol=1e-5)
+    z = hg.nn.Parameter(hg.zeros(3))
+    z.sum().backward()
+    assert not z.grad.data.flags.writeable
+    clip_grad_value_([z], 0.5)
+    assert z.grad.tolist() == [0.5, 0.5, 0.5]
+    z.grad = None
+    z.sum().backward()
+    clip_grad_norm_([z], 0.1)
+    assert np.linalg.norm(z.grad.data) == pytest.approx(0.1, rel=1e-4)
