@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from hybridgrad.ops.registry import Spec, register
@@ -29,13 +31,18 @@ from hybridgrad.ops.registry import Spec, register
 NEG_INF = -np.inf
 
 
-def _logaddexp3(a, b, c):
+def _logaddexp3(a, b, c, out=None):
     """Elementwise log(exp(a) + exp(b) + exp(c)) that is exact for -inf entries."""
-    top = np.maximum(np.maximum(a, b), c)
-    shift = np.where(np.isfinite(top), top, 0)
+    top = np.maximum(a, b)
+    np.maximum(top, c, out=top)
+    # Where all three are -inf, shift by 0: exp(-inf) = 0 and log(0) = -inf, as it should be.
+    top[top == NEG_INF] = 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        total = np.exp(a - shift) + np.exp(b - shift) + np.exp(c - shift)
-        return np.log(total) + shift
+        total = np.exp(a - top)
+        total += np.exp(b - top)
+        total += np.exp(c - top)
+        np.log(total, out=total)
+    return np.add(total, top, out=out)
 
 
 def _extended(targets, target_lengths, blank: int):
@@ -61,31 +68,33 @@ def _emissions(log_probs, extended):
     return log_probs[:, np.arange(batch)[:, None], extended]
 
 
-def _alphas(emissions, skip, valid, input_lengths):
-    """Forward variables log alpha_t(s) (T, N, L); -inf for t >= input_length."""
+def _alphas(emissions, skip, input_lengths):
+    """Forward variables log alpha_t(s) (T, N, L); -inf for t >= input_length.
+
+    ``emissions`` are -inf at the padded label positions, so no other validity mask is needed.
+    """
     steps, batch, length = emissions.shape
     alphas = np.full((steps, batch, length), NEG_INF, dtype=emissions.dtype)
     if steps == 0:
         return alphas
-    alpha = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
-    alpha[:, 0] = emissions[0, :, 0]
-    if length > 1:
-        alpha[:, 1] = np.where(valid[:, 1], emissions[0, :, 1], NEG_INF)
-    alpha = np.where(input_lengths[:, None] > 0, alpha, NEG_INF)
-    alphas[0] = alpha
-    pad = np.full((batch, 1), NEG_INF, dtype=emissions.dtype)
+    alpha = alphas[0]
+    alpha[:, :2] = emissions[0, :, :2]
+    alpha[input_lengths <= 0] = NEG_INF
+    skip_add = np.where(skip, 0.0, NEG_INF).astype(emissions.dtype)
+    step = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
+    jump = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
+    shortest = int(input_lengths.min()) if batch else 0
     for t in range(1, steps):
-        stay = alpha
-        step = np.concatenate([pad, alpha[:, :-1]], axis=1)
-        jump = np.where(skip, np.concatenate([pad, pad, alpha[:, :-2]], axis=1), NEG_INF)
-        updated = _logaddexp3(stay, step, jump) + emissions[t]
-        updated = np.where(valid, updated, NEG_INF)
-        alpha = np.where((t < input_lengths)[:, None], updated, NEG_INF)
-        alphas[t] = alpha
+        step[:, 1:] = alpha[:, :-1]
+        np.add(alpha[:, :-2], skip_add[:, 2:], out=jump[:, 2:])
+        alpha = _logaddexp3(alpha, step, jump, out=alphas[t])
+        alpha += emissions[t]
+        if t >= shortest:
+            alpha[t >= input_lengths] = NEG_INF
     return alphas
 
 
-def _betas(emissions, skip, valid, input_lengths, target_lengths):
+def _betas(emissions, skip, input_lengths, target_lengths):
     """Backward variables log beta_t(s) (T, N, L), excluding the emission at t itself.
 
     beta_t(s) = log P(rest of the labelling from t+1 on | in state s at t), so that
@@ -98,24 +107,24 @@ def _betas(emissions, skip, valid, input_lengths, target_lengths):
     final[rows, 2 * target_lengths] = 0.0
     has_label = target_lengths > 0
     final[rows[has_label], 2 * target_lengths[has_label] - 1] = 0.0
-    # A state may jump to s+2 when s+2 may be reached from s by a skip.
-    skip_from = np.concatenate([skip[:, 2:], np.zeros((batch, 2), dtype=bool)], axis=1)
-    pad = np.full((batch, 1), NEG_INF, dtype=emissions.dtype)
-    beta = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
+    # State s may jump to s+2 when s+2 may be reached from s by a skip.
+    skip_from_add = np.where(skip[:, 2:], 0.0, NEG_INF).astype(emissions.dtype)
+    step = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
+    jump = np.full((batch, length), NEG_INF, dtype=emissions.dtype)
+    following = np.empty((batch, length), dtype=emissions.dtype)
+    beta = betas[steps - 1] if steps else None
     for t in range(steps - 1, -1, -1):
         if t + 1 < steps:
-            following = beta + emissions[t + 1]
-            stay = following
-            step = np.concatenate([following[:, 1:], pad], axis=1)
-            jump = np.where(skip_from, np.concatenate([following[:, 2:], pad, pad], axis=1),
-                            NEG_INF)
-            recursed = np.where(valid, _logaddexp3(stay, step, jump), NEG_INF)
+            np.add(beta, emissions[t + 1], out=following)
+            step[:, :-1] = following[:, 1:]
+            np.add(following[:, 2:], skip_from_add, out=jump[:, :-2])
+            beta = _logaddexp3(following, step, jump, out=betas[t])
+            beta[t > input_lengths - 1] = NEG_INF
         else:
-            recursed = beta
-        last = (t == input_lengths - 1)[:, None]
-        inside = (t < input_lengths - 1)[:, None]
-        beta = np.where(last, final, np.where(inside, recursed, NEG_INF))
-        betas[t] = beta
+            beta = betas[t]
+        ending = t == input_lengths - 1
+        if ending.any():
+            beta[ending] = final[ending]
     return betas
 
 
@@ -140,17 +149,36 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank):
     target_lengths = target_lengths.astype(np.int64).reshape(-1)
     extended, skip, valid = _extended(targets.astype(np.int64), target_lengths, blank)
     emissions = _emissions(log_probs, extended)
-    return emissions, skip, valid, input_lengths, target_lengths
+    emissions[:, ~valid] = NEG_INF
+    return extended, emissions, skip, valid, input_lengths, target_lengths
 
 
 def _ctc_shape(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
     return Spec((log_probs.shape[1],), log_probs.dtype)
 
 
+# The forward's alphas, saved for the backward (PyTorch saves them too): keyed by the id of the
+# forward's output array and dropped when that array is garbage-collected. The backward looks
+# them up through the output it receives; a miss (symbolic graphs) recomputes them.
+_SAVED_ALPHAS: dict[int, tuple] = {}
+
+
+def _save_alphas(output: np.ndarray, alphas: np.ndarray) -> None:
+    key = id(output)
+    _SAVED_ALPHAS[key] = (weakref.ref(output, lambda _: _SAVED_ALPHAS.pop(key, None)), alphas)
+
+
+def _saved_alphas(output) -> np.ndarray | None:
+    entry = _SAVED_ALPHAS.get(id(output))
+    if entry is None or entry[0]() is not output:
+        return None
+    return entry[1]
+
+
 def _ctc_vjp(grad, inputs, output, needs, blank, zero_infinity):
     log_probs, targets, input_lengths, target_lengths = inputs
-    return (ctc_nll_backward(grad, log_probs, targets, input_lengths, target_lengths, blank,
-                             zero_infinity), None, None, None)
+    return (ctc_nll_backward(grad, log_probs, targets, input_lengths, target_lengths, output,
+                             blank, zero_infinity), None, None, None)
 
 
 @register("ctc_nll", shape=_ctc_shape, vjp=_ctc_vjp, float_only=False,
@@ -159,13 +187,15 @@ def _ctc_vjp(grad, inputs, output, needs, blank, zero_infinity):
           arg_names=("a", "b", "c", "d"))
 def _ctc_nll(xp, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
     """Per-sample CTC negative log-likelihood (N,), inf for impossible alignments."""
-    emissions, skip, valid, input_lengths, target_lengths = _prepare(
+    _, emissions, skip, _, input_lengths, target_lengths = _prepare(
         log_probs, targets, input_lengths, target_lengths, blank)
-    alphas = _alphas(emissions, skip, valid, input_lengths)
+    alphas = _alphas(emissions, skip, input_lengths)
     nll = -_log_likelihood(alphas, input_lengths, target_lengths)
     if zero_infinity:
         nll = np.where(np.isinf(nll), 0.0, nll)
-    return nll.astype(log_probs.dtype, copy=False)
+    nll = np.ascontiguousarray(nll, dtype=log_probs.dtype)
+    _save_alphas(nll, alphas)
+    return nll
 
 
 def _no_second_derivative(grad, inputs, output, needs, blank, zero_infinity):
@@ -177,47 +207,52 @@ def _no_second_derivative(grad, inputs, output, needs, blank, zero_infinity):
           shape=lambda grad, log_probs, *rest, blank, zero_infinity: Spec(
               tuple(log_probs.shape), log_probs.dtype),
           vjp=_no_second_derivative, float_only=False, formula="ctc_backward({a})",
-          derivatives=("not implemented",) * 5, arg_names=("a", "b", "c", "d", "e"))
-def _ctc_nll_backward(xp, grad, log_probs, targets, input_lengths, target_lengths, blank,
+          derivatives=("not implemented",) * 6, arg_names=("a", "b", "c", "d", "e", "f"))
+def _ctc_nll_backward(xp, grad, log_probs, targets, input_lengths, target_lengths, nll, blank,
                       zero_infinity):
     """Gradient of the per-sample NLL w.r.t. log_probs, scaled by the incoming grad (N,)."""
-    emissions, skip, valid, input_lengths, target_lengths = _prepare(
+    extended, emissions, skip, valid, input_lengths, target_lengths = _prepare(
         log_probs, targets, input_lengths, target_lengths, blank)
-    extended, _, _ = _extended(targets.astype(np.int64), target_lengths, blank)
-    alphas = _alphas(emissions, skip, valid, input_lengths)
-    betas = _betas(emissions, skip, valid, input_lengths, target_lengths)
+    alphas = _saved_alphas(nll)
+    if alphas is None or alphas.shape != emissions.shape:
+        alphas = _alphas(emissions, skip, input_lengths)
+    betas = _betas(emissions, skip, input_lengths, target_lengths)
     log_likelihood = _log_likelihood(alphas, input_lengths, target_lengths)
     impossible = ~np.isfinite(log_likelihood)
     safe = np.where(impossible, 0.0, log_likelihood)
     with np.errstate(invalid="ignore", over="ignore"):
-        occupancy = np.exp(alphas + betas - safe[None, :, None])  # (T, N, L)
+        occupancy = alphas + betas
+        occupancy -= safe[None, :, None]
+        np.exp(occupancy, out=occupancy)  # (T, N, L), each entry in [0, 1]
     steps, batch, classes = log_probs.shape
     one_hot = np.zeros((batch, extended.shape[1], classes), dtype=log_probs.dtype)
     np.put_along_axis(one_hot, extended[:, :, None], 1.0, axis=2)
     one_hot *= valid[:, :, None]
     # (N, T, L) @ (N, L, C) -> (N, T, C): occupancy summed over the states of each class.
     per_class = np.matmul(occupancy.transpose(1, 0, 2), one_hot).transpose(1, 0, 2)
-    scale = grad.reshape(-1).astype(log_probs.dtype)
+    scale = -grad.reshape(-1).astype(log_probs.dtype)
     if zero_infinity:
         scale = np.where(impossible, 0.0, scale)
-        result = -per_class * scale[None, :, None]
     else:
-        result = np.where(impossible[None, :, None], np.nan, -per_class * scale[None, :, None])
-    return result.astype(log_probs.dtype, copy=False)
+        scale = np.where(impossible, np.nan, scale)
+    return (per_class * scale[None, :, None].astype(log_probs.dtype)).astype(log_probs.dtype,
+                                                                               copy=False)
 
 
-def ctc_nll_backward(grad, log_probs, targets, input_lengths, target_lengths, blank: int,
+def ctc_nll_backward(grad, log_probs, targets, input_lengths, target_lengths, nll, blank: int,
                      zero_infinity: bool):
-    """Apply the ``ctc_nll_backward`` primitive (the VJP of ``ctc_nll``).
+    """Apply the ``ctc_nll_backward`` primitive (the VJP of ``ctc_nll``; ``nll`` is the
+    forward's output, through which the forward's alphas are found).
 
     Example:
         >>> import hybridgrad as hg
         >>> log_probs = hg.log_softmax(hg.zeros(1, 1, 2), dim=2)
+        >>> nll = hg.tensor([0.6931])
         >>> ctc_nll_backward(hg.ones(1), log_probs, hg.tensor([[1]]), hg.tensor([1]),
-        ...                  hg.tensor([1]), 0, False).tolist()
+        ...                  hg.tensor([1]), nll, 0, False).tolist()
         [[[-0.0, -1.0]]]
     """
     from hybridgrad.ops.registry import apply
 
-    return apply("ctc_nll_backward", grad, log_probs, targets, input_lengths, target_lengths,
+    return apply("ctc_nll_backward", grad, log_probs, targets, input_lengths, target_lengths, nll,
                  blank=blank, zero_infinity=zero_infinity)

@@ -247,3 +247,27 @@ def test_beam_search_batch_input():
     for n, length in enumerate([4, 3]):
         totals = labelling_probabilities(log_probs[:length, n])
         assert tuple(results[n][0]) == max(totals, key=totals.get)
+
+
+def test_saved_alphas_and_recomputed_alphas_give_the_same_gradient():
+    from hybridgrad.ops.ctc import _SAVED_ALPHAS, ctc_nll_backward
+
+    rng = np.random.default_rng(7)
+    data = random_log_probs(rng, 6, 3, 4, dtype=np.float32)
+    targets, lengths = hg.tensor([[1, 2, 2], [3, 0, 0], [1, 3, 1]]), ([6, 5, 6], [3, 1, 3])
+    log_probs = hg.tensor(data, requires_grad=True)
+    loss = ctc_loss(log_probs, targets, *lengths, reduction="sum")
+    assert any(entry[0]() is not None for entry in _SAVED_ALPHAS.values())
+    loss.backward()
+    fresh_nll = hg.tensor(loss.data.copy())   # not the forward's output: alphas recomputed
+    recomputed = ctc_nll_backward(hg.ones(3), hg.tensor(data), targets, hg.tensor(lengths[0]),
+                                  hg.tensor(lengths[1]), fresh_nll, 0, False)
+    np.testing.assert_allclose(log_probs.grad.data, recomputed.data, rtol=1e-6)
+    # Float32 gradients agree with float64 ones.
+    double = hg.tensor(data.astype(np.float64), requires_grad=True)
+    ctc_loss(double, targets, *lengths, reduction="sum").backward()
+    np.testing.assert_allclose(log_probs.grad.data, double.grad.data, atol=1e-5)
+    del loss
+    import gc
+
+    gc.collect()
