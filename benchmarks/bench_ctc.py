@@ -67,6 +67,7 @@ def hybridgrad_ctc(log_probs, targets, input_lengths, target_lengths):
 
 
 def best_time(function, arguments, repeats):
+    function(*arguments)   # warm-up (first-call allocations, imports)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
