@@ -5,6 +5,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hybridgrad as hg
 from hybridgrad.nn.ctc import ctc_greedy_decode, ctc_loss, ctc_prefix_beam_search
@@ -271,3 +273,53 @@ def test_saved_alphas_and_recomputed_alphas_give_the_same_gradient():
     import gc
 
     gc.collect()
+
+
+@st.composite
+def tiny_ctc_cases(draw):
+    steps = draw(st.integers(1, 5))
+    classes = draw(st.integers(2, 3))
+    blank = draw(st.integers(0, classes - 1))
+    labels = [c for c in range(classes) if c != blank]
+    target = draw(st.lists(st.sampled_from(labels), max_size=3))
+    seed = draw(st.integers(0, 2 ** 16))
+    return steps, classes, blank, target, seed
+
+
+@settings(max_examples=25, deadline=None)
+@given(tiny_ctc_cases())
+def test_property_matches_enumeration(case):
+    steps, classes, blank, target, seed = case
+    log_probs = random_log_probs(np.random.default_rng(seed), steps, 1, classes)
+    expected = enumerate_nll(log_probs[:, 0], target, blank)
+    padded = hg.tensor([target + [target[0] if target else 1 - min(blank, 1)] * 2])
+    got = ctc_loss(hg.tensor(log_probs), padded, [steps], [len(target)], blank=blank,
+                   reduction="none").data[0]
+    if np.isinf(expected):
+        assert np.isposinf(got)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    totals = labelling_probabilities(log_probs[:, 0], blank)
+    labels, score = ctc_prefix_beam_search(log_probs[:, 0], beam_width=10 ** 4, blank=blank)
+    np.testing.assert_allclose(np.exp(score), max(totals.values()), rtol=1e-9)
+    assert totals[tuple(labels)] == pytest.approx(max(totals.values()), rel=1e-9)
+
+
+def test_fitting_logits_with_adam_makes_the_decoders_read_the_target():
+    hg.manual_seed(0)
+    logits = hg.nn.Parameter(hg.randn(12, 2, 5) * 0.1)
+    targets = hg.tensor([[1, 2, 2, 3], [4, 4, 1, 0]])
+    lengths = ([12, 10], [4, 3])
+    optimizer = hg.optim.Adam([logits], lr=0.1)
+    losses = []
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = ctc_loss(hg.log_softmax(logits, dim=2), targets, *lengths)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
+    log_probs = hg.log_softmax(logits, dim=2).detach()
+    assert ctc_greedy_decode(log_probs, lengths[0]) == [[1, 2, 2, 3], [4, 4, 1]]
+    decoded = ctc_prefix_beam_search(log_probs, beam_width=4, input_lengths=lengths[0])
+    assert [labels for labels, _ in decoded] == [[1, 2, 2, 3], [4, 4, 1]]
