@@ -190,7 +190,7 @@ def _ctc_nll(xp, log_probs, targets, input_lengths, target_lengths, blank, zero_
     _, emissions, skip, _, input_lengths, target_lengths = _prepare(
         log_probs, targets, input_lengths, target_lengths, blank)
     alphas = _alphas(emissions, skip, input_lengths)
-    nll = -_log_likelihood(alphas, input_lengths, target_lengths)
+    nll = 0.0 - _log_likelihood(alphas, input_lengths, target_lengths)  # +0.0, never -0.0
     if zero_infinity:
         nll = np.where(np.isinf(nll), 0.0, nll)
     nll = np.ascontiguousarray(nll, dtype=log_probs.dtype)

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from collections import Counter
 from typing import Callable, Iterable
@@ -302,14 +303,14 @@ class OneCycleLR(LRScheduler):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if total_steps is not None:
-            if total_steps <= 0 or not isinstance(total_steps, int):
+            if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
                 raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = total_steps
+            self.total_steps = int(total_steps)
         elif epochs is not None and steps_per_epoch is not None:
             if epochs <= 0 or steps_per_epoch <= 0:
                 raise ValueError(f"Expected positive epochs and steps_per_epoch, got {epochs} "
                                  f"and {steps_per_epoch}")
-            self.total_steps = epochs * steps_per_epoch
+            self.total_steps = int(epochs) * int(steps_per_epoch)
         else:
             raise ValueError("You must define either total_steps OR (epochs AND "
                              "steps_per_epoch)")
