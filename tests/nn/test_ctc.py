@@ -323,3 +323,15 @@ def test_fitting_logits_with_adam_makes_the_decoders_read_the_target():
     assert ctc_greedy_decode(log_probs, lengths[0]) == [[1, 2, 2, 3], [4, 4, 1]]
     decoded = ctc_prefix_beam_search(log_probs, beam_width=4, input_lengths=lengths[0])
     assert [labels for labels, _ in decoded] == [[1, 2, 2, 3], [4, 4, 1]]
+
+
+def test_zero_input_lengths_and_empty_time_axis():
+    log_probs = hg.tensor(random_log_probs(np.random.default_rng(8), 4, 3, 3), requires_grad=True)
+    targets = hg.tensor([[1, 2], [1, 0], [0, 0]])
+    loss = ctc_loss(log_probs, targets, [4, 0, 0], [2, 1, 0], reduction="none")
+    assert np.isposinf(loss.data[1]) and loss.data[2] == 0.0 and np.isfinite(loss.data[0])
+    ctc_loss(log_probs, targets, [4, 0, 0], [2, 1, 0], reduction="sum",
+             zero_infinity=True).backward()
+    assert not log_probs.grad.data[:, 1:].any() and log_probs.grad.data[:, 0].any()
+    empty = ctc_loss(hg.zeros(0, 2, 3), hg.tensor([[1], [0]]), [0, 0], [1, 0], reduction="none")
+    assert empty.tolist() == [np.inf, 0.0]
