@@ -26,8 +26,8 @@ from typing import Callable, Iterable
 
 from hybridgrad.optim.optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "MultiStepLR",
-           "OneCycleLR", "StepLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
+           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
 
 
 class LRScheduler:
@@ -403,3 +403,136 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+class LinearLR(LRScheduler):
+    """Scale the lr linearly from ``start_factor * base_lr`` to ``end_factor * base_lr`` over
+    ``total_iters`` steps (a warm-up), then keep it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = LinearLR(optimizer, start_factor=0.5, total_iters=2)
+        >>> lrs = [scheduler.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     scheduler.step(); lrs.append(round(scheduler.get_last_lr()[0], 6))
+        >>> lrs
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in "
+                             f"[0, 1], got {start_factor} and {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        change = self.end_factor - self.start_factor
+        factor = 1.0 + change / (self.total_iters * self.start_factor
+                                 + (self.last_epoch - 1) * change)
+        return [group["lr"] * factor for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        progress = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+                for base_lr in self.base_lrs]
+
+
+class ReduceLROnPlateau:
+    """Multiply the lr by ``factor`` once a metric has stopped improving for ``patience``
+    epochs; call ``step(metric)`` after each validation.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ReduceLROnPlateau(optimizer, patience=1, factor=0.5)
+        >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+        ...     scheduler.step(loss)
+        >>> scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | list = 0, eps: float = 1e-8) -> None:
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        self.factor = factor
+        self.min_lrs = [float(v) for v in _per_group("min_lr", min_lr, optimizer)]
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    def is_better(self, current: float, best: float) -> bool:
+        """Whether ``current`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return current < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return current < best - self.threshold
+        if self.threshold_mode == "rel":
+            return current > best * (self.threshold + 1.0)
+        return current > best + self.threshold
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def step(self, metrics, epoch: int | None = None) -> None:
+        """Record the metric of one epoch and reduce the lr if it has plateaued."""
+        current = float(metrics)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                old_lr = float(group["lr"])
+                new_lr = max(old_lr * self.factor, min_lr)
+                if old_lr - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs after the last :meth:`step`."""
+        return self._last_lr
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer."""
+        return {key: _copy(value) for key, value in self.__dict__.items()
+                if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore attributes saved by :meth:`state_dict`."""
+        self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})

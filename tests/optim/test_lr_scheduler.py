@@ -36,6 +36,9 @@ BASE = np.array([1.0, 0.1])
      lambda e: 0.3 ** sum(m <= e for m in [2, 5, 5, 9])),
     (lambda o: S.ExponentialLR(o, gamma=0.9), lambda e: 0.9 ** e),
     (lambda o: S.LambdaLR(o, lambda e: 1.0 / (1 + e) ** 2), lambda e: 1.0 / (1 + e) ** 2),
+    (lambda o: S.LinearLR(o), lambda e: 1 / 3 + (2 / 3) * min(e, 5) / 5),
+    (lambda o: S.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=4),
+     lambda e: 1.0 - 0.8 * min(e, 4) / 4),
 ])
 def test_multiplicative_schedulers_match_closed_form(make, closed_form):
     optimizer = make_optimizer()
@@ -137,6 +140,7 @@ def test_one_cycle_three_phase_and_epochs():
     lambda o: S.CosineAnnealingLR(o, T_max=6, eta_min=0.001),
     lambda o: S.OneCycleLR(o, max_lr=1.0, total_steps=12),
     lambda o: S.LambdaLR(o, lambda e: 0.8 ** e),
+    lambda o: S.LinearLR(o, start_factor=0.1, total_iters=7),
 ])
 def test_state_dict_round_trip_continues_identically(make):
     optimizer = make_optimizer()
@@ -159,3 +163,32 @@ def test_state_dict_round_trip_continues_identically(make):
 def test_resuming_needs_initial_lr():
     with pytest.raises(KeyError, match="initial_lr"):
         S.StepLR(hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1), 2, last_epoch=3)
+
+
+def test_reduce_lr_on_plateau():
+    optimizer = make_optimizer()
+    scheduler = S.ReduceLROnPlateau(optimizer, patience=2, factor=0.5, cooldown=1,
+                                    min_lr=[0.3, 0.0])
+    metrics = [5.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    lrs = []
+    for metric in metrics:
+        scheduler.step(metric)
+        lrs.append(scheduler.get_last_lr())
+    # Hand trace: best 4.0 at epoch 2; epochs 3, 4, 5 are bad, and the third (> patience)
+    # halves the lr at epoch 5; epoch 6 is cooldown (count reset); epochs 7, 8 bad; 3.0 at
+    # epoch 9 is the new best; epochs 10, 11, 12 bad: second reduction at epoch 12, where the
+    # first group stops at its min_lr.
+    first = [0.5, 0.05]
+    second = [0.3, 0.025]
+    expected = [[1.0, 0.1]] * 4 + [first] * 7 + [second] * 3
+    np.testing.assert_allclose(lrs, expected)
+    saved = scheduler.state_dict()
+    assert "optimizer" not in saved and saved["best"] == 3.0
+    restored = S.ReduceLROnPlateau(make_optimizer(), patience=2)
+    restored.load_state_dict(saved)
+    assert restored.patience == 2 and restored.best == 3.0 and restored.min_lrs == [0.3, 0.0]
+    maximize = S.ReduceLROnPlateau(make_optimizer(), mode="max", patience=0,
+                                   threshold_mode="abs", threshold=0.5)
+    for metric in [1.0, 1.4, 2.0]:
+        maximize.step(metric)
+    assert maximize.get_last_lr() == pytest.approx([0.1, 0.01])
