@@ -173,9 +173,10 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _check_same_shape("binary_cross_entropy", input, target)
     if isinstance(input, Tensor):
         data = input.data
-        if data.size and (np.nanmin(data) < 0 or np.nanmax(data) > 1):
+        # NaN compares False: NaN inputs pass through to a NaN loss, as in PyTorch.
+        if data.size and (data.min() < 0 or data.max() > 1):
             raise ValueError("binary_cross_entropy: input values must be probabilities in [0, 1] "
-                             f"(got min {np.nanmin(data):.4g}, max {np.nanmax(data):.4g}); use "
+                             f"(got min {data.min():.4g}, max {data.max():.4g}); use "
                              "binary_cross_entropy_with_logits for logits")
     loss = -(target * _safe_log(input) + (1 - target) * _safe_log(1 - input))
     if weight is not None:

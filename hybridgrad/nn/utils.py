@@ -52,8 +52,9 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
         norms = [np.max(np.abs(g)) if g.size else np.zeros((), dtype) for g in grads]
         total = max(norms)
     else:
-        norms = [np.sum(np.abs(g.astype(np.float64)) ** norm_type) for g in grads]
-        total = float(np.sum(norms)) ** (1.0 / norm_type)
+        with np.errstate(over="ignore"):   # huge gradients give an infinite norm
+            norms = [np.sum(np.abs(g.astype(np.float64)) ** norm_type) for g in grads]
+            total = float(np.sum(norms)) ** (1.0 / norm_type)
     total = np.asarray(total, dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"the total norm of order {norm_type} for gradients from "

@@ -74,7 +74,10 @@ class RMSprop(Optimizer):
                 if group["centered"]:
                     grad_avg = state["grad_avg"].data
                     grad_avg += (grad - grad_avg) * (1 - alpha)
-                    average = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+                    # v - a^2 >= 0 in exact arithmetic; clamp the rounding error that would
+                    # make it slightly negative (PyTorch would produce NaN there).
+                    variance = square_avg - grad_avg * grad_avg
+                    average = np.sqrt(np.maximum(variance, 0, out=variance)) + eps
                 else:
                     average = np.sqrt(square_avg) + eps
                 if momentum > 0:
