@@ -277,3 +277,24 @@ def test_float32_losses_stay_float32():
     assert L.cross_entropy(x, hg.tensor([0, 1, 2, 0])).dtype == np.float32
     assert L.mse_loss(x, hg.zeros(4, 3)).dtype == np.float32
     assert L.binary_cross_entropy_with_logits(x, hg.zeros(4, 3)).dtype == np.float32
+
+
+def test_second_derivatives():
+    from hybridgrad.testing import gradgradcheck
+
+    local = np.random.default_rng(4)
+    logits = local.standard_normal((3, 4))
+    target = hg.tensor([0, 3, 1])
+    weight = hg.tensor(local.random(4) + 0.5)
+    soft_target = t64(local.random((3, 4)), False)
+    assert gradgradcheck(lambda x: L.cross_entropy(x, target, weight=weight,
+                                                   label_smoothing=0.1), [t64(logits)])
+    assert gradgradcheck(lambda x: L.binary_cross_entropy_with_logits(
+        x, soft_target, pos_weight=hg.tensor(np.full(4, 2.0))), [t64(logits)])
+    assert gradgradcheck(lambda x: L.smooth_l1_loss(x, t64(np.zeros((3, 4)), False), beta=0.5),
+                         [t64(logits)])
+    assert gradgradcheck(lambda p: L.binary_cross_entropy(p, soft_target),
+                         [t64(1 / (1 + np.exp(-logits)))])
+    # kl_div is linear in its input; its second derivatives come through the target.
+    assert gradgradcheck(lambda x, t: L.kl_div(x, t, reduction="batchmean", log_target=True),
+                         [t64(log_softmax_ref(logits, 1)), t64(log_softmax_ref(-logits, 1))])
