@@ -19,3 +19,27 @@ from hybridgrad.nn.module import Module, Parameter
 
 __all__ = ["Flatten", "Identity", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter",
            "Sequential", "Unflatten"]
+
+# Sequence models and attention (issue 3).
+from hybridgrad.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from hybridgrad.nn.attention import MultiheadAttention, PositionalEncoding
+from hybridgrad.nn.dropout import Dropout
+from hybridgrad.nn.layernorm import LayerNorm
+from hybridgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from hybridgrad.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+
+__all__ += ["Dropout", "ELU", "GELU", "GRU", "GRUCell", "LSTM", "LSTMCell", "LayerNorm",
+            "LeakyReLU", "LogSoftmax", "MultiheadAttention", "PositionalEncoding", "RNN",
+            "RNNBase", "RNNCell", "RNNCellBase", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
+            "Tanh", "TransformerEncoder", "TransformerEncoderLayer"]

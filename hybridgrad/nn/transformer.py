@@ -1,0 +1,121 @@
+"""Transformer encoder with PyTorch's ``nn.TransformerEncoderLayer`` / ``nn.TransformerEncoder``
+names, so state_dict keys (``layers.0.self_attn.in_proj_weight``, ``layers.0.linear1.weight``,
+``layers.0.norm1.weight``, ...) match PyTorch's.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> layer = hg.nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16,
+    ...                                       batch_first=True)
+    >>> encoder = hg.nn.TransformerEncoder(layer, num_layers=2)
+    >>> encoder(hg.randn(3, 5, 8)).shape
+    (3, 5, 8)
+"""
+
+# ruff: noqa: A002 - PyTorch's argument names
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from hybridgrad.nn.activation import gelu, relu
+from hybridgrad.nn.attention import MultiheadAttention
+from hybridgrad.nn.containers import ModuleList
+from hybridgrad.nn.dropout import Dropout
+from hybridgrad.nn.layernorm import LayerNorm
+from hybridgrad.nn.linear import Linear
+from hybridgrad.nn.module import Module
+
+__all__ = ["TransformerEncoder", "TransformerEncoderLayer"]
+
+
+def _activation(activation) -> Callable:
+    if callable(activation):
+        return activation
+    if activation == "relu":
+        return relu
+    if activation == "gelu":
+        return gelu
+    raise ValueError(f"TransformerEncoderLayer: activation should be 'relu' or 'gelu' (or a "
+                     f"callable), not {activation!r}")
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with dropout, a residual connection and
+    layer norm: post-norm ``x = norm1(x + sa(x)); x = norm2(x + ff(x))`` by default, pre-norm
+    ``x = x + sa(norm1(x)); x = x + ff(norm2(x))`` with ``norm_first=True``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> layer = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=8)
+        >>> [name for name, _ in layer.named_children()]
+        ['self_attn', 'linear1', 'dropout', 'linear2', 'norm1', 'norm2', 'dropout1', 'dropout2']
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
+                 dtype=None):
+        super().__init__()
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal: bool):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
+        """``src`` (S, N, E), (N, S, E) with batch_first, or (S, E); masks as in
+        :class:`MultiheadAttention` (bool True = do not attend)."""
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+
+class TransformerEncoder(Module):
+    """A stack of ``num_layers`` deep copies of ``encoder_layer`` (so all start with the same
+    weights, as in PyTorch), optionally followed by ``norm``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> layer = hg.nn.TransformerEncoderLayer(4, 1, dim_feedforward=8)
+        >>> keys = list(hg.nn.TransformerEncoder(layer, 2).state_dict())
+        >>> keys[0], keys[-1]
+        ('layers.0.self_attn.in_proj_weight', 'layers.1.norm2.bias')
+    """
+
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"TransformerEncoder: num_layers must be at least 1, got "
+                             f"{num_layers}")
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal: bool = False):
+        output = src
+        for layer in self.layers:
+            output = layer(output, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                           is_causal=is_causal)
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
