@@ -290,3 +290,18 @@ def test_clear_errors():
         hg.nn.RNN(2, 3, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="GRUCell"):
         hg.nn.GRUCell(2, 3)(hg.randn(4, 5))
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_inference_path_equals_training_path(mode):
+    # Without a graph the layer uses one input projection per layer; with one, per-step ones.
+    layer = MODES[mode](input_size=3, hidden_size=4, num_layers=2, bidirectional=True,
+                        batch_first=True, dtype=hg.float64)
+    x = hg.randn(2, 5, 3, dtype=hg.float64)
+    recorded = layer(x)
+    with hg.no_grad():
+        plain = layer(x)
+    flat = (lambda r: [r[0], *r[1]]) if mode == "LSTM" else (lambda r: list(r))
+    assert flat(recorded)[0].requires_grad and not flat(plain)[0].requires_grad
+    for a, b in zip(flat(recorded), flat(plain)):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
