@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -117,6 +118,9 @@ class RNNBase(Module):
             raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if float(dropout) > 0 and int(num_layers) == 1:
+            warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 (dropout "
+                          "acts between recurrent layers)", UserWarning, stacklevel=3)
         if proj_size:
             raise NotImplementedError(f"{name}: proj_size (LSTM projections) is not supported")
         self.mode = mode
@@ -144,6 +148,9 @@ class RNNBase(Module):
                 for param_name, shape in shapes:
                     setattr(self, param_name, _uniform(shape, bound, dtype))
                     self._flat_weights_names.append(param_name)
+
+    def flatten_parameters(self) -> None:
+        """No-op kept for PyTorch compatibility (there is no cuDNN weight buffer here)."""
 
     @property
     def all_weights(self) -> list:

@@ -7,7 +7,7 @@ import pytest
 
 import hybridgrad as hg
 from hybridgrad.nn.attention import scaled_dot_product_attention, sinusoidal_positional_encoding
-from hybridgrad.testing import gradcheck
+from hybridgrad.testing import gradcheck, gradgradcheck
 
 
 def np_softmax_rows(scores):
@@ -101,6 +101,15 @@ def test_sdpa_gradcheck(mask_kind):
             "float": hg.tensor(rand(3, 3, seed=17))}[mask_kind]
     assert gradcheck(lambda a, b, c: scaled_dot_product_attention(
         a, b, c, attn_mask=mask, is_causal=mask_kind == "causal"), [q, k, v])
+
+
+def test_sdpa_second_derivatives():
+    q = hg.tensor(rand(2, 3, seed=21), requires_grad=True)
+    k = hg.tensor(rand(4, 3, seed=22), requires_grad=True)
+    v = hg.tensor(rand(4, 2, seed=23), requires_grad=True)
+    mask = hg.tensor(np.array([[True, True, False, True], [True, False, False, False]]))
+    assert gradgradcheck(lambda a, b, c: scaled_dot_product_attention(a, b, c, attn_mask=mask),
+                         [q, k, v])
 
 
 def test_sdpa_dropout_and_errors():

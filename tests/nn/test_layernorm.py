@@ -5,7 +5,7 @@ import pytest
 
 import hybridgrad as hg
 from hybridgrad.nn.layernorm import layer_norm
-from hybridgrad.testing import gradcheck
+from hybridgrad.testing import gradcheck, gradgradcheck
 
 
 def reference(x, shape, weight=None, bias=None, eps=1e-5):
@@ -61,6 +61,11 @@ def test_gradcheck_input_weight_bias():
     weight = hg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     bias = hg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     assert gradcheck(lambda a, w, b: layer_norm(a, (3, 4), w, b, eps=1e-3), [x, weight, bias])
+
+
+def test_second_derivatives():
+    x = hg.tensor(np.random.default_rng(2).standard_normal((2, 3)), requires_grad=True)
+    assert gradgradcheck(lambda a: layer_norm(a, (3,)), [x])
 
 
 def test_shape_errors_name_the_shapes():
