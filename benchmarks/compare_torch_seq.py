@@ -176,6 +176,32 @@ def main() -> None:
                     lambda a, m=hg_encoder: m(a, src_key_padding_mask=hg.tensor(padding)), [src],
                     (torch_encoder, hg_encoder))
 
+    tgt = rng.standard_normal((3, 4, 8))
+    tgt_padding = np.array([[False] * 4, [False, False, False, True], [False] * 4])
+    for norm_first in (False, True):
+        torch_model = torch.nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=2,
+                                           dim_feedforward=16, dropout=0.0, batch_first=True,
+                                           norm_first=norm_first).eval()
+        hg_model = hg.nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=2,
+                                     dim_feedforward=16, dropout=0.0, batch_first=True,
+                                     norm_first=norm_first, dtype=hg.float64).eval()
+        with torch.no_grad():
+            for parameter in torch_model.parameters():
+                parameter.normal_(std=0.5)
+        hg_model.load_state_dict(to_hg_state(torch_model))
+        torch_mask = torch.nn.Transformer.generate_square_subsequent_mask(4)
+        hg_mask = hg.nn.Transformer.generate_square_subsequent_mask(4, dtype=hg.float64)
+        compare(f"Transformer norm_first={norm_first} causal tgt + padding masks",
+                lambda a, b, m=torch_model, mask=torch_mask: m(
+                    a, b, tgt_mask=mask, src_key_padding_mask=torch.tensor(padding),
+                    tgt_key_padding_mask=torch.tensor(tgt_padding),
+                    memory_key_padding_mask=torch.tensor(padding)),
+                lambda a, b, m=hg_model, mask=hg_mask: m(
+                    a, b, tgt_mask=mask, src_key_padding_mask=hg.tensor(padding),
+                    tgt_key_padding_mask=hg.tensor(tgt_padding),
+                    memory_key_padding_mask=hg.tensor(padding)),
+                [src, tgt], (torch_model, hg_model))
+
     width = max(len(name) for name, _, _ in RESULTS)
     print(f"PyTorch {torch.__version__}, float64; max |difference|")
     print(f"{'check':<{width}}  {'outputs':>9}  {'gradients':>11}")

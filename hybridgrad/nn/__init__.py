@@ -37,9 +37,16 @@ from hybridgrad.nn.attention import MultiheadAttention, PositionalEncoding
 from hybridgrad.nn.dropout import Dropout
 from hybridgrad.nn.layernorm import LayerNorm
 from hybridgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
-from hybridgrad.nn.transformer import TransformerEncoder, TransformerEncoderLayer
+from hybridgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ += ["Dropout", "ELU", "GELU", "GRU", "GRUCell", "LSTM", "LSTMCell", "LayerNorm",
             "LeakyReLU", "LogSoftmax", "MultiheadAttention", "PositionalEncoding", "RNN",
             "RNNBase", "RNNCell", "RNNCellBase", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
-            "Tanh", "TransformerEncoder", "TransformerEncoderLayer"]
+            "Tanh", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+            "TransformerEncoder", "TransformerEncoderLayer"]

@@ -164,3 +164,101 @@ def test_deepcopy_and_bad_activation():
         hg.nn.TransformerEncoderLayer(4, 2, activation="swish")
     custom = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, activation=hg.tanh)
     assert custom(hg.randn(2, 1, 4)).shape == (2, 1, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoder and the full Transformer.
+
+
+def np_attention(p, prefix, x, memory, heads, blocked=None):
+    """Multi-head attention from x (T, N, E) to memory (S, N, E); blocked (N, T, S) bool."""
+    length, batch, embed = x.shape
+    head_dim = embed // heads
+    w_q, w_k, w_v = np.split(p[f"{prefix}.in_proj_weight"], 3)
+    b_q, b_k, b_v = np.split(p[f"{prefix}.in_proj_bias"], 3)
+    q, k, v = x @ w_q.T + b_q, memory @ w_k.T + b_k, memory @ w_v.T + b_v
+    out = np.zeros_like(x)
+    for n in range(batch):
+        for h in range(heads):
+            cols = slice(h * head_dim, (h + 1) * head_dim)
+            scores = q[:, n, cols] @ k[:, n, cols].T / math.sqrt(head_dim)
+            if blocked is not None:
+                scores = np.where(blocked[n], -np.inf, scores)
+            weights = np.exp(scores - scores.max(-1, keepdims=True))
+            weights /= weights.sum(-1, keepdims=True)
+            out[:, n, cols] = weights @ v[:, n, cols]
+    return out @ p[f"{prefix}.out_proj.weight"].T + p[f"{prefix}.out_proj.bias"]
+
+
+def np_decoder_layer(p, x, memory, heads, norm_first, tgt_blocked=None, memory_blocked=None):
+    def norm(y, which):
+        return np_layer_norm(y, p[f"{which}.weight"], p[f"{which}.bias"], 1e-5)
+
+    def feed_forward(y):
+        hidden = np.maximum(y @ p["linear1.weight"].T + p["linear1.bias"], 0)
+        return hidden @ p["linear2.weight"].T + p["linear2.bias"]
+
+    def self_block(y):
+        return np_attention(p, "self_attn", y, y, heads, tgt_blocked)
+
+    def cross_block(y):
+        return np_attention(p, "multihead_attn", y, memory, heads, memory_blocked)
+
+    if norm_first:
+        x = x + self_block(norm(x, "norm1"))
+        x = x + cross_block(norm(x, "norm2"))
+        return x + feed_forward(norm(x, "norm3"))
+    x = norm(x + self_block(x), "norm1")
+    x = norm(x + cross_block(x), "norm2")
+    return norm(x + feed_forward(x), "norm3")
+
+
+def test_decoder_layer_names():
+    layer = hg.nn.TransformerDecoderLayer(4, 2, dim_feedforward=6)
+    assert [name for name, _ in layer.named_children()] == [
+        "self_attn", "multihead_attn", "linear1", "dropout", "linear2", "norm1", "norm2",
+        "norm3", "dropout1", "dropout2", "dropout3"]
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_numpy(norm_first):
+    layer = hg.nn.TransformerDecoderLayer(4, 2, dim_feedforward=6, norm_first=norm_first,
+                                          dtype=hg.float64).eval()
+    params = randomize(layer, 20)
+    rng = np.random.default_rng(21)
+    tgt, memory = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 2, 4))
+    tgt_mask = hg.nn.Transformer.generate_square_subsequent_mask(3, dtype=hg.float64)
+    memory_padding = np.array([[False] * 5, [False, False, False, True, True]])
+    out = layer(hg.tensor(tgt), hg.tensor(memory), tgt_mask=tgt_mask,
+                memory_key_padding_mask=hg.tensor(memory_padding))
+    causal = np.triu(np.ones((3, 3), dtype=bool), 1)
+    expected = np_decoder_layer(params, tgt, memory, 2, norm_first,
+                                tgt_blocked=np.broadcast_to(causal, (2, 3, 3)),
+                                memory_blocked=np.broadcast_to(memory_padding[:, None], (2, 3, 5)))
+    np.testing.assert_allclose(out.data, expected, rtol=1e-9, atol=1e-10)
+
+
+def test_transformer_end_to_end_and_causality():
+    hg.manual_seed(22)
+    model = hg.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2,
+                              dim_feedforward=16, dropout=0.0, batch_first=True,
+                              dtype=hg.float64)
+    keys = list(model.state_dict())
+    assert keys[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert "encoder.norm.weight" in keys and keys[-1] == "decoder.norm.bias"
+    # Xavier re-initialization of every matrix (linear weights included).
+    weight = model.decoder.layers[0].linear1.weight.data
+    assert np.abs(weight).max() <= math.sqrt(6 / (16 + 8))
+    src, tgt = hg.randn(2, 5, 8, dtype=hg.float64), hg.randn(2, 4, 8, dtype=hg.float64)
+    mask = hg.nn.Transformer.generate_square_subsequent_mask(4, dtype=hg.float64)
+    out = model(src, tgt, tgt_mask=mask)
+    assert out.shape == (2, 4, 8)
+    # Changing a later target position must not change earlier outputs under the causal mask.
+    changed = tgt.data.copy()
+    changed[:, 3] += 5.0
+    out2 = model(src, hg.tensor(changed), tgt_mask=mask)
+    np.testing.assert_allclose(out.data[:, :3], out2.data[:, :3], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(out.data[:, 3], out2.data[:, 3])
+    x = hg.tensor(tgt.data[:1, :2], requires_grad=True)
+    small_src = src[:1, :2]
+    assert gradcheck(lambda t: model(small_src, t), [x])
