@@ -124,7 +124,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return F.softplus(input, beta=beta, threshold=threshold)
 
 
-def _softmax_dim(ndim: int, dim, name: str) -> int:
+def _softmax_dim(ndim: int, dim) -> int:
     if dim is not None:
         return dim
     # PyTorch's legacy implicit choice when dim is omitted.
@@ -141,7 +141,7 @@ def softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.softmax(input, dim=_softmax_dim(len(input.shape), dim, "softmax"))
+    return F.softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 def log_softmax(input, dim=None, dtype=None):
@@ -154,7 +154,7 @@ def log_softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.log_softmax(input, dim=_softmax_dim(len(input.shape), dim, "log_softmax"))
+    return F.log_softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hybridgrad as hg
 from hybridgrad.nn.attention import scaled_dot_product_attention, sinusoidal_positional_encoding
@@ -365,3 +367,22 @@ def test_positional_encoding_module():
     dropping = hg.nn.PositionalEncoding(6, max_len=20, dropout=0.5)
     ones = hg.ones(4, 3, 6)
     assert not np.allclose(dropping(ones).data, dropping.eval()(ones).data)
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 3), length=st.integers(1, 4), source=st.integers(1, 5),
+       embed=st.integers(1, 4), value_dim=st.integers(1, 3), seed=st.integers(0, 10_000),
+       masked=st.booleans())
+def test_sdpa_shapes_and_values_property(batch, length, source, embed, value_dim, seed, masked):
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((batch, length, embed))
+    k = rng.standard_normal((batch, source, embed))
+    v = rng.standard_normal((batch, source, value_dim))
+    mask = rng.random((length, source)) > 0.5 if masked else None
+    out = scaled_dot_product_attention(hg.tensor(q), hg.tensor(k), hg.tensor(v),
+                                       attn_mask=None if mask is None else hg.tensor(mask))
+    assert out.shape == (batch, length, value_dim)
+    np.testing.assert_allclose(out.data, np_sdpa(q, k, v, mask=mask), rtol=1e-10, atol=1e-12)
+    # Each output row is a convex combination of value rows (or zero when fully masked).
+    assert np.all(out.data <= np.maximum(v.max(axis=1, keepdims=True), 0) + 1e-12)
+    assert np.all(out.data >= np.minimum(v.min(axis=1, keepdims=True), 0) - 1e-12)

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hybridgrad as hg
 from hybridgrad.nn.layernorm import layer_norm
@@ -73,3 +75,16 @@ def test_shape_errors_name_the_shapes():
         hg.nn.LayerNorm(4)(hg.zeros(2, 3))
     with pytest.raises(ValueError, match="weight"):
         layer_norm(hg.zeros(2, 3), (3,), weight=hg.ones(4))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 4), features=st.integers(2, 6), offset=st.floats(-1e3, 1e3),
+       spread=st.floats(0.1, 100.0), seed=st.integers(0, 10_000))
+def test_normalized_rows_have_zero_mean_unit_variance(rows, features, offset, spread, seed):
+    x = np.random.default_rng(seed).standard_normal((rows, features)) * spread + offset
+    out = layer_norm(hg.tensor(x), (features,), eps=0.0).data
+    np.testing.assert_allclose(out.mean(axis=1), 0.0, atol=1e-9)
+    np.testing.assert_allclose(out.var(axis=1), 1.0, rtol=1e-9)
+    # Invariant to shifting and (positively) scaling each row.
+    shifted = layer_norm(hg.tensor(x * 3.0 + 7.0), (features,), eps=0.0).data
+    np.testing.assert_allclose(shifted, out, rtol=1e-7, atol=1e-8)
