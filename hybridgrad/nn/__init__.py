@@ -6,6 +6,8 @@ Example:
     (1, 2)
 """
 
+from hybridgrad.nn import functional, init
+from hybridgrad.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from hybridgrad.nn.containers import (
            Flatten,
            Identity,
@@ -14,8 +16,21 @@ from hybridgrad.nn.containers import (
            Sequential,
            Unflatten,
 )
+from hybridgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from hybridgrad.nn.linear import Linear
 from hybridgrad.nn.module import Module, Parameter
+from hybridgrad.nn.pooling import (
+           AdaptiveAvgPool1d,
+           AdaptiveAvgPool2d,
+           AvgPool1d,
+           AvgPool2d,
+           MaxPool1d,
+           MaxPool2d,
+)
+from hybridgrad.nn.sparse import Embedding
 
 __all__ = ["Flatten", "Identity", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter",
            "Sequential", "Unflatten"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d",
+            "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Embedding",
+            "MaxPool1d", "MaxPool2d", "functional", "init"]

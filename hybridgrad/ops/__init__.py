@@ -8,7 +8,7 @@ Example:
     True
 """
 
-from hybridgrad.ops import elementwise, movement, reduction  # noqa: F401 - registers primitives
+from hybridgrad.ops import conv, elementwise, movement, reduction  # noqa: F401 - registers primitives
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register
 
 __all__ = ["REGISTRY", "OpDef", "OpError", "apply", "get_op", "register"]
