@@ -11,8 +11,9 @@ Each VJP is one of the other two, so gradients of gradients (and the symbolic co
 The forwards build an im2col buffer from a strided view (``as_strided``: no loop over pixels)
 and do ONE batched matmul (batch = groups).
 
-Max pooling is ``max_pool2d`` (values) plus ``max_pool2d_indices`` (argmax positions, first
-maximum on ties like PyTorch) and ``max_pool2d_scatter`` (adds the gradient at those positions).
+Max pooling is ``max_pool2d`` (values); its VJP finds each window's first maximum
+(``max_pool2d_taps``, PyTorch's tie rule) and ``max_pool2d_scatter`` adds the gradient there;
+``max_pool2d_gather`` is the scatter's adjoint (second order). Loops run over kernel taps only.
 
 Example:
     >>> import hybridgrad as hg
@@ -32,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
 
 
@@ -265,6 +265,7 @@ def _conv2d_weight(xp, x, g, kernel_size, stride, padding, dilation, groups):
 # Max pooling.
 
 
+
 def _pool_geometry(shape, kernel_size, stride, padding, dilation, ceil_mode):
     n, c, h, w = shape
     for axis in range(2):
@@ -284,16 +285,20 @@ def _pool_geometry(shape, kernel_size, stride, padding, dilation, ceil_mode):
     return (oh, ow), (extra_h, extra_w)
 
 
-def _pool_taps(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
-    """Yield (i, j, view) for each kernel tap: the (N, C, OH, OW) strided view it reads."""
-    (oh, ow), extra = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    padded = _pad_spatial(x, padding, extra, value=fill)
+def _tap_views(padded, kernel_size, stride, dilation, out_size):
+    """Yield (tap number, (N, C, OH, OW) strided view) for each kernel position: the loop runs
+    over the kH*kW taps, each step a whole-array operation."""
+    oh, ow = out_size
     for i in range(kernel_size[0]):
         r = i * dilation[0]
         for j in range(kernel_size[1]):
             c = j * dilation[1]
-            yield i, j, padded[:, :, r:r + stride[0] * (oh - 1) + 1:stride[0],
-                               c:c + stride[1] * (ow - 1) + 1:stride[1]]
+            yield i * kernel_size[1] + j, padded[:, :, r:r + stride[0] * (oh - 1) + 1:stride[0],
+                                                 c:c + stride[1] * (ow - 1) + 1:stride[1]]
+
+
+def _fill_value(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
 def _max_pool_shape(x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -306,77 +311,129 @@ def _max_pool_shape(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 def _max_pool_vjp(g, inputs, out, needs, **attrs):
     x = inputs[0]
-    indices = apply("max_pool2d_indices", x.detach(), **attrs)
-    # Windows that cannot overlap write each input position at most once (a fast assignment).
-    unique = all(s >= d * (k - 1) + 1 for s, d, k in zip(attrs["stride"], attrs["dilation"],
-                                                         attrs["kernel_size"]))
-    return (apply("max_pool2d_scatter", g, indices, input_shape=tuple(x.shape),
-                  unique=unique),)
+    taps = apply("max_pool2d_taps", x.detach(), **attrs)
+    return (apply("max_pool2d_scatter", g, taps, input_shape=tuple(x.shape), **attrs),)
+
+
+def _max_values(x, kernel_size, stride, padding, dilation, ceil_mode):
+    out_size, extra = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    padded = _pad_spatial(x, padding, extra, value=_fill_value(x.dtype))
+    result = None
+    for _, view in _tap_views(padded, kernel_size, stride, dilation, out_size):
+        if result is None:
+            result = view.copy()
+        else:
+            np.maximum(result, view, out=result)
+    return result, padded, out_size
 
 
 @register("max_pool2d", shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})",
           derivatives=("1 at each window's (first) maximum, else 0",), arg_names=("a",))
 def _max_pool2d(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Maximum over each window (padding never wins)."""
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    result = None
-    for _, _, view in _pool_taps(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
-        result = view.copy() if result is None else np.maximum(result, view, out=result)
-    return result
+    """Maximum over each window (padding never wins; NaN propagates)."""
+    return _max_values(x, kernel_size, stride, padding, dilation, ceil_mode)[0]
 
 
-def _max_pool_indices_shape(x, **attrs):
-    spec = _max_pool_shape(x, **attrs)
-    return Spec(spec.shape, np.dtype(np.int64))
+def _tap_dtype(kernel_size) -> np.dtype:
+    return np.dtype(np.uint8 if kernel_size[0] * kernel_size[1] <= 255 else np.int32)
 
 
-@register("max_pool2d_indices", shape=_max_pool_indices_shape, formula="argmaxpool({a})",
-          arg_names=("a",))
+def _taps_array(x, kernel_size, stride, padding, dilation, ceil_mode) -> np.ndarray:
+    best, padded, out_size = _max_values(x, kernel_size, stride, padding, dilation, ceil_mode)
+    taps = np.zeros(best.shape, dtype=_tap_dtype(kernel_size))
+    nan = x.dtype.kind == "f" and np.isnan(best).any()
+    views = list(_tap_views(padded, kernel_size, stride, dilation, out_size))
+    hit = np.empty(best.shape, dtype=bool)
+    # Walk the taps backwards so that the first maximum is written last (PyTorch's tie rule).
+    for tap, view in reversed(views):
+        np.equal(view, best, out=hit)
+        if nan:
+            hit |= np.isnan(view) & np.isnan(best)
+        taps[hit] = tap
+    return taps
+
+
+@register("max_pool2d_taps",
+          shape=lambda x, **attrs: Spec(_max_pool_shape(x, **attrs).shape,
+                                        _tap_dtype(attrs["kernel_size"])),
+          formula="argmaxpool({a})", arg_names=("a",))
+def _max_pool2d_taps(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Which kernel tap (i * kW + j) holds each window's first maximum."""
+    return _taps_array(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+@register("max_pool2d_indices",
+          shape=lambda x, **attrs: Spec(_max_pool_shape(x, **attrs).shape, np.dtype(np.int64)),
+          formula="argmaxpool({a})", arg_names=("a",))
 def _max_pool2d_indices(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Flat index (into H*W) of each window's first maximum, like PyTorch's return_indices."""
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    n, c, h, w = x.shape
-    (oh, ow), _ = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    rows = np.arange(oh) * stride[0] - padding[0]
-    cols = np.arange(ow) * stride[1] - padding[1]
-    best = best_index = None
-    for i, j, view in _pool_taps(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
-        tap = (rows[:, None] + i * dilation[0]) * w + (cols[None, :] + j * dilation[1])
-        if best is None:
-            best = view.copy()
-            best_index = np.broadcast_to(tap, best.shape).astype(np.int64)
-            continue
-        # Strictly greater: the first maximum wins on ties (and NaN propagates like PyTorch).
-        better = (view > best) | (np.isnan(view) & ~np.isnan(best)) if x.dtype.kind == "f" \
-            else view > best
-        np.copyto(best, view, where=better)
-        np.copyto(best_index, tap, where=better)
-    return best_index
+    taps = _taps_array(x, kernel_size, stride, padding, dilation, ceil_mode).astype(np.int64)
+    oh, ow = taps.shape[2:]
+    rows = (np.arange(oh) * stride[0] - padding[0])[:, None] + (taps // kernel_size[1]) \
+        * dilation[0]
+    cols = (np.arange(ow) * stride[1] - padding[1])[None, :] + (taps % kernel_size[1]) \
+        * dilation[1]
+    return rows * x.shape[3] + cols
 
 
-def _scatter_shape(g, indices, input_shape, unique):
+def _overlapping(kernel_size, stride, dilation) -> bool:
+    return any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel_size))
+
+
+def _padded_zeros(input_shape, dtype, kernel_size, stride, padding, dilation, ceil_mode):
+    out_size, extra = _pool_geometry(input_shape, kernel_size, stride, padding, dilation,
+                                     ceil_mode)
+    n, c, h, w = input_shape
+    shape = (n, c, h + 2 * padding[0] + extra[0], w + 2 * padding[1] + extra[1])
+    return np.zeros(shape, dtype=dtype), out_size
+
+
+def _scatter_shape(g, taps, input_shape, **attrs):
     return Spec(tuple(input_shape), g.dtype)
 
 
-def _scatter_vjp(h, inputs, out, needs, input_shape, unique):
-    g, indices = inputs
-    n, c = input_shape[:2]
-    flat = F.reshape(h, (n, c, -1))
-    picked = F.gather(flat, 2, F.reshape(indices, (n, c, -1)))
-    return (F.reshape(picked, tuple(g.shape)), None)
+def _scatter_vjp(h, inputs, out, needs, input_shape, **attrs):
+    g, taps = inputs
+    return (apply("max_pool2d_gather", h, taps, **attrs), None)
 
 
 @register("max_pool2d_scatter", shape=_scatter_shape, vjp=_scatter_vjp,
-          formula="unpool({g})", derivatives=("gather(grad)", "0"), arg_names=("g", "indices"))
-def _max_pool2d_scatter(xp, g, indices, input_shape, unique):
-    """Zeros of ``input_shape`` with g added at each window's argmax (repeats accumulate)."""
+          formula="unpool({g})", derivatives=("gather(grad)", "0"), arg_names=("g", "taps"))
+def _max_pool2d_scatter(xp, g, taps, input_shape, kernel_size, stride, padding, dilation,
+                        ceil_mode):
+    """Zeros of ``input_shape`` with g added at each window's argmax (overlaps accumulate)."""
+    out, out_size = _padded_zeros(input_shape, g.dtype, kernel_size, stride, padding, dilation,
+                                  ceil_mode)
+    overlapping = _overlapping(kernel_size, stride, dilation)
+    hit = np.empty(taps.shape, dtype=bool)
+    for tap, view in _tap_views(out, kernel_size, stride, dilation, out_size):
+        np.equal(taps, tap, out=hit)
+        if overlapping:
+            view += np.where(hit, g, 0)
+        else:
+            np.copyto(view, g, where=hit)
     n, c, h, w = input_shape
-    plane = h * w
-    flat_index = (indices.reshape(n * c, -1) + (np.arange(n * c) * plane)[:, None]).ravel()
-    values = g.reshape(-1)
-    if unique:
-        out = np.zeros(n * c * plane, dtype=g.dtype)
-        out[flat_index] = values
-    else:
-        out = np.bincount(flat_index, weights=values, minlength=n * c * plane).astype(g.dtype)
-    return out.reshape(input_shape)
+    return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _gather_shape(h, taps, **attrs):
+    return Spec(tuple(taps.shape), h.dtype)
+
+
+def _gather_vjp(g, inputs, out, needs, **attrs):
+    h, taps = inputs
+    return (apply("max_pool2d_scatter", g, taps, input_shape=tuple(h.shape), **attrs), None)
+
+
+@register("max_pool2d_gather", shape=_gather_shape, vjp=_gather_vjp, formula="pick({h})",
+          derivatives=("unpool(grad)", "0"), arg_names=("h", "taps"))
+def _max_pool2d_gather(xp, h, taps, kernel_size, stride, padding, dilation, ceil_mode):
+    """Pick h at each window's argmax (the adjoint of max_pool2d_scatter)."""
+    out_size, extra = _pool_geometry(h.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    padded = _pad_spatial(h, padding, extra)
+    result = np.zeros(taps.shape, dtype=h.dtype)
+    hit = np.empty(taps.shape, dtype=bool)
+    for tap, view in _tap_views(padded, kernel_size, stride, dilation, out_size):
+        np.equal(taps, tap, out=hit)
+        np.copyto(result, view, where=hit)
+    return result
