@@ -202,12 +202,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     attrs = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                  ceil_mode=bool(ceil_mode))
     out = apply("max_pool2d", x, **attrs)
+    indices = apply("max_pool2d_indices", x.detach(), out.detach(), **attrs) \
+        if return_indices else None
     if unbatched:
         out = ops.squeeze(out, 0)
-    if not return_indices:
-        return out
-    indices = apply("max_pool2d_indices", x.detach(), **attrs)
-    return out, (ops.squeeze(indices, 0) if unbatched else indices)
+        indices = None if indices is None else ops.squeeze(indices, 0)
+    return (out, indices) if return_indices else out
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

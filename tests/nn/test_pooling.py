@@ -212,3 +212,16 @@ def test_pool_errors():
         F.avg_pool2d(hg.zeros(1, 1, 4, 4), 2, padding=2)
     with pytest.raises(ValueError, match="max_pool2d"):
         F.max_pool2d(hg.zeros(4, 4), 2)
+
+
+def test_max_pool2d_nonfinite_gradient_stays_at_the_argmax():
+    x = hg.tensor([[[[1.0, 2.0], [0.0, -1.0]]]], requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    out.backward(hg.tensor([[[[np.inf]]]]))
+    assert x.grad.tolist() == [[[[0.0, np.inf], [0.0, 0.0]]]]
+
+
+def test_max_pool2d_nan_propagates_like_pytorch():
+    x = hg.tensor([[[[1.0, np.nan], [3.0, 0.0]]]])
+    out, index = F.max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(out.item()) and index.item() == 1
