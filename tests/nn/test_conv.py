@@ -256,3 +256,46 @@ def test_conv_errors_name_the_layer_and_shapes():
         hg.nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(NotImplementedError, match="padding_mode"):
         hg.nn.Conv2d(3, 4, 3, padding_mode="reflect")
+
+
+def test_output_padding_below_dilation_but_not_stride():
+    # PyTorch allows output_padding < max(stride, dilation).
+    x, w = _f64(1, 1, 3, 3), _f64(1, 1, 2, 2, seed=1)
+    config = dict(stride=1, output_padding=1, dilation=2)
+    out = F.conv_transpose2d(x, w, **config)
+    expected = naive_conv_transpose2d(x.data, w.data, None, (1, 1), (0, 0), (1, 1), 1, (2, 2))
+    np.testing.assert_allclose(out.data, expected, atol=1e-12)
+    assert gradcheck(lambda x, w: F.conv_transpose2d(x, w, **config), [x, w])
+
+
+def test_shape_rules_agree_with_the_forwards():
+    # The symbolic compiler relies on the shape rules: check them against eager results.
+    from hybridgrad.ops.registry import REGISTRY, Spec, apply
+
+    def spec(t):
+        return Spec(tuple(t.shape), t.dtype)
+
+    x, w = hg.randn(2, 4, 7, 6), hg.randn(6, 2, 3, 2)
+    conv_attrs = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+    y = apply("conv2d", x, w, **conv_attrs)
+    assert REGISTRY["conv2d"].shape(spec(x), spec(w), **conv_attrs) == spec(y)
+    back = apply("conv_transpose2d", y, w, input_size=(7, 6), **conv_attrs)
+    assert REGISTRY["conv_transpose2d"].shape(spec(y), spec(w), input_size=(7, 6),
+                                              **conv_attrs) == spec(back)
+    dw = apply("conv2d_weight", x, y, kernel_size=(3, 2), **conv_attrs)
+    assert REGISTRY["conv2d_weight"].shape(spec(x), spec(y), kernel_size=(3, 2),
+                                           **conv_attrs) == spec(dw)
+    pool_attrs = dict(kernel_size=(3, 2), stride=(2, 2), padding=(1, 1), dilation=(1, 1),
+                      ceil_mode=True)
+    p = apply("max_pool2d", x, **pool_attrs)
+    assert REGISTRY["max_pool2d"].shape(spec(x), **pool_attrs) == spec(p)
+    for name in ("max_pool2d_taps", "max_pool2d_indices"):
+        value = apply(name, x, p, **pool_attrs)
+        assert REGISTRY[name].shape(spec(x), spec(p), **pool_attrs) == spec(value)
+    taps = apply("max_pool2d_taps", x, p, **pool_attrs)
+    scattered = apply("max_pool2d_scatter", p, taps, input_shape=tuple(x.shape), **pool_attrs)
+    assert REGISTRY["max_pool2d_scatter"].shape(spec(p), spec(taps), input_shape=tuple(x.shape),
+                                                **pool_attrs) == spec(scattered)
+    gathered = apply("max_pool2d_gather", x, taps, **pool_attrs)
+    assert REGISTRY["max_pool2d_gather"].shape(spec(x), spec(taps), **pool_attrs) == \
+        spec(gathered)
