@@ -72,24 +72,49 @@ def _pad_spatial(x: np.ndarray, padding: tuple, extra: tuple = (0, 0), value=0) 
     return out
 
 
-def _windows(x: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple,
-             dilation: tuple) -> np.ndarray:
-    """Strided view (C, KH, KW, N, OH, OW) of a padded (N, C, H, W) array: no copy."""
+# Two memory layouts for the column buffer, chosen per call (measured on 1-2 cores):
+# * sample-major (N, G, Cg*KH*KW, OH*OW): one matmul batched over samples, results land in
+#   N C H W directly (no transposing copies); best when each sample's OH*OW is large;
+# * channel-major (G, Cg*KH*KW, N*OH*OW): one big matmul (better BLAS efficiency when OH*OW is
+#   small), at the price of transposing the gradient and the result.
+# The forward always uses the sample-major layout (measured no slower in both regimes).
+PER_SAMPLE_MIN_PIXELS = 256
+
+
+def _per_sample(out_size: tuple, per_sample: bool | None) -> bool:
+    if per_sample is not None:
+        return per_sample
+    return out_size[0] * out_size[1] >= PER_SAMPLE_MIN_PIXELS
+
+
+def _windows(x: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple, dilation: tuple,
+             sample_major: bool) -> np.ndarray:
+    """Strided view of a padded (N, C, H, W) array, no copy: (N, C, KH, KW, OH, OW) when
+    sample-major, else (C, KH, KW, N, OH, OW)."""
     kh, kw = kernel
     oh, ow = out_size
     sn, sc, sh, sw = x.strides
     n, c = x.shape[:2]
-    return as_strided(x, shape=(c, kh, kw, n, oh, ow),
-                      strides=(sc, sh * dilation[0], sw * dilation[1], sn,
-                               sh * stride[0], sw * stride[1]), writeable=False)
+    taps = (sh * dilation[0], sw * dilation[1])
+    steps = (sh * stride[0], sw * stride[1])
+    if sample_major:
+        return as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps,
+                          writeable=False)
+    return as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps,
+                      writeable=False)
 
 
-def _im2col(x, kernel, out_size, stride, padding, dilation, groups) -> np.ndarray:
-    """Contiguous (G, C/G*KH*KW, N*OH*OW) column buffer of the padded input."""
+def _im2col(x, kernel, out_size, stride, padding, dilation, groups,
+            sample_major: bool) -> np.ndarray:
+    """Contiguous column buffer of the padded input: (N, G, Cg*KH*KW, OH*OW) when sample-major,
+    else (G, Cg*KH*KW, N*OH*OW)."""
     cols = np.ascontiguousarray(_windows(_pad_spatial(x, padding), kernel, out_size, stride,
-                                         dilation))
-    c = x.shape[1]
-    return cols.reshape(groups, (c // groups) * kernel[0] * kernel[1], -1)
+                                         dilation, sample_major))
+    n, c = x.shape[:2]
+    rows = (c // groups) * kernel[0] * kernel[1]
+    if sample_major:
+        return cols.reshape(n, groups, rows, out_size[0] * out_size[1])
+    return cols.reshape(groups, rows, -1)
 
 
 def _conv2d_array(x, w, stride, padding, dilation, groups):
@@ -97,45 +122,55 @@ def _conv2d_array(x, w, stride, padding, dilation, groups):
     out_channels, _, kh, kw = w.shape
     oh = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
     ow = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
-    cols = _im2col(x, (kh, kw), (oh, ow), stride, padding, dilation, groups)
+    cols = _im2col(x, (kh, kw), (oh, ow), stride, padding, dilation, groups, True)
     weight = w.reshape(groups, out_channels // groups, -1)
-    out = np.matmul(weight, cols)  # (G, O/G, N*OH*OW)
-    # Back to contiguous N C H W: measured as fast overall as handing on the channel-major
-    # view (the elementwise ops after it and the gradients coming back then share one layout).
-    return np.ascontiguousarray(out.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3))
+    out = np.matmul(weight, cols)  # (N, G, O/G, OH*OW): already N C H W
+    return out.reshape(n, out_channels, oh, ow)
 
 
-def _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups):
+def _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups,
+                            per_sample=None):
     """Adjoint of conv2d in x: col2im of W^T g (a loop over the KH*KW kernel taps only)."""
     n, out_channels, oh, ow = g.shape
     _, cg, kh, kw = w.shape
     channels = cg * groups
     h, width = input_size
     ph, pw = padding
-    g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
-    weight = w.reshape(groups, out_channels // groups, cg * kh * kw)
-    cols = np.matmul(weight.transpose(0, 2, 1), g2)  # (G, Cg*KH*KW, N*OH*OW)
-    cols = cols.reshape(channels, kh, kw, n, oh, ow)
+    weight_t = w.reshape(groups, out_channels // groups, cg * kh * kw).transpose(0, 2, 1)
     hp = max(h + 2 * ph, dilation[0] * (kh - 1) + stride[0] * (oh - 1) + 1)
     wp = max(width + 2 * pw, dilation[1] * (kw - 1) + stride[1] * (ow - 1) + 1)
-    out = np.zeros((channels, n, hp, wp), dtype=cols.dtype)
+    if _per_sample((oh, ow), per_sample):
+        g2 = g.reshape(n, groups, out_channels // groups, oh * ow)
+        cols = np.matmul(weight_t, g2).reshape(n, channels, kh, kw, oh, ow)
+        out = np.zeros((n, channels, hp, wp), dtype=cols.dtype)
+    else:
+        g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
+        cols = np.matmul(weight_t, g2).reshape(channels, kh, kw, n, oh, ow)
+        cols = cols.transpose(3, 0, 1, 2, 4, 5)  # a view: (N, C, KH, KW, OH, OW)
+        out = np.zeros((channels, n, hp, wp), dtype=cols.dtype).transpose(1, 0, 2, 3)
     for i in range(kh):
         row = i * dilation[0]
         rows = slice(row, row + stride[0] * (oh - 1) + 1, stride[0])
         for j in range(kw):
             col = j * dilation[1]
-            out[:, :, rows, col:col + stride[1] * (ow - 1) + 1:stride[1]] += cols[:, i, j]
-    return out[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3)
+            out[:, :, rows, col:col + stride[1] * (ow - 1) + 1:stride[1]] += cols[:, :, i, j]
+    return out[:, :, ph:ph + h, pw:pw + width]
 
 
-def _conv2d_weight_array(x, g, kernel_size, stride, padding, dilation, groups):
+def _conv2d_weight_array(x, g, kernel_size, stride, padding, dilation, groups,
+                         per_sample=None):
     """Adjoint of conv2d in w: correlate the input's columns with the output gradient."""
     n, out_channels, oh, ow = g.shape
     channels = x.shape[1]
-    cols = _im2col(x, kernel_size, (oh, ow), stride, padding, dilation, groups)
-    g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
-    # cols @ g2^T (then a small transpose) is the faster operand order for OpenBLAS here.
-    dw = np.matmul(cols, g2.transpose(0, 2, 1)).transpose(0, 2, 1)  # (G, O/G, Cg*KH*KW)
+    if _per_sample((oh, ow), per_sample):
+        cols = _im2col(x, kernel_size, (oh, ow), stride, padding, dilation, groups, True)
+        g2 = g.reshape(n, groups, out_channels // groups, oh * ow)
+        dw = np.matmul(g2, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, O/G, Cg*KH*KW)
+    else:
+        cols = _im2col(x, kernel_size, (oh, ow), stride, padding, dilation, groups, False)
+        g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
+        # cols @ g2^T (then a small transpose) is the faster operand order for OpenBLAS here.
+        dw = np.matmul(cols, g2.transpose(0, 2, 1)).transpose(0, 2, 1)
     return np.ascontiguousarray(dw).reshape(out_channels, channels // groups, *kernel_size)
 
 

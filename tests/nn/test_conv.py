@@ -299,3 +299,28 @@ def test_shape_rules_agree_with_the_forwards():
     gathered = apply("max_pool2d_gather", x, taps, **pool_attrs)
     assert REGISTRY["max_pool2d_gather"].shape(spec(x), spec(taps), **pool_attrs) == \
         spec(gathered)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_both_column_layouts_agree(config):
+    # The backward kernels pick a sample-major or channel-major im2col layout by output size;
+    # both must give the same numbers (and the naive oracle checks one of them above).
+    from hybridgrad.ops import conv as kernels
+
+    rng = np.random.default_rng(6)
+    groups = config["groups"]
+    attrs = {k: (v if k == "groups" else v) for k, v in config.items()}
+    x = rng.standard_normal((2, 4, 19, 18))
+    w = rng.standard_normal((4, 4 // groups, 3, 2))
+    y = kernels._conv2d_array(x, w, **attrs)
+    g = rng.standard_normal(y.shape)
+    weights = [kernels._conv2d_weight_array(x, g, (3, 2), **attrs, per_sample=flag)
+               for flag in (True, False)]
+    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-10, atol=1e-10)
+    inputs = [kernels._conv_transpose2d_array(g, w, (19, 18), **attrs, per_sample=flag)
+              for flag in (True, False)]
+    np.testing.assert_allclose(inputs[0], inputs[1], rtol=1e-10, atol=1e-10)
+    # And both are the adjoints: <conv(x, w), g> = <x, convT(g, w)> = <w, conv2d_weight(x, g)>.
+    inner = (y * g).sum()
+    np.testing.assert_allclose((x * inputs[0]).sum(), inner, rtol=1e-10)
+    np.testing.assert_allclose((w * weights[0]).sum(), inner, rtol=1e-10)
