@@ -429,7 +429,11 @@ def _padded_zeros(input_shape, dtype, kernel_size, stride, padding, dilation, ce
                                      ceil_mode)
     n, c, h, w = input_shape
     shape = (n, c, h + 2 * padding[0] + extra[0], w + 2 * padding[1] + extra[1])
-    return np.zeros(shape, dtype=dtype), out_size
+    # Windows that tile the input exactly (stride == kernel, no padding, no remainder) write
+    # every element, so the buffer need not be zeroed first.
+    tiles = (padding == (0, 0) and dilation == (1, 1) and tuple(stride) == tuple(kernel_size)
+             and out_size[0] * stride[0] == h and out_size[1] * stride[1] == w)
+    return (np.empty if tiles else np.zeros)(shape, dtype=dtype), out_size
 
 
 def _scatter_shape(g, taps, input_shape, **attrs):
@@ -455,11 +459,13 @@ def _max_pool2d_scatter(xp, g, taps, input_shape, kernel_size, stride, padding, 
     hit = np.empty(taps.shape, dtype=bool)
     for tap, view in _tap_views(out, kernel_size, stride, dilation, out_size):
         np.equal(taps, tap, out=hit)
-        picked = g * hit if finite else np.where(hit, g, 0)
-        if overlapping:
-            view += picked
+        if not finite:
+            picked = np.where(hit, g, 0)
+            view[...] = view + picked if overlapping else picked
+        elif overlapping:
+            view += g * hit
         else:
-            view[...] = picked
+            np.multiply(g, hit, out=view)
     n, c, h, w = input_shape
     return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 

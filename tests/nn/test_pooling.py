@@ -225,3 +225,18 @@ def test_max_pool2d_nan_propagates_like_pytorch():
     x = hg.tensor([[[[1.0, np.nan], [3.0, 0.0]]]])
     out, index = F.max_pool2d(x, 2, return_indices=True)
     assert np.isnan(out.item()) and index.item() == 1
+
+
+def test_max_pool2d_gradient_when_windows_tile_the_input():
+    # Exact tiling takes a path that skips zero-filling: every input element must be written.
+    rng = np.random.default_rng(11)
+    x = rng.permutation(2 * 3 * 6 * 4).reshape(2, 3, 6, 4).astype(np.float64)
+    g = rng.standard_normal((2, 3, 3, 2))
+    xt = hg.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, 2).backward(hg.tensor(g))
+    expected = np.zeros_like(x)
+    _, index = naive_max_pool2d(x, (2, 2), (2, 2))
+    for b in range(2):
+        for c in range(3):
+            expected[b, c].reshape(-1)[index[b, c].reshape(-1)] = g[b, c].reshape(-1)
+    np.testing.assert_array_equal(xt.grad.data, expected)
