@@ -5,7 +5,7 @@ import pytest
 
 import hybridgrad as hg
 import hybridgrad.nn.functional as F
-from hybridgrad.testing import gradcheck
+from hybridgrad.testing import gradcheck, gradgradcheck
 
 
 def numpy_bn_train(x, axes, eps, weight, bias):
@@ -107,3 +107,11 @@ def test_batchnorm_errors():
         hg.nn.BatchNorm1d(3)(hg.zeros(2, 4))
     with pytest.raises(ValueError, match="more than 1 value"):
         hg.nn.BatchNorm1d(3)(hg.zeros(1, 3))
+
+
+def test_batch_norm_gradgradcheck():
+    rng = np.random.default_rng(5)
+    x = hg.tensor(rng.standard_normal((4, 2)), dtype=hg.float64, requires_grad=True)
+    w = hg.tensor(rng.standard_normal(2), dtype=hg.float64, requires_grad=True)
+    assert gradgradcheck(lambda x, w: F.batch_norm(x, None, None, w, None, training=True),
+                         [x, w])

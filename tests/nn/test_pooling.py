@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hybridgrad as hg
 import hybridgrad.nn.functional as F
@@ -240,3 +242,27 @@ def test_max_pool2d_gradient_when_windows_tile_the_input():
         for c in range(3):
             expected[b, c].reshape(-1)[index[b, c].reshape(-1)] = g[b, c].reshape(-1)
     np.testing.assert_array_equal(xt.grad.data, expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(0, 1), st.integers(1, 2),
+       st.booleans(), st.booleans(), st.integers(3, 7), st.integers(3, 7))
+def test_pooling_random_configs(kernel, stride, padding, dilation, ceil_mode, include_pad, h, w):
+    if 2 * padding > kernel or h + 2 * padding < dilation * (kernel - 1) + 1:
+        return
+    x = np.random.default_rng(h * 10 + w).standard_normal((1, 2, h, w))
+    k, s, p, d = (kernel, kernel), (stride, stride), (padding, padding), (dilation, dilation)
+    out, index = F.max_pool2d(hg.tensor(x), k, s, p, d, ceil_mode, return_indices=True)
+    expected, expected_index = naive_max_pool2d(x, k, s, p, d, ceil_mode)
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(index.data, expected_index)
+    if w + 2 * padding >= kernel and h + 2 * padding >= kernel:
+        got = F.avg_pool2d(hg.tensor(x), k, s, p, ceil_mode, include_pad)
+        np.testing.assert_allclose(got.data, naive_avg_pool2d(x, k, s, p, ceil_mode,
+                                                              include_pad), atol=1e-12)
+
+
+def test_avg_pool2d_gradgradcheck():
+    x = hg.tensor(np.random.default_rng(12).standard_normal((1, 1, 4, 5)), dtype=hg.float64,
+                  requires_grad=True)
+    assert gradgradcheck(lambda t: F.avg_pool2d(t, 2, 1, padding=1) ** 2, [x])
