@@ -9,7 +9,7 @@ Convolution is bilinear in (input, weight), so three primitives close under diff
 
 Each VJP is one of the other two, so gradients of gradients (and the symbolic compiler) work.
 The forwards build an im2col buffer from a strided view (``as_strided``: no loop over pixels)
-and do ONE batched matmul (batch = groups).
+and do ONE (batched) matmul; col2im adds one strided slice per kernel tap.
 
 Max pooling is ``max_pool2d`` (values); its VJP finds each window's first maximum
 (``max_pool2d_taps``, PyTorch's tie rule) and ``max_pool2d_scatter`` adds the gradient there;
