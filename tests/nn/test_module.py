@@ -109,3 +109,35 @@ def test_conv_gradients_flow_to_all_parameters():
     assert np.abs(model[0].weight.grad.data).sum() > 0
     assert model[0].weight.grad.shape == model[0].weight.shape
     assert model[1].weight.grad.dtype == np.float32
+
+
+def test_tiny_cnn_learns_bar_orientation():
+    # End to end: conv, batch norm, max pool, linear and manual SGD fit a task they must learn
+    # (horizontal vs vertical bars at random positions, with noise).
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 0.3, (64, 1, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 2, 64)
+    for image, label, where in zip(images, labels, rng.integers(1, 7, 64)):
+        if label:
+            image[0, :, where] += 1.0
+        else:
+            image[0, where, :] += 1.0
+    hg.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
+    x, y = hg.tensor(images), hg.tensor(labels)
+
+    def loss_fn():
+        log_probs = hg.log_softmax(model(x), dim=1)
+        return -hg.gather(log_probs, 1, y.reshape(-1, 1)).mean()
+
+    first = loss_fn().item()
+    for _ in range(60):
+        model.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        for parameter in model.parameters():
+            parameter.data -= 0.1 * parameter.grad.data
+    model.eval()
+    accuracy = (model(x).data.argmax(1) == labels).mean()
+    assert loss.item() < 0.3 * first and accuracy > 0.95
