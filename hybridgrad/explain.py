@@ -526,7 +526,8 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
             item = graph.item(leaf)
             total = grads.get(id(leaf))
             step = np.zeros_like(leaf.data) if total is None else total.data
-            new = (leaf.data - np.asarray(learning_rate, dtype=leaf.data.dtype) * step)
+            with np.errstate(all="ignore"):
+                new = leaf.data - np.asarray(learning_rate, dtype=leaf.data.dtype) * step
             updates[item.name] = new.item() if new.size == 1 else new
             out(f"  {item.name} = {item.name} - lr * {_d(item.symbol)} = "
                 f"{format_number(leaf.data)} - {format_number(learning_rate)} * "

@@ -57,6 +57,10 @@ class OpDef:
     promotes: bool = False
     # Filled in by hybridgrad.onnx: fn(builder, node) -> output names.
     onnx: Callable | None = None
+    # Test file (relative to the repository root) holding this primitive's float64 gradient
+    # check, for primitives whose check is not a case of tests/ops/test_ops_gradcheck.py. The
+    # registry-wide coverage test fails for a differentiable primitive with neither.
+    gradcheck: str = ""
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
