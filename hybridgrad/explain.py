@@ -450,7 +450,7 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
         Forward pass:
         ...
         Chain rule:
-          dL/da = exp(a * 3) * 3 = exp(2 * 3) * 3 = 403.429 * 3 = 1210.29
+          dL/da = exp(a * 3) * 3 = exp(2 * 3) * 3 = exp(6) * 3 = 1210.29
     """
     if not isinstance(loss, Tensor):
         raise TypeError(f"explain: expected a tensor, got {type(loss).__name__}")

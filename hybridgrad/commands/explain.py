@@ -8,7 +8,7 @@ descent with the eager API and shows ``w`` converging to ``y1 / x``.
 Example:
     >>> from hybridgrad.cli import main
     >>> main(["explain", "backprop"])  # doctest: +ELLIPSIS
-    Forward pass:
+    Neuron y = w * x, loss = (y1 - y)^2, learning rate 0.1
     ...
       loss = (y1 - y)^2 = (2 - 10)^2 = 64
     ...

@@ -52,8 +52,19 @@ def _broadcast_shape(a, shape):
           derivatives=("1 (summed over the broadcast axes)",), arg_names=("a",),
           vjp=lambda g, i, out, needs, shape: (g,))
 def _broadcast_to(xp, a, shape):
-    """Broadcast to a shape (a read-only view)."""
+    """Broadcast to a shape: a read-only view, or a small filled copy (np.broadcast_to costs
+    about 2.5 microseconds of Python-level set-up, filling a small array a tenth of that)."""
+    size = 1
+    for extent in shape:
+        size *= extent
+    if size <= _SMALL_BROADCAST:
+        out = xp.empty(shape, dtype=a.dtype)
+        out[...] = a
+        return out
     return xp.broadcast_to(a, shape)
+
+
+_SMALL_BROADCAST = 4096
 
 
 def _cat_shape(tensors, axis):
