@@ -144,7 +144,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     This is the hot path of every eager operation, so the common case (all inputs tensors of one
     dtype) does no conversions, no imports and one context-variable read per mode.
     """
-    Tensor = _Tensor or _tensor_class()
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
     values = inputs[0] if op.variadic else inputs
     arrays = []
     needs_grad = False
@@ -331,8 +331,7 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
     Without ``create_graph`` nothing is recorded, so the engine's own bookkeeping (summing
     broadcast gradients, casting, accumulating) runs on plain arrays.
     """
-    Tensor = _Tensor or _tensor_class()
-    wrap = Tensor._wrap
+    wrap = (_Tensor or _tensor_class())._wrap
     order = _topological_order(roots)
     grads: dict[int, Any] = {}
     for root, grad in zip(roots, root_grads):
@@ -362,7 +361,15 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
-            input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+            if anomaly:
+                try:
+                    input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+                except FloatingPointError as error:
+                    raise FloatingPointError(
+                        f"{op.name}: backward produced NaN/Inf (inside its VJP: {error})"
+                    ) from None
+            else:
+                input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
                 if not needed or input_grad is None:
                     continue

@@ -607,7 +607,7 @@ def _dot(graph: _Graph, grads: dict) -> str:
     for tensor in graph.order:
         if tensor._node is None:
             continue
-        for position, value in enumerate(_node_inputs(tensor._node)):
+        for value in _node_inputs(tensor._node):
             lines.append(f"  {ids[id(value)]} -> {ids[id(tensor)]};")
     lines.append("}")
     return "\n".join(lines) + "\n"

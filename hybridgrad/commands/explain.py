@@ -65,7 +65,6 @@ def _build(x_value: float, w_value: float, y1_value: float):
 
 
 def run(args) -> int:
-    import hybridgrad as hg
     from hybridgrad.cli import CommandError
     from hybridgrad.explain import ExplainError, explain, format_number, write_graph
 

@@ -213,6 +213,14 @@ def run_forward(op: OpDef, arrays: list, attrs: dict):
 
 def _op_error(op: OpDef, arrays: list, attrs: dict, error: Exception) -> OpError:
     values = arrays[0] if op.variadic else arrays
+    # The shape rule (shared with the symbolic compiler) words most errors best.
+    specs = [Spec(tuple(a.shape), a.dtype) if isinstance(a, np.ndarray) else a for a in values]
+    try:
+        op.shape(*([specs] if op.variadic else specs), **attrs)
+    except OpError as rule_error:
+        return rule_error
+    except Exception:  # noqa: BLE001, S110 - a rule that cannot judge these inputs: fall through
+        pass
     shapes = [tuple(a.shape) for a in values if isinstance(a, np.ndarray)]
     message = str(error)
     if "broadcast" in message and len(shapes) > 1:
