@@ -7,8 +7,13 @@ How it works:
 * :func:`backward` sorts the recorded graph topologically from the output and walks it in reverse,
   calling each operator's vector-Jacobian product from the registry; gradients of broadcast inputs
   are summed back to the input's shape in exactly one place, :func:`sum_to`;
-* gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: call
-  ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps;
+* gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: a second
+  ``backward()`` adds to ``.grad`` (``w.grad`` becomes the sum over both passes), so call
+  ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps. Accumulation is out of place
+  (``.grad`` is rebound to a new tensor), and a leaf's ``.grad`` always owns writeable memory
+  shared with no other tensor, so optimisers may update it in place;
+* ``retain_grad()`` keeps ``.grad`` on a non-leaf; :func:`grad` returns gradients instead of
+  accumulating them;
 * after a backward pass the graph is freed (its nodes drop their inputs, so memory is released
   early) unless ``retain_graph=True``; a second backward through a freed graph raises an error.
   ``create_graph=True`` records the backward pass itself, so gradients of gradients work.

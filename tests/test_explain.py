@@ -160,3 +160,29 @@ def test_cli_bad_input_is_a_one_line_error(capsys):
     assert "--w must be a finite number" in capsys.readouterr().err
     assert main(["explain", "backprop", "--graph", "out.txt"]) == 2
     assert "unsupported file type" in capsys.readouterr().err
+
+
+# The READMEs show real output and runnable code.
+
+
+def _blocks(path, language):
+    import pathlib
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / path).read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("path", ["README.md", "README.zh-CN.md"])
+def test_readme_walkthrough_is_the_real_output_and_the_loop_runs(path, capsys):
+    assert main(["explain", "backprop"]) == 0
+    actual = capsys.readouterr().out
+    shown = [b for b in _blocks(path, "text") if "hybridgrad explain backprop" in b]
+    assert shown and shown[0].split("\n", 1)[1] == actual
+    loop = [b for b in _blocks(path, "python") if "backward()" in b][0]
+    exec(compile(loop, path, "exec"), {})  # noqa: S102 - our own README
+    assert capsys.readouterr().out == "2.0\n"
+
+
+def test_chinese_readme_starts_with_the_two_setup_commands():
+    blocks = _blocks("README.zh-CN.md", "bash")
+    assert blocks[0].split() == ["pip", "install", "-e", '".[dev]"', "pytest"]
