@@ -248,3 +248,15 @@ def test_unsupported_dtypes_are_clear_errors():
         hg.tensor([1, 2], requires_grad=True)
     with pytest.raises(OpError, match="gather: index must be an integer tensor"):
         hg.gather(hg.ones(2, 2), 1, hg.ones(2, 2))
+
+
+def test_erf_is_accurate_and_independent_of_array_size():
+    import math
+
+    values = np.linspace(-4, 4, 10001)
+    exact = np.array([math.erf(v) for v in values])
+    np.testing.assert_allclose(hg.erf(hg.tensor(values)).numpy(), exact, rtol=0, atol=1e-15)
+    large = hg.erf(hg.tensor(values, dtype=hg.float32)).numpy()
+    assert np.max(np.abs(large - exact)) < 3e-7
+    small = hg.erf(hg.tensor(values[:10], dtype=hg.float32)).numpy()
+    assert np.array_equal(small, large[:10])
