@@ -28,7 +28,8 @@ ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
 
 
 def _shape_of(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else ()
+    shape = getattr(x, "shape", ())
+    return shape if type(shape) is tuple else tuple(shape)
 
 
 def _dims(dim, axis, ndim: int) -> tuple | None:
@@ -497,7 +498,7 @@ def matmul(a, b):
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 def reshape(a, *shape):
