@@ -250,7 +250,7 @@ class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
 
 
 def _check_anomaly(op: OpDef, phase: str, result, inputs) -> None:
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     data = result.data if isinstance(result, Tensor) else result
     if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
@@ -428,7 +428,7 @@ def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:
 
 
 def _as_tensor_grad(output, grad):
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     if grad is None:
         if output.numel() != 1:
@@ -462,7 +462,7 @@ def backward(
         >>> w.grad.item()
         4.0
     """
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -499,7 +499,7 @@ def grad(
         >>> dx.item(), d2x.item()
         (27.0, 18.0)
     """
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     single_output = isinstance(outputs, Tensor)
     outputs = [outputs] if single_output else list(outputs)

@@ -51,8 +51,10 @@ def _sum_vjp(g, inputs, out, needs, axis, keepdims):
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
           arg_names=("a",), vjp=_sum_vjp)
 def _sum(xp, a, axis, keepdims):
-    """Sum over axes."""
-    return xp.sum(a, axis=axis, keepdims=keepdims)
+    """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
+    # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
+    return xp.add.reduce(a, axis=axis, keepdims=keepdims,
+                         dtype=np.int64 if a.dtype.kind in "biu" else None)
 
 
 def _amax_vjp(g, inputs, out, needs, axis, keepdims):
@@ -71,7 +73,7 @@ def _amax(xp, a, axis, keepdims):
     """Maximum over axes."""
     if a.size == 0:
         raise ValueError("max of an empty tensor is undefined")
-    return xp.amax(a, axis=axis, keepdims=keepdims)
+    return xp.maximum.reduce(a, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, inputs, out, needs, axis, keepdims):
@@ -91,8 +93,9 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
 @register("prod", shape=_reduction_rule(), formula="prod({a})",
           derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp)
 def _prod(xp, a, axis, keepdims):
-    """Product over axes."""
-    return xp.prod(a, axis=axis, keepdims=keepdims)
+    """Product over axes (integers and bools multiply as int64)."""
+    return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
+                              dtype=np.int64 if a.dtype.kind in "biu" else None)
 
 
 def _arg_rule(a, axis, keepdims):
