@@ -150,7 +150,8 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     dtype) does no conversions, no imports and one context-variable read per mode.
     """
     Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
-    values = inputs[0] if op.variadic else inputs
+    # A variadic op's list is copied: the caller may mutate its list after the call.
+    values = list(inputs[0]) if op.variadic else inputs
     arrays = []
     needs_grad = False
     convert = False

@@ -225,3 +225,12 @@ def test_float32_gradients_keep_the_leaf_dtype():
     w = hg.ones(2, requires_grad=True)
     (w * hg.ones(2, dtype=hg.float64)).sum().backward()
     assert w.grad.dtype == hg.float32
+
+
+def test_cat_records_a_copy_of_the_input_list():
+    x = hg.ones(2, requires_grad=True)
+    pieces = [x, x * 2]
+    out = hg.cat(pieces)
+    pieces.append(hg.ones(3))
+    out.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
