@@ -90,6 +90,28 @@ def format_number(value: Any) -> str:
     return f"<tensor of shape {tuple(array.shape)}>"
 
 
+def _format_attribute(value: Any) -> str:
+    """An operator attribute as it reads in an expression: ``(slice(None, None, 2), 0)`` ->
+    ``'::2, 0'``.
+
+    Example:
+        >>> _format_attribute((slice(1, None, None), None, Ellipsis, np.array([0, 0])))
+        '1:, None, ..., [0, 0]'
+    """
+    if isinstance(value, tuple):
+        return ", ".join(_format_attribute(item) for item in value)
+    if isinstance(value, slice):
+        parts = ["" if v is None else str(v) for v in (value.start, value.stop, value.step)]
+        return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, np.ndarray):
+        return format_number(value) if value.size <= 6 else f"<index array {value.shape}>"
+    if isinstance(value, float):
+        return format_number(value)
+    return str(value)
+
+
 def _top_level(text: str) -> str:
     """``text`` with every parenthesised or bracketed group removed."""
     depth, kept = 0, []
@@ -151,13 +173,14 @@ def _render(template: str, values: dict) -> str:
             return text
         strength = _precedence(text)
         left = before[-1:] if before[-1:] in tuple("+-*/^@") else ""
-        right = after[:1] if after[:1] in tuple("+-*/^@") else ""
+        right = after[:1] if after[:1] in tuple("+-*/^@[") else ""
         if left == "-" and (len(before) == 1 or before[-2:-1] in ("(", "")):
             left = "unary"
         required = 0.0
         required = max(required, {"+": 1, "-": 2, "*": 2, "@": 2, "/": 3, "^": 4,
                                   "unary": 3, "": 0}[left])
-        required = max(required, {"+": 1, "-": 1, "*": 2, "@": 2, "/": 2, "^": 4, "": 0}[right])
+        required = max(required, {"+": 1, "-": 1, "*": 2, "@": 2, "/": 2, "^": 4, "[": 4,
+                                  "": 0}[right])
         if strength == 1.5 and (left or right):
             required = 4
         if strength == 0 and (left or right or before or after):
@@ -349,9 +372,18 @@ class _Graph:
         else:
             texts = [getattr(self.item(v), how) for v in inputs]
         names = _arg_names(node.op, len(inputs))
+        # Attributes fill placeholders of their own name (clamp's {low}, getitem's {index}).
+        filled = {key: _format_attribute(value) for key, value in node.attrs.items()}
+        # An absent clamp bound is no bound.
+        if node.attrs.get("low", 0) is None:
+            filled["low"] = "-inf"
+        if node.attrs.get("high", 0) is None:
+            filled["high"] = "inf"
         if node.op.variadic:
-            return {names[0]: ", ".join(texts)} if names else {}
-        return dict(zip(names, texts))
+            filled.update({names[0]: ", ".join(texts)} if names else {})
+        else:
+            filled.update(zip(names, texts))
+        return filled
 
     def formula(self, tensor: Tensor, how: str) -> str:
         node = tensor._node
@@ -571,7 +603,7 @@ def _chain(graph: _Graph, edges: list, leaf: Tensor) -> list[str]:
             terms.append(_product(factors))
         joined = ""
         for term in terms:
-            term = f"({term})" if " + " in _top_level(term) else term
+            term = f"({term})" if " + " in _top_level(term) or _precedence(term) == 0 else term
             if not joined:
                 joined = term
             elif term.startswith("-"):

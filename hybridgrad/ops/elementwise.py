@@ -211,7 +211,7 @@ def _clamp_vjp(g, inputs, out, needs, low, high):
 
 
 @register("clamp", shape=lambda a, low, high: Spec(a.shape, a.dtype), vjp=_clamp_vjp,
-          formula="clamp({a}, low, high)", derivatives=("1 if low <= {a} <= high else 0",),
+          formula="clamp({a}, {low}, {high})", derivatives=("1 if {low} <= {a} <= {high} else 0",),
           arg_names=("a",))
 def _clamp(xp, a, low, high):
     """Clip into [low, high]; a bound may be None."""

@@ -136,7 +136,7 @@ def _index_shape(shape: tuple, index: tuple) -> tuple:
 
 
 @register("getitem", shape=lambda a, index: Spec(_index_shape(tuple(a.shape), index), a.dtype),
-          formula="{a}[index]", derivatives=("1 at the selected elements",), arg_names=("a",),
+          formula="{a}[{index}]", derivatives=("1 at the selected elements",), arg_names=("a",),
           vjp=lambda g, i, out, needs, index: (
               F.index_put_add(tuple(i[0].shape), index, g),))
 def _getitem(xp, a, index):
