@@ -603,7 +603,8 @@ def _chain(graph: _Graph, edges: list, leaf: Tensor) -> list[str]:
             terms.append(_product(factors))
         joined = ""
         for term in terms:
-            term = f"({term})" if " + " in _top_level(term) or _precedence(term) == 0 else term
+            if len(terms) > 1 and (" + " in _top_level(term) or _precedence(term) == 0):
+                term = f"({term})"
             if not joined:
                 joined = term
             elif term.startswith("-"):

@@ -437,6 +437,8 @@ def logsumexp(a, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """
     axes = _dims(dim, axis, len(a.shape))
     shift = amax(a, axes, keepdim=True).detach()
+    # A slice of all -inf gives -inf (not NaN from -inf - -inf), as in PyTorch.
+    shift = where(isfinite(shift), shift, 0.0)
     total = log(sum(exp(a - shift), axes, keepdim=True)) + shift
     if not _keep(keepdim, keepdims):
         total = _drop_dims(total, axes)

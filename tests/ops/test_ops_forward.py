@@ -260,3 +260,8 @@ def test_erf_is_accurate_and_independent_of_array_size():
     assert np.max(np.abs(large - exact)) < 3e-7
     small = hg.erf(hg.tensor(values[:10], dtype=hg.float32)).numpy()
     assert np.array_equal(small, large[:10])
+
+
+def test_logsumexp_of_all_minus_infinity_is_minus_infinity():
+    x = hg.tensor([[-np.inf, -np.inf], [0.0, 0.0]])
+    assert hg.logsumexp(x, dim=1).tolist() == [-np.inf, float(np.log(2.0, dtype=np.float32))]
