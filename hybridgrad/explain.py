@@ -48,6 +48,8 @@ import numpy as np
 from hybridgrad.autograd import no_grad, sum_to
 from hybridgrad.tensor import Tensor
 
+_INLINE_LIMIT = 60  # Longest intermediate expression written inline (characters).
+
 
 class ExplainError(ValueError):
     """The expression cannot be explained (not a scalar, graph freed, NaN from a domain error)."""
@@ -349,7 +351,10 @@ class _Graph:
                 if item.inline:
                     item.symbol = self.formula(tensor, "symbol")
                     item.numeric = self.formula(tensor, "numeric")
-                else:
+                    if len(item.symbol) > _INLINE_LIMIT:  # Long expressions get a name.
+                        item.inline = False
+                        item.name = self._fresh(node.op.name, counters)
+                if not item.inline:
                     item.symbol = item.name
                     item.numeric = format_number(tensor.data)
             item.consumers = consumers.get(key, 0)
@@ -461,7 +466,10 @@ def _paths(graph: _Graph, edges: list, leaf: Tensor, limit: int = 8) -> list[lis
                 return False
         return True
 
-    return paths if walk(leaf, []) else None
+    try:
+        return paths if walk(leaf, []) else None
+    except RecursionError:  # A very deep graph: the node-by-node pass still explains it.
+        return None
 
 
 def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None = None,
@@ -592,7 +600,7 @@ def _chain(graph: _Graph, edges: list, leaf: Tensor) -> list[str]:
     head = _d(item.symbol)
     paths = _paths(graph, edges, leaf)
     if not paths:
-        return [f"{head} (more than 8 paths; see the node-by-node pass)"]
+        return [f"{head} (too many paths to write out; see the node-by-node pass)"]
     forms = []
     for how in ("symbol", "numeric", "value"):
         terms = []
