@@ -148,6 +148,13 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
 
     This is the hot path of every eager operation, so the common case (all inputs tensors of one
     dtype) does no conversions, no imports and one context-variable read per mode.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.ops import get_op
+        >>> out = eager_apply(get_op("mul"), (hg.tensor(2.0, requires_grad=True), 3.0), {})
+        >>> out.item(), out.grad_fn
+        (6.0, <mulBackward>)
     """
     Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
     # A variadic op's list is copied: the caller may mutate its list after the call.

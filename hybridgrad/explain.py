@@ -52,7 +52,16 @@ _INLINE_LIMIT = 60  # Longest intermediate expression written inline (characters
 
 
 class ExplainError(ValueError):
-    """The expression cannot be explained (not a scalar, graph freed, NaN from a domain error)."""
+    """The expression cannot be explained (not a scalar, graph freed, NaN from a domain error).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> try:
+        ...     explain(hg.tensor([1.0, 2.0], requires_grad=True) * 2)
+        ... except ExplainError as error:
+        ...     print(str(error).split(";")[0])
+        explain: the loss must be a scalar, got shape (2,)
+    """
 
 
 # Why an operator can turn finite inputs into NaN/Inf, for the domain-error messages.

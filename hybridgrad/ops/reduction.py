@@ -137,7 +137,7 @@ def _matmul_shape(a, b):
     return Spec(shape, promote(a.dtype, b.dtype))
 
 
-def sum_to(grad, shape: tuple):
+def _sum_to(grad, shape: tuple):
     """:func:`hybridgrad.autograd.sum_to` (imported late: autograd imports the registry)."""
     from hybridgrad.autograd import sum_to as engine_sum_to
 
@@ -163,16 +163,16 @@ def _matmul_vjp(g, inputs, out, needs):
     if len(b_shape) == 1:
         g2 = F.unsqueeze(g2, -1)
     grad_a = grad_b = None
-    # Batch dimensions that were broadcast are summed back by sum_to.
+    # Batch dimensions that were broadcast are summed back by _sum_to.
     if needs[0]:
         grad_a = F.matmul(g2, _swap_last(b2))
         if tuple(grad_a.shape) != tuple(a2.shape):
-            grad_a = sum_to(grad_a, tuple(a2.shape))
+            grad_a = _sum_to(grad_a, tuple(a2.shape))
         grad_a = F.reshape(grad_a, a_shape)
     if needs[1]:
         grad_b = F.matmul(_swap_last(a2), g2)
         if tuple(grad_b.shape) != tuple(b2.shape):
-            grad_b = sum_to(grad_b, tuple(b2.shape))
+            grad_b = _sum_to(grad_b, tuple(b2.shape))
         grad_b = F.reshape(grad_b, b_shape)
     return grad_a, grad_b
 
