@@ -171,7 +171,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
             convert = True
             break
     if convert:
-        values, arrays = _convert_inputs(values, Tensor)
+        values, arrays = _convert_inputs(values, Tensor, op)
         needs_grad = any(v.requires_grad for v in values)
     if op.float_only:
         for position, array in enumerate(arrays):
@@ -203,7 +203,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     return output
 
 
-def _convert_inputs(values, Tensor) -> tuple[list, list]:  # noqa: N803 - the class
+def _convert_inputs(values, Tensor, op=None) -> tuple[list, list]:  # noqa: N803 - the class
     """Wrap Python scalars (weak dtype, as in PyTorch) and NumPy arrays as constant tensors."""
     values = list(values)
     partner = None
@@ -219,7 +219,16 @@ def _convert_inputs(values, Tensor) -> tuple[list, list]:  # noqa: N803 - the cl
             arrays.append(value)
             values[index] = Tensor._wrap(value)
         else:
-            array = np.asarray(value, dtype=dtypes.scalar_dtype(value, partner))
+            dtype = dtypes.scalar_dtype(value, partner)
+            try:
+                array = np.asarray(value, dtype=dtype)
+            except OverflowError:
+                from hybridgrad.ops.registry import OpError
+
+                name = op.name if op is not None else "operator"
+                raise OpError(f"{name}: the Python scalar {value!r} does not fit in the "
+                              f"tensor's dtype {dtype}; convert the tensor first "
+                              "(for example with .long() or .float())") from None
             arrays.append(array)
             values[index] = Tensor._wrap(array)
     return values, arrays

@@ -265,3 +265,8 @@ def test_erf_is_accurate_and_independent_of_array_size():
 def test_logsumexp_of_all_minus_infinity_is_minus_infinity():
     x = hg.tensor([[-np.inf, -np.inf], [0.0, 0.0]])
     assert hg.logsumexp(x, dim=1).tolist() == [-np.inf, float(np.log(2.0, dtype=np.float32))]
+
+
+def test_scalar_that_does_not_fit_the_dtype_is_a_clear_error():
+    with pytest.raises(OpError, match=r"add: the Python scalar 300 does not fit .* uint8"):
+        hg.tensor([1], dtype=hg.uint8) + 300
