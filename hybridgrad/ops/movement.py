@@ -32,7 +32,7 @@ def _reshape(xp, a, shape):
 
 
 @register("permute", shape=lambda a, dims: Spec(tuple(a.shape[d] for d in dims), a.dtype),
-          formula="permute({a})", derivatives=("1",), arg_names=("a",),
+          formula="permute({a}, {dims})", derivatives=("1",), arg_names=("a",),
           vjp=lambda g, i, out, needs, dims: (F.permute(g, tuple(np.argsort(dims).tolist())),))
 def _permute(xp, a, dims):
     """Reorder axes."""
