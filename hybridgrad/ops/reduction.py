@@ -79,14 +79,21 @@ def _amax(xp, a, axis, keepdims):
 def _prod_vjp(g, inputs, out, needs, axis, keepdims):
     a = inputs[0]
     shape = tuple(a.shape)
-    # d(prod)/da_i is the product of the other elements, computed without dividing by a_i so
-    # that zeros are handled: product of the other elements = prod(where(j == i, 1, a_j)).
-    # For one zero this is out/a elsewhere and the product of the rest at the zero.
-    safe = F.where(a == 0, 1, a)
-    zeros = F.sum(F.to(a == 0, a.dtype), axis, keepdim=True)
+    # d(prod)/da_i is the product of the other elements, written so that zeros are exact and the
+    # expression itself differentiates correctly (second derivatives):
+    # * a_i != 0: prod / a_i (prod keeps the zeros, so its own gradient is right);
+    # * a_i == 0, the only zero of its slice: the product of the non-zero elements;
+    # * a_i == 0, one other zero a_m: a_m * (product of the non-zero elements), where a_m is
+    #   written as (sum of the zero elements) - a_i: value 0, derivative 1 w.r.t. a_m;
+    # * three or more zeros: 0 (and so are all its first derivatives).
+    is_zero = a == 0
+    safe = F.where(is_zero, 1, a)
+    zeros = F.sum(F.to(is_zero, a.dtype), axis, keepdim=True)
     prod_nonzero = F.prod(safe, axis, keepdim=True)
-    others = F.where(a == 0, F.where(zeros == 1, prod_nonzero, 0),
-                     F.where(zeros == 0, prod_nonzero / safe, 0))
+    other_zero = F.sum(F.where(is_zero, a, 0), axis, keepdim=True) - a
+    at_zero = F.where(zeros == 1, prod_nonzero,
+                      F.where(zeros == 2, other_zero * prod_nonzero, 0))
+    others = F.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
     return (others * _keep_shape(g, shape, axis, keepdims),)
 
 
