@@ -376,3 +376,22 @@ SECOND_ORDER = ["neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmo
 def test_gradgradcheck(name, data):
     function, arrays = CASES[name](data)
     assert gradgradcheck(function, _tensors(arrays))
+
+
+SECOND_ORDER_COMPOSITES = {
+    "softmax": lambda t: hg.softmax(t, dim=1),
+    "log_softmax": lambda t: hg.log_softmax(t, dim=0),
+    "logsumexp": lambda t: hg.logsumexp(t, dim=1),
+    "var": lambda t: t.var(dim=1),
+    "getitem_repeated": lambda t: (t * t)[[0, 0, 1], [2, 2, 0]],
+    "cat": lambda t: hg.cat([t, t * t], 1),
+    "gather": lambda t: hg.gather(t * t, 1, hg.tensor([[0, 0], [2, 1]])),
+    "scatter_add": lambda t: hg.scatter_add(t * t, 1, hg.tensor([[0, 0], [2, 1]]),
+                                            t[:, :2] * t[:, :2]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER_COMPOSITES))
+def test_composite_gradgradcheck(name):
+    values = np.random.default_rng(0).standard_normal((2, 3))
+    assert gradgradcheck(SECOND_ORDER_COMPOSITES[name], _tensors([values]))
