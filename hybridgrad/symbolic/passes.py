@@ -1,0 +1,487 @@
+"""Compiler passes: each one a small function ``Graph -> Graph``.
+
+* :func:`specialize`: give every node a concrete shape/dtype for one input signature and make
+  implicit casts explicit (weak scalars get their partner's dtype, integer inputs of float-only
+  operators and mixed dtypes of promoting operators get ``cast`` nodes), so later passes and the
+  executor never guess;
+* :func:`dead_code_elimination`: drop nodes that no output or side effect needs;
+* :func:`constant_folding`: evaluate operators whose inputs are all constants;
+* :func:`common_subexpression_elimination`: one node for identical (op, inputs, attrs);
+* :func:`algebraic_simplification`: ``x*1, x+0, x-0, x/1, x**1 -> x``, ``--x -> x``, permute of
+  permute, reshape of reshape, no-op casts/reshapes/broadcasts, ``stop_gradient`` at run time;
+* :func:`elementwise_fusion`: a chain of elementwise operators becomes one ``fused`` node that the
+  executor runs with NumPy ufuncs writing into one buffer, cache-block by cache-block.
+
+Example:
+    >>> from hybridgrad.symbolic import Variable
+    >>> from hybridgrad.symbolic.graph import Graph
+    >>> x = Variable('x', shape=(4,))
+    >>> graph = Graph.from_symbols([(x * 1 + 0).exp()])
+    >>> algebraic_simplification(graph).ops()
+    ['exp']
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.ops.registry import OpDef, Spec, get_op, promote, run_forward
+from hybridgrad.symbolic.graph import (
+    STOP_GRADIENT,
+    Graph,
+    Node,
+    SymbolError,
+    infer,
+    resolve_weak,
+    topological,
+)
+
+# ----------------------------------------------------------------------------------------------
+# Helpers.
+
+
+def rewrite(graph: Graph, replace: Callable[[Node], Node]) -> Graph:
+    """Rebuild ``graph`` calling ``replace(node)`` on each node (whose inputs are already
+    rewritten) in order; ``replace`` returns the node itself, a new node or an existing one.
+
+    Nodes that were dead before the pass stay (removing them is dead-code elimination's job);
+    nodes that the rewrite itself left unused are dropped."""
+    live = {n.id for n in topological(graph.outputs, graph.effects)}
+    mapping: dict[int, Node] = {}
+    for node in graph.nodes:
+        inputs = [mapping.get(i.id, i) for i in node.inputs]
+        deps = [mapping.get(d.id, d) for d in node.deps]
+        if any(a is not b for a, b in zip(inputs, node.inputs)) or any(
+                a is not b for a, b in zip(deps, node.deps)):
+            fresh = node.copy(inputs)
+            fresh.deps = deps
+            node_now = fresh
+        else:
+            node_now = node
+        mapping[node.id] = replace(node_now)
+    outputs = [mapping.get(o.id, o) for o in graph.outputs]
+    effects = [mapping.get(e.id, e) for e in graph.effects]
+    kept = [mapping[n.id] for n in graph.nodes if n.id not in live]
+    return Graph(topological(outputs, effects + kept), outputs, effects)
+
+
+def use_counts(graph: Graph) -> dict[int, int]:
+    """How many times each node is read (as an input, an output or a side effect)."""
+    counts: dict[int, int] = {n.id: 0 for n in graph.nodes}
+    for node in graph.nodes:
+        for child in node.inputs:
+            counts[child.id] = counts.get(child.id, 0) + 1
+    for node in graph.outputs + graph.effects:
+        counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _scalar_value(node: Node):
+    """The single value of a constant node filled with one value, else None."""
+    if node.kind != "const":
+        return None
+    value = np.asarray(node.value)
+    if value.size == 0:
+        return None
+    first = value.flat[0]
+    if value.size > 1 and not np.all(value == first):
+        return None
+    return first
+
+
+def _freeze(value):
+    """A hashable stand-in for an attribute value (index arrays, lists, dtypes...)."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# Specialisation for one input signature.
+
+
+def _cast_node(node: Node, dtype: np.dtype) -> Node:
+    if node.kind == "const":
+        array = np.asarray(node.value).astype(dtype)
+        return Node("const", value=array, spec=Spec(tuple(array.shape), array.dtype))
+    cast = get_op("cast")
+    return Node("op", op=cast, inputs=[node], attrs={"dtype": dtype},
+                spec=Spec(node.spec.shape, dtype))
+
+
+def specialize(graph: Graph, input_specs: dict[str, Spec]) -> Graph:
+    """A copy of ``graph`` where every node has a spec for these input specs, with the implicit
+    dtype conversions of eager mode made explicit.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> from hybridgrad.ops.registry import Spec
+        >>> import numpy as np
+        >>> x = Variable('x')
+        >>> g = specialize(Graph.from_symbols([x.exp()]), {'x': Spec((2,), np.dtype('int64'))})
+        >>> g.ops()
+        ['cast', 'exp']
+    """
+    mapping: dict[int, Node] = {}
+    for node in graph.nodes:
+        if node.kind == "input":
+            if node.name not in input_specs:
+                raise SymbolError(f"no value given for Variable {node.name!r}")
+            new = node.copy()
+            new.spec = input_specs[node.name]
+        elif node.kind == "param":
+            new = node.copy()
+            new.spec = Spec(tuple(node.value.shape), node.value.dtype)
+        elif node.kind == "const":
+            new = node.copy()
+        else:
+            inputs = [mapping[i.id] for i in node.inputs]
+            specs = resolve_weak(inputs)
+            fixed = []
+            for child, spec in zip(inputs, specs):
+                if child.weak:
+                    array = np.asarray(child.value, dtype=spec.dtype)
+                    child = Node("const", value=array, spec=Spec((), array.dtype))
+                fixed.append(child)
+            fixed = _explicit_casts(node.op, fixed)
+            new = node.copy(fixed)
+            new.spec = infer(node.op, [c.spec for c in fixed], node.attrs)
+        new.deps = [mapping[d.id] for d in node.deps]
+        mapping[node.id] = new
+    outputs = [mapping[o.id] for o in graph.outputs]
+    effects = [mapping[e.id] for e in graph.effects]
+    kept = [mapping[n.id] for n in graph.nodes]
+    return Graph(topological(outputs, effects + kept), outputs, effects)
+
+
+def _explicit_casts(op: OpDef, inputs: list[Node]) -> list[Node]:
+    if op.float_only:
+        default = dtypes.get_default_dtype()
+        return [c if c.spec.dtype.kind == "f" else _cast_node(c, default) for c in inputs]
+    if op.promotes and len(inputs) > 1:
+        kinds = {c.spec.dtype for c in inputs}
+        if len(kinds) > 1:
+            common = promote(*(c.spec.dtype for c in inputs))
+            return [c if c.spec.dtype == common else _cast_node(c, common) for c in inputs]
+    return inputs
+
+
+# ----------------------------------------------------------------------------------------------
+# The passes.
+
+
+def dead_code_elimination(graph: Graph) -> Graph:
+    """Keep only the nodes that outputs and side effects depend on.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2,))
+        >>> used, unused = x + 1, x * 5
+        >>> g = Graph([x.node, *used.node.inputs[1:], used.node, *unused.node.inputs[1:],
+        ...            unused.node], [used.node])
+        >>> g.ops(), dead_code_elimination(g).ops()
+        (['add', 'mul'], ['add'])
+    """
+    return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
+
+
+# Operators whose value changes from call to call are never folded.
+NOT_FOLDABLE = {"assign", "ones_like"}
+FOLD_LIMIT_BYTES = 1 << 20
+
+
+def constant_folding(graph: Graph) -> Graph:
+    """Evaluate operators whose inputs are all constants (results up to 1 MiB).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable, Constant
+        >>> x = Variable('x', shape=(2,))
+        >>> g = constant_folding(Graph.from_symbols([x * (Constant(2.0) * 3.0)]))
+        >>> g.ops(), g.op_nodes()[0].inputs[1].value
+        (['mul'], array(6., dtype=float32))
+    """
+
+    def fold(node: Node) -> Node:
+        if node.kind != "op" or node.op.name in NOT_FOLDABLE or node.op.extra.get("random"):
+            return node
+        if not node.inputs or not all(i.kind == "const" for i in node.inputs):
+            return node
+        if node.spec is not None and _nbytes(node.spec) > FOLD_LIMIT_BYTES:
+            return node
+        arrays = [np.asarray(i.value, dtype=i.spec.dtype) if i.spec is not None
+                  else np.asarray(i.value) for i in node.inputs]
+        value = np.asarray(run_forward(node.op, [arrays] if node.op.variadic else arrays,
+                                       node.attrs))
+        if node.spec is not None and value.dtype != node.spec.dtype:
+            value = value.astype(node.spec.dtype)
+        return Node("const", value=np.array(value, copy=True),
+                    spec=Spec(tuple(value.shape), value.dtype))
+
+    return rewrite(graph, fold)
+
+
+def common_subexpression_elimination(graph: Graph) -> Graph:
+    """Merge nodes computing the same thing: same op, same inputs, same attributes (and equal
+    small constants).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2,))
+        >>> g = Graph.from_symbols([x.exp() + x.exp()])
+        >>> g.ops(), common_subexpression_elimination(g).ops()
+        (['exp', 'exp', 'add'], ['exp', 'add'])
+    """
+    seen: dict = {}
+
+    def merge(node: Node) -> Node:
+        if node.kind == "op":
+            if node.op.name in NOT_FOLDABLE or node.op.extra.get("random") or node.deps:
+                return node
+            key = ("op", node.op.name, tuple(i.id for i in node.inputs), _freeze(node.attrs))
+        elif node.kind == "const" and not node.weak and np.asarray(node.value).size <= 64:
+            value = np.asarray(node.value)
+            key = ("const", value.dtype.str, value.shape, value.tobytes())
+        else:
+            return node
+        return seen.setdefault(key, node)
+
+    return rewrite(graph, merge)
+
+
+_IDENTITY_RIGHT = {"mul": 1, "div": 1, "pow": 1, "add": 0, "sub": 0}
+_IDENTITY_LEFT = {"mul": 1, "add": 0}
+
+
+def algebraic_simplification(graph: Graph) -> Graph:
+    """Remove operations that do nothing and merge pairs of movement operations.
+
+    Rules (each only where the result keeps the operand's shape and dtype): ``x*1``, ``1*x``,
+    ``x+0``, ``0+x``, ``x-0``, ``x/1``, ``x**1`` -> ``x``; ``-(-x)`` -> ``x``;
+    ``permute(permute(x))`` -> one permute (or ``x``); ``reshape(reshape(x))`` -> one reshape;
+    reshape/broadcast/cast to the same shape/dtype -> ``x``; ``stop_gradient(x)`` -> ``x``.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2, 3))
+        >>> algebraic_simplification(Graph.from_symbols([x.T.T - 0])).ops()
+        []
+    """
+
+    def simplify(node: Node) -> Node:
+        if node.kind != "op":
+            return node
+        name, inputs = node.op.name, node.inputs
+
+        def same_spec(operand: Node) -> bool:
+            return (node.spec is not None and operand.spec is not None
+                    and tuple(operand.spec.shape) == tuple(node.spec.shape)
+                    and operand.spec.dtype == node.spec.dtype)
+
+        if name in _IDENTITY_RIGHT and len(inputs) == 2:
+            value = _scalar_value(inputs[1])
+            if value is not None and value == _IDENTITY_RIGHT[name] and same_spec(inputs[0]):
+                return inputs[0]
+        if name in _IDENTITY_LEFT and len(inputs) == 2:
+            value = _scalar_value(inputs[0])
+            if value is not None and value == _IDENTITY_LEFT[name] and same_spec(inputs[1]):
+                return inputs[1]
+        if name == "neg" and inputs[0].kind == "op" and inputs[0].op.name == "neg":
+            return inputs[0].inputs[0]
+        if name == "stop_gradient":
+            return inputs[0]
+        if name in ("reshape", "broadcast_to", "cast") and same_spec(inputs[0]):
+            return inputs[0]
+        if name == "reshape" and inputs[0].kind == "op" and inputs[0].op.name == "reshape":
+            source = inputs[0].inputs[0]
+            if same_spec(source):
+                return source
+            merged = node.copy([source])
+            return merged
+        if name == "permute" and inputs[0].kind == "op" and inputs[0].op.name == "permute":
+            inner, outer = inputs[0].attrs["dims"], node.attrs["dims"]
+            dims = tuple(inner[d] for d in outer)
+            source = inputs[0].inputs[0]
+            if dims == tuple(range(len(dims))):
+                return source
+            merged = node.copy([source])
+            merged.attrs = {"dims": dims}
+            return merged
+        if name == "permute" and tuple(node.attrs["dims"]) == tuple(range(len(node.attrs["dims"]))):
+            return inputs[0]
+        return node
+
+    return rewrite(graph, simplify)
+
+
+# ----------------------------------------------------------------------------------------------
+# Elementwise fusion.
+
+# op name -> fn(out, *arrays, **attrs): the same NumPy call as the eager forward, with out=.
+UFUNC_KERNELS: dict[str, Callable] = {
+    "add": lambda out, a, b: np.add(a, b, out=out),
+    "sub": lambda out, a, b: np.subtract(a, b, out=out),
+    "mul": lambda out, a, b: np.multiply(a, b, out=out),
+    "div": lambda out, a, b: np.true_divide(a, b, out=out),
+    "pow": lambda out, a, b: np.power(a, b, out=out),
+    "maximum": lambda out, a, b: np.maximum(a, b, out=out),
+    "minimum": lambda out, a, b: np.minimum(a, b, out=out),
+    "neg": lambda out, a: np.negative(a, out=out),
+    "exp": lambda out, a: np.exp(a, out=out),
+    "log": lambda out, a: np.log(a, out=out),
+    "sqrt": lambda out, a: np.sqrt(a, out=out),
+    "abs": lambda out, a: np.absolute(a, out=out),
+    "sign": lambda out, a: np.sign(a, out=out),
+    "sin": lambda out, a: np.sin(a, out=out),
+    "cos": lambda out, a: np.cos(a, out=out),
+    "tanh": lambda out, a: np.tanh(a, out=out),
+    "relu": lambda out, a: np.maximum(a, 0, out=out),
+}
+
+
+def _fusable(node: Node) -> bool:
+    if node.kind != "op" or node.op.name not in UFUNC_KERNELS or node.spec is None:
+        return False
+    if node.spec.dtype.kind not in "f":
+        return False
+    return all(i.spec is not None and i.spec.dtype == node.spec.dtype for i in node.inputs)
+
+
+def _run_program(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
+    for name, operands in program:
+        arrays = [out if ref == -1 else externals[ref] for ref in operands]
+        UFUNC_KERNELS[name](out, *arrays)
+    return out
+
+
+BLOCK_ELEMENTS = 1 << 15
+
+
+def run_fused(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
+    """Run a fused chain into ``out``. When every operand is either full-size and contiguous or
+    a single value, the chain runs block by block so intermediates stay in the CPU cache."""
+    size = out.size
+    if size <= BLOCK_ELEMENTS or not out.flags.c_contiguous:
+        return _run_program(out, externals, program)
+    flat = []
+    for array in externals:
+        if array.size == 1:
+            flat.append(array.reshape(()))
+        elif array.shape == out.shape and array.flags.c_contiguous:
+            flat.append(array.reshape(-1))
+        else:
+            return _run_program(out, externals, program)
+    out_flat = out.reshape(-1)
+    for start in range(0, size, BLOCK_ELEMENTS):
+        stop = min(start + BLOCK_ELEMENTS, size)
+        blocks = [a if a.ndim == 0 else a[start:stop] for a in flat]
+        _run_program(out_flat[start:stop], blocks, program)
+    return out
+
+
+def _fused_forward(xp, *arrays, program, names, shape, dtype):
+    out = np.empty(shape, dtype=dtype)
+    return run_fused(out, list(arrays), program)
+
+
+FUSED = OpDef(name="fused", forward=_fused_forward,
+              shape=lambda *specs, program, names, shape, dtype: Spec(tuple(shape), dtype),
+              formula="fused({a})")
+
+
+def elementwise_fusion(graph: Graph) -> Graph:
+    """Fuse chains of elementwise operators (each step reading the previous step's value once,
+    every step of the output's shape and dtype) into single ``fused`` nodes.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(8,))
+        >>> g = elementwise_fusion(Graph.from_symbols([((x * 2).exp() + 1).tanh()]))
+        >>> g.ops(), g.op_nodes()[0].attrs['names']
+        (['fused'], ('mul', 'exp', 'add', 'tanh'))
+    """
+    counts = use_counts(graph)
+    outputs = {o.id for o in graph.outputs + graph.effects}
+    chains: dict[int, list[Node]] = {}  # tail node id -> chain
+    for node in graph.nodes:
+        if not _fusable(node):
+            continue
+        joined = None
+        for child in node.inputs:
+            chain = chains.get(child.id)
+            if (chain is not None and counts[child.id] == 1 and child.id not in outputs
+                    and sum(i is child for i in node.inputs) == 1
+                    and tuple(child.spec.shape) == tuple(node.spec.shape)):
+                joined = chain
+                del chains[child.id]
+                break
+        chains[node.id] = (joined or []) + [node]
+    replacements: dict[int, Node] = {}
+    for chain in chains.values():
+        if len(chain) < 2:
+            continue
+        members = {n.id for n in chain}
+        externals: list[Node] = []
+        program = []
+        for node in chain:
+            refs = []
+            for child in node.inputs:
+                if child.id in members:
+                    refs.append(-1)
+                else:
+                    if not any(child is e for e in externals):
+                        externals.append(child)
+                    refs.append(next(k for k, e in enumerate(externals) if e is child))
+            program.append((node.op.name, tuple(refs)))
+        tail = chain[-1]
+        fused = Node("op", op=FUSED, inputs=externals,
+                     attrs={"program": tuple(program), "names": tuple(n.op.name for n in chain),
+                            "shape": tuple(tail.spec.shape), "dtype": tail.spec.dtype},
+                     spec=tail.spec)
+        replacements[tail.id] = fused
+    return rewrite(graph, lambda node: replacements.get(node.id, node))
+
+
+def _nbytes(spec: Spec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+
+
+DEFAULT_PIPELINE = (
+    dead_code_elimination,
+    constant_folding,
+    algebraic_simplification,
+    common_subexpression_elimination,
+    algebraic_simplification,
+    dead_code_elimination,
+    elementwise_fusion,
+    dead_code_elimination,
+)
+
+
+def optimize(graph: Graph, pipeline=DEFAULT_PIPELINE) -> Graph:
+    """Run the passes in order.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(4,))
+        >>> optimize(Graph.from_symbols([(x * 1).exp().exp()])).ops()
+        ['fused']
+    """
+    for apply_pass in pipeline:
+        graph = apply_pass(graph)
+    return graph
+
+
+__all__ = ["STOP_GRADIENT", "algebraic_simplification", "common_subexpression_elimination",
+           "constant_folding", "dead_code_elimination", "elementwise_fusion", "optimize",
+           "rewrite", "specialize", "use_counts"]
