@@ -132,3 +132,4 @@ def explain(loss, names=None, learning_rate=None, file=None):
 
 
 from hybridgrad import nn  # noqa: E402 - needs the tensor API above
+from hybridgrad import jit, symbolic  # noqa: E402 - compiled execution (symbolic graphs)

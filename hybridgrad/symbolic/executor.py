@@ -213,10 +213,10 @@ class CompiledFunction:
         if executable is None:
             graph = P.specialize(self.source, specs)
             if self.optimize:
-                graph = P.optimize(graph, self.pipeline)
+                graph = P.order_side_effects(P.optimize(graph, self.pipeline))
                 executable = Executable(graph, plan_memory(graph))
             else:
-                executable = Executable(graph, None)
+                executable = Executable(P.order_side_effects(graph), None)
             self._cache[key] = executable
         self._last = executable
         return executable

@@ -70,7 +70,8 @@ def _assign_forward(xp, target, value):
     return target
 
 
-ASSIGN = OpDef(name="assign", forward=_assign_forward, shape=_identity_shape,
+ASSIGN = OpDef(name="assign", forward=_assign_forward,
+               shape=lambda target, value: Spec(tuple(target.shape), target.dtype),
                formula="{a} := {b}", arg_names=("a", "b"))
 
 
@@ -153,8 +154,8 @@ def tensor_node(tensor) -> Node:
     if entry is not None and entry[0]() is tensor:
         return entry[1]
     node = Node("param", value=tensor, spec=Spec(tuple(tensor.shape), tensor.dtype),
-                name=_TENSOR_NAMES.get(id(tensor)))
-    _tensor_nodes[id(tensor)] = (weakref.ref(tensor, lambda _r, key=id(tensor): _forget(key)),
+                name=_tensor_name(tensor))
+    _tensor_nodes[id(tensor)] = (weakref.ref(tensor, _forgetter(_tensor_nodes, id(tensor))),
                                  node)
     recorder = _recorder.get()
     if recorder is not None:
@@ -162,16 +163,27 @@ def tensor_node(tensor) -> Node:
     return node
 
 
-def _forget(key: int) -> None:
-    _tensor_nodes.pop(key, None)
+def _forgetter(table: dict, key: int):
+    def forget(reference) -> None:
+        entry = table.get(key)
+        if entry is not None and entry[0] is reference:
+            del table[key]
+
+    return forget
 
 
-_TENSOR_NAMES: dict[int, str] = {}
+_TENSOR_NAMES: dict[int, tuple] = {}
+
+
+def _tensor_name(tensor) -> str | None:
+    entry = _TENSOR_NAMES.get(id(tensor))
+    return entry[1] if entry is not None and entry[0]() is tensor else None
 
 
 def name_tensor(tensor, name: str) -> None:
     """Give an eager tensor (a parameter) a name shown in graphs, e.g. ``0.weight``."""
-    _TENSOR_NAMES[id(tensor)] = name
+    _TENSOR_NAMES[id(tensor)] = (weakref.ref(tensor, _forgetter(_TENSOR_NAMES, id(tensor))),
+                                 name)
     entry = _tensor_nodes.get(id(tensor))
     if entry is not None and entry[0]() is tensor:
         entry[1].name = name

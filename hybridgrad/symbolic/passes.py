@@ -452,6 +452,29 @@ def elementwise_fusion(graph: Graph) -> Graph:
     return rewrite(graph, lambda node: replacements.get(node.id, node))
 
 
+def order_side_effects(graph: Graph) -> Graph:
+    """Make every write into a tensor (``assign``) run after all other reads of that tensor, so
+    that, e.g., a weight is updated only once every gradient that reads it has been computed.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+        >>> w = hg.ones(2)
+        >>> later = Symbol(as_node(w)) * 3
+        >>> write = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) + 1)])
+        >>> g = order_side_effects(Graph.from_symbols([later], [Symbol(write)]))
+        >>> g.ops()[-1]
+        'assign'
+    """
+    for node in graph.nodes:
+        if node.kind == "op" and node.op.name == "assign":
+            target = node.inputs[0]
+            node.deps = [n for n in graph.nodes
+                         if n is not node and any(i is target for i in n.inputs)
+                         and not (n.kind == "op" and n.op.name == "assign")]
+    return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
+
+
 def _nbytes(spec: Spec) -> int:
     return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
 
