@@ -203,7 +203,7 @@ class TrainStep:
         groups = self.optimizer.param_groups
         params = [p for group in groups for p in group["params"] if p.requires_grad]
         grads = dict(zip((id(p) for p in params), grad(loss, params, allow_unused=True)))
-        effects, scalars = [], []
+        effects, scalars, variables = [], [], {}
         for index, group in enumerate(groups):
             settings = _group_settings(self.optimizer, group)
             for param in group["params"]:
@@ -214,8 +214,10 @@ class TrainStep:
 
                 def scalar(name, index=index, dtype=dtype):
                     key = f"{name}_g{index}_{dtype.str.strip('<>|=')}"
-                    scalars.append((key, index, name, dtype))
-                    return Variable(key, shape=(), dtype=dtype)
+                    if key not in variables:
+                        scalars.append((key, index, name, dtype))
+                        variables[key] = Variable(key, shape=(), dtype=dtype)
+                    return variables[key]
 
                 for target, value in self._update(settings["kind"], group, param, g, scalar):
                     effects.append(Symbol(G.build_internal(

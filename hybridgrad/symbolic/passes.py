@@ -249,9 +249,9 @@ def common_subexpression_elimination(graph: Graph) -> Graph:
             if node.op.name in NOT_FOLDABLE or node.op.extra.get("random") or node.deps:
                 return node
             key = ("op", node.op.name, tuple(i.id for i in node.inputs), _freeze(node.attrs))
-        elif node.kind == "const" and not node.weak and np.asarray(node.value).size <= 64:
-            value = np.asarray(node.value)
-            key = ("const", value.dtype.str, value.shape, value.tobytes())
+        elif node.kind == "const" and node.spec is not None and np.size(node.value) <= 64:
+            value = np.asarray(node.value, dtype=node.spec.dtype)
+            key = ("const", node.weak, value.dtype.str, value.shape, value.tobytes())
         else:
             return node
         return seen.setdefault(key, node)

@@ -62,11 +62,21 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
 
     if not isinstance(example_inputs, (list, tuple)):
         example_inputs = [example_inputs]
+    swapped = []
     if module is not None:
         for name, parameter in module.named_parameters():
             G.name_tensor(parameter, name)
         for name, buffer in module.named_buffers():
             G.name_tensor(buffer, name)
+        # While tracing, every module's parameters and buffers are symbols, so computations on
+        # weights alone (a transpose, weight * scale) become graph nodes that read the current
+        # weights at run time instead of eager results frozen at trace time.
+        for sub in module.modules():
+            for registry in (sub._parameters, sub._buffers):
+                for key, value in registry.items():
+                    if value is not None:
+                        swapped.append((registry, key, value))
+                        registry[key] = Symbol(G.tensor_node(value))
     names = [f"input{i}" for i in range(len(example_inputs))]
     token = G._recorder.set([])
     saved_generator = tensor_module._generator
@@ -80,5 +90,7 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
     finally:
         tensor_module._generator = saved_generator
         G._recorder.reset(token)
+        for registry, key, value in swapped:
+            registry[key] = value
     outputs = list(result) if isinstance(result, (list, tuple)) else [result]
     return [o if isinstance(o, Symbol) else Symbol(G.as_node(o)) for o in outputs], names
