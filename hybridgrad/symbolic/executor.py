@@ -102,6 +102,10 @@ class Executable:
             ins = tuple(slot[c.id] for c in node.inputs)
             if plan is None or node.op.name not in OUT_OPS:
                 function = _generic(node)
+            elif node.id in plan.direct:
+                # Written straight into the tensor that an assign would copy it to.
+                ins = ins + (slot[plan.direct[node.id]],)
+                function = _bind_last(_kernel(node))
             elif node.id in plan.buffer_of:
                 buffer = self.buffers[plan.buffer_of[node.id]]
                 view = buffer[:nbytes(node.spec)].view(node.spec.dtype).reshape(node.spec.shape)
@@ -139,6 +143,10 @@ class Executable:
 
 def _bind(kernel, view):
     return lambda *arrays: kernel(view, *arrays)
+
+
+def _bind_last(kernel):
+    return lambda *arrays: kernel(arrays[-1], *arrays[:-1])
 
 
 def _bind_fresh(kernel, spec: Spec):

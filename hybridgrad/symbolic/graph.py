@@ -66,7 +66,8 @@ ONES_LIKE = OpDef(name="ones_like", forward=lambda xp, a: xp.ones_like(a), shape
 
 
 def _assign_forward(xp, target, value):
-    np.copyto(target, value, casting="same_kind")
+    if value is not target:  # (the planner may have computed the value in place already)
+        np.copyto(target, value, casting="same_kind")
     return target
 
 

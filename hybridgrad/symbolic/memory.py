@@ -63,10 +63,8 @@ def inplace_inputs(node: Node) -> tuple:
     name = node.op.name
     if name in UFUNC_KERNELS:
         return tuple(range(len(node.inputs)))
-    if name == "fused":
-        first = node.attrs["program"][0][1]
-        later = {ref for _, refs in node.attrs["program"][1:] for ref in refs}
-        return tuple(ref for ref in first if ref >= 0 and ref not in later)
+    if name == "fused":  # the fused kernel uses a scratch block when out aliases an input
+        return tuple(range(len(node.inputs)))
     if name == "where":
         return (2,)
     return ()
@@ -86,6 +84,7 @@ class Plan:
     buffer_of: dict = field(default_factory=dict)      # node id -> buffer index
     buffer_sizes: list = field(default_factory=list)   # bytes per buffer
     inplace: dict = field(default_factory=dict)        # node id -> id of the input it overwrote
+    direct: dict = field(default_factory=dict)         # node id -> tensor node it writes into
     release_after: dict = field(default_factory=dict)  # step -> node ids dropped after it
     fresh: list = field(default_factory=list)          # node ids allocating their own result
     naive_bytes: int = 0
@@ -104,6 +103,7 @@ class Plan:
             "planned_bytes": self.planned_bytes,
             "planned_buffers": len(self.buffer_sizes),
             "inplace_ops": len(self.inplace),
+            "direct_writes": len(self.direct),
             "self_allocating_ops": len(self.fresh),
             "self_allocated_bytes": int(fresh_bytes),
         }
@@ -142,6 +142,7 @@ def plan_memory(graph: Graph) -> Plan:
     plan = Plan(graph=graph, order=order)
     position, roots, root_last = liveness(graph, order)
     outputs = {o.id for o in graph.outputs}
+    plan.direct = _direct_writes(graph, order, position, roots, outputs)
     owner: dict[int, int] = {}       # buffer index -> root node id currently holding it
     free: list[int] = []
     release: dict[int, list] = {}
@@ -151,7 +152,9 @@ def plan_memory(graph: Graph) -> Plan:
         if node.kind == "op":
             plan.naive_buffers += 0 if may_alias(node) else 1
             plan.naive_bytes += 0 if may_alias(node) else nbytes(node.spec)
-            if node.op.name in OUT_OPS and node.id not in outputs:
+            if node.id in plan.direct:
+                pass
+            elif node.op.name in OUT_OPS and node.id not in outputs:
                 _place(plan, node, index, roots, root_last, owner, free)
             elif node.op.name not in VIEW_OPS and node.id not in outputs and not may_alias(node):
                 plan.fresh.append(node.id)
@@ -166,6 +169,29 @@ def plan_memory(graph: Graph) -> Plan:
         if node.kind == "op" and step < len(order):
             plan.release_after.setdefault(step, []).append(node.id)
     return plan
+
+
+def _direct_writes(graph, order, position, roots, outputs) -> dict:
+    """Values that can be computed straight into the tensor an ``assign`` writes them to: an
+    elementwise (or fused) node of the target's shape and dtype, scheduled after every other
+    read of the target, reading the target at most directly (not through a view)."""
+    direct = {}
+    for node in order:
+        if node.kind != "op" or node.op.name != "assign":
+            continue
+        target, value = node.inputs
+        if (value.kind != "op" or value.id in outputs or value.id in direct
+                or value.op.name not in UFUNC_KERNELS and value.op.name != "fused"
+                or value.spec != target.spec or target.kind != "param"):
+            continue
+        if value.op.name != "fused" and any(
+                target.id in roots[c.id] and c is not target for c in value.inputs):
+            continue
+        readers = [n for n in order if n is not node and n is not value
+                   and any(target.id in roots[c.id] for c in n.inputs)]
+        if all(position[n.id] < position[value.id] for n in readers):
+            direct[value.id] = target.id
+    return direct
 
 
 def _place(plan, node, index, roots, root_last, owner, free) -> None:
@@ -185,7 +211,7 @@ def _place(plan, node, index, roots, root_last, owner, free) -> None:
     fitting = [b for b in free if plan.buffer_sizes[b] >= size]
     if fitting:
         buffer = min(fitting, key=lambda b: plan.buffer_sizes[b])
-    elif free:
+    elif free:  # growing a free buffer always costs less than a new one
         buffer = max(free, key=lambda b: plan.buffer_sizes[b])
         plan.buffer_sizes[buffer] = size
     else:

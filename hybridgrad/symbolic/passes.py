@@ -43,12 +43,14 @@ from hybridgrad.symbolic.graph import (
 # Helpers.
 
 
-def rewrite(graph: Graph, replace: Callable[[Node], Node]) -> Graph:
+def rewrite(graph: Graph, replace: Callable[..., Node], pass_original: bool = False) -> Graph:
     """Rebuild ``graph`` calling ``replace(node)`` on each node (whose inputs are already
     rewritten) in order; ``replace`` returns the node itself, a new node or an existing one.
 
     Nodes that were dead before the pass stay (removing them is dead-code elimination's job);
-    nodes that the rewrite itself left unused are dropped."""
+    nodes that the rewrite itself left unused are dropped. With ``pass_original`` the callback
+    is ``replace(node, original_node, mapping)`` (``mapping``: original id -> rewritten node),
+    for passes that planned replacements by the original nodes' ids."""
     live = {n.id for n in topological(graph.outputs, graph.effects)}
     mapping: dict[int, Node] = {}
     for node in graph.nodes:
@@ -61,7 +63,8 @@ def rewrite(graph: Graph, replace: Callable[[Node], Node]) -> Graph:
             node_now = fresh
         else:
             node_now = node
-        mapping[node.id] = replace(node_now)
+        mapping[node.id] = (replace(node_now, node, mapping) if pass_original
+                            else replace(node_now))
     outputs = [mapping.get(o.id, o) for o in graph.outputs]
     effects = [mapping.get(e.id, e) for e in graph.effects]
     kept = [mapping[n.id] for n in graph.nodes if n.id not in live]
@@ -269,7 +272,11 @@ def algebraic_simplification(graph: Graph) -> Graph:
     Rules (each only where the result keeps the operand's shape and dtype): ``x*1``, ``1*x``,
     ``x+0``, ``0+x``, ``x-0``, ``x/1``, ``x**1`` -> ``x``; ``-(-x)`` -> ``x``;
     ``permute(permute(x))`` -> one permute (or ``x``); ``reshape(reshape(x))`` -> one reshape;
-    reshape/broadcast/cast to the same shape/dtype -> ``x``; ``stop_gradient(x)`` -> ``x``.
+    reshape/broadcast/cast to the same shape/dtype -> ``x``; ``stop_gradient(x)`` -> ``x``;
+    ``permute(a @ b)`` -> ``b.T @ a.T`` for matrices (a gradient ``(x.T @ g).T`` becomes
+    ``g.T @ x``: no transposed copy); ``x > 0`` -> ``relu(x) > 0`` when ``relu(x)`` is computed
+    anyway (relu's gradient mask then reads relu's output, so ``x`` can die early and relu can
+    run in place).
 
     Example:
         >>> from hybridgrad.symbolic import Variable
@@ -278,10 +285,26 @@ def algebraic_simplification(graph: Graph) -> Graph:
         []
     """
 
+    relu_of: dict[int, Node] = {}
+
     def simplify(node: Node) -> Node:
         if node.kind != "op":
             return node
         name, inputs = node.op.name, node.inputs
+        if name == "relu":
+            relu_of.setdefault(inputs[0].id, node)
+        if (name == "gt" and inputs[0].id in relu_of and _scalar_value(inputs[1]) == 0
+                and inputs[1].spec is not None and inputs[1].spec.shape == ()):
+            return node.copy([relu_of[inputs[0].id], inputs[1]])
+        if (name == "permute" and tuple(node.attrs["dims"]) == (1, 0) and inputs[0].kind == "op"
+                and inputs[0].op.name == "matmul" and len(inputs[0].spec.shape) == 2
+                and all(len(i.spec.shape) == 2 for i in inputs[0].inputs)):
+            a, b = inputs[0].inputs
+            flipped = [simplify(Node("op", op=node.op, inputs=[v], attrs={"dims": (1, 0)},
+                                     spec=Spec(tuple(reversed(v.spec.shape)), v.spec.dtype)))
+                       for v in (b, a)]
+            return Node("op", op=inputs[0].op, inputs=flipped, attrs=dict(inputs[0].attrs),
+                        spec=node.spec)
 
         def same_spec(operand: Node) -> bool:
             return (node.spec is not None and operand.spec is not None
@@ -368,24 +391,38 @@ BLOCK_ELEMENTS = 1 << 15
 
 
 def run_fused(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
-    """Run a fused chain into ``out``. When every operand is either full-size and contiguous or
-    a single value, the chain runs block by block so intermediates stay in the CPU cache."""
-    size = out.size
-    if size <= BLOCK_ELEMENTS or not out.flags.c_contiguous:
+    """Run a fused chain into ``out``, block of rows by block of rows, so that intermediates
+    stay in the CPU cache (operands that span all rows are sliced; broadcast ones, such as a
+    bias, are passed whole).
+
+    ``out`` may be the memory of an input (the memory planner's in-place execution): each block
+    is then computed in a small scratch block first, so no step reads a value already
+    overwritten."""
+    aliased = any(a.size > 1 and np.may_share_memory(a, out) for a in externals)
+    if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
+        if aliased:
+            np.copyto(out, _run_program(np.empty_like(out), externals, program))
+            return out
         return _run_program(out, externals, program)
-    flat = []
+    rows = out.shape[0]
+    row_size = max(1, out.size // rows)
+    sliced = []
     for array in externals:
-        if array.size == 1:
-            flat.append(array.reshape(()))
-        elif array.shape == out.shape and array.flags.c_contiguous:
-            flat.append(array.reshape(-1))
+        lead = array.ndim == out.ndim and array.shape[0] == rows and rows > 1
+        if not lead and array.ndim == out.ndim and array.shape[0] != 1:
+            # (cannot happen for a valid broadcast, kept for safety)
+            np.copyto(out, _run_program(np.empty_like(out), externals, program))
+            return out
+        sliced.append(lead)
+    step = max(1, BLOCK_ELEMENTS // row_size)
+    scratch = np.empty((step,) + out.shape[1:], dtype=out.dtype) if aliased else None
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        blocks = [a[start:stop] if cut else a for a, cut in zip(externals, sliced)]
+        if scratch is None:
+            _run_program(out[start:stop], blocks, program)
         else:
-            return _run_program(out, externals, program)
-    out_flat = out.reshape(-1)
-    for start in range(0, size, BLOCK_ELEMENTS):
-        stop = min(start + BLOCK_ELEMENTS, size)
-        blocks = [a if a.ndim == 0 else a[start:stop] for a in flat]
-        _run_program(out_flat[start:stop], blocks, program)
+            out[start:stop] = _run_program(scratch[:stop - start], blocks, program)
     return out
 
 
@@ -426,35 +463,49 @@ def elementwise_fusion(graph: Graph) -> Graph:
                 del chains[child.id]
                 break
         chains[node.id] = (joined or []) + [node]
-    replacements: dict[int, Node] = {}
-    for chain in chains.values():
-        if len(chain) < 2:
-            continue
-        members = {n.id for n in chain}
-        externals: list[Node] = []
-        program = []
-        for node in chain:
-            refs = []
-            for child in node.inputs:
-                if child.id in members:
-                    refs.append(-1)
-                else:
-                    if not any(child is e for e in externals):
-                        externals.append(child)
-                    refs.append(next(k for k, e in enumerate(externals) if e is child))
-            program.append((node.op.name, tuple(refs)))
-        tail = chain[-1]
-        fused = Node("op", op=FUSED, inputs=externals,
-                     attrs={"program": tuple(program), "names": tuple(n.op.name for n in chain),
-                            "shape": tuple(tail.spec.shape), "dtype": tail.spec.dtype},
-                     spec=tail.spec)
-        replacements[tail.id] = fused
-    return rewrite(graph, lambda node: replacements.get(node.id, node))
+    by_tail = {tail: chain for tail, chain in chains.items() if len(chain) >= 2}
+
+    def replace(node: Node, original: Node, mapping: dict) -> Node:
+        chain = by_tail.get(original.id)
+        return node if chain is None else _fuse(chain, mapping)
+
+    return rewrite(graph, replace, pass_original=True)
+
+
+def _fuse(chain: list[Node], mapping: dict) -> Node:
+    """One fused node for a chain (its outside inputs taken from the rewritten graph)."""
+    members = {n.id for n in chain}
+    externals: list[Node] = []
+    program = []
+    for node in chain:
+        refs = []
+        for child in node.inputs:
+            if child.id in members:
+                refs.append(-1)
+            else:
+                child = mapping.get(child.id, child)
+                if not any(child is e for e in externals):
+                    externals.append(child)
+                refs.append(next(k for k, e in enumerate(externals) if e is child))
+        program.append((node.op.name, tuple(refs)))
+    tail = chain[-1]
+    return Node("op", op=FUSED, inputs=externals,
+                attrs={"program": tuple(program), "names": tuple(n.op.name for n in chain),
+                       "shape": tuple(tail.spec.shape), "dtype": tail.spec.dtype},
+                spec=tail.spec)
 
 
 def order_side_effects(graph: Graph) -> Graph:
-    """Make every write into a tensor (``assign``) run after all other reads of that tensor, so
-    that, e.g., a weight is updated only once every gradient that reads it has been computed.
+    """Order writes into tensors (``assign``, used by compiled training steps) and schedule the
+    graph for low memory.
+
+    * every ``assign(target, value)`` runs after all other reads of ``target``; where possible
+      the node computing ``value`` itself waits for them, so the memory planner can let it
+      write straight into the target's array (no copy, no extra buffer);
+    * the execution order is a depth-first walk that starts with the side effects needing the
+      fewest nodes (the last layer's update first: its gradient is ready first) and visits the
+      deepest input of each node first, so cheap values are computed just before they are used
+      instead of being held through the whole backward pass.
 
     Example:
         >>> import hybridgrad as hg
@@ -466,13 +517,83 @@ def order_side_effects(graph: Graph) -> Graph:
         >>> g.ops()[-1]
         'assign'
     """
+    nodes = graph.nodes
+    readers: dict[int, list] = {}
+    for node in nodes:
+        for child in node.inputs:
+            readers.setdefault(child.id, []).append(node)
+    # Values that share memory with a tensor (views of it) count as reads of it.
+    aliases: dict[int, set] = {}
+    for node in nodes:
+        own = {node.id}
+        if node.kind == "op" and node.op.name in _VIEW_LIKE:
+            for child in node.inputs:
+                own |= aliases.get(child.id, {child.id})
+        aliases[node.id] = own
+    bit = {node.id: 1 << index for index, node in enumerate(nodes)}
+    ancestors: dict[int, int] = {}
+    for node in nodes:
+        mask = 0
+        for child in node.inputs:
+            mask |= ancestors[child.id] | bit[child.id]
+        ancestors[node.id] = mask
+    outputs = {o.id for o in graph.outputs}
+    added: list = []
+    for node in nodes:
+        if node.kind != "op" or node.op.name != "assign":
+            continue
+        target, value = node.inputs
+        others = [n for n in nodes if n is not node and n is not value
+                  and any(target.id in aliases[c.id] for c in n.inputs)
+                  and not (n.kind == "op" and n.op.name == "assign")]
+        node.deps = others + ([value] if value is not target else [])
+        if (value.kind == "op" and value.id not in outputs
+                and (value.op.name in UFUNC_KERNELS or value.op.name == "fused")):
+            safe = [n for n in others if not ancestors[n.id] & bit[value.id]]
+            if len(safe) == len(others):
+                value.deps = value.deps + [n for n in safe if n not in value.deps]
+                added.append(value)
+    order = _schedule(graph, ancestors)
+    if order is None:  # the extra waits made a cycle: keep copies instead of direct writes
+        for value in added:
+            value.deps = []
+        order = _schedule(graph, ancestors)
+    return Graph(order, graph.outputs, graph.effects)
+
+
+_VIEW_LIKE = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient"}
+
+
+def _schedule(graph: Graph, ancestors: dict) -> list | None:
+    """Depth-first order (see :func:`order_side_effects`); None if dependencies form a cycle."""
+    depth: dict[int, int] = {}
     for node in graph.nodes:
-        if node.kind == "op" and node.op.name == "assign":
-            target = node.inputs[0]
-            node.deps = [n for n in graph.nodes
-                         if n is not node and any(i is target for i in n.inputs)
-                         and not (n.kind == "op" and n.op.name == "assign")]
-    return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
+        depth[node.id] = 1 + max((depth[c.id] for c in node.inputs), default=0)
+    roots = sorted(graph.effects, key=lambda n: bin(ancestors.get(n.id, 0)).count("1"))
+    roots += list(graph.outputs)
+    order: list[Node] = []
+    state: dict[int, int] = {}  # 1: on the stack, 2: done
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                state[node.id] = 2
+                order.append(node)
+                continue
+            if state.get(node.id) == 2:
+                continue
+            if state.get(node.id) == 1:
+                return None
+            state[node.id] = 1
+            stack.append((node, True))
+            children = sorted(node.inputs + node.deps, key=lambda c: depth.get(c.id, 0))
+            for child in children:  # deepest last on the stack, so visited first
+                if state.get(child.id) != 2:
+                    if state.get(child.id) == 1:
+                        return None
+                    stack.append((child, False))
+    return order
 
 
 def _nbytes(spec: Spec) -> int:
