@@ -7,10 +7,11 @@ Cases: (a) a 20-op elementwise chain on 1M float32 values, (b) MLP inference at 
 Peak memory is measured with tracemalloc (NumPy reports its allocations to it): for eager code it
 is the peak during one call; for compiled code it is the peak during one call *plus* the planned
 buffers the compiled function holds between calls, so the comparison is fair. Times are the
-median of several calls after a warm-up (the machine may be shared: memory figures are exact,
-times are noisy).
+best of several interleaved calls after a warm-up (the machine may be shared: memory figures
+are exact, times are noisy; ``OPENBLAS_NUM_THREADS=1`` steadies them).
 
-Run: ``python benchmarks/symbolic.py`` (``--quick`` for fewer repetitions).
+Run: ``python benchmarks/symbolic.py`` from the repository root (``--quick`` for fewer
+repetitions).
 Goals: compiled/eager peak memory <= 0.5 for training and <= 0.25 for inference; compiled time
 <= eager everywhere and <= 0.5x for the elementwise chain.
 """
@@ -18,7 +19,6 @@ Goals: compiled/eager peak memory <= 0.5 for training and <= 0.25 for inference;
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import tracemalloc
 
@@ -27,14 +27,18 @@ import numpy as np
 import hybridgrad as hg
 
 
-def timed(function, repeat: int) -> float:
-    function()
-    samples = []
+def timed_pair(first, second, repeat: int) -> tuple[float, float]:
+    """Best-of-``repeat`` times of two functions, calls interleaved so that load from other
+    processes on a shared machine hits both alike (the minimum is the least disturbed run)."""
+    first()
+    second()
+    samples: tuple[list, list] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for function, bucket in ((first, samples[0]), (second, samples[1])):
+            start = time.perf_counter()
+            function()
+            bucket.append(time.perf_counter() - start)
+    return min(samples[0]), min(samples[1])
 
 
 def peak_bytes(function) -> int:
@@ -57,8 +61,7 @@ ROWS = []
 
 
 def record(case, eager_fn, compiled_fn, compiled_obj, repeat, time_goal, memory_goal):
-    eager_time = timed(eager_fn, repeat)
-    compiled_time = timed(compiled_fn, repeat)
+    eager_time, compiled_time = timed_pair(eager_fn, compiled_fn, repeat)
     eager_peak = peak_bytes(eager_fn)
     compiled_peak = peak_bytes(compiled_fn) + held_bytes(compiled_obj)
     ROWS.append((case, eager_time, compiled_time, eager_peak, compiled_peak, time_goal,

@@ -145,6 +145,49 @@ def _bind(kernel, view):
     return lambda *arrays: kernel(view, *arrays)
 
 
+# Target bytes of the largest intermediate block when a batch is split into row blocks.
+SPLIT_BLOCK_BYTES = 1 << 17
+
+
+class SplitExecutable:
+    """Runs a row-independent graph on blocks of rows (see :func:`passes.row_independent`):
+    buffers are planned for one block, so memory no longer grows with the batch."""
+
+    def __init__(self, graph: Graph, batched: set, rows: int):
+        self.graph = graph
+        self.batched = batched
+        self.rows = rows
+        self.block = self._make(rows)
+        self.plan = self.block.plan
+        self._tails: dict[int, Executable] = {}
+
+    def _make(self, rows: int) -> Executable:
+        graph = P.rebatch(self.graph, self.batched, rows)
+        return Executable(graph, plan_memory(graph))
+
+    def run(self, feeds: dict) -> list:
+        total = next(iter(feeds.values())).shape[0]
+        outputs = [np.empty(o.spec.shape, dtype=o.spec.dtype) for o in self.graph.outputs]
+        for start in range(0, total, self.rows):
+            stop = min(start + self.rows, total)
+            executable = self.block
+            if stop - start != self.rows:
+                executable = self._tails.get(stop - start)
+                if executable is None:
+                    executable = self._tails[stop - start] = self._make(stop - start)
+            results = executable.run({k: v[start:stop] for k, v in feeds.items()})
+            for out, part in zip(outputs, results):
+                out[start:stop] = part
+        return outputs
+
+
+def _split_rows(graph: Graph, batched: set) -> int:
+    total = graph.inputs()[0].spec.shape[0]
+    widest = max((nbytes(n.spec) // max(total, 1) for n in graph.nodes
+                  if n.id in batched and n.kind == "op"), default=0)
+    return max(1, SPLIT_BLOCK_BYTES // max(widest, 1))
+
+
 def _bind_last(kernel):
     return lambda *arrays: kernel(arrays[-1], *arrays[:-1])
 
@@ -161,7 +204,9 @@ class CompiledFunction:
     :meth:`to_dot`, :meth:`memory_report`.
     """
 
-    def __init__(self, outputs, effects=(), optimize: bool = True, pipeline=None):
+    def __init__(self, outputs, effects=(), optimize: bool = True, pipeline=None,
+                 split_batch: bool = True):
+        self.split_batch = split_batch
         single = not isinstance(outputs, (list, tuple))
         self._single = single
         self.source = Graph.from_symbols([outputs] if single else list(outputs), effects)
@@ -222,7 +267,17 @@ class CompiledFunction:
             graph = P.specialize(self.source, specs)
             if self.optimize:
                 graph = P.order_side_effects(P.optimize(graph, self.pipeline))
-                executable = Executable(graph, plan_memory(graph))
+                plan = plan_memory(graph)
+                batched = P.row_independent(graph) if self.split_batch else None
+                rows = _split_rows(graph, batched) if batched else 0
+                executable = None
+                if batched and graph.inputs()[0].spec.shape[0] >= 2 * rows:
+                    split = SplitExecutable(graph, batched, rows)
+                    # Worth it only when the whole-batch buffers are much larger than a block's.
+                    if plan.planned_bytes > 2 * (split.plan.planned_bytes + SPLIT_BLOCK_BYTES):
+                        executable = split
+                if executable is None:
+                    executable = Executable(graph, plan)
             else:
                 executable = Executable(P.order_side_effects(graph), None)
             self._cache[key] = executable
@@ -276,17 +331,24 @@ class CompiledFunction:
             report["planned_bytes"] = report["naive_bytes"]
             report["planned_buffers"] = report["naive_buffers"]
             return report
-        return plan.report()
+        report = plan.report()
+        if isinstance(self._last, SplitExecutable):
+            report["naive_bytes"] = plan_memory(self._last.graph).naive_bytes
+            report["row_block"] = self._last.rows
+        return report
 
     def __repr__(self) -> str:
         return f"<CompiledFunction inputs={self.input_names} optimize={self.optimize}>"
 
 
-def compile(outputs, optimize: bool = True, effects=(), pipeline=None) -> CompiledFunction:  # noqa: A001
+def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: A001
+            split_batch: bool = True) -> CompiledFunction:
     """Compile symbols into a callable: optimise the graph and plan its memory.
 
     ``outputs`` is one symbol or a list of them; inputs are passed by Variable name (or in order
-    of creation). ``optimize=False`` gives the naive executor.
+    of creation). ``optimize=False`` gives the naive executor. A graph that computes every row
+    of its outputs from the same row of its inputs (inference of an MLP, say) runs on blocks of
+    rows, with buffers planned for one block; ``split_batch=False`` turns that off.
 
     Example:
         >>> import numpy as np
@@ -295,4 +357,4 @@ def compile(outputs, optimize: bool = True, effects=(), pipeline=None) -> Compil
         >>> compile(x * x)(x=np.arange(3.0))
         array([0., 1., 4.])
     """
-    return CompiledFunction(outputs, effects, optimize, pipeline)
+    return CompiledFunction(outputs, effects, optimize, pipeline, split_batch)

@@ -399,6 +399,8 @@ def run_fused(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
     is then computed in a small scratch block first, so no step reads a value already
     overwritten."""
     aliased = any(a.size > 1 and np.may_share_memory(a, out) for a in externals)
+    if aliased and _only_exact_first_step_alias(out, externals, program):
+        aliased = False  # out is exactly an input read only by the first step: safe as is
     if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
         if aliased:
             np.copyto(out, _run_program(np.empty_like(out), externals, program))
@@ -424,6 +426,18 @@ def run_fused(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
         else:
             out[start:stop] = _run_program(scratch[:stop - start], blocks, program)
     return out
+
+
+def _only_exact_first_step_alias(out, externals, program) -> bool:
+    later = {ref for _, refs in program[1:] for ref in refs}
+    for index, array in enumerate(externals):
+        if array.size > 1 and np.may_share_memory(array, out):
+            exact = (array.shape == out.shape and array.strides == out.strides
+                     and array.__array_interface__["data"][0]
+                     == out.__array_interface__["data"][0])
+            if not exact or index in later:
+                return False
+    return True
 
 
 def _fused_forward(xp, *arrays, program, names, shape, dtype):
@@ -594,6 +608,92 @@ def _schedule(graph: Graph, ancestors: dict) -> list | None:
                         return None
                     stack.append((child, False))
     return order
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch splitting: a graph whose every value is computed row by row from its inputs' rows (an
+# MLP's inference, say) can run on blocks of rows, so each intermediate buffer holds a block.
+
+ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "lt", "le", "gt",
+                                "ge", "logical_and", "logical_or", "logical_not", "isnan",
+                                "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
+
+
+def row_independent(graph: Graph) -> set | None:
+    """Ids of the nodes whose row ``i`` depends only on row ``i`` of the inputs (all inputs
+    sharing their first dimension), or None when some output is not computed that way.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(8, 3))
+        >>> ok = Graph.from_symbols([(x @ x.sum(dim=0, keepdim=True).T).relu()])
+        >>> row_independent(ok) is None  # a sum over the batch mixes rows
+        True
+        >>> len(row_independent(Graph.from_symbols([x.log_softmax(dim=1)])))
+        8
+    """
+    inputs = graph.inputs()
+    if not inputs or graph.effects:
+        return None
+    shapes = [tuple(n.spec.shape) for n in inputs]
+    if any(not shape for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
+        return None
+    rows = shapes[0][0]
+    batched: set[int] = {n.id for n in inputs}
+    for node in graph.nodes:
+        if node.kind != "op" or not any(i.id in batched for i in node.inputs):
+            continue
+        shape = tuple(node.spec.shape)
+        if not shape or shape[0] != rows or not _rowwise(node, batched, rows):
+            return None
+        batched.add(node.id)
+    if not all(o.id in batched for o in graph.outputs):
+        return None
+    return batched
+
+
+def _rowwise(node: Node, batched: set, rows: int) -> bool:
+    name, attrs = node.op.name, node.attrs
+    ndim = len(node.spec.shape)
+    flags = [i.id in batched for i in node.inputs]
+    if name in ROWWISE:
+        for child, flag in zip(node.inputs, flags):
+            shape = tuple(child.spec.shape)
+            if flag and (len(shape) != ndim or shape[0] != rows):
+                return False
+            if not flag and len(shape) == ndim and shape[0] != 1:
+                return False
+        return True
+    if name == "matmul":
+        a, b = node.inputs
+        return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
+    if name in ("sum", "amax", "prod"):
+        return attrs["axis"] is not None and 0 not in attrs["axis"]
+    if name in ("argmax", "argmin"):
+        return attrs["axis"] is not None and attrs["axis"] != 0 and (
+            attrs["keepdims"] or len(node.inputs[0].spec.shape) > 1)
+    if name in ("reshape", "broadcast_to"):
+        return node.inputs[0].spec.shape[:1] == (rows,)
+    if name == "permute":
+        return attrs["dims"][0] == 0
+    return False
+
+
+def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
+    """A copy of ``graph`` for inputs of ``rows`` rows (see :func:`row_independent`)."""
+    mapping: dict[int, Node] = {}
+
+    def first(shape):
+        return (rows,) + tuple(shape[1:])
+
+    for node in graph.nodes:
+        new = node.copy([mapping[i.id] for i in node.inputs])
+        if node.id in batched:
+            new.spec = Spec(first(node.spec.shape), node.spec.dtype)
+            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused"):
+                new.attrs = dict(node.attrs, shape=first(node.attrs["shape"]))
+        mapping[node.id] = new
+    return Graph([mapping[n.id] for n in graph.nodes], [mapping[o.id] for o in graph.outputs])
 
 
 def _nbytes(spec: Spec) -> int:
