@@ -54,8 +54,12 @@ def _kernel(node: Node):
     if name in P.UFUNC_KERNELS:
         return P.UFUNC_KERNELS[name]
     if name == "fused":
-        program = attrs["program"]
-        return lambda out, *arrays: P.run_fused(out, list(arrays), program)
+        program, registers = attrs["program"], attrs.get("registers", 1)
+        return lambda out, *arrays: P.run_fused(out, list(arrays), program, registers)
+    if name == "fused_matmul":
+        program, registers = attrs["program"], attrs.get("registers", 1)
+        return lambda out, a, b, *arrays: P.run_fused(out, list(arrays), program, registers,
+                                                      matmul=(a, b))
     if name == "matmul":
         return lambda out, a, b: np.matmul(a, b, out=out)
     if name == "sum":

@@ -38,7 +38,7 @@ from hybridgrad.symbolic.graph import Graph, Node
 from hybridgrad.symbolic.passes import UFUNC_KERNELS
 
 # Operators that can write their result into a given buffer (the executor has an out= kernel).
-OUT_OPS = set(UFUNC_KERNELS) | {"fused", "matmul", "sum", "where", "cast", "clamp", "ones_like"}
+OUT_OPS = set(UFUNC_KERNELS) | {"fused", "fused_matmul", "matmul", "sum", "where", "cast", "clamp", "ones_like"}
 # Operators whose results are views of an input (or may be: unknown operators are assumed to be).
 VIEW_OPS = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient", "assign"}
 # Operators known to return a fresh array that shares nothing with their inputs.
@@ -65,6 +65,8 @@ def inplace_inputs(node: Node) -> tuple:
         return tuple(range(len(node.inputs)))
     if name == "fused":  # the fused kernel uses a scratch block when out aliases an input
         return tuple(range(len(node.inputs)))
+    if name == "fused_matmul":  # not the matmul operands (whole rows/columns are read)
+        return tuple(range(2, len(node.inputs)))
     if name == "where":
         return (2,)
     return ()
@@ -181,10 +183,11 @@ def _direct_writes(graph, order, position, roots, outputs) -> dict:
             continue
         target, value = node.inputs
         if (value.kind != "op" or value.id in outputs or value.id in direct
-                or value.op.name not in UFUNC_KERNELS and value.op.name != "fused"
+                or value.op.name not in UFUNC_KERNELS
+                and value.op.name not in ("fused", "fused_matmul")
                 or value.spec != target.spec or target.kind != "param"):
             continue
-        if value.op.name != "fused" and any(
+        if value.op.name not in ("fused", "fused_matmul") and any(
                 target.id in roots[c.id] and c is not target for c in value.inputs):
             continue
         readers = [n for n in order if n is not node and n is not value

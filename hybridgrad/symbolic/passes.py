@@ -380,133 +380,258 @@ def _fusable(node: Node) -> bool:
     return all(i.spec is not None and i.spec.dtype == node.spec.dtype for i in node.inputs)
 
 
-def _run_program(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
-    for name, operands in program:
-        arrays = [out if ref == -1 else externals[ref] for ref in operands]
-        UFUNC_KERNELS[name](out, *arrays)
-    return out
+def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray:
+    """Run fused steps; register 0 is the result, the others scratch of the same shape."""
+    for name, refs, dest in program:
+        arrays = [registers[-ref - 1] if ref < 0 else externals[ref] for ref in refs]
+        UFUNC_KERNELS[name](registers[dest], *arrays)
+    return registers[0]
 
 
 BLOCK_ELEMENTS = 1 << 15
 
 
-def run_fused(out: np.ndarray, externals: list, program: tuple) -> np.ndarray:
-    """Run a fused chain into ``out``, block of rows by block of rows, so that intermediates
-    stay in the CPU cache (operands that span all rows are sliced; broadcast ones, such as a
-    bias, are passed whole).
-
-    ``out`` may be the memory of an input (the memory planner's in-place execution): each block
-    is then computed in a small scratch block first, so no step reads a value already
-    overwritten."""
-    aliased = any(a.size > 1 and np.may_share_memory(a, out) for a in externals)
-    if aliased and _only_exact_first_step_alias(out, externals, program):
-        aliased = False  # out is exactly an input read only by the first step: safe as is
+def _row_blocks(out: np.ndarray, externals: list) -> tuple[int, list] | None:
+    """Rows per block and which operands to slice by rows (None: no row blocking)."""
     if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
-        if aliased:
-            np.copyto(out, _run_program(np.empty_like(out), externals, program))
-            return out
-        return _run_program(out, externals, program)
+        return None
     rows = out.shape[0]
-    row_size = max(1, out.size // rows)
     sliced = []
     for array in externals:
         lead = array.ndim == out.ndim and array.shape[0] == rows and rows > 1
         if not lead and array.ndim == out.ndim and array.shape[0] != 1:
-            # (cannot happen for a valid broadcast, kept for safety)
-            np.copyto(out, _run_program(np.empty_like(out), externals, program))
-            return out
+            return None
         sliced.append(lead)
-    step = max(1, BLOCK_ELEMENTS // row_size)
-    scratch = np.empty((step,) + out.shape[1:], dtype=out.dtype) if aliased else None
+    return max(1, BLOCK_ELEMENTS // max(1, out.size // rows)), sliced
+
+
+def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int = 1,
+              matmul: tuple | None = None) -> np.ndarray:
+    """Run a fused elementwise program into ``out``, block of rows by block of rows, so that
+    intermediates stay in the CPU cache (operands spanning all rows are sliced; broadcast ones,
+    such as a bias, are passed whole). Extra registers are block-sized scratch arrays.
+
+    With ``matmul=(a, b)`` the program's external 0 is ``a @ b``, computed one block of rows at
+    a time (a matmul epilogue): the product is never materialised in full.
+
+    ``out`` may be the memory of an input (the memory planner's in-place execution): each block
+    is then computed in scratch first, unless ``out`` is exactly an input that no step reads
+    after the first write to ``out``."""
+    operands = list(externals) if matmul is None else [None] + list(externals)
+    aliased = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
+                  for a in operands)
+    if matmul is not None:
+        aliased = aliased or any(np.may_share_memory(m, out) for m in matmul)
+    elif aliased and _exact_early_alias(out, operands, program):
+        aliased = False
+    # The product can be written straight into the result when nothing else aliases it and
+    # the program reads the product only until its first write of the result.
+    into_out = matmul is not None and not aliased and _reads_early(program, 0)
+    blocking = None
+    if matmul is not None and out.ndim == 2 and out.size > BLOCK_ELEMENTS:
+        rows = out.shape[0]
+        sliced = [True] + [a.ndim == 2 and a.shape[0] == rows and rows > 1 for a in externals]
+        if all(a.ndim < 2 or a.shape[0] in (1, rows) for a in externals):
+            blocking = (max(1, BLOCK_ELEMENTS // max(1, out.shape[1])), sliced)
+    elif matmul is None:
+        blocking = _row_blocks(out, operands)
+    if blocking is None:
+        if matmul is not None:
+            operands[0] = np.matmul(*matmul, out=out) if into_out else np.matmul(*matmul)
+        target = np.empty_like(out) if aliased else out
+        scratch = [target] + [np.empty_like(out) for _ in range(registers - 1)]
+        _run_program(scratch, operands, program)
+        if aliased:
+            np.copyto(out, target)
+        return out
+    step, sliced = blocking
+    rows = out.shape[0]
+    step = min(step, rows)
+    shape = (step,) + out.shape[1:]
+    scratch = [np.empty(shape, dtype=out.dtype) for _ in range(registers - 1 + aliased)]
+    product = (np.empty(shape, dtype=out.dtype) if matmul is not None and not into_out
+               else None)
     for start in range(0, rows, step):
         stop = min(start + step, rows)
-        blocks = [a[start:stop] if cut else a for a, cut in zip(externals, sliced)]
-        if scratch is None:
-            _run_program(out[start:stop], blocks, program)
-        else:
-            out[start:stop] = _run_program(scratch[:stop - start], blocks, program)
+        count = stop - start
+        blocks = [a[start:stop] if cut and a is not None else a
+                  for a, cut in zip(operands, sliced)]
+        if matmul is not None:
+            target = out[start:stop] if into_out else product[:count]
+            blocks[0] = np.matmul(matmul[0][start:stop], matmul[1], out=target)
+        first = scratch[-1][:count] if aliased else out[start:stop]
+        regs = [first] + [s[:count] for s in scratch[:registers - 1]]
+        _run_program(regs, blocks, program)
+        if aliased:
+            out[start:stop] = first
     return out
 
 
-def _only_exact_first_step_alias(out, externals, program) -> bool:
-    later = {ref for _, refs in program[1:] for ref in refs}
+def _reads_early(program: tuple, external: int) -> bool:
+    """Whether ``external`` is read only up to the first step writing the result."""
+    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
+    return all(i <= first_write for i, (_, refs, _) in enumerate(program) if external in refs)
+
+
+def _exact_early_alias(out, externals, program) -> bool:
+    """True when every input sharing memory with ``out`` is exactly ``out`` and is read only
+    up to the first step that writes ``out``."""
+    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
     for index, array in enumerate(externals):
         if array.size > 1 and np.may_share_memory(array, out):
             exact = (array.shape == out.shape and array.strides == out.strides
                      and array.__array_interface__["data"][0]
                      == out.__array_interface__["data"][0])
-            if not exact or index in later:
+            reads = [i for i, (_, refs, _) in enumerate(program) if index in refs]
+            if not exact or any(i > first_write for i in reads):
                 return False
     return True
 
 
-def _fused_forward(xp, *arrays, program, names, shape, dtype):
+def _fused_forward(xp, *arrays, program, names, shape, dtype, registers=1):
     out = np.empty(shape, dtype=dtype)
-    return run_fused(out, list(arrays), program)
+    return run_fused(out, list(arrays), program, registers)
 
 
-FUSED = OpDef(name="fused", forward=_fused_forward,
-              shape=lambda *specs, program, names, shape, dtype: Spec(tuple(shape), dtype),
-              formula="fused({a})")
+def _fused_matmul_forward(xp, a, b, *arrays, program, names, shape, dtype, registers=1):
+    out = np.empty(shape, dtype=dtype)
+    return run_fused(out, list(arrays), program, registers, matmul=(a, b))
+
+
+def _fused_shape(*specs, shape, dtype, **_attrs):
+    return Spec(tuple(shape), dtype)
+
+
+FUSED = OpDef(name="fused", forward=_fused_forward, shape=_fused_shape, formula="fused({a})")
+FUSED_MATMUL = OpDef(name="fused_matmul", forward=_fused_matmul_forward, shape=_fused_shape,
+                     formula="fused(matmul({a}, {b}), ...)")
 
 
 def elementwise_fusion(graph: Graph) -> Graph:
-    """Fuse chains of elementwise operators (each step reading the previous step's value once,
-    every step of the output's shape and dtype) into single ``fused`` nodes.
+    """Fuse trees of elementwise operators into single ``fused`` nodes: a node joins the group
+    of each input that is itself fusable, read only by it, and of the same shape and dtype.
+    The group runs as a small program of NumPy ufunc calls with ``out=``, a block of rows at a
+    time, with block-sized scratch registers for side branches.
 
     Example:
         >>> from hybridgrad.symbolic import Variable
         >>> x = Variable('x', shape=(8,))
-        >>> g = elementwise_fusion(Graph.from_symbols([((x * 2).exp() + 1).tanh()]))
+        >>> g = elementwise_fusion(Graph.from_symbols([((x * 2).exp() + x.sin()).tanh()]))
         >>> g.ops(), g.op_nodes()[0].attrs['names']
-        (['fused'], ('mul', 'exp', 'add', 'tanh'))
+        (['fused'], ('mul', 'exp', 'sin', 'add', 'tanh'))
     """
     counts = use_counts(graph)
     outputs = {o.id for o in graph.outputs + graph.effects}
-    chains: dict[int, list[Node]] = {}  # tail node id -> chain
+    groups: dict[int, list[Node]] = {}  # root node id -> members (inputs before users)
     for node in graph.nodes:
         if not _fusable(node):
             continue
-        joined = None
+        members: list[Node] = []
         for child in node.inputs:
-            chain = chains.get(child.id)
-            if (chain is not None and counts[child.id] == 1 and child.id not in outputs
+            group = groups.get(child.id)
+            if (group is not None and counts[child.id] == 1 and child.id not in outputs
                     and sum(i is child for i in node.inputs) == 1
                     and tuple(child.spec.shape) == tuple(node.spec.shape)):
-                joined = chain
-                del chains[child.id]
-                break
-        chains[node.id] = (joined or []) + [node]
-    by_tail = {tail: chain for tail, chain in chains.items() if len(chain) >= 2}
+                members += group
+                del groups[child.id]
+        groups[node.id] = members + [node]
+    by_root = {root: members for root, members in groups.items() if len(members) >= 2}
 
     def replace(node: Node, original: Node, mapping: dict) -> Node:
-        chain = by_tail.get(original.id)
-        return node if chain is None else _fuse(chain, mapping)
+        members = by_root.get(original.id)
+        return node if members is None else _fuse(members, mapping)
 
     return rewrite(graph, replace, pass_original=True)
 
 
-def _fuse(chain: list[Node], mapping: dict) -> Node:
-    """One fused node for a chain (its outside inputs taken from the rewritten graph)."""
-    members = {n.id for n in chain}
+def _fuse(members: list[Node], mapping: dict) -> Node:
+    """One fused node computing the tree ``members`` (root last)."""
+    inside = {n.id: n for n in members}
     externals: list[Node] = []
-    program = []
-    for node in chain:
-        refs = []
-        for child in node.inputs:
-            if child.id in members:
-                refs.append(-1)
+    program: list = []
+    free: list[int] = []
+    used = [1]  # register 0 is the result
+
+    def external(child: Node) -> int:
+        child = mapping.get(child.id, child)
+        for index, known in enumerate(externals):
+            if known is child:
+                return index
+        externals.append(child)
+        return len(externals) - 1
+
+    def size(node: Node) -> int:
+        return 1 + sum(size(c) for c in node.inputs if c.id in inside)
+
+    def emit(node: Node, dest: int) -> None:
+        refs: list = [None] * len(node.inputs)
+        temps = []
+        order = sorted((i for i, c in enumerate(node.inputs) if c.id in inside),
+                       key=lambda i: -size(node.inputs[i]))
+        for rank, position in enumerate(order):
+            if rank == 0:
+                register = dest
             else:
-                child = mapping.get(child.id, child)
-                if not any(child is e for e in externals):
-                    externals.append(child)
-                refs.append(next(k for k, e in enumerate(externals) if e is child))
-        program.append((node.op.name, tuple(refs)))
-    tail = chain[-1]
+                register = free.pop() if free else used[0]
+                if register == used[0]:
+                    used[0] += 1
+                temps.append(register)
+            emit(node.inputs[position], register)
+            refs[position] = -register - 1
+        for position, child in enumerate(node.inputs):
+            if refs[position] is None:
+                refs[position] = external(child)
+        program.append((node.op.name, tuple(refs), dest))
+        free.extend(temps)
+
+    root = members[-1]
+    emit(root, 0)
     return Node("op", op=FUSED, inputs=externals,
-                attrs={"program": tuple(program), "names": tuple(n.op.name for n in chain),
-                       "shape": tuple(tail.spec.shape), "dtype": tail.spec.dtype},
-                spec=tail.spec)
+                attrs={"program": tuple(program), "names": tuple(p[0] for p in program),
+                       "shape": tuple(root.spec.shape), "dtype": root.spec.dtype,
+                       "registers": used[0]},
+                spec=root.spec)
+
+
+def matmul_epilogue_fusion(graph: Graph) -> Graph:
+    """Fold a matrix product read only by a fused elementwise node into it: the product is then
+    computed a block of rows at a time and consumed at once (a GEMM epilogue), so it never
+    needs a buffer of its own. A weight gradient feeding an optimizer update is the typical
+    case.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> a, b = Variable('a', shape=(4, 3)), Variable('b', shape=(3, 5))
+        >>> g = elementwise_fusion(Graph.from_symbols([((a @ b) * 2 + 1).relu()]))
+        >>> dead_code_elimination(matmul_epilogue_fusion(g)).ops()
+        ['fused_matmul']
+    """
+    counts = use_counts(graph)
+    outputs = {o.id for o in graph.outputs + graph.effects}
+
+    def fold(node: Node, original: Node, mapping: dict) -> Node:
+        if node.kind != "op" or node.op.name != "fused" or len(node.spec.shape) != 2:
+            return node
+        for index, child in enumerate(node.inputs):
+            known = original.inputs[index]  # (use counts are by the original nodes' ids)
+            if (child.kind == "op" and child.op.name == "matmul" and counts[known.id] == 1
+                    and known.id not in outputs and child.spec == node.spec
+                    and all(len(i.spec.shape) == 2 for i in child.inputs)
+                    and sum(i is child for i in node.inputs) == 1):
+                others = [c for c in node.inputs if c is not child]
+                remap = {index: 0}
+                for position in range(len(node.inputs)):
+                    if position != index:
+                        remap[position] = len(remap)
+                program = tuple((name, tuple(ref if ref < 0 else remap[ref] for ref in refs),
+                                 dest) for name, refs, dest in node.attrs["program"])
+                attrs = dict(node.attrs, program=program,
+                             names=("matmul",) + tuple(node.attrs["names"]))
+                return Node("op", op=FUSED_MATMUL, inputs=list(child.inputs) + others,
+                            attrs=attrs, spec=node.spec)
+        return node
+
+    return rewrite(graph, fold, pass_original=True)
 
 
 def order_side_effects(graph: Graph) -> Graph:
@@ -562,7 +687,7 @@ def order_side_effects(graph: Graph) -> Graph:
                   and not (n.kind == "op" and n.op.name == "assign")]
         node.deps = others + ([value] if value is not target else [])
         if (value.kind == "op" and value.id not in outputs
-                and (value.op.name in UFUNC_KERNELS or value.op.name == "fused")):
+                and (value.op.name in UFUNC_KERNELS or value.op.name in FUSED_OPS)):
             safe = [n for n in others if not ancestors[n.id] & bit[value.id]]
             if len(safe) == len(others):
                 value.deps = value.deps + [n for n in safe if n not in value.deps]
@@ -614,6 +739,7 @@ def _schedule(graph: Graph, ancestors: dict) -> list | None:
 # Batch splitting: a graph whose every value is computed row by row from its inputs' rows (an
 # MLP's inference, say) can run on blocks of rows, so each intermediate buffer holds a block.
 
+FUSED_OPS = {"fused", "fused_matmul"}
 ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "lt", "le", "gt",
                                 "ge", "logical_and", "logical_or", "logical_not", "isnan",
                                 "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
@@ -667,6 +793,15 @@ def _rowwise(node: Node, batched: set, rows: int) -> bool:
     if name == "matmul":
         a, b = node.inputs
         return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
+    if name == "fused_matmul":
+        if flags[:2] != [True, False]:
+            return False
+        for child, flag in zip(node.inputs[2:], flags[2:]):
+            shape = tuple(child.spec.shape)
+            if (flag and shape[:1] != (rows,)) or (not flag and len(shape) == ndim
+                                                   and shape[0] != 1):
+                return False
+        return True
     if name in ("sum", "amax", "prod"):
         return attrs["axis"] is not None and 0 not in attrs["axis"]
     if name in ("argmax", "argmin"):
@@ -690,7 +825,8 @@ def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
         new = node.copy([mapping[i.id] for i in node.inputs])
         if node.id in batched:
             new.spec = Spec(first(node.spec.shape), node.spec.dtype)
-            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused"):
+            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused",
+                                                      "fused_matmul"):
                 new.attrs = dict(node.attrs, shape=first(node.attrs["shape"]))
         mapping[node.id] = new
     return Graph([mapping[n.id] for n in graph.nodes], [mapping[o.id] for o in graph.outputs])
@@ -708,6 +844,7 @@ DEFAULT_PIPELINE = (
     algebraic_simplification,
     dead_code_elimination,
     elementwise_fusion,
+    matmul_epilogue_fusion,
     dead_code_elimination,
 )
 

@@ -122,10 +122,45 @@ def test_fusion_stops_at_values_with_several_readers():
     shared = x.exp()
     before = _graph((shared + 1).sin() * shared.cos())
     after = P.dead_code_elimination(P.elementwise_fusion(before))
-    # exp is read twice, so it ends a chain; (+1, sin, *) form a chain; cos stays alone.
-    assert sorted(after.ops()) == ["cos", "exp", "fused"]
-    assert [n for n in after.op_nodes() if n.op.name == "fused"][0].attrs["names"] == (
-        "add", "sin", "mul")
+    # exp is read twice, so it is a group of its own; the tree (+1, sin), cos, * is one group.
+    assert after.ops() == ["exp", "fused"]
+    fused = after.op_nodes()[1]
+    assert sorted(fused.attrs["names"]) == ["add", "cos", "mul", "sin"]
+    assert fused.inputs[0] is after.op_nodes()[0]
+    assert fused.attrs["registers"] == 2  # one scratch register for the side branch
+    value = np.linspace(-1, 1, 4).astype(np.float32)
+    e = np.exp(value)
+    np.testing.assert_allclose(compile(_graph_out(after))(x=value), np.sin(e + 1) * np.cos(e),
+                               rtol=1e-6)
+
+
+def test_fusion_after_an_upstream_replacement():
+    # Regression: a group downstream of another fused group used to be missed because its
+    # nodes had been copied (new ids) when their inputs were rewritten.
+    x = Variable('x', shape=(6,))
+    first = (x * 2).exp()
+    middle = first @ x  # not fusable: ends the first group
+    second = (first * middle).tanh() - 1
+    after = P.dead_code_elimination(P.elementwise_fusion(_graph(second)))
+    assert after.ops() == ["fused", "matmul", "fused"]
+
+
+def test_matmul_epilogue_fusion():
+    a, b = Variable('a', shape=(300, 20)), Variable('b', shape=(20, 400))
+    bias = Variable('bias', shape=(400,))
+    before = P.elementwise_fusion(_graph(((a @ b) + bias).relu() * 0.5))
+    assert P.dead_code_elimination(before).ops() == ["matmul", "fused"]
+    after = P.dead_code_elimination(P.matmul_epilogue_fusion(before))
+    assert after.ops() == ["fused_matmul"]
+    rng = np.random.default_rng(0)
+    feeds = {"a": rng.standard_normal((300, 20)).astype(np.float32),
+             "b": rng.standard_normal((20, 400)).astype(np.float32),
+             "bias": rng.standard_normal(400).astype(np.float32)}
+    expected = np.maximum(feeds["a"] @ feeds["b"] + feeds["bias"], 0) * np.float32(0.5)
+    f = compile(((a @ b) + bias).relu() * 0.5, split_batch=False)
+    np.testing.assert_allclose(f(**feeds), expected, rtol=1e-5, atol=1e-5)
+    assert f.graph.ops() == ["fused_matmul"]
+    assert f.memory_report()["planned_bytes"] == 0  # the product never gets a buffer
 
 
 def test_fused_large_arrays_run_block_by_block():
