@@ -102,13 +102,15 @@ def mlp():
 
 def bench_inference(repeat):
     model = mlp().eval()
-    for batch in (1, 256):
+    for batch, split in ((1, True), (256, True), (256, False)):
         x = hg.randn(batch, 784)
-        traced = hg.jit.trace(model, x)
+        traced = hg.jit.trace(model, x, split_batch=split)
+        suffix = "" if split else ", no split"
         with hg.no_grad():
             np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-4, atol=1e-5)
-            record(f"(b) MLP inference, batch {batch}", lambda: model(x), lambda: traced(x),
-                   traced.compiled, repeat if batch > 1 else repeat * 5, 1.0, 0.25)
+            record(f"(b) MLP inference, batch {batch}{suffix}", lambda x=x: model(x),
+                   lambda x=x, traced=traced: traced(x), traced.compiled, repeat if batch > 1 else repeat * 5,
+                   1.0, 0.25)
 
 
 class SGD:

@@ -131,5 +131,8 @@ def explain(loss, names=None, learning_rate=None, file=None):
     return _explain(loss, names=names, learning_rate=learning_rate, file=file)
 
 
-from hybridgrad import nn  # noqa: E402 - needs the tensor API above
-from hybridgrad import jit, symbolic  # noqa: E402 - compiled execution (symbolic graphs)
+from hybridgrad import (  # noqa: E402 - compiled execution (symbolic graphs)
+    jit,
+    nn,  # noqa: E402 - needs the tensor API above
+    symbolic,
+)

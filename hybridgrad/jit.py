@@ -36,10 +36,11 @@ class TracedFunction:
     Outputs are tensors without autograd history (use :func:`train_step` to train compiled).
     """
 
-    def __init__(self, function, module=None, optimize: bool = True):
+    def __init__(self, function, module=None, optimize: bool = True, split_batch: bool = True):
         self.function = function
         self.module = module
         self.optimize = optimize
+        self.split_batch = split_batch
         self._cache: dict = {}
         self._last = None
 
@@ -52,7 +53,8 @@ class TracedFunction:
         entry = self._cache.get(key)
         if entry is None:
             outputs, names = trace_graph(self.function, inputs, self.module)
-            entry = (CompiledFunction(outputs, optimize=self.optimize), names, len(outputs))
+            entry = (CompiledFunction(outputs, optimize=self.optimize,
+                                      split_batch=self.split_batch), names, len(outputs))
             self._cache[key] = entry
         self._last = entry[0]
         return entry
@@ -84,13 +86,15 @@ class TracedFunction:
         return self.compiled.memory_report()
 
 
-def trace(module_or_function, example_inputs, optimize: bool = True) -> TracedFunction:
+def trace(module_or_function, example_inputs, optimize: bool = True,
+          split_batch: bool = True) -> TracedFunction:
     """Trace eager code once on symbolic inputs shaped like ``example_inputs`` and compile it.
 
     Parameters are read when the compiled graph runs, so later training updates are seen. New
     input shapes (or a module switched between train/eval) trace again. Data-dependent Python
     control flow and random draws (dropout in training mode) are refused with an error naming
-    the line.
+    the line. ``split_batch=False`` keeps whole-batch execution for row-independent graphs
+    (faster matrix products, more memory: see :func:`hybridgrad.symbolic.compile`).
 
     Example:
         >>> import hybridgrad as hg
@@ -102,9 +106,9 @@ def trace(module_or_function, example_inputs, optimize: bool = True) -> TracedFu
 
     if isinstance(module_or_function, Module):
         module = module_or_function
-        traced = TracedFunction(module.forward, module, optimize)
+        traced = TracedFunction(module.forward, module, optimize, split_batch)
     else:
-        traced = TracedFunction(module_or_function, None, optimize)
+        traced = TracedFunction(module_or_function, None, optimize, split_batch)
     inputs = example_inputs if isinstance(example_inputs, (list, tuple)) else [example_inputs]
     traced.compiled_for(list(inputs))
     return traced
@@ -182,7 +186,7 @@ class TrainStep:
                 entry = state.setdefault(param, {}) if hasattr(state, "setdefault") else None
                 if entry is None:
                     raise TypeError("train_step: optimizer.state must be a dict")
-                zeros = lambda: Tensor._wrap(np.zeros_like(param.data))  # noqa: E731
+                zeros = lambda p=param: Tensor._wrap(np.zeros_like(p.data))  # noqa: E731
                 if kind == "SGD" and group.get("momentum", 0) and "momentum_buffer" not in entry:
                     entry["momentum_buffer"] = zeros()
                     self._fresh.add(id(param))

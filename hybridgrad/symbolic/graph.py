@@ -38,7 +38,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops.methods import OpsMixin
-from hybridgrad.ops.registry import OpDef, SymbolicValue, Spec
+from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue
 
 _ids = itertools.count()
 

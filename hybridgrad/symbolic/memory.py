@@ -38,7 +38,8 @@ from hybridgrad.symbolic.graph import Graph, Node
 from hybridgrad.symbolic.passes import UFUNC_KERNELS
 
 # Operators that can write their result into a given buffer (the executor has an out= kernel).
-OUT_OPS = set(UFUNC_KERNELS) | {"fused", "fused_matmul", "matmul", "sum", "where", "cast", "clamp", "ones_like"}
+OUT_OPS = set(UFUNC_KERNELS) | {"fused", "fused_matmul", "matmul", "sum", "where", "cast",
+                                "clamp", "ones_like"}
 # Operators whose results are views of an input (or may be: unknown operators are assumed to be).
 VIEW_OPS = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient", "assign"}
 # Operators known to return a fresh array that shares nothing with their inputs.
@@ -246,7 +247,7 @@ def check_plan(plan: Plan) -> None:
     for node in order:
         if node.kind == "op" and node.op.name not in FRESH_OPS:
             for child in node.inputs:
-                for holder, group in readers.items():
+                for group in readers.values():
                     if child.id in group:
                         group.add(node.id)
     last_read = {n.id: index[n.id] for n in order}

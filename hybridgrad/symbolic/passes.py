@@ -427,6 +427,9 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     # The product can be written straight into the result when nothing else aliases it and
     # the program reads the product only until its first write of the result.
     into_out = matmul is not None and not aliased and _reads_early(program, 0)
+    if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
+        product = np.matmul(matmul[0], matmul[1], out=out)
+        return run_fused(out, [product] + list(externals), program, registers)
     blocking = None
     if matmul is not None and out.ndim == 2 and out.size > BLOCK_ELEMENTS:
         rows = out.shape[0]

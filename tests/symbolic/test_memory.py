@@ -1,3 +1,4 @@
+# ruff: noqa: A004 - hybridgrad.symbolic.compile is the notes' name
 """The memory planner: no two live values ever share a buffer (checked on random graphs), the
 compiled results equal eager results, and planning really saves memory."""
 

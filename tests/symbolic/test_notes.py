@@ -1,3 +1,4 @@
+# ruff: noqa: N806, A004 - the notes' names (A, B, C, D, compile), verbatim
 """The notes' symbolic program (深度学习编程范式), verbatim, and what compile() exposes."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: A004 - hybridgrad.symbolic.compile is the notes' name
 """Graph-vs-eager parity for every registered operator (forward and symbolic gradients)."""
 
 from __future__ import annotations
