@@ -109,8 +109,8 @@ def bench_inference(repeat):
         with hg.no_grad():
             np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-4, atol=1e-5)
             record(f"(b) MLP inference, batch {batch}{suffix}", lambda x=x: model(x),
-                   lambda x=x, traced=traced: traced(x), traced.compiled, repeat if batch > 1 else repeat * 5,
-                   1.0, 0.25)
+                   lambda x=x, traced=traced: traced(x), traced.compiled,
+                   repeat if batch > 1 else repeat * 5, 1.0, 0.25)
 
 
 class SGD:
