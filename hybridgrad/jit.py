@@ -51,10 +51,14 @@ class TracedFunction:
     def compiled_for(self, inputs) -> tuple:
         key = self._key(inputs)
         entry = self._cache.get(key)
+        if entry is not None and not _buffers_unchanged(entry[3]):
+            entry = None  # a buffer (running statistics...) changed since tracing
         if entry is None:
+            snapshot = _snapshot_buffers(self.module)
             outputs, names = trace_graph(self.function, inputs, self.module)
             entry = (CompiledFunction(outputs, optimize=self.optimize,
-                                      split_batch=self.split_batch), names, len(outputs))
+                                      split_batch=self.split_batch), names, len(outputs),
+                     snapshot)
             self._cache[key] = entry
         self._last = entry[0]
         return entry
@@ -62,7 +66,7 @@ class TracedFunction:
     def __call__(self, *inputs):
         from hybridgrad.tensor import Tensor
 
-        compiled, names, count = self.compiled_for(inputs)
+        compiled, names, count, _ = self.compiled_for(inputs)
         results = compiled(*[as_array(v) for v in inputs])
         if count == 1:
             return Tensor._wrap(results[0])
@@ -84,6 +88,17 @@ class TracedFunction:
 
     def memory_report(self) -> dict:
         return self.compiled.memory_report()
+
+
+def _snapshot_buffers(module) -> list:
+    if module is None:
+        return []
+    return [(buffer, buffer.data, buffer.data.copy()) for _, buffer in module.named_buffers()]
+
+
+def _buffers_unchanged(snapshot: list) -> bool:
+    return all(buffer.data is array and np.array_equal(array, copy)
+               for buffer, array, copy in snapshot)
 
 
 def trace(module_or_function, example_inputs, optimize: bool = True,

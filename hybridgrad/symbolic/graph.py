@@ -312,6 +312,17 @@ class Symbol(SymbolicValue, OpsMixin):
     def __array__(self, dtype=None, copy=None):
         raise _concrete_value_error("converting a symbol to a NumPy array")
 
+    @property
+    def data(self):
+        raise _concrete_value_error(".data of a symbol (array code on a traced value or "
+                                    "parameter)")
+
+    def _in_place(self, *args, **kwargs):
+        raise _concrete_value_error("an in-place update of a symbol (e.g. batch-norm running "
+                                    "statistics in training mode)")
+
+    copy_ = fill_ = zero_ = __setitem__ = _in_place
+
     def _describe(self) -> str:
         node = self.node
         if node.kind == "input":

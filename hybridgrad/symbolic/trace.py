@@ -68,15 +68,16 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
             G.name_tensor(parameter, name)
         for name, buffer in module.named_buffers():
             G.name_tensor(buffer, name)
-        # While tracing, every module's parameters and buffers are symbols, so computations on
-        # weights alone (a transpose, weight * scale) become graph nodes that read the current
-        # weights at run time instead of eager results frozen at trace time.
+        # While tracing, every module's parameters are symbols, so computations on weights
+        # alone (a transpose, weight * scale) become graph nodes that read the current weights
+        # at run time instead of eager results frozen at trace time. Buffers stay tensors (code
+        # such as batch norm in evaluation mode computes on their arrays); the traced function
+        # compares them with a snapshot on each call and traces again when they changed.
         for sub in module.modules():
-            for registry in (sub._parameters, sub._buffers):
-                for key, value in registry.items():
-                    if value is not None:
-                        swapped.append((registry, key, value))
-                        registry[key] = Symbol(G.tensor_node(value))
+            for key, value in sub._parameters.items():
+                if value is not None:
+                    swapped.append((sub._parameters, key, value))
+                    sub._parameters[key] = Symbol(G.tensor_node(value))
     names = [f"input{i}" for i in range(len(example_inputs))]
     token = G._recorder.set([])
     saved_generator = tensor_module._generator

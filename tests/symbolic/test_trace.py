@@ -136,3 +136,35 @@ def test_softmax_and_log_softmax_trace():
     x = hg.randn(3, 4)
     np.testing.assert_allclose(f(x).data, (hg.log_softmax(x, dim=1) + hg.softmax(x, dim=0)).data,
                                rtol=1e-5, atol=1e-6)
+
+
+class _Normalize(hg.nn.Module):
+    """Like batch norm in evaluation mode: array code on buffers."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("shift", hg.zeros(3))
+
+    def forward(self, x):
+        return x - hg.Tensor._wrap(self.shift.data * 2)
+
+
+def test_buffers_changed_after_tracing_trigger_a_new_trace():
+    model = _Normalize()
+    traced = hg.jit.trace(model, hg.ones(2, 3))
+    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, np.ones((2, 3)))
+    model.shift.data[...] = 1.0  # in place, as running statistics are updated
+    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, -np.ones((2, 3)))
+
+
+def test_array_code_on_parameters_while_tracing_is_a_clear_error():
+    class Raw(hg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = hg.nn.Parameter(hg.ones(3))
+
+        def forward(self, x):
+            return x * hg.Tensor._wrap(self.w.data * 2)
+
+    with pytest.raises(TracingError, match=r"\.data of a symbol.*test_trace.py"):
+        hg.jit.trace(Raw(), hg.ones(3))
