@@ -202,7 +202,8 @@ class TrainStep:
                 if entry is None:
                     raise TypeError("train_step: optimizer.state must be a dict")
                 zeros = lambda p=param: Tensor._wrap(np.zeros_like(p.data))  # noqa: E731
-                if kind == "SGD" and group.get("momentum", 0) and "momentum_buffer" not in entry:
+                if (kind == "SGD" and group.get("momentum", 0)
+                        and entry.get("momentum_buffer") is None):
                     entry["momentum_buffer"] = zeros()
                     self._fresh.add(id(param))
                 if kind in ("Adam", "AdamW") and "exp_avg" not in entry:

@@ -30,6 +30,14 @@ def _binary(grad=(0, 1), right=_f):
     return lambda rng: ([_f(rng, 3, 4), right(rng, 4)], {}, grad)
 
 
+def _unit(rng, *shape):
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def _above_one(rng, *shape):
+    return rng.uniform(1.1, 3.0, shape)
+
+
 def _compare():
     return lambda rng: ([_f(rng, 3, 4).round(), _f(rng, 4).round()], {}, ())
 
@@ -69,4 +77,28 @@ RECIPES = {
     "gather": lambda rng: ([_f(rng, 3, 4), rng.integers(0, 4, (3, 2))], {"axis": 1}, (0,)),
     "scatter_add": lambda rng: ([_f(rng, 3, 4), rng.integers(0, 4, (3, 2)), _f(rng, 3, 2)],
                                 {"axis": 1}, (0, 2)),
+    # Operators registered on other branches (hybridgrad/ops/extra_math.py); an entry for an
+    # operator that is not registered is simply not used.
+    "floor": _unary(), "ceil": _unary(), "round": _unary(), "trunc": _unary(), "tan": _unary(_unit),
+    "asin": _unary(_unit), "acos": _unary(_unit), "atan": _unary(), "sinh": _unary(),
+    "cosh": _unary(), "asinh": _unary(), "acosh": _unary(_above_one), "atanh": _unary(_unit),
+    "remainder": _binary(right=_pos), "fmod": _binary(right=_pos),
+    "ctc_nll": lambda rng: (_ctc_inputs(rng), {"blank": 0, "zero_infinity": False}, (0,)),
+    "ctc_nll_backward": lambda rng: _ctc_backward_inputs(rng),
 }
+
+
+def _ctc_inputs(rng):
+    """CTC log-probabilities (T=6, N=2, C=4), targets, input and target lengths."""
+    logits = rng.standard_normal((6, 2, 4))
+    log_probs = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+    targets = rng.integers(1, 4, (2, 3))
+    return [log_probs, targets, np.array([6, 5]), np.array([3, 2])]
+
+
+def _ctc_backward_inputs(rng):
+    from hybridgrad.ops import REGISTRY
+
+    inputs = _ctc_inputs(rng)
+    nll = REGISTRY["ctc_nll"].forward(np, *inputs, blank=0, zero_infinity=False)
+    return [rng.standard_normal(2)] + inputs + [nll], {"blank": 0, "zero_infinity": False}, ()
