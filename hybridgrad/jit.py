@@ -179,7 +179,9 @@ class TrainStep:
     """``step(inputs, targets) -> loss``: forward, backward and the optimizer update compiled as
     one planned graph (see :func:`train_step`)."""
 
-    def __init__(self, model, loss_fn, optimizer, optimize: bool = True):
+    def __init__(self, model, loss_fn, optimizer, optimize: bool = True,
+                 remat: str | None = None):
+        self.remat = remat
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -242,7 +244,8 @@ class TrainStep:
                 for target, value in self._update(settings["kind"], group, param, g, scalar):
                     effects.append(Symbol(G.build_internal(
                         ASSIGN, [G.as_node(target), G.as_node(value)])))
-        compiled = CompiledFunction([loss], effects=effects, optimize=self.optimize)
+        compiled = CompiledFunction([loss], effects=effects, optimize=self.optimize,
+                                    remat=self.remat)
         unique = {}
         for key, index, name, dtype in scalars:
             unique[key] = (index, name, dtype)
@@ -363,12 +366,15 @@ def _step_value(entry: dict) -> float:
     return float(step.data) if hasattr(step, "data") else float(step)
 
 
-def train_step(model, loss_fn, optimizer, optimize: bool = True) -> TrainStep:
+def train_step(model, loss_fn, optimizer, optimize: bool = True,
+               remat: str | None = None) -> TrainStep:
     """Compile one training step: ``step(inputs, targets)`` runs ``loss_fn(model(inputs),
     targets)``, its gradients and the optimizer update (SGD with momentum/dampening/nesterov/
     weight decay, Adam, AdamW: PyTorch's formulas, hyper-parameters read from
     ``optimizer.param_groups`` at every call, state kept in ``optimizer.state[param]`` in
     PyTorch's layout) as one graph with planned memory; returns the loss (a tensor).
+    ``remat='sqrt'`` keeps only sqrt(n) forward checkpoints and recomputes the rest during the
+    backward pass (less memory for deep models, some extra compute).
 
     Example:
         >>> import hybridgrad as hg
@@ -383,7 +389,7 @@ def train_step(model, loss_fn, optimizer, optimize: bool = True) -> TrainStep:
         >>> later < first
         True
     """
-    return TrainStep(model, loss_fn, optimizer, optimize)
+    return TrainStep(model, loss_fn, optimizer, optimize, remat)
 
 
 __all__ = ["TracedFunction", "TrainStep", "hybridize", "trace", "train_step"]

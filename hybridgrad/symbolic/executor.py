@@ -209,13 +209,18 @@ class CompiledFunction:
     """
 
     def __init__(self, outputs, effects=(), optimize: bool = True, pipeline=None,
-                 split_batch: bool = True):
+                 split_batch: bool = True, remat: str | None = None):
         self.split_batch = split_batch
+        if remat not in (None, "sqrt"):
+            raise ValueError(f"compile: remat must be None or 'sqrt', got {remat!r}")
         single = not isinstance(outputs, (list, tuple))
         self._single = single
         self.source = Graph.from_symbols([outputs] if single else list(outputs), effects)
         self.optimize = optimize
         self.pipeline = P.DEFAULT_PIPELINE if pipeline is None else tuple(pipeline)
+        if remat == "sqrt":  # after CSE (which would merge the recomputed copies back)
+            at = self.pipeline.index(P.elementwise_fusion)
+            self.pipeline = self.pipeline[:at] + (P.rematerialize,) + self.pipeline[at:]
         inputs = sorted(self.source.inputs(), key=lambda n: n.id)
         names = [n.name for n in inputs]
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -346,13 +351,15 @@ class CompiledFunction:
 
 
 def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: A001
-            split_batch: bool = True) -> CompiledFunction:
+            split_batch: bool = True, remat: str | None = None) -> CompiledFunction:
     """Compile symbols into a callable: optimise the graph and plan its memory.
 
     ``outputs`` is one symbol or a list of them; inputs are passed by Variable name (or in order
     of creation). ``optimize=False`` gives the naive executor. A graph that computes every row
     of its outputs from the same row of its inputs (inference of an MLP, say) runs on blocks of
     rows, with buffers planned for one block; ``split_batch=False`` turns that off.
+    ``remat='sqrt'`` recomputes forward values in the backward pass of training graphs
+    (graphs with side effects) from sqrt(n) checkpoints (see :func:`passes.rematerialize`).
 
     Example:
         >>> import numpy as np
@@ -361,4 +368,4 @@ def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: 
         >>> compile(x * x)(x=np.arange(3.0))
         array([0., 1., 4.])
     """
-    return CompiledFunction(outputs, effects, optimize, pipeline, split_batch)
+    return CompiledFunction(outputs, effects, optimize, pipeline, split_batch, remat)

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -837,6 +838,67 @@ def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
 
 def _nbytes(spec: Spec) -> int:
     return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+
+
+def rematerialize(graph: Graph) -> Graph:
+    """Trade compute for memory in a training graph (Chen et al. 2016, "sqrt(n)" checkpoints).
+
+    The forward pass is what the outputs (the loss) depend on; the backward pass is everything
+    else the side effects (the updates) need. Every ``ceil(sqrt(n))``-th of the ``n`` forward
+    operators is a checkpoint, kept until the backward pass reads it; any other forward value
+    the backward pass reads is recomputed from the nearest checkpoints just before it is needed
+    (the schedule computes each recomputed node right before its first reader), so only the
+    checkpoints and one segment at a time stay alive.
+
+    Run it after common-subexpression elimination (which would merge the copies back).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable, grad
+        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+        >>> import hybridgrad as hg
+        >>> w = hg.nn.Parameter(hg.ones(4))
+        >>> x = Variable('x', shape=(4,))
+        >>> h = x
+        >>> for _ in range(9):
+        ...     h = (h * w).tanh()
+        >>> loss = h.sum()
+        >>> (g,) = grad(loss, [w])
+        >>> update = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) - g)])
+        >>> graph = Graph.from_symbols([loss], [Symbol(update)])
+        >>> len(rematerialize(graph).op_nodes()) > len(graph.op_nodes())
+        True
+    """
+    if not graph.effects:
+        return graph
+    forward = [n for n in topological(graph.outputs) if n.kind == "op"]
+    forward_ids = {n.id for n in forward}
+    if len(forward) < 4:
+        return graph
+    segment = math.ceil(math.sqrt(len(forward)))
+    keep = {n.id for index, n in enumerate(forward) if (index + 1) % segment == 0}
+    keep |= {o.id for o in graph.outputs}
+    clones: dict[int, Node] = {}
+
+    def recomputed(node: Node) -> Node:
+        if node.id not in forward_ids or node.id in keep:
+            return node
+        clone = clones.get(node.id)
+        if clone is None:
+            clone = node.copy([recomputed(i) for i in node.inputs])
+            clones[node.id] = clone
+        return clone
+
+    def replace(node: Node, original: Node, mapping: dict) -> Node:
+        if original.id in forward_ids or node.kind != "op":
+            return node
+        inputs = [recomputed(i) if i.id in forward_ids else i for i in node.inputs]
+        if all(a is b for a, b in zip(inputs, node.inputs)):
+            return node
+        fresh = node.copy(inputs)
+        fresh.deps = node.deps
+        return fresh
+
+    return rewrite(graph, replace, pass_original=True)
 
 
 DEFAULT_PIPELINE = (

@@ -160,3 +160,33 @@ def test_unsupported_optimizer_is_a_clear_error():
     xs, ts = _data(1)
     with pytest.raises(NotImplementedError, match="RMSprop"):
         step(xs[0], ts[0])
+
+
+def test_rematerialisation_saves_memory_and_keeps_results():
+    def deep():
+        hg.manual_seed(0)
+        layers = []
+        for _ in range(10):
+            layers += [hg.nn.Linear(32, 32), _Tanh()]
+        return hg.nn.Sequential(*layers, hg.nn.Linear(32, 3))
+
+    rng = np.random.default_rng(0)
+    x = hg.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    t = hg.tensor(rng.standard_normal((64, 3)).astype(np.float32))
+    reports, weights = {}, {}
+    for remat in (None, "sqrt"):
+        model = deep()
+        step = hg.jit.train_step(model, _mse, SGD(model.parameters(), lr=0.05, momentum=0.9),
+                                 remat=remat)
+        for _ in range(3):
+            step(x, t)
+        from hybridgrad.symbolic import check_plan
+
+        check_plan(step.compiled.plan)
+        reports[remat] = step.memory_report()["planned_bytes"]
+        weights[remat] = [p.data.copy() for p in model.parameters()]
+    assert reports["sqrt"] < 0.8 * reports[None], reports
+    for a, b in zip(weights[None], weights["sqrt"]):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="remat"):
+        hg.symbolic.compile(hg.symbolic.Variable('x') * 2, remat="all")
