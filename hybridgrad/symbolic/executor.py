@@ -110,6 +110,10 @@ class Executable:
                 # Written straight into the tensor that an assign would copy it to.
                 ins = ins + (slot[plan.direct[node.id]],)
                 function = _bind_last(_kernel(node))
+            elif node.id in plan.reuse:
+                # In place into an input's self-allocated result, read here for the last time.
+                ins = ins + (slot[plan.reuse[node.id]],)
+                function = _bind_reused(_kernel(node))
             elif node.id in plan.buffer_of:
                 buffer = self.buffers[plan.buffer_of[node.id]]
                 view = buffer[:nbytes(node.spec)].view(node.spec.dtype).reshape(node.spec.shape)
@@ -190,6 +194,16 @@ def _split_rows(graph: Graph, batched: set) -> int:
     widest = max((nbytes(n.spec) // max(total, 1) for n in graph.nodes
                   if n.id in batched and n.kind == "op"), default=0)
     return max(1, SPLIT_BLOCK_BYTES // max(widest, 1))
+
+
+def _bind_reused(kernel):
+    def run(*arrays):
+        out = arrays[-1]
+        if not out.flags.writeable:
+            out = np.empty_like(out)
+        return kernel(out, *arrays[:-1])
+
+    return run
 
 
 def _bind_last(kernel):

@@ -46,7 +46,9 @@ VIEW_OPS = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient", "a
 FRESH_OPS = OUT_OPS | {"amax", "prod", "argmax", "argmin", "cat", "pad", "index_add_zeros",
                        "gather", "scatter_add", "sigmoid", "softplus", "erf", "eq", "ne", "lt",
                        "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "isnan",
-                       "isfinite"}
+                       "isfinite",
+                       # hybridgrad.nn's image operators (im2col + matmul, copied windows)
+                       "conv2d", "conv_transpose2d", "max_pool2d"}
 
 
 def nbytes(spec: Spec) -> int:
@@ -88,6 +90,7 @@ class Plan:
     buffer_sizes: list = field(default_factory=list)   # bytes per buffer
     inplace: dict = field(default_factory=dict)        # node id -> id of the input it overwrote
     direct: dict = field(default_factory=dict)         # node id -> tensor node it writes into
+    reuse: dict = field(default_factory=dict)          # node id -> self-allocated input reused
     release_after: dict = field(default_factory=dict)  # step -> node ids dropped after it
     fresh: list = field(default_factory=list)          # node ids allocating their own result
     naive_bytes: int = 0
@@ -107,6 +110,7 @@ class Plan:
             "planned_buffers": len(self.buffer_sizes),
             "inplace_ops": len(self.inplace),
             "direct_writes": len(self.direct),
+            "reused_results": len(self.reuse),
             "self_allocating_ops": len(self.fresh),
             "self_allocated_bytes": int(fresh_bytes),
         }
@@ -158,7 +162,8 @@ def plan_memory(graph: Graph) -> Plan:
             if node.id in plan.direct:
                 pass
             elif node.op.name in OUT_OPS and node.id not in outputs:
-                _place(plan, node, index, roots, root_last, owner, free)
+                if not _reuse_fresh(plan, node, index, roots, root_last):
+                    _place(plan, node, index, roots, root_last, owner, free)
             elif node.op.name not in VIEW_OPS and node.id not in outputs and not may_alias(node):
                 plan.fresh.append(node.id)
         for root in release.get(index, ()):
@@ -196,6 +201,20 @@ def _direct_writes(graph, order, position, roots, outputs) -> dict:
         if all(position[n.id] < position[value.id] for n in readers):
             direct[value.id] = target.id
     return direct
+
+
+def _reuse_fresh(plan, node, index, roots, root_last) -> bool:
+    """In-place into the result of an operator that allocated its own array (a convolution,
+    say), when this is that result's last read: no planned buffer needed at all."""
+    fresh = set(plan.fresh)
+    for position in inplace_inputs(node):
+        child = node.inputs[position]
+        if (child.id in fresh and root_last[child.id] == index and child.spec == node.spec
+                and not any(child.id in roots[other.id]
+                            for j, other in enumerate(node.inputs) if j != position)):
+            plan.reuse[node.id] = child.id
+            return True
+    return False
 
 
 def _place(plan, node, index, roots, root_last, owner, free) -> None:
@@ -256,6 +275,12 @@ def check_plan(plan: Plan) -> None:
             last_read[child.id] = max(last_read[child.id], index[node.id])
     for node in plan.graph.outputs + plan.graph.effects:
         last_read[node.id] = end
+    # A result written into an input's own array: that input (and every view of it) must be
+    # read for the last time by the node overwriting it.
+    for node_id, child_id in list(plan.reuse.items()) + list(plan.inplace.items()):
+        stop = max(last_read[r] for r in readers[child_id])
+        assert stop == index[node_id], (
+            f"%{node_id} overwrites %{child_id}, which is still read at step {stop}")
     intervals = {}
     for node_id, buffer in plan.buffer_of.items():
         node = order[index[node_id]]

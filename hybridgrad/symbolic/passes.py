@@ -749,6 +749,11 @@ ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "
                                 "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
 
 
+# Operators (registered by hybridgrad.nn's convolution module) that compute each sample of a
+# batch-first input from that sample alone, given weights that are not batched.
+PER_SAMPLE = {"conv2d", "conv_transpose2d", "max_pool2d"}
+
+
 def row_independent(graph: Graph) -> set | None:
     """Ids of the nodes whose row ``i`` depends only on row ``i`` of the inputs (all inputs
     sharing their first dimension), or None when some output is not computed that way.
@@ -797,6 +802,8 @@ def _rowwise(node: Node, batched: set, rows: int) -> bool:
     if name == "matmul":
         a, b = node.inputs
         return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
+    if name in PER_SAMPLE:  # (batch-first image operators: sample i only reads sample i)
+        return flags[0] and not any(flags[1:])
     if name == "fused_matmul":
         if flags[:2] != [True, False]:
             return False

@@ -21,6 +21,8 @@ UNARY = [
     lambda a: a.sum(dim=0, keepdim=True) + a,
     lambda a: a * 0.5 + 1.0,
     lambda a: hg.where(a > 0, a, a * 0.1),
+    lambda a: a.sigmoid() * 2 - 1,  # sigmoid allocates its own result: reused in place
+    lambda a: hg.softmax(a, dim=1),
 ]
 BINARY = [
     lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
@@ -125,3 +127,15 @@ def test_planned_memory_is_smaller_than_naive_for_an_mlp_backward():
     got = f(**feeds)
     np.testing.assert_allclose(got[0], t1.grad.data, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], t2.grad.data, rtol=1e-5, atol=1e-6)
+
+
+def test_results_allocated_by_an_operator_are_reused_in_place():
+    x = Variable('x', shape=(64, 64), dtype='float64')
+    f = compile([((x.sigmoid() * 2 - 1).exp() * x).sum()])
+    value = np.random.default_rng(0).standard_normal((64, 64))
+    sig = 1 / (1 + np.exp(-value))
+    expected = (np.exp(sig * 2 - 1) * value).sum()
+    np.testing.assert_allclose(f(x=value)[0], expected, rtol=1e-12)
+    assert len(f.plan.reuse) == 1  # the fused chain writes into sigmoid's own result
+    assert f.memory_report()["planned_bytes"] == 0
+    check_plan(f.plan)
