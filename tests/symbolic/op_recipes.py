@@ -85,7 +85,36 @@ RECIPES = {
     "remainder": _binary(right=_pos), "fmod": _binary(right=_pos),
     "ctc_nll": lambda rng: (_ctc_inputs(rng), {"blank": 0, "zero_infinity": False}, (0,)),
     "ctc_nll_backward": lambda rng: _ctc_backward_inputs(rng),
+    # hybridgrad/ops/conv.py (from the nn layers branch)
+    "conv2d": lambda rng: ([_f(rng, 2, 3, 6, 6), _f(rng, 4, 3, 3, 3)], _CONV, (0, 1)),
+    "conv_transpose2d": lambda rng: ([_f(rng, 2, 4, 6, 3), _f(rng, 4, 3, 3, 3)],
+                                     dict(_CONV, input_size=(6, 6)), (0, 1)),
+    "conv2d_weight": lambda rng: ([_f(rng, 2, 3, 6, 6), _f(rng, 2, 4, 6, 3)],
+                                  dict(_CONV, kernel_size=(3, 3)), (0, 1)),
+    "max_pool2d": lambda rng: ([_f(rng, 2, 3, 6, 6)], _POOL, (0,)),
+    "max_pool2d_taps": lambda rng: (_pool_pair(rng), _POOL, ()),
+    "max_pool2d_indices": lambda rng: (_pool_pair(rng), _POOL, ()),
+    "max_pool2d_scatter": lambda rng: ([_f(rng, 2, 3, 3, 3), _taps(rng)],
+                                       dict(_POOL, input_shape=(2, 3, 6, 6)), (0,)),
+    "max_pool2d_gather": lambda rng: ([_f(rng, 2, 3, 6, 6), _taps(rng)], _POOL, (0,)),
 }
+
+_CONV = {"stride": (1, 2), "padding": (1, 1), "dilation": (1, 1), "groups": 1}
+_POOL = {"kernel_size": (2, 2), "stride": (2, 2), "padding": (0, 0), "dilation": (1, 1),
+         "ceil_mode": False}
+
+
+def _pool_pair(rng):
+    from hybridgrad.ops import REGISTRY
+
+    x = _f(rng, 2, 3, 6, 6)
+    return [x, REGISTRY["max_pool2d"].forward(np, x, **_POOL)]
+
+
+def _taps(rng):
+    from hybridgrad.ops import REGISTRY
+
+    return REGISTRY["max_pool2d_taps"].forward(np, *_pool_pair(rng), **_POOL)
 
 
 def _ctc_inputs(rng):
