@@ -389,7 +389,8 @@ def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray
     return registers[0]
 
 
-BLOCK_ELEMENTS = 1 << 15
+BLOCK_ELEMENTS = 1 << 16         # elementwise blocks: few ufunc calls, still cache-sized
+MATMUL_BLOCK_ELEMENTS = 1 << 15  # matmul-epilogue blocks (their scratch is held per call)
 
 
 def _row_blocks(out: np.ndarray, externals: list) -> tuple[int, list] | None:
@@ -432,11 +433,11 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
         product = np.matmul(matmul[0], matmul[1], out=out)
         return run_fused(out, [product] + list(externals), program, registers)
     blocking = None
-    if matmul is not None and out.ndim == 2 and out.size > BLOCK_ELEMENTS:
+    if matmul is not None and out.ndim == 2 and out.size > MATMUL_BLOCK_ELEMENTS:
         rows = out.shape[0]
         sliced = [True] + [a.ndim == 2 and a.shape[0] == rows and rows > 1 for a in externals]
         if all(a.ndim < 2 or a.shape[0] in (1, rows) for a in externals):
-            blocking = (max(1, BLOCK_ELEMENTS // max(1, out.shape[1])), sliced)
+            blocking = (max(1, MATMUL_BLOCK_ELEMENTS // max(1, out.shape[1])), sliced)
     elif matmul is None:
         blocking = _row_blocks(out, operands)
     if blocking is None:
