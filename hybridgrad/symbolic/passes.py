@@ -419,12 +419,14 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     ``out`` may be the memory of an input (the memory planner's in-place execution): each block
     is then computed in scratch first, unless ``out`` is exactly an input that no step reads
     after the first write to ``out``."""
+    if matmul is not None and any(np.may_share_memory(m, out) for m in matmul):
+        # The product reads whole rows/columns of its operands: with ``out`` overlapping one
+        # of them, compute it in full before anything is written.
+        return run_fused(out, [np.matmul(*matmul)] + list(externals), program, registers)
     operands = list(externals) if matmul is None else [None] + list(externals)
     aliased = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
                   for a in operands)
-    if matmul is not None:
-        aliased = aliased or any(np.may_share_memory(m, out) for m in matmul)
-    elif aliased and _exact_early_alias(out, operands, program):
+    if matmul is None and aliased and _exact_early_alias(out, operands, program):
         aliased = False
     # The product can be written straight into the result when nothing else aliases it and
     # the program reads the product only until its first write of the result.

@@ -139,3 +139,20 @@ def test_results_allocated_by_an_operator_are_reused_in_place():
     assert len(f.plan.reuse) == 1  # the fused chain writes into sigmoid's own result
     assert f.memory_report()["planned_bytes"] == 0
     check_plan(f.plan)
+
+
+def test_update_whose_product_reads_the_updated_tensor():
+    # w := w + 0.5 * (w @ w): the product reads all of w, so it must not be written into w
+    # block by block (the matmul epilogue would otherwise read rows already overwritten).
+    from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+
+    start = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32) * 0.05
+    w = hg.tensor(start.copy())
+    ws = Symbol(as_node(w))
+    new = (ws @ ws) * 0.5 + ws
+    write = Symbol(build_internal(ASSIGN, [as_node(w), new.node]))
+    f = compile([ws.sum()], effects=[write])
+    f()
+    check_plan(f.plan)
+    np.testing.assert_allclose(w.data, start + 0.5 * (start @ start), rtol=1e-5, atol=1e-6)
+    assert "fused_matmul" in f.graph.ops()
