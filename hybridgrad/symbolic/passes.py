@@ -423,6 +423,12 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
         # The product reads whole rows/columns of its operands: with ``out`` overlapping one
         # of them, compute it in full before anything is written.
         return run_fused(out, [np.matmul(*matmul)] + list(externals), program, registers)
+    if any(a.size > 1 and np.may_share_memory(a, out) and not _same_memory(a, out)
+           for a in externals):
+        # An input overlapping the result other than element for element (a transposed view
+        # of it, say): blocks would read what earlier blocks wrote. Compute aside, then copy.
+        np.copyto(out, run_fused(np.empty_like(out), externals, program, registers, matmul))
+        return out
     operands = list(externals) if matmul is None else [None] + list(externals)
     aliased = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
                   for a in operands)
@@ -474,6 +480,13 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     return out
 
 
+def _same_memory(array: np.ndarray, out: np.ndarray) -> bool:
+    """Whether ``array`` is element for element the memory of ``out`` (a broadcast operand of
+    fewer dimensions never is: it is read whole by every block)."""
+    return (array.shape == out.shape and array.strides == out.strides
+            and array.__array_interface__["data"][0] == out.__array_interface__["data"][0])
+
+
 def _reads_early(program: tuple, external: int) -> bool:
     """Whether ``external`` is read only up to the first step writing the result."""
     first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
@@ -486,9 +499,7 @@ def _exact_early_alias(out, externals, program) -> bool:
     first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
     for index, array in enumerate(externals):
         if array.size > 1 and np.may_share_memory(array, out):
-            exact = (array.shape == out.shape and array.strides == out.strides
-                     and array.__array_interface__["data"][0]
-                     == out.__array_interface__["data"][0])
+            exact = _same_memory(array, out)
             reads = [i for i, (_, refs, _) in enumerate(program) if index in refs]
             if not exact or any(i > first_write for i in reads):
                 return False

@@ -156,3 +156,18 @@ def test_update_whose_product_reads_the_updated_tensor():
     check_plan(f.plan)
     np.testing.assert_allclose(w.data, start + 0.5 * (start @ start), rtol=1e-5, atol=1e-6)
     assert "fused_matmul" in f.graph.ops()
+
+
+def test_update_reading_a_transposed_view_of_the_updated_tensor():
+    # w := w + 0.1 * w.T written straight into w: a transposed view overlaps w in another
+    # order, so the fused kernel must not write block by block into w while reading it.
+    from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+
+    start = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
+    w = hg.tensor(start.copy())
+    ws = Symbol(as_node(w))
+    write = Symbol(build_internal(ASSIGN, [as_node(w), (ws + ws.T * 0.1).node]))
+    f = compile([ws.sum()], effects=[write])
+    f()
+    check_plan(f.plan)
+    np.testing.assert_allclose(w.data, start + start.T * np.float32(0.1), rtol=1e-6)
