@@ -131,8 +131,13 @@ def explain(loss, names=None, learning_rate=None, file=None):
     return _explain(loss, names=names, learning_rate=learning_rate, file=file)
 
 
-from hybridgrad import (  # noqa: E402 - compiled execution (symbolic graphs)
-    jit,
-    nn,  # noqa: E402 - needs the tensor API above
-    symbolic,
-)
+from hybridgrad import nn  # noqa: E402 - needs the tensor API above
+
+
+def __getattr__(name: str):
+    """``hg.jit`` and ``hg.symbolic`` (compiled execution) load on first use."""
+    if name in ("jit", "symbolic"):
+        import importlib
+
+        return importlib.import_module(f"hybridgrad.{name}")
+    raise AttributeError(f"module 'hybridgrad' has no attribute {name!r}")
