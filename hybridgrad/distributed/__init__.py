@@ -36,6 +36,7 @@ from hybridgrad.distributed.parallel import (
     DistributedDataParallel,
     DistributedOptimizer,
     GradientAverager,
+    average_buffers,
     broadcast_parameters,
 )
 from hybridgrad.distributed.runtime import (
@@ -55,7 +56,7 @@ from hybridgrad.distributed.sampler import DistributedSampler
 
 __all__ = ["Communicator", "DistributedDataParallel", "DistributedOptimizer",
            "DistributedSampler", "GradientAverager", "MPICommunicator",
-           "SingleProcessCommunicator", "all_reduce", "barrier", "broadcast",
+           "SingleProcessCommunicator", "all_reduce", "average_buffers", "barrier", "broadcast",
            "broadcast_parameters", "get_communicator", "get_rank", "get_world_size", "init",
            "is_initialized", "is_main_process", "launched_world_size", "mpi_available",
            "rank_zero_only", "save_on_main"]

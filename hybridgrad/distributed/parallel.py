@@ -132,6 +132,40 @@ def broadcast_parameters(source, root: int = 0, communicator: Communicator | Non
                 tensors[i].data = value.copy()
 
 
+def average_buffers(module: Module, communicator: Communicator | None = None) -> None:
+    """Make every rank's buffers equal: floating-point buffers (batch norm's running mean and
+    variance) become their mean over the ranks, the others (``num_batches_tracked``) rank 0's.
+
+    Batch norm updates its running statistics from each rank's own batches, so replicas drift
+    apart there even though their parameters stay identical; call this before evaluating or
+    saving (timm's ``distribute_bn(reduce=True)``). The mean of the per-rank running variances
+    is an approximation of the variance over all ranks' data, as in those libraries.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> norm = hg.nn.BatchNorm1d(2); average_buffers(norm)
+        >>> norm.running_var.tolist()
+        [1.0, 1.0]
+    """
+    communicator = communicator or get_communicator()
+    if communicator.size == 1:
+        return
+    buffers = [buffer for buffer in module.buffers() if buffer is not None]
+    floating = [buffer for buffer in buffers if buffer.data.dtype.kind == "f"]
+    others = [buffer for buffer in buffers if buffer.data.dtype.kind != "f"]
+    arrays = [buffer.data for buffer in floating]
+    for bucket in _plan_buckets(arrays, DEFAULT_BUCKET_CAP_MB * 1e6):
+        flat = np.concatenate([arrays[i].reshape(-1) for i in bucket])
+        communicator.allreduce(flat)
+        flat /= communicator.size
+        offset = 0
+        for i in bucket:
+            floating[i].data = flat[offset:offset + arrays[i].size].reshape(arrays[i].shape)
+            offset += arrays[i].size
+    if others:
+        broadcast_parameters(others, communicator=communicator, check=False)
+
+
 class GradientAverager:
     """Averages the ``.grad`` of a fixed list of parameters across ranks, in buckets.
 

@@ -331,3 +331,21 @@ def test_init_rejects_unknown_backend_and_explains_missing_mpi(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if mpi4py were not installed
     with pytest.raises(RuntimeError, match=r"needs mpi4py.*hybridgrad\[distributed\]"):
         dist.MPICommunicator()
+
+
+def test_average_buffers_means_running_statistics():
+    group = ThreadGroup(2)
+
+    def work(communicator):
+        norm = hg.nn.BatchNorm1d(3)
+        norm(hg.tensor(np.full((4, 3), 10.0 * communicator.rank, np.float32)
+                       + np.arange(4.0, dtype=np.float32)[:, None]))
+        norm.num_batches_tracked.data = np.array(5 + communicator.rank)
+        dist.average_buffers(norm, communicator)
+        return norm.running_mean.numpy().copy(), int(norm.num_batches_tracked.item())
+
+    (mean0, count0), (mean1, count1) = group.run(work)
+    # momentum 0.1 from 0: rank r's running mean is 0.1 * (10 r + 1.5); their mean is 0.65.
+    np.testing.assert_allclose(mean0, np.full(3, 0.65, np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(mean0, mean1)
+    assert count0 == count1 == 5  # integer buffers: rank 0's
