@@ -116,6 +116,7 @@ class Trainer:
         progress: show a tqdm progress bar.
         log_every: steps between ``"step"`` records in ``metrics.jsonl``.
         step_callback: ``fn(trainer)`` called after every step (tests use it to interrupt).
+        epoch_callback: ``fn(trainer, record)`` called with every epoch's record.
 
     Example:
         >>> Trainer.__init__.__code__.co_varnames[1:3]
@@ -124,10 +125,11 @@ class Trainer:
 
     def __init__(self, spec: ModelSpec, config: dict, out_dir: str, data_dir: str | None = None,
                  download: bool = False, judge: str | None = None, progress: bool = True,
-                 log_every: int = 20, step_callback=None):
+                 log_every: int = 20, step_callback=None, epoch_callback=None):
         self.spec, self.config, self.out_dir = spec, dict(config), out_dir
         self.data_dir, self.download, self.judge_path = data_dir, download, judge
         self.progress, self.log_every, self.step_callback = progress, log_every, step_callback
+        self.epoch_callback = epoch_callback
         self.stop_requested = False
         self.epoch = self.step = self.global_step = 0
         self.task = None
@@ -308,6 +310,8 @@ class Trainer:
         self.save()
         plot_curves(self.metrics_path, os.path.join(self.out_dir, "curves.png"),
                     title=f"hybridgrad train {self.spec.name}")
+        if self.epoch_callback is not None:
+            self.epoch_callback(self, record)
         return record
 
 
