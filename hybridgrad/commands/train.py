@@ -152,7 +152,8 @@ def run(args) -> int:
         print(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
     print(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
-    if record and spec.metric in record and not spec.meets_goal(record[spec.metric]):
+    if (record and not args.quick and spec.metric in record
+            and not spec.meets_goal(record[spec.metric])):
         print(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
               f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)
     return 0

@@ -60,7 +60,7 @@ def open_model(name: str, path: str | None):
         >>> try:
         ...     open_model("cnn", None)
         ... except CommandError as error:
-        ...     print(str(error)[:60])
+        ...     print(str(error)[:59])
         no checkpoint at runs/cnn/checkpoint.safetensors: train the
     """
     spec_or_error(name)

@@ -114,7 +114,9 @@ def plot_curves(metrics_path: str, path: str, title: str = "") -> list[str]:
         found: list[str] = []
         for row in rows:
             for key, value in row.items():
-                if key not in skip and key not in found and isinstance(value, (int, float)):
+                per_digit = key.rsplit("_", 1)[-1].isdigit()  # label_accuracy_7: too many lines
+                if (key not in skip and key not in found and not per_digit
+                        and isinstance(value, (int, float))):
                     found.append(key)
         return found
 
@@ -122,7 +124,7 @@ def plot_curves(metrics_path: str, path: str, title: str = "") -> list[str]:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name in step_names:
         points = [(row["step"], row[name]) for row in steps if name in row]
-        left.plot(*zip(*points), label=name, linewidth=1)
+        left.plot(*zip(*points), label=name, linewidth=1, marker="." if len(points) < 20 else None)
     left.set_xlabel("step")
     left.set_title("training losses")
     for name in epoch_names:
