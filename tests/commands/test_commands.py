@@ -107,8 +107,8 @@ def test_wrong_or_foreign_checkpoints_are_explained(trained, tmp_path, capsys):
     assert "not a readable safetensors" in _error(capsys, "eval", "cnn", "--checkpoint", garbage)
     weights = tmp_path / "weights.safetensors"
     hg.save({"w": hg.ones(2)}, str(weights))
-    assert "not a checkpoint written by 'hybridgrad train'" in _error(capsys, "sample", "cgan", "--checkpoint",
-                                                   weights, "-o", tmp_path / "x.png")
+    message = _error(capsys, "sample", "cgan", "--checkpoint", weights, "-o", tmp_path / "x.png")
+    assert "not a checkpoint written by 'hybridgrad train'" in message
     message = _error(capsys, "train", "cnn", "--resume", trained["mlp"])
     assert "holds a 'mlp' model, not 'cnn'" in message
     assert "no checkpoint at" in _error(capsys, "eval", "vae", "--checkpoint",
