@@ -115,25 +115,25 @@ REGISTRY: dict[str, ModelSpec] = {
         name="cnn", description="convolutional classifier (2 conv+BN+pool stages); also the judge "
         "that scores generated digits",
         builder=CNN, task="classifier", metric="test_accuracy", goal=(">=", 0.99),
-        config={**_CLASSIFIER_COMMON, "epochs": 8, "lr": 2e-3,
-                "model": {"channels": [32, 64], "hidden": 128, "dropout": 0.3}},
+        config={**_CLASSIFIER_COMMON, "epochs": 6, "lr": 2e-3,
+                "model": {"channels": [16, 32], "hidden": 128, "dropout": 0.3}},
         quick={**_CLASSIFIER_QUICK, "model": {"channels": [4, 8], "hidden": 16}},
         budget="15 minutes"),
     "vit": ModelSpec(
-        name="vit", description="Vision Transformer (7x7 patches, class token, 4 pre-norm "
+        name="vit", description="Vision Transformer (7x7 patches, class token, 3 pre-norm "
         "self-attention layers)",
         builder=ViT, task="classifier", metric="test_accuracy", goal=(">=", 0.975),
-        config={**_CLASSIFIER_COMMON, "epochs": 12, "lr": 2e-3, "optimizer": "adamw",
+        config={**_CLASSIFIER_COMMON, "epochs": 10, "lr": 2e-3, "optimizer": "adamw",
                 "weight_decay": 0.05,
-                "model": {"patch_size": 7, "dim": 64, "depth": 4, "heads": 4, "mlp_dim": 128,
-                          "dropout": 0.1, "positions": "learned", "pool": "cls"}},
+                "model": {"patch_size": 7, "dim": 64, "depth": 3, "heads": 4, "mlp_dim": 128,
+                          "dropout": 0.05, "positions": "learned", "pool": "cls"}},
         quick={**_CLASSIFIER_QUICK, "model": {"dim": 16, "depth": 1, "heads": 2, "mlp_dim": 32}},
         budget="15 minutes"),
     "cgan": ModelSpec(
         name="cgan", description="the notes' conditional GAN (10-sigmoid discriminator, BCE "
         "against one-hot labels); generates digits on demand",
         builder=CGAN, task="cgan", metric="label_accuracy", goal=(">=", 0.95),
-        config={"epochs": 15, "batch_size": 128, "lr": 2e-4, "betas": [0.5, 0.999],
+        config={"epochs": 12, "batch_size": 128, "lr": 2e-4, "betas": [0.5, 0.999],
                 "normalize": "tanh", "train_subset": None, "test_subset": None,
                 "judge_samples": 1000,
                 "model": {"noise_dim": 100, "width": 32, "discriminator": "notes"}},

@@ -15,8 +15,8 @@ from hybridgrad import nn
 
 class CNN(nn.Module):
     """Two ``Conv(3x3) -> BatchNorm -> ReLU -> MaxPool`` stages (28 -> 14 -> 7), then
-    ``Linear -> ReLU -> Dropout -> Linear``: about 4 million multiply-adds per image, small
-    enough for a NumPy epoch on two cores.
+    ``Linear -> ReLU -> Dropout -> Linear``: about 1.2 million multiply-adds per image with the
+    default channels, small enough for a NumPy epoch on two cores in under two minutes.
 
     Args:
         in_channels: image channels (1 for MNIST).
@@ -33,7 +33,7 @@ class CNN(nn.Module):
         (1, 10)
     """
 
-    def __init__(self, in_channels: int = 1, channels=(32, 64), hidden: int = 128,
+    def __init__(self, in_channels: int = 1, channels=(16, 32), hidden: int = 128,
                  num_classes: int = 10, dropout: float = 0.3, image_size: int = 28):
         super().__init__()
         first, second = channels
