@@ -23,6 +23,7 @@ from __future__ import annotations
 import hybridgrad as hg
 from hybridgrad import nn
 from hybridgrad.models.cgan import one_hot_labels
+from hybridgrad.nn import losses
 
 
 def reparameterize(mu, log_var, generator=None):
@@ -48,7 +49,7 @@ def negative_elbo(logits, images, mu, log_var, reduction: str = "mean"):
         543.43
     """
     targets = images.reshape(images.shape[0], -1)
-    reconstruction = nn.functional.binary_cross_entropy_with_logits(
+    reconstruction = losses.binary_cross_entropy_with_logits(
         logits, targets, reduction="none").sum(1)
     kl = 0.5 * (mu * mu + hg.exp(log_var) - 1.0 - log_var).sum(1)
     per_image = reconstruction + kl

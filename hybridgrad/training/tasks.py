@@ -26,6 +26,7 @@ import numpy as np
 import hybridgrad as hg
 from hybridgrad.models import CVAE, ModelSpec, one_hot_labels
 from hybridgrad.models.vae import negative_elbo
+from hybridgrad.nn import losses
 from hybridgrad.training.data import normalize
 from hybridgrad.training.plots import save_image_grid
 
@@ -134,7 +135,7 @@ class ClassifierTask(Task):
         optimizer = self.optimizers["optimizer"]
         optimizer.zero_grad()
         logits = self.model(self.prepare(images))
-        loss = hg.nn.functional.cross_entropy(logits, labels)
+        loss = losses.cross_entropy(logits, labels)
         loss.backward()
         optimizer.step()
         correct = (logits.data.argmax(1) == np.asarray(labels.data)).mean()
@@ -146,7 +147,7 @@ class ClassifierTask(Task):
         with hg.no_grad():
             for images, labels in loader:
                 logits = self.model(self.prepare(images))
-                loss = hg.nn.functional.cross_entropy(logits, labels, reduction="sum")
+                loss = losses.cross_entropy(logits, labels, reduction="sum")
                 total_loss += float(loss.item())
                 correct += int((logits.data.argmax(1) == np.asarray(labels.data)).sum())
                 count += len(labels)
@@ -238,7 +239,7 @@ class CGANTask(_GeneratesDigits):
         return self.model.discriminator(images, labels)
 
     def train_step(self, images, labels) -> dict:
-        model, functional = self.model, hg.nn.functional
+        model = self.model
         model.train()
         real = self.prepare(images)
         count = real.shape[0]
@@ -251,9 +252,9 @@ class CGANTask(_GeneratesDigits):
         # 1. Generator fixed (its images detached): update the discriminator on real + fake.
         d_optimizer = self.optimizers["discriminator"]
         d_optimizer.zero_grad()
-        d_real_loss = functional.binary_cross_entropy(self._discriminate(real, labels),
+        d_real_loss = losses.binary_cross_entropy(self._discriminate(real, labels),
                                                       real_targets)
-        d_fake_loss = functional.binary_cross_entropy(self._discriminate(fake.detach(), labels),
+        d_fake_loss = losses.binary_cross_entropy(self._discriminate(fake.detach(), labels),
                                                       fake_targets)
         d_loss = d_real_loss + d_fake_loss
         d_loss.backward()
@@ -265,7 +266,7 @@ class CGANTask(_GeneratesDigits):
         g_optimizer.zero_grad()
         model.discriminator.requires_grad_(False)
         try:
-            g_loss = functional.binary_cross_entropy(self._discriminate(fake, labels),
+            g_loss = losses.binary_cross_entropy(self._discriminate(fake, labels),
                                                      real_targets)
             g_loss.backward()
         finally:
