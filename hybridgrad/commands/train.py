@@ -67,6 +67,7 @@ def _config(args, spec) -> dict:
             overrides[key] = value
     config = spec.resolved_config(quick=args.quick, overrides=overrides)
     config.setdefault("seed", 0)
+    config["quick"] = bool(args.quick)
     unknown = sorted(set(overrides) - set(spec.config) - {"seed"})
     parameters = inspect.signature(spec.builder).parameters
     unknown += [f"model.{key}" for key in overrides.get("model", {}) if key not in parameters]
@@ -152,7 +153,7 @@ def run(args) -> int:
         print(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
     print(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
-    if (record and not args.quick and spec.metric in record
+    if (record and not config.get("quick") and spec.metric in record
             and not spec.meets_goal(record[spec.metric])):
         print(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
               f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)

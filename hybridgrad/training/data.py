@@ -10,6 +10,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
 import hybridgrad as hg
@@ -52,17 +55,10 @@ def _arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
             np.asarray([int(label) for label in labels]))
 
 
-def load_mnist(train: bool, root: str | None = None, subset: int | None = None,
-               download: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST as ``(images float32 [N, 1, 28, 28] in [0, 1], labels int64 [N])``, the first
-    ``subset`` images when given. Raises :class:`DatasetNotFoundError` with advice when missing.
-
-    Example (needs the data set):
-        >>> import os
-        >>> images, labels = load_mnist(False, subset=4)  # doctest: +SKIP
-        >>> images.shape, labels.dtype  # doctest: +SKIP
-        ((4, 1, 28, 28), dtype('int64'))
-    """
+@functools.lru_cache(maxsize=2)
+def _raw_mnist(train: bool, root: str | None, download: bool, environment: str | None):
+    """The split's arrays as stored (uint8), read once per process: tests and the commands
+    that load MNIST repeatedly pay the decompression once."""
     from hybridgrad import data as hg_data
 
     split = "training" if train else "test"
@@ -76,11 +72,26 @@ def load_mnist(train: bool, root: str | None = None, subset: int | None = None,
             f"HYBRIDGRAD_DATA to the folder above mnist/, or add --download to fetch them."
         ) from None
     images, labels = _arrays(dataset)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
+
+
+def load_mnist(train: bool, root: str | None = None, subset: int | None = None,
+               download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST as ``(images float32 [N, 1, 28, 28] in [0, 1], labels int64 [N])``, the first
+    ``subset`` images when given. Raises :class:`DatasetNotFoundError` with advice when missing.
+
+    Example (needs the data set):
+        >>> import os
+        >>> images, labels = load_mnist(False, subset=4)  # doctest: +SKIP
+        >>> images.shape, labels.dtype  # doctest: +SKIP
+        ((4, 1, 28, 28), dtype('int64'))
+    """
+    images, labels = _raw_mnist(train, root, download, os.environ.get("HYBRIDGRAD_DATA"))
     if subset is not None:
         images, labels = images[:subset], labels[:subset]
-    images = images.astype(np.float32)
-    if images.max(initial=0.0) > 1.0:
-        images /= 255.0
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    images = images.astype(np.float32) / np.float32(scale)
     return images.reshape(len(images), 1, 28, 28), labels.astype(np.int64)
 
 
