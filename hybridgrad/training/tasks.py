@@ -198,7 +198,15 @@ class _GeneratesDigits(Task):
     """Shared by the CGAN and the CVAE: label-conditioned samples, the 10x10 grid, the judge."""
 
     def sample01(self, labels) -> np.ndarray:
-        """Images in [0, 1] of the given digits."""
+        """Images in [0, 1] of the given digits (in chunks of 500, bounding the memory)."""
+        labels = np.asarray(labels, dtype=np.int64)
+        self.model.eval()
+        with hg.no_grad():
+            chunks = [self._sample_chunk(hg.tensor(labels[start:start + 500]))
+                      for start in range(0, len(labels), 500)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, 1, 28, 28), np.float32)
+
+    def _sample_chunk(self, labels) -> np.ndarray:
         raise NotImplementedError
 
     def judged(self, seed: int) -> dict:
@@ -275,11 +283,8 @@ class CGANTask(_GeneratesDigits):
         return {"d_loss": float(d_loss.item()), "d_real_loss": float(d_real_loss.item()),
                 "d_fake_loss": float(d_fake_loss.item()), "g_loss": float(g_loss.item())}
 
-    def sample01(self, labels) -> np.ndarray:
-        self.model.eval()
-        with hg.no_grad():
-            images = self.model.generate(hg.tensor(np.asarray(labels, dtype=np.int64)))
-        return (np.asarray(images.data) + 1.0) / 2.0
+    def _sample_chunk(self, labels) -> np.ndarray:
+        return (np.asarray(self.model.generate(labels).data) + 1.0) / 2.0
 
     def evaluate(self, loader) -> dict:
         return self.judged(seed=int(self.config.get("seed", 0)) + 7919)
@@ -329,12 +334,9 @@ class VAETask(_GeneratesDigits):
             metrics.update(self.judged(seed=int(self.config.get("seed", 0)) + 7920))
         return metrics
 
-    def sample01(self, labels) -> np.ndarray:
-        self.model.eval()
-        with hg.no_grad():
-            labels = hg.tensor(np.asarray(labels, dtype=np.int64))
-            images = (self.model.sample(len(labels), labels) if self.conditional
-                      else self.model.sample(len(labels)))
+    def _sample_chunk(self, labels) -> np.ndarray:
+        images = (self.model.sample(len(labels), labels) if self.conditional
+                  else self.model.sample(len(labels)))
         return np.asarray(images.data)
 
     def reconstructions(self, images01, labels) -> np.ndarray:
