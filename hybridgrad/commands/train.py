@@ -73,8 +73,8 @@ def _config(args, spec) -> dict:
     unknown += [f"model.{key}" for key in overrides.get("model", {}) if key not in parameters]
     if unknown:
         raise CommandError(f"unknown hyper-parameter(s) {', '.join(unknown)} for {spec.name}; "
-                           f"the settings are {', '.join(sorted(config))} (and model.* for the "
-                           f"architecture).")
+                           f"the settings are {', '.join(sorted(set(spec.config) - {'model'}))} "
+                           f"and model.{{{', '.join(sorted(parameters))}}}.")
     for key, value in config.items():
         if key in ("epochs", "batch_size") and (not isinstance(value, int) or value < 1):
             raise CommandError(f"--{key.replace('_', '-')} must be a positive integer, got "
@@ -107,6 +107,11 @@ def _resumed_config(args, spec) -> dict:
     if args.epochs is not None:
         if args.epochs < 1:
             raise CommandError(f"--epochs must be a positive integer, got {args.epochs}.")
+        if config.get("scheduler") == "onecycle" and args.epochs != config["epochs"]:
+            raise CommandError(f"this run's one-cycle learning-rate schedule was laid out for "
+                               f"{config['epochs']} epochs and cannot be stretched to "
+                               f"{args.epochs}; resume without --epochs, or start a new run "
+                               f"with --epochs {args.epochs}.")
         config["epochs"] = args.epochs
     return config
 

@@ -82,6 +82,8 @@ class ViT(nn.Module):
         dropout: dropout inside the encoder.
         positions: ``"learned"`` (a trained table) or ``"sinusoidal"`` (fixed).
         pool: ``"cls"`` (classify a prepended class token) or ``"mean"`` (average the tokens).
+        activation: the feed-forward activation, ``"gelu"`` (the paper's) or ``"relu"``
+            (cheaper in NumPy, where the exact GELU's erf costs a fifth of a step).
 
     Example:
         >>> import hybridgrad as hg
@@ -93,7 +95,7 @@ class ViT(nn.Module):
     def __init__(self, image_size: int = 28, patch_size: int = 7, in_channels: int = 1,
                  num_classes: int = 10, dim: int = 64, depth: int = 4, heads: int = 4,
                  mlp_dim: int = 128, dropout: float = 0.1, positions: str = "learned",
-                 pool: str = "cls"):
+                 pool: str = "cls", activation: str = "gelu"):
         super().__init__()
         if positions not in ("learned", "sinusoidal"):
             raise ValueError(f"ViT: positions must be 'learned' or 'sinusoidal', not {positions!r}")
@@ -112,7 +114,8 @@ class ViT(nn.Module):
                                  hg.tensor(sinusoidal_positions(tokens, dim)[None]),
                                  persistent=False)
         layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=mlp_dim, dropout=dropout,
-                                           activation="gelu", batch_first=True, norm_first=True)
+                                           activation=activation, batch_first=True,
+                                           norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, depth)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)

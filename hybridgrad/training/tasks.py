@@ -76,10 +76,31 @@ def make_optimizer(parameters, config: dict, lr: float | None = None):
     raise ValueError(f"unknown optimizer {name!r}: use adam, adamw or sgd")
 
 
-def _scheduler(optimizer, config: dict):
-    if config.get("scheduler") == "cosine":
-        return hg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config["epochs"], 1))
-    return None
+SCHEDULERS = ("cosine", "onecycle", None)
+
+
+def make_scheduler(optimizer, config: dict, steps_per_epoch: int = 1):
+    """``(scheduler, interval)`` for ``config["scheduler"]``: ``"cosine"`` (CosineAnnealingLR
+    over the epochs, stepped per epoch), ``"onecycle"`` (OneCycleLR peaking at ``lr``, stepped
+    per batch) or ``None`` (constant learning rate).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.Adam(hg.nn.Linear(2, 2).parameters(), lr=0.1)
+        >>> make_scheduler(optimizer, {"scheduler": "onecycle", "lr": 0.1, "epochs": 2}, 5)[1]
+        'step'
+    """
+    name = config.get("scheduler")
+    if name == "cosine":
+        return (hg.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                        T_max=max(config["epochs"], 1)), "epoch")
+    if name == "onecycle":
+        total = max(int(config["epochs"]) * max(int(steps_per_epoch), 1), 2)
+        return hg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config["lr"],
+                                                total_steps=total), "step"
+    if name is None:
+        return None, "epoch"
+    raise ValueError(f"unknown scheduler {name!r}: use cosine, onecycle or none")
 
 
 class Task:
@@ -90,10 +111,12 @@ class Task:
         'ClassifierTask'
     """
 
-    def __init__(self, spec: ModelSpec, config: dict, model):
+    def __init__(self, spec: ModelSpec, config: dict, model, steps_per_epoch: int = 1):
         self.spec, self.config, self.model = spec, config, model
+        self.steps_per_epoch = steps_per_epoch
         self.optimizers: dict = {}
         self.schedulers: dict = {}
+        self.scheduler_interval = "epoch"  # or "step": when the trainer steps the schedulers
         self.judge = None  # the CNN that scores generated digits, when available
         self.preview = None  # (images01, labels) of a few test images, for reconstructions
 
@@ -123,11 +146,11 @@ class ClassifierTask(Task):
         'Task'
     """
 
-    def __init__(self, spec, config, model):
-        super().__init__(spec, config, model)
+    def __init__(self, spec, config, model, steps_per_epoch: int = 1):
+        super().__init__(spec, config, model, steps_per_epoch)
         optimizer = make_optimizer(model.parameters(), config)
         self.optimizers = {"optimizer": optimizer}
-        scheduler = _scheduler(optimizer, config)
+        scheduler, self.scheduler_interval = make_scheduler(optimizer, config, steps_per_epoch)
         self.schedulers = {"scheduler": scheduler} if scheduler is not None else {}
 
     def train_step(self, images, labels) -> dict:
@@ -236,8 +259,8 @@ class CGANTask(_GeneratesDigits):
     CNN is available.
     """
 
-    def __init__(self, spec, config, model):
-        super().__init__(spec, config, model)
+    def __init__(self, spec, config, model, steps_per_epoch: int = 1):
+        super().__init__(spec, config, model, steps_per_epoch)
         self.optimizers = {
             "discriminator": make_optimizer(model.discriminator.parameters(), config),
             "generator": make_optimizer(model.generator.parameters(), config),
@@ -301,8 +324,8 @@ class VAETask(_GeneratesDigits):
     """VAE/CVAE: minimise the negative ELBO; ``test_nelbo`` in nats per image; for the CVAE,
     ``label_accuracy`` of its conditioned samples when the judge CNN is available."""
 
-    def __init__(self, spec, config, model):
-        super().__init__(spec, config, model)
+    def __init__(self, spec, config, model, steps_per_epoch: int = 1):
+        super().__init__(spec, config, model, steps_per_epoch)
         self.conditional = isinstance(model, CVAE)
         self.optimizers = {"optimizer": make_optimizer(model.parameters(), config)}
 

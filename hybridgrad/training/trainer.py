@@ -150,15 +150,15 @@ class Trainer:
                                                 self.download)
         test_images, test_labels = load_mnist(False, self.data_dir, config.get("test_subset"),
                                               self.download)
-        model = self.spec.builder(**config["model"])
-        self.task = TASKS[self.spec.task](self.spec, config, model)
-        self.task.preview = (test_images[:50], test_labels[:50])
-        if self.judge_path and os.path.exists(self.judge_path):
-            self.task.judge = load_judge(self.judge_path)
         self.train_loader = make_loader(train_images, train_labels, int(config["batch_size"]),
                                         shuffle=True, seed=int(config["seed"]),
                                         drop_last=self.spec.task == "cgan")
         self.test_loader = make_loader(test_images, test_labels, 500, shuffle=False)
+        model = self.spec.builder(**config["model"])
+        self.task = TASKS[self.spec.task](self.spec, config, model, len(self.train_loader))
+        self.task.preview = (test_images[:50], test_labels[:50])
+        if self.judge_path and os.path.exists(self.judge_path):
+            self.task.judge = load_judge(self.judge_path)
         self.sums: dict = {}  # running sums of the step scalars over the epoch
         self.window: dict = {}  # ... and since the last "step" record
         self.epoch_seconds = 0.0
@@ -261,6 +261,9 @@ class Trainer:
             window_images = 0
             for images, labels in self.train_loader:
                 scalars = self.task.train_step(images, labels)
+                if self.task.scheduler_interval == "step":
+                    for scheduler in self.task.schedulers.values():
+                        scheduler.step()
                 self.step += 1
                 self.global_step += 1
                 window_images += len(labels)
@@ -295,8 +298,9 @@ class Trainer:
 
     def _end_epoch(self, seconds: float) -> dict:
         task = self.task
-        for scheduler in task.schedulers.values():
-            scheduler.step()
+        if task.scheduler_interval == "epoch":
+            for scheduler in task.schedulers.values():
+                scheduler.step()
         count = self.sums.pop("_count", 0) or 1
         train = {f"train_{name}": total / count for name, total in self.sums.items()}
         metrics = task.evaluate(self.test_loader)
