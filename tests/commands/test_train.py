@@ -79,10 +79,11 @@ def test_resume_after_an_epoch_equals_the_uninterrupted_run(mnist, tmp_path):
         _comparable(tmp_path / "split" / "metrics.jsonl")
 
 
-@pytest.mark.parametrize("name, stop_at, epochs", [("cgan", 2, 1), ("cnn", 3, 2)])
+@pytest.mark.parametrize("name, stop_at, epochs", [("cgan", 2, 1), ("cnn", 3, 2), ("vit", 4, 2)])
 def test_ctrl_c_mid_epoch_then_resume_equals_the_uninterrupted_run(mnist, tmp_path, name,
                                                                    stop_at, epochs):
-    # 3 batches per epoch: the CGAN stops inside its only epoch, the CNN inside its second.
+    # 3 batches per epoch: the CGAN stops inside its only epoch, the CNN (per-epoch cosine
+    # schedule) and the ViT (per-batch one-cycle schedule) inside their second.
     spec = get_spec(name)
     config = spec.resolved_config(quick=True, overrides={"train_subset": 192, "test_subset": 64,
                                                          "epochs": epochs})
@@ -121,3 +122,8 @@ def test_resume_from_the_command_line_after_ctrl_c(mnist, tmp_path, capsys):
     assert run_cli("train", "vae", "--no-progress", "--resume", checkpoint) == 0
     assert load_checkpoint(checkpoint)["progress"]["finished"]
     assert "resuming" in capsys.readouterr().out
+
+
+def test_one_cycle_runs_cannot_be_stretched(trained, capsys):
+    assert run_cli("train", "vit", "--resume", trained["vit"], "--epochs", 5) == 2
+    assert "one-cycle" in capsys.readouterr().err

@@ -179,6 +179,8 @@ def test_vit_variants(positions, pool):
     assert ("class_token" in names) == (pool == "cls")
     assert ("position_embedding" in names) == (positions == "learned")
     assert model(hg.zeros(2, 1, 28, 28)).shape == (2, 10)
+    relu = ViT(dim=8, depth=1, heads=2, mlp_dim=16, activation="relu")
+    assert relu(hg.zeros(1, 1, 28, 28)).shape == (1, 10)
     with pytest.raises(ValueError, match="pool must be"):
         ViT(pool="max")
 
