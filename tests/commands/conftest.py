@@ -6,15 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from hybridgrad.cli import main
-
-# A few hundred images: every command's code path in about a second.
-SMALL = ["--quick", "--no-progress", "--set", "train_subset=128", "--set", "test_subset=64"]
-
-
-def run_cli(*argv) -> int:
-    return main([str(arg) for arg in argv])
+from model_cli_helpers import SMALL, run_cli
 
 
 @pytest.fixture(scope="session")

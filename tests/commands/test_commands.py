@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SMALL, run_cli
+from model_cli_helpers import SMALL, run_cli
 
 import hybridgrad as hg
 

@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import SMALL, run_cli
+from model_cli_helpers import SMALL, run_cli
 
 import hybridgrad as hg
 from hybridgrad.models import get_spec
