@@ -120,12 +120,12 @@ REGISTRY: dict[str, ModelSpec] = {
         quick={**_CLASSIFIER_QUICK, "model": {"channels": [4, 8], "hidden": 16}},
         budget="15 minutes"),
     "vit": ModelSpec(
-        name="vit", description="Vision Transformer (7x7 patches, class token, 3 pre-norm "
+        name="vit", description="Vision Transformer (7x7 patches, class token, 4 pre-norm "
         "self-attention layers)",
         builder=ViT, task="classifier", metric="test_accuracy", goal=(">=", 0.975),
         config={**_CLASSIFIER_COMMON, "epochs": 10, "lr": 2e-3, "optimizer": "adamw",
                 "weight_decay": 0.05, "scheduler": "onecycle",
-                "model": {"patch_size": 7, "dim": 64, "depth": 3, "heads": 4, "mlp_dim": 128,
+                "model": {"patch_size": 7, "dim": 64, "depth": 4, "heads": 4, "mlp_dim": 128,
                           "dropout": 0.0, "positions": "learned", "pool": "cls",
                           "activation": "relu"}},
         quick={**_CLASSIFIER_QUICK, "model": {"dim": 16, "depth": 1, "heads": 2, "mlp_dim": 32}},
