@@ -280,7 +280,8 @@ class Trainer:
                               "images_per_second": window_images / max(now - window_started,
                                                                        1e-9)}
                     self._log(record)
-                    bar.set_postfix({name: f"{value:.4g}" for name, value in record.items()
+                    bar.set_postfix({("img/s" if name == "images_per_second" else name):
+                                     f"{value:.4g}" for name, value in record.items()
                                      if name not in ("kind", "epoch", "step")})
                     self.window, window_started, window_images = {}, now, 0
                 bar.update(1)
