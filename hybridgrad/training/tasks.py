@@ -107,8 +107,12 @@ class Task:
     """The interface the trainer drives (see the subclasses).
 
     Example:
-        >>> Task.__subclasses__()[0].__name__
-        'ClassifierTask'
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.models import build, get_spec
+        >>> spec = get_spec("mlp")
+        >>> task = ClassifierTask(spec, {**spec.config, "seed": 0}, build("mlp", hidden_sizes=[8]))
+        >>> sorted(task.train_step(hg.rand(4, 1, 28, 28), hg.tensor([0, 1, 2, 3])))
+        ['accuracy', 'loss']
     """
 
     def __init__(self, spec: ModelSpec, config: dict, model, steps_per_epoch: int = 1):
@@ -142,8 +146,12 @@ class ClassifierTask(Task):
     """Cross-entropy classification; metrics ``test_loss`` and ``test_accuracy``.
 
     Example:
-        >>> ClassifierTask.__mro__[1].__name__
-        'Task'
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.models import build, get_spec
+        >>> spec = get_spec("cnn")
+        >>> task = ClassifierTask(spec, {**spec.config, "seed": 0}, build("cnn", channels=[2, 2]))
+        >>> type(task.schedulers["scheduler"]).__name__, task.scheduler_interval
+        ('CosineAnnealingLR', 'epoch')
     """
 
     def __init__(self, spec, config, model, steps_per_epoch: int = 1):

@@ -119,8 +119,9 @@ class Trainer:
         epoch_callback: ``fn(trainer, record)`` called with every epoch's record.
 
     Example:
-        >>> Trainer.__init__.__code__.co_varnames[1:3]
-        ('spec', 'config')
+        >>> from hybridgrad.models import get_spec
+        >>> Trainer(get_spec("mlp"), {}, out_dir="runs/mlp").checkpoint_path
+        'runs/mlp/checkpoint.safetensors'
     """
 
     def __init__(self, spec: ModelSpec, config: dict, out_dir: str, data_dir: str | None = None,
