@@ -265,6 +265,16 @@ class CGANTask(_GeneratesDigits):
     Logged per step: ``d_loss`` (= ``d_real_loss + d_fake_loss``), ``d_real_loss``,
     ``d_fake_loss``, ``g_loss``. Per epoch: ``label_accuracy`` (and per digit) when the judge
     CNN is available.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.models import build, get_spec
+        >>> spec = get_spec("cgan")
+        >>> task = CGANTask(spec, {**spec.config, "seed": 0}, build("cgan", noise_dim=4, width=2))
+        >>> sorted(task.train_step(hg.rand(4, 1, 28, 28), hg.tensor([0, 1, 2, 3])))
+        ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_loss']
+        >>> task.sample01([7, 7]).shape
+        (2, 1, 28, 28)
     """
 
     def __init__(self, spec, config, model, steps_per_epoch: int = 1):
@@ -330,7 +340,18 @@ class CGANTask(_GeneratesDigits):
 
 class VAETask(_GeneratesDigits):
     """VAE/CVAE: minimise the negative ELBO; ``test_nelbo`` in nats per image; for the CVAE,
-    ``label_accuracy`` of its conditioned samples when the judge CNN is available."""
+    ``label_accuracy`` of its conditioned samples when the judge CNN is available.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.models import build, get_spec
+        >>> spec = get_spec("cvae")
+        >>> task = VAETask(spec, {**spec.config, "seed": 0}, build("cvae", hidden=8, latent_dim=2))
+        >>> list(task.train_step(hg.rand(4, 1, 28, 28), hg.tensor([0, 1, 2, 3])))
+        ['loss']
+        >>> task.conditional, task.sample01([3, 4, 5]).shape
+        (True, (3, 1, 28, 28))
+    """
 
     def __init__(self, spec, config, model, steps_per_epoch: int = 1):
         super().__init__(spec, config, model, steps_per_epoch)
