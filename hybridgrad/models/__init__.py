@@ -151,12 +151,14 @@ REGISTRY: dict[str, ModelSpec] = {
                "model": {"hidden": 32, "latent_dim": 4}},
         budget="15 minutes"),
     "cvae": ModelSpec(
-        name="cvae", description="conditional VAE (label-conditioned encoder and decoder); "
-        "samples scored by the CNN",
+        name="cvae", description="conditional VAE (label-conditioned encoder and decoder, 4-d "
+        "latent); samples scored by the CNN",
         builder=CVAE, task="vae", metric="label_accuracy", goal=(">=", 0.90),
         config={"epochs": 20, "batch_size": 128, "lr": 1e-3, "normalize": "unit",
                 "train_subset": None, "test_subset": None, "judge_samples": 1000,
-                "model": {"hidden": 512, "latent_dim": 20}},
+                # A 4-d latent leaves the digit's identity to the label (style only in z):
+                # 95% of samples judged right after 3 epochs, against 75% with 20 dimensions.
+                "model": {"hidden": 512, "latent_dim": 4}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"hidden": 32, "latent_dim": 4}},
         budget="15 minutes"),
