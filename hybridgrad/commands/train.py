@@ -7,6 +7,7 @@ Examples::
     hybridgrad train mlp --quick               # a seconds-long smoke run on 512 images
     hybridgrad train vit --set model.pool=mean --set model.positions=sinusoidal
     hybridgrad train cgan --resume runs/cgan/checkpoint.safetensors
+    mpirun -n 2 hybridgrad train cnn --distributed   # data-parallel on 2 processes (MPI)
 
 Example:
     >>> import argparse
@@ -54,6 +55,10 @@ def register(subparsers) -> None:
                         help="override a hyper-parameter, e.g. --set model.width=64 "
                         "(repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", action="store_true", help="data-parallel training as "
+                        "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
+                        "MODEL --distributed' (--batch-size stays the global batch, split over "
+                        "the N processes; rank 0 writes --out). See docs/distributed.md")
     parser.set_defaults(handler=run)
 
 
@@ -125,41 +130,68 @@ def run(args) -> int:
         WrongCheckpointError,
         describe,
     )
+    from hybridgrad.training.distributed import BatchSizeError
     from hybridgrad.training.helpers import default_checkpoint, default_out, spec_or_error
 
     spec = spec_or_error(args.model)
     config = _resumed_config(args, spec) if args.resume else _config(args, spec)
+    say = _distributed_printer(config) if args.distributed else print
     out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
     judge = None
     if spec.metric == "label_accuracy":
         judge = args.judge or os.path.join(os.path.dirname(os.path.abspath(out)), "cnn",
                                            "checkpoint.safetensors")
         if not os.path.exists(judge):
-            print(f"note: no judge CNN at {judge}, so {spec.metric} is not measured during "
-                  f"training; train it with 'hybridgrad train cnn' (it writes "
-                  f"{default_checkpoint('cnn')}) or pass --judge CKPT.", file=sys.stderr)
-    print(f"hybridgrad train {spec.name}: {config['epochs']} epoch(s), batch size "
+            say(f"note: no judge CNN at {judge}, so {spec.metric} is not measured during "
+                f"training; train it with 'hybridgrad train cnn' (it writes "
+                f"{default_checkpoint('cnn')}) or pass --judge CKPT.", file=sys.stderr)
+    say(f"hybridgrad train {spec.name}: {config['epochs']} epoch(s), batch size "
           f"{config['batch_size']}, lr {config['lr']}, seed {config['seed']}"
           f"{' (quick)' if args.quick else ''}{', resuming ' + args.resume if args.resume else ''}"
           f" -> {out}")
 
     def report(trainer, record):
-        print(describe(record, spec), flush=True)
+        say(describe(record, spec), flush=True)
 
     trainer = Trainer(spec, config, out, data_dir=args.data_dir, download=args.download,
-                      judge=judge, progress=not args.no_progress, epoch_callback=report)
+                      judge=judge, progress=not args.no_progress, epoch_callback=report,
+                      distributed=args.distributed)
     try:
         record = trainer.run(resume=args.resume)
-    except DatasetNotFoundError as error:
+    except (DatasetNotFoundError, BatchSizeError) as error:
         raise CommandError(str(error)) from None
     except (CheckpointError, WrongCheckpointError) as error:
         raise CommandError(f"cannot resume: {error}") from None
     except KeyboardInterrupt as interrupt:
-        print(str(interrupt) or "interrupted", file=sys.stderr)
+        say(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
-    print(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
+    say(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
     if (record and not config.get("quick") and spec.metric in record
             and not spec.meets_goal(record[spec.metric])):
-        print(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
-              f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)
+        say(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
+            f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)
     return 0
+
+
+def _distributed_printer(config: dict):
+    """Join the MPI job; a ``print`` that only rank 0 uses. Says how the work is split."""
+    from hybridgrad import distributed
+
+    try:
+        communicator = distributed.init()
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+
+    def say(*values, **options):
+        if communicator.rank == 0:
+            print(*values, **options)
+
+    if communicator.size == 1:
+        say("note: --distributed without mpirun (or with -n 1) trains in this one process; "
+            "start several with 'mpirun -n N hybridgrad train ... --distributed'.",
+            file=sys.stderr)
+    else:
+        say(f"distributed: {communicator.size} processes ({type(communicator).__name__}), "
+            f"{config['batch_size'] // communicator.size} images each per step of "
+            f"{config['batch_size']}")
+    return say

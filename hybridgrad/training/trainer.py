@@ -32,6 +32,7 @@ import hybridgrad as hg
 from hybridgrad.models import ModelSpec, get_spec
 from hybridgrad.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hybridgrad.training.data import load_mnist, make_loader
+from hybridgrad.training.distributed import distribute_task, shard_loader, synchronize_epoch
 from hybridgrad.training.plots import plot_curves, read_metrics
 from hybridgrad.training.tasks import TASKS
 
@@ -117,6 +118,8 @@ class Trainer:
         log_every: steps between ``"step"`` records in ``metrics.jsonl``.
         step_callback: ``fn(trainer)`` called after every step (tests use it to interrupt).
         epoch_callback: ``fn(trainer, record)`` called with every epoch's record.
+        distributed: train as one rank of an MPI job (``mpirun``; see
+            :mod:`hybridgrad.training.distributed`); only rank 0 writes files.
 
     Example:
         >>> from hybridgrad.models import get_spec
@@ -126,11 +129,17 @@ class Trainer:
 
     def __init__(self, spec: ModelSpec, config: dict, out_dir: str, data_dir: str | None = None,
                  download: bool = False, judge: str | None = None, progress: bool = True,
-                 log_every: int = 20, step_callback=None, epoch_callback=None):
+                 log_every: int = 20, step_callback=None, epoch_callback=None,
+                 distributed: bool = False):
         self.spec, self.config, self.out_dir = spec, dict(config), out_dir
         self.data_dir, self.download, self.judge_path = data_dir, download, judge
         self.progress, self.log_every, self.step_callback = progress, log_every, step_callback
         self.epoch_callback = epoch_callback
+        self.distributed, self.world_size, self.writes = distributed, 1, True
+        if distributed:
+            communicator = hg.distributed.init()
+            self.world_size, self.writes = communicator.size, communicator.rank == 0
+            self.progress = self.progress and self.writes
         self.stop_requested = False
         self.epoch = self.step = self.global_step = 0
         self.task = None
@@ -154,9 +163,13 @@ class Trainer:
         self.train_loader = make_loader(train_images, train_labels, int(config["batch_size"]),
                                         shuffle=True, seed=int(config["seed"]),
                                         drop_last=self.spec.task == "cgan")
+        if self.distributed:
+            self.train_loader = shard_loader(self.train_loader, config)
         self.test_loader = make_loader(test_images, test_labels, 500, shuffle=False)
         model = self.spec.builder(**config["model"])
         self.task = TASKS[self.spec.task](self.spec, config, model, len(self.train_loader))
+        if self.distributed:
+            distribute_task(self.task)
         self.task.preview = (test_images[:50], test_labels[:50])
         if self.judge_path and os.path.exists(self.judge_path):
             self.task.judge = load_judge(self.judge_path)
@@ -182,7 +195,8 @@ class Trainer:
 
     def save(self) -> str:
         """Write the checkpoint now (atomically); returns its path."""
-        save_checkpoint(self._state(), self.checkpoint_path)
+        if self.writes:
+            save_checkpoint(self._state(), self.checkpoint_path)
         return self.checkpoint_path
 
     def _restore(self, path: str) -> None:
@@ -209,12 +223,15 @@ class Trainer:
         # Forget what the interrupted run logged after its checkpoint.
         kept = [record for record in read_metrics(self.metrics_path)
                 if record.get("step", 0) <= self.global_step]
-        with open(self.metrics_path, "w", encoding="utf-8") as handle:
-            for record in kept:
-                handle.write(json.dumps(record) + "\n")
+        if self.writes:
+            with open(self.metrics_path, "w", encoding="utf-8") as handle:
+                for record in kept:
+                    handle.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------------------------------
     def _log(self, record: dict) -> None:
+        if not self.writes:
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
@@ -236,10 +253,12 @@ class Trainer:
         self._setup()
         if resume:
             self._restore(resume)
-        elif os.path.exists(self.metrics_path):
+        elif os.path.exists(self.metrics_path) and self.writes:
             os.remove(self.metrics_path)
-        with open(os.path.join(self.out_dir, "config.json"), "w", encoding="utf-8") as handle:
-            json.dump({"model": self.spec.name, **self.config}, handle, indent=2)
+        if self.writes:
+            with open(os.path.join(self.out_dir, "config.json"), "w",
+                      encoding="utf-8") as handle:
+                json.dump({"model": self.spec.name, **self.config}, handle, indent=2)
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._on_sigint) if in_main_thread else None
         try:
@@ -267,7 +286,7 @@ class Trainer:
                         scheduler.step()
                 self.step += 1
                 self.global_step += 1
-                window_images += len(labels)
+                window_images += len(labels) * self.world_size
                 for name, value in scalars.items():
                     self.sums[name] = self.sums.get(name, 0.0) + value
                     self.window[name] = self.window.get(name, 0.0) + value
@@ -303,6 +322,8 @@ class Trainer:
         if task.scheduler_interval == "epoch":
             for scheduler in task.schedulers.values():
                 scheduler.step()
+        if self.distributed:
+            synchronize_epoch(self)
         count = self.sums.pop("_count", 0) or 1
         train = {f"train_{name}": total / count for name, total in self.sums.items()}
         metrics = task.evaluate(self.test_loader)
@@ -311,11 +332,13 @@ class Trainer:
                   **metrics, "seconds": self.epoch_seconds + seconds,
                   "lr": float(next(iter(task.optimizers.values())).param_groups[0]["lr"])}
         self._log(record)
-        task.write_artifacts(self.out_dir, self.epoch)
+        if self.writes:
+            task.write_artifacts(self.out_dir, self.epoch)
         self.step, self.sums, self.window, self.epoch_seconds = 0, {}, {}, 0.0
         self.save()
-        plot_curves(self.metrics_path, os.path.join(self.out_dir, "curves.png"),
-                    title=f"hybridgrad train {self.spec.name}")
+        if self.writes:
+            plot_curves(self.metrics_path, os.path.join(self.out_dir, "curves.png"),
+                        title=f"hybridgrad train {self.spec.name}")
         if self.epoch_callback is not None:
             self.epoch_callback(self, record)
         return record

@@ -45,10 +45,15 @@ def mpi_unavailable_reason() -> str | None:
 
 def run_mpi(processes: int, mode: str, out: Path, timeout: float = 120):
     """Run the worker on ``processes`` ranks; the CompletedProcess (text output)."""
+    return run_mpi_command(processes, [str(WORKER), mode, str(out)], timeout)
+
+
+def run_mpi_command(processes: int, arguments: list, timeout: float = 120):
+    """``mpirun -n processes python *arguments`` from the repository root, on loopback."""
     command = ["mpirun", "-n", str(processes)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-run-as-root")
-    command += [sys.executable, str(WORKER), mode, str(out)]
+    command += [sys.executable] + [str(argument) for argument in arguments]
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               env=mpi_environment(), cwd=ROOT)
