@@ -8,6 +8,8 @@ Modes:
 - ``ddp``: the same with DistributedDataParallel + plain SGD, several small buckets.
 - ``fail``: rank 1 raises; rank 0 waits in a barrier that rank 1 never reaches.
 - ``mismatch``: rank 1 builds a differently shaped model.
+- ``resume``: ``hybridgrad train``'s Trainer, distributed: a run interrupted after 3 steps and
+  resumed from its checkpoint, and an uninterrupted run (``OUT/straight``, ``OUT/resumed``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,32 @@ def run_train(out: str, use_ddp: bool) -> None:
     dist.save_on_main({"step": hg.tensor(report["steps"])}, os.path.join(out, "main.safetensors"))
 
 
+def run_resume(out: str) -> None:
+    from hybridgrad.models import get_spec
+    from hybridgrad.training import Trainer
+
+    spec = get_spec("mlp")
+    config = spec.resolved_config(quick=True, overrides={
+        "train_subset": 256, "test_subset": 64, "epochs": 2, "model": {"dropout": 0.0}})
+    config["seed"] = 5
+    Trainer(spec, config, os.path.join(out, "straight"), progress=False,
+            distributed=True).run()
+
+    def interrupt(trainer):
+        if trainer.global_step == 3:
+            trainer.stop_requested = True
+
+    resumed = os.path.join(out, "resumed")
+    try:
+        Trainer(spec, config, resumed, progress=False, step_callback=interrupt,
+                distributed=True).run()
+        raise AssertionError("the run was not interrupted")
+    except KeyboardInterrupt:
+        pass
+    checkpoint = os.path.join(resumed, "checkpoint.safetensors")
+    Trainer(spec, config, resumed, progress=False, distributed=True).run(resume=checkpoint)
+
+
 def main() -> None:
     mode, out = sys.argv[1], sys.argv[2]
     if mode in ("train", "ddp"):
@@ -101,6 +129,8 @@ def main() -> None:
         if comm.rank == 1:
             raise RuntimeError("rank 1 fails on purpose")
         comm.barrier()  # never completes: only the abort can end this rank
+    elif mode == "resume":
+        run_resume(out)
     elif mode == "mismatch":
         comm = dist.init()
         dist.broadcast_parameters(make_model(width=4 + comm.rank))

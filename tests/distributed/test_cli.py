@@ -14,7 +14,7 @@ from hybridgrad.cli import main
 from hybridgrad.training import load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mpi_launch import mpi_unavailable_reason, run_mpi_command  # noqa: E402
+from mpi_launch import mpi_unavailable_reason, run_mpi, run_mpi_command  # noqa: E402
 
 pytestmark = pytest.mark.skipif(mpi_unavailable_reason() is not None,
                                 reason=str(mpi_unavailable_reason()))
@@ -60,3 +60,16 @@ def test_distributed_flag_without_mpirun_trains_in_one_process(mnist, tmp_path, 
     assert main(["train", "mlp", "--distributed", *ARGS, "--out", str(tmp_path)]) == 0
     assert "without mpirun" in capsys.readouterr().err
     assert (tmp_path / "checkpoint.safetensors").exists()
+
+
+@pytest.mark.slow  # about 12 s: three training runs on two ranks
+def test_interrupted_distributed_run_resumes_exactly(mnist, tmp_path):
+    result = run_mpi(2, "resume", tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr
+    straight = load_checkpoint(str(tmp_path / "straight" / "checkpoint.safetensors"))
+    resumed = load_checkpoint(str(tmp_path / "resumed" / "checkpoint.safetensors"))
+    assert straight["progress"] == resumed["progress"] == {
+        "epoch": 2, "step": 0, "global_step": 8, "finished": True}
+    for name, value in straight["model_state"].items():
+        np.testing.assert_array_equal(resumed["model_state"][name].numpy(), value.numpy(),
+                                      err_msg=name)
