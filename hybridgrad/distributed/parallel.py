@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Iterable
 
 import numpy as np
@@ -202,8 +203,6 @@ class GradientAverager:
 
     def __call__(self) -> None:
         """Average the current gradients over all ranks (a collective: every rank calls it)."""
-        import time
-
         size = self.communicator.size
         if size == 1 or not self.parameters:
             return
