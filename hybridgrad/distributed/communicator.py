@@ -27,10 +27,39 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
+import time
 
 import numpy as np
 
 _OPS = ("sum", "max", "min", "prod")
+
+# How long a rank may wait inside one collective before the job is aborted (PyTorch's default
+# for its process groups is also 30 minutes).
+DEFAULT_TIMEOUT = 1800.0
+TIMEOUT_VARIABLE = "HYBRIDGRAD_DISTRIBUTED_TIMEOUT"
+
+
+def default_timeout() -> float | None:
+    """The collective timeout in seconds: ``$HYBRIDGRAD_DISTRIBUTED_TIMEOUT`` (0 or "none":
+    no limit), else 1800.
+
+    Example:
+        >>> default_timeout() == float(os.environ.get("HYBRIDGRAD_DISTRIBUTED_TIMEOUT", 1800))
+        True
+    """
+    value = os.environ.get(TIMEOUT_VARIABLE)
+    if value is None or value.strip() == "":
+        return DEFAULT_TIMEOUT
+    if value.strip().lower() in ("0", "none"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_VARIABLE} must be a number of seconds (or 0/none for no "
+                         f"limit), got {value!r}") from None
+    return seconds if seconds > 0 else None
 
 # Environment variables set by the common MPI launchers for every process they start.
 _LAUNCHER_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
@@ -201,6 +230,11 @@ class MPICommunicator(Communicator):
     ``comm`` is an mpi4py communicator (default ``MPI.COMM_WORLD``). Start the processes with
     ``mpirun -n N python script.py``.
 
+    ``timeout`` (seconds; negative: :func:`default_timeout`, 30 minutes; None: no limit): a rank
+    that waits longer than this inside one collective aborts the job with a message. MPI itself
+    would wait forever when another rank has returned early or runs fewer steps; a watchdog
+    thread (started with the first collective) turns that hang into an error.
+
     Example:
         >>> import numpy as np
         >>> if launched_world_size():  # run under mpirun -n N: every rank gets N
@@ -208,7 +242,7 @@ class MPICommunicator(Communicator):
         ...     assert comm.allreduce(np.ones(1))[0] == comm.size
     """
 
-    def __init__(self, comm=None):
+    def __init__(self, comm=None, timeout: float | None = -1.0):
         try:
             from mpi4py import MPI
         except (ImportError, RuntimeError, OSError) as error:
@@ -221,12 +255,44 @@ class MPICommunicator(Communicator):
         self.rank = int(self.comm.Get_rank())
         self.size = int(self.comm.Get_size())
         self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "prod": MPI.PROD}
+        self.timeout = default_timeout() if timeout is not None and timeout < 0 else timeout
+        self._waiting: tuple | None = None  # (operation, monotonic start) while in a collective
+        self._watchdog: threading.Thread | None = None
+
+    def _collective(self, operation: str, call, *args, **kwargs):
+        if self.timeout is None or self.size == 1:
+            return call(*args, **kwargs)
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, daemon=True,
+                                              name="hybridgrad-collective-watchdog")
+            self._watchdog.start()
+        self._waiting = (operation, time.monotonic())
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self._waiting = None
+
+    def _watch(self) -> None:
+        period = min(1.0, self.timeout / 4)
+        while True:
+            time.sleep(period)
+            waiting = self._waiting
+            if waiting is not None and time.monotonic() - waiting[1] > self.timeout:
+                sys.stderr.write(
+                    f"hybridgrad.distributed: rank {self.rank} of {self.size} has waited more "
+                    f"than {self.timeout:g} s in {waiting[0]} for the other ranks; one of them "
+                    f"has probably stopped or runs a different number of steps. Aborting the "
+                    f"job. (The limit: init(timeout=...) or ${TIMEOUT_VARIABLE}.)\n")
+                sys.stderr.flush()
+                self.comm.Abort(1)
+                return
 
     def allreduce(self, array: np.ndarray, op: str = "sum") -> np.ndarray:
         _check_buffer(array, "allreduce")
         _check_op(op, "allreduce")
         if self.size > 1 and array.size:
-            self.comm.Allreduce(self._mpi.IN_PLACE, array, op=self._ops[op])
+            self._collective("allreduce", self.comm.Allreduce, self._mpi.IN_PLACE, array,
+                             op=self._ops[op])
         return array
 
     def broadcast(self, array: np.ndarray, root: int = 0) -> np.ndarray:
@@ -235,11 +301,11 @@ class MPICommunicator(Communicator):
             raise ValueError(f"Communicator.broadcast: root {root} out of range for "
                              f"{self.size} processes")
         if self.size > 1 and array.size:
-            self.comm.Bcast(array, root=root)
+            self._collective("broadcast", self.comm.Bcast, array, root=root)
         return array
 
     def barrier(self) -> None:
-        self.comm.Barrier()
+        self._collective("barrier", self.comm.Barrier)
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)

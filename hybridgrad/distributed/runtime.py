@@ -33,7 +33,7 @@ _previous_excepthook = None
 
 
 def init(backend: str = "auto", communicator: Communicator | None = None,
-         abort_on_exception: bool = True) -> Communicator:
+         abort_on_exception: bool = True, timeout: float | None = -1.0) -> Communicator:
     """Join the job and return its communicator (also kept as the process-wide default).
 
     ``backend``: ``"auto"`` (MPI when started by ``mpirun``/``mpiexec``/``srun``, else a single
@@ -41,6 +41,9 @@ def init(backend: str = "auto", communicator: Communicator | None = None,
     ``"single"``. Or pass a ready ``communicator``. With ``abort_on_exception`` (and more than
     one process) an uncaught exception on any rank prints its traceback and calls ``abort()``,
     so the whole job stops instead of the other ranks waiting forever in a collective.
+    ``timeout``: seconds a rank may wait inside one MPI collective before it aborts the job
+    (negative, the default: ``$HYBRIDGRAD_DISTRIBUTED_TIMEOUT`` or 30 minutes; None: no limit),
+    which catches a rank that returned early.
 
     Calling it again returns the communicator already chosen.
 
@@ -58,7 +61,7 @@ def init(backend: str = "auto", communicator: Communicator | None = None,
         launched = launched_world_size()
         if backend == "mpi" or (backend == "auto" and launched is not None):
             try:
-                _communicator = MPICommunicator()
+                _communicator = MPICommunicator(timeout=timeout)
             except RuntimeError as error:
                 where = (f"this process was started by an MPI launcher as one of {launched} "
                          f"processes, but " if launched else "")

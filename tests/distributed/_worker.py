@@ -8,6 +8,7 @@ Modes:
 - ``ddp``: the same with DistributedDataParallel + plain SGD, several small buckets.
 - ``fail``: rank 1 raises; rank 0 waits in a barrier that rank 1 never reaches.
 - ``mismatch``: rank 1 builds a differently shaped model.
+- ``early``: rank 1 returns normally while rank 0 waits in a barrier (a 2-second timeout).
 - ``resume``: ``hybridgrad train``'s Trainer, distributed: a run interrupted after 3 steps and
   resumed from its checkpoint, and an uninterrupted run (``OUT/straight``, ``OUT/resumed``).
 """
@@ -129,6 +130,10 @@ def main() -> None:
         if comm.rank == 1:
             raise RuntimeError("rank 1 fails on purpose")
         comm.barrier()  # never completes: only the abort can end this rank
+    elif mode == "early":
+        comm = dist.init(timeout=2.0)
+        if comm.rank == 0:
+            comm.barrier()  # rank 1 never comes: only the watchdog can end this
     elif mode == "resume":
         run_resume(out)
     elif mode == "mismatch":

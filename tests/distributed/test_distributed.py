@@ -349,3 +349,14 @@ def test_average_buffers_means_running_statistics():
     np.testing.assert_allclose(mean0, np.full(3, 0.65, np.float32), rtol=1e-6)
     np.testing.assert_array_equal(mean0, mean1)
     assert count0 == count1 == 5  # integer buffers: rank 0's
+
+
+def test_collective_timeout_from_the_environment(monkeypatch):
+    from hybridgrad.distributed.communicator import default_timeout
+
+    for value, expected in (("", 1800.0), ("7.5", 7.5), ("0", None), ("none", None)):
+        monkeypatch.setenv("HYBRIDGRAD_DISTRIBUTED_TIMEOUT", value)
+        assert default_timeout() == expected
+    monkeypatch.setenv("HYBRIDGRAD_DISTRIBUTED_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="must be a number of seconds"):
+        default_timeout()

@@ -85,6 +85,14 @@ def test_failing_rank_aborts_the_job_instead_of_hanging(tmp_path):
     assert "rank 1 of 2 failed with RuntimeError" in result.stderr
 
 
+def test_rank_that_returns_early_does_not_hang_the_others(tmp_path):
+    start = time.perf_counter()
+    result = run_mpi(2, "early", tmp_path, timeout=60)
+    assert result.returncode != 0
+    assert time.perf_counter() - start < 30
+    assert "rank 0 of 2 has waited more than 2 s in barrier" in result.stderr
+
+
 def test_different_models_on_ranks_give_a_clear_error(tmp_path):
     result = run_mpi(2, "mismatch", tmp_path, timeout=60)
     assert result.returncode != 0
