@@ -10,7 +10,7 @@ Example:
     >>> from hybridgrad import lab
     >>> "one-hot" in lab.names()
     True
-    >>> lab.claim("one-hot")[1][:28]
+    >>> lab.claim("one-hot")[1][:29]
     'One-hot encoding turns discre'
 """
 
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["EXPERIMENTS", "Result", "claim", "get", "names", "run", "skipped"]
+__all__ = ["EXPERIMENTS", "Result", "claim", "get", "jsonable", "names", "run", "skipped",
+           "unknown_message"]
 
 
 @dataclass
@@ -80,6 +81,25 @@ def skipped(reason: str, numbers: dict | None = None) -> Result:
     return Result(f"skipped: {reason}", None, dict(numbers or {}), [], reason)
 
 
+def jsonable(value):
+    """``value`` with NumPy scalars and arrays, tuples and non-string keys made plain JSON.
+
+    Example:
+        >>> import numpy as np
+        >>> jsonable({1: np.float32(0.5), "b": (np.bool_(True), np.arange(2))})
+        {'1': 0.5, 'b': [True, [0, 1]]}
+    """
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return jsonable(value.tolist())
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
 # name -> module; ``ctc`` comes from the captcha work and may be absent.
 EXPERIMENTS: dict[str, str] = {
     "normalization": "hybridgrad.lab.normalization",
@@ -114,12 +134,18 @@ def names() -> list[str]:
     return list(EXPERIMENTS)
 
 
-def _unknown(name: str) -> KeyError:
+def unknown_message(name: str) -> str:
+    """The error text for an unknown experiment name, with the closest known one.
+
+    Example:
+        >>> unknown_message("one_hot").split(";")[0]
+        "no experiment named 'one_hot' (did you mean 'one-hot'?)"
+    """
     import difflib
 
     close = difflib.get_close_matches(name, names(), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return KeyError(f"lab: no experiment named {name!r}{hint}; known: {', '.join(names())}")
+    return f"no experiment named {name!r}{hint}; known: {', '.join(names())}"
 
 
 def get(name: str) -> ModuleType | None:
@@ -130,7 +156,7 @@ def get(name: str) -> ModuleType | None:
         'hybridgrad.lab.iris'
     """
     if name not in EXPERIMENTS:
-        raise _unknown(name)
+        raise KeyError(f"lab: {unknown_message(name)}")
     module_name = EXPERIMENTS[name]
     try:
         return importlib.import_module(module_name)
@@ -179,8 +205,8 @@ def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
     zh, en = claim(name)
     start = time.perf_counter()
     if module is None:
-        result = skipped(f"the CTC experiment (hybridgrad/lab/ctc.py, from the captcha work) is "
-                         f"not installed in this checkout")
+        result = skipped("the CTC experiment (hybridgrad/lab/ctc.py, from the captcha work) is "
+                         "not installed in this checkout")
     else:
         try:
             outcome = module.run(target, quick=quick, seed=seed)
@@ -190,5 +216,6 @@ def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
             outcome = module.run(target, quick=quick)  # run(out_dir, quick) without a seed
         result = _from_dict(outcome) if isinstance(outcome, dict) else outcome
     result.name, result.claim_zh, result.claim_en = name, zh or "", en or ""
+    result.numbers = jsonable(result.numbers)
     result.seconds = time.perf_counter() - start
     return result
