@@ -115,8 +115,10 @@ EXPERIMENTS: dict[str, str] = {
     "ctc": "hybridgrad.lab.ctc",
 }
 
-_CTC_CLAIM_ZH = ("CTC 如何计算预测序列跟目标序列的相识度？1. 生成 time step 的预测概率（有 CRNN 模型输出），"
-                 "每个 time step 会有对类别的预测概率向量 2. 通过算法将所有可能路径的概率相加，并取对数"
+_CTC_CLAIM_ZH = ("CTC 如何计算预测序列跟目标序列的相识度？1. 生成 time step 的预测概率（有 CRNN "
+                 "模型输出），"
+                 "每个 time step 会有对类别的预测概率向量 2. 通过算法将所有可能路径的概率相加，"
+                 "并取对数"
                  "（通常用于数值稳定性）得到最终的相似度分数。")
 _CTC_CLAIM_EN = ("How does CTC score a predicted sequence against a target? 1. The CRNN outputs a "
                  "probability vector over the classes at every time step; 2. an algorithm sums "

@@ -34,8 +34,10 @@ from hybridgrad.lab.common import (
     verdict,
 )
 
-CLAIM_ZH = ("多头注意力机制与卷积的多通道（channel）进行类比。多头注意力机制和卷积的多通道都涉及并行地学习不同的特征表示。它们都"
-            "致力于提取输入数据的多样化特征，并捕捉输入中的不同模式和关联性。……VIT（Vision Transformer）：一个和Bert几乎"
+CLAIM_ZH = ("多头注意力机制与卷积的多通道（channel）进行类比。多头注意力机制和卷积的多通道都涉及"
+            "并行地学习不同的特征表示。它们都"
+            "致力于提取输入数据的多样化特征，并捕捉输入中的不同模式和关联性。……VIT（Vision Trans"
+            "former）：一个和Bert几乎"
             "一致，同时不添加任何卷积结构的图像分类模型。")
 CLAIM_EN = ("Multi-head attention is analogous to the multiple channels of a convolution: both "
             "learn different feature representations in parallel, extracting diverse features "

@@ -29,9 +29,12 @@ from hybridgrad.lab.common import (
     verdict,
 )
 
-CLAIM_ZH = ("CNN 的简单理解 * 网络越深，学习的知识越抽象：比如第一层hidden layer负责编码诸如点、线、边缘等浅层信息；第二层hidden "
-            "layer编码简单点的纹理、形状等信息；第三层hidden layer编码诸如眼睛、鼻子等目标的形状……* 网络越宽，每一层学习的"
-            "知识越丰富：增加网络的宽度意味着同一个hidden layer有着更多的神经元，每一个神经元代表一种颜色，一个方向，一种纹理，"
+CLAIM_ZH = ("CNN 的简单理解 * 网络越深，学习的知识越抽象：比如第一层hidden layer负责编码诸如点、"
+            "线、边缘等浅层信息；第二层hidden "
+            "layer编码简单点的纹理、形状等信息；第三层hidden layer编码诸如眼睛、鼻子等目标的形状"
+            "……* 网络越宽，每一层学习的"
+            "知识越丰富：增加网络的宽度意味着同一个hidden layer有着更多的神经元，每一个神经元代"
+            "表一种颜色，一个方向，一种纹理，"
             "组合起来便可以学习到更多不同的颜色信息，各个不同的方向以及不同频率的条纹信息。")
 CLAIM_EN = ("A simple view of CNNs: the deeper the network, the more abstract what it learns: the "
             "first hidden layer encodes points, lines and edges, the second simple textures and "

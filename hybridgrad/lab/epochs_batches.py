@@ -30,9 +30,12 @@ from hybridgrad.lab.common import (
     verdict,
 )
 
-CLAIM_ZH = ("一次 Epoch = 让所有数据通过模型正向+反向传播一次 = 一个完整的学习周期。Epoch 设置多少次合适？无定论：次数少会导致"
-            "欠拟合；次数多会导致过拟合；Batch Size = 一次训练的样本数……Batch 的作用？* 效率：利用矩阵计算加速（相对于单个去训练）"
-            " * 稳定性：平均每个数据样本的贡献，减少梯度的方差 * 多大合适：看情况，太小会导致训练太久；太大会导致内存受不了")
+CLAIM_ZH = ("一次 Epoch = 让所有数据通过模型正向+反向传播一次 = 一个完整的学习周期。Epoch 设置多"
+            "少次合适？无定论：次数少会导致"
+            "欠拟合；次数多会导致过拟合；Batch Size = 一次训练的样本数……Batch 的作用？* 效率：利"
+            "用矩阵计算加速（相对于单个去训练）"
+            " * 稳定性：平均每个数据样本的贡献，减少梯度的方差 * 多大合适：看情况，太小会导致训"
+            "练太久；太大会导致内存受不了")
 CLAIM_EN = ("One epoch = every example passes forward and backward through the model once. How "
             "many epochs? No fixed answer: too few under-fit, too many over-fit. Batch size = "
             "the number of examples per update. Batches give efficiency (matrix computation is "

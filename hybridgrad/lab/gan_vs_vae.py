@@ -26,7 +26,8 @@ import hybridgrad.nn.functional as F
 from hybridgrad.lab import Result, skipped
 from hybridgrad.lab.common import fmt, markdown_table, mnist_arrays, plt, save, verdict
 
-CLAIM_ZH = ("生成对抗网络（GAN） VS 变分自编码器（VAE）： GAN 倾向于生成逼真的合成样本，而 VAE 倾向于生成具有一定程度多样性的"
+CLAIM_ZH = ("生成对抗网络（GAN） VS 变分自编码器（VAE）： GAN 倾向于生成逼真的合成样本，而 VAE "
+            "倾向于生成具有一定程度多样性的"
             "样本。如果期望生成特定目标样本，可以考虑 CGAN 跟 CVAE")
 CLAIM_EN = ("GAN vs VAE: GANs tend to generate realistic synthetic samples, while VAEs tend to "
             "generate samples with a certain degree of diversity. To generate a specific target "

@@ -21,9 +21,12 @@ import numpy as np
 from hybridgrad.lab import Result
 from hybridgrad.lab.common import fmt, markdown_table, plt, save, verdict
 
-CLAIM_ZH = ("对数据进行分类 * 有特征：直接通过已经有的分类进行绘制图 * 先通过特征维度绘制图；例如：数据集仅包含两个分离相当明显的"
-            "聚类。其中一个簇包含 Iris setosa，而另一个簇包含 Iris virginica 和 Iris versicolor；通过特征绘制出的图会"
-            "分成明显2堆，其中一堆是交错2种类型 Iris * 如果没有明显的聚类，并且数据维度多，可以通过 PCA 等方式降维后再分"
+CLAIM_ZH = ("对数据进行分类 * 有特征：直接通过已经有的分类进行绘制图 * 先通过特征维度绘制图；例"
+            "如：数据集仅包含两个分离相当明显的"
+            "聚类。其中一个簇包含 Iris setosa，而另一个簇包含 Iris virginica 和 Iris versicolor"
+            "；通过特征绘制出的图会"
+            "分成明显2堆，其中一堆是交错2种类型 Iris * 如果没有明显的聚类，并且数据维度多，可以"
+            "通过 PCA 等方式降维后再分"
             " * 无特征：则先通过 KMeans 能方式聚类，再通过有特征方式分析")
 CLAIM_EN = ("To classify data: with features, first plot the feature dimensions. For example the "
             "Iris data set holds just two clearly separated clusters: one contains Iris setosa, "
@@ -139,7 +142,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
                f"{best_feature}, while versicolor and virginica overlap in all four features "
                f"(overlap {', '.join(f'{k} {fmt(v)}' for k, v in mixed.items())} cm); KMeans "
                f"with k=2 puts {fmt(100 * together)}% of setosa in one cluster together with "
-               f"{intruders} other flowers (ARI vs setosa/rest {fmt(ari_two)}); with k=3 the ARI against the species is "
+               f"{intruders} other flowers (ARI vs setosa/rest {fmt(ari_two)}); with k=3 the ARI "
+               f"against the species is "
                f"{fmt(ari_raw)} on raw features and {fmt(ari_pca)} after PCA to 2-D "
                f"({fmt(100 * sum(pca.explained_variance_ratio_))}% of the variance), with "
                f"{other_errors} of {int(wrong.sum())} errors between versicolor and virginica")

@@ -28,10 +28,14 @@ from hybridgrad.lab.common import (
     verdict,
 )
 
-CLAIM_ZH = ("熵：阿根廷 1/4概率打进决赛，1/2 概率获得冠军，1/8 获得冠军，则有 f(1/8) = f(1/2) + f(1/4)，f(x) := 信息量，"
-            "推出可能的 f(x) := -log(x)……KL(P || Q) = Σ(P(i) * log(P(i) / Q(i)))，固定分布 P 的时候 KL 散度可以"
-            "化简为交叉熵……为什么交叉熵适合分类，而 MSE 适合回归? 交叉熵……梯度更强烈：相对于MSE，交叉熵的梯度更加陡峭，"
-            "这可以加快模型的收敛速度。MSE……对异常值不敏感：平方差的计算使得 MSE 对异常值不敏感，因为平方操作会放大异常值"
+CLAIM_ZH = ("熵：阿根廷 1/4概率打进决赛，1/2 概率获得冠军，1/8 获得冠军，则有 f(1/8) = f(1/2) + "
+            "f(1/4)，f(x) := 信息量，"
+            "推出可能的 f(x) := -log(x)……KL(P || Q) = Σ(P(i) * log(P(i) / Q(i)))，固定分布 P 的"
+            "时候 KL 散度可以"
+            "化简为交叉熵……为什么交叉熵适合分类，而 MSE 适合回归? 交叉熵……梯度更强烈：相对于MSE"
+            "，交叉熵的梯度更加陡峭，"
+            "这可以加快模型的收敛速度。MSE……对异常值不敏感：平方差的计算使得 MSE 对异常值不敏感"
+            "，因为平方操作会放大异常值"
             "的影响。")
 CLAIM_EN = ("Entropy: Argentina reaches the final with probability 1/4, wins it with probability "
             "1/2, so wins the cup with probability 1/8; the information f must satisfy f(1/8) = "
@@ -169,7 +173,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
                    f"{fmt(f_quarter)}; for P = (1/2, 1/4, 1/8, 1/8), Q uniform: KL = {fmt(kl)} = "
                    f"H(P,Q) - H(P) = {fmt(cross_entropy_pq)} - {fmt(entropy_p)} bits (the notes' "
                    f"'= -H(P,Q)' drops H(P) and has the sign flipped: KL differs from the "
-                   f"cross-entropy by the constant H(P), which is why minimising either is the same)")
+                   f"cross-entropy by the constant H(P), which is why minimising either is the "
+                   f"same)")
 
     # 2. Gradient at a confidently wrong prediction.
     margins = np.linspace(0, 14, 29)

@@ -28,10 +28,14 @@ from hybridgrad.lab.common import (
     verdict,
 )
 
-CLAIM_ZH = ("归一化：一种常见的图像预处理操作，它用于将图像的像素值归一化为均值为0、标准差为1的分布，或者只将数据收窄到 -1 ~ 1 "
-            "之间。* 加速训练：常用的激活函数如 Sigmoid 和 Tanh 在输入值较大或较小的区域会饱和，导致梯度接近或完全为零，从而使"
-            "梯度下降变得非常缓慢或停滞。通过将像素值缩放到 -1 到 1 的范围，可以使输入值位于激活函数的线性区域，避免梯度饱和问题，"
-            "提高网络的训练效果。* 模型稳定性……* 推广：Batch Normalization (BN) 层作用类似，但是应用在训练阶段，"
+CLAIM_ZH = ("归一化：一种常见的图像预处理操作，它用于将图像的像素值归一化为均值为0、标准差为1的"
+            "分布，或者只将数据收窄到 -1 ~ 1 "
+            "之间。* 加速训练：常用的激活函数如 Sigmoid 和 Tanh 在输入值较大或较小的区域会饱和，"
+            "导致梯度接近或完全为零，从而使"
+            "梯度下降变得非常缓慢或停滞。通过将像素值缩放到 -1 到 1 的范围，可以使输入值位于激活"
+            "函数的线性区域，避免梯度饱和问题，"
+            "提高网络的训练效果。* 模型稳定性……* 推广：Batch Normalization (BN) 层作用类似，但是"
+            "应用在训练阶段，"
             "对每个小批量数据进行标准化")
 CLAIM_EN = ("Normalisation maps pixel values to mean 0 and standard deviation 1, or just squeezes "
             "them into -1..1. It speeds up training: sigmoid and tanh saturate for large or small "
@@ -120,7 +124,7 @@ def hidden_saturation(model: nn.Sequential, inputs: np.ndarray, activation: str,
 def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     """Train every (activation, variant) pair with the same budget and compare."""
     out_dir = Path(out_dir)
-    train_count, test_count, epochs = (600, 300, 1) if quick else (8000, 2000, 3)
+    train_count, test_count, epochs = (600, 300, 1) if quick else (6000, 2000, 3)
     hidden, batch_size, lr = 64, 32, 0.1
     x_train, y_train, x_test, y_test = mnist_arrays(train_count, test_count, seed)
     runs = {}

@@ -21,8 +21,10 @@ from hybridgrad.data import one_hot
 from hybridgrad.lab import Result
 from hybridgrad.lab.common import fmt, markdown_table, plt, save, verdict
 
-CLAIM_ZH = ("One-hot 编码是一种将离散的分类标签转换为二进制向量的方法，它的优点是可以消除不同类别之间的偏序关系，"
-            "使得特征之间的距离计算更加合理。……不使用one-hot编码，其表示分别是x_1 = (1), x_2 = (2), "
+CLAIM_ZH = ("One-hot 编码是一种将离散的分类标签转换为二进制向量的方法，它的优点是可以消除不同类"
+            "别之间的偏序关系，"
+            "使得特征之间的距离计算更加合理。……不使用one-hot编码，其表示分别是x_1 = (1), x_2 = ("
+            "2), "
             "x_3 = (3)。两个工作之间的距离是，d(x_1, x_2) = 1, d(x_2, x_3) = 1, d(x_1, x_3) = 2。……"
             "如果使用one-hot编码，则得到x_1 = (1, 0, 0), x_2 = (0, 1, 0), x_3 = (0, 0, 1)，"
             "那么两个工作之间的距离就都是sqrt(2)。")

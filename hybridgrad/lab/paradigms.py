@@ -25,8 +25,10 @@ from hybridgrad import nn
 from hybridgrad.lab import Result, skipped
 from hybridgrad.lab.common import fmt, markdown_table, plt, save, verdict
 
-CLAIM_ZH = ("深度学习编程范式 Tensorflow vs Pytorch（符号式与命令式程序）命令式 * 更加灵活：原生语言的灵活性跟运行时断点 ……"
-            "对应符号式（DSL）：* 节省内存：掌控全局的内存分析并优化 …… C = B * A 时，不会发生任何计算。相反，此操作会生成"
+CLAIM_ZH = ("深度学习编程范式 Tensorflow vs Pytorch（符号式与命令式程序）命令式 * 更加灵活：原生"
+            "语言的灵活性跟运行时断点 ……"
+            "对应符号式（DSL）：* 节省内存：掌控全局的内存分析并优化 …… C = B * A 时，不会发生任"
+            "何计算。相反，此操作会生成"
             "表示计算的计算图（也称为符号图）…… f = compile(D) 并真正的执行计算结果")
 CLAIM_EN = ("Programming paradigms, TensorFlow vs PyTorch (symbolic vs imperative). Imperative: "
             "more flexible (the host language's flexibility, breakpoints at run time). Symbolic "

@@ -20,9 +20,12 @@ from hybridgrad.lab import Result
 from hybridgrad.lab.common import fmt, markdown_table, plt, save, verdict
 from hybridgrad.nn.attention import sinusoidal_positional_encoding
 
-CLAIM_ZH = ("位置编码的要求：选择正弦跟余弦组合编码 * 每个位置都有唯一的编码。* 在不同长度的句子中，两个时间步之间的距离"
-            "应该一致。* 模型不受句子长短的影响，并且编码范围是有界的。（不会随着句子加长数字就无限增大）* 必须是确定性的。"
-            "……第一个词编码为 [1,2,3]，则位置可用向量 [秒，分，时]来表示……秒针走一个周期 60 秒，分针走一步；"
+CLAIM_ZH = ("位置编码的要求：选择正弦跟余弦组合编码 * 每个位置都有唯一的编码。* 在不同长度的句子"
+            "中，两个时间步之间的距离"
+            "应该一致。* 模型不受句子长短的影响，并且编码范围是有界的。（不会随着句子加长数字就"
+            "无限增大）* 必须是确定性的。"
+            "……第一个词编码为 [1,2,3]，则位置可用向量 [秒，分，时]来表示……秒针走一个周期 60 秒，"
+            "分针走一步；"
             "分走一个周期 60 分，时针+1")
 CLAIM_EN = ("Requirements of a positional encoding, met by combining sines and cosines: every "
             "position gets a unique code; the distance between two time steps is the same in "
@@ -66,7 +69,7 @@ def check_requirements(encode, lengths: tuple, d_model: int, offsets=(1, 2, 5, 1
     spread = 0.0
     for offset in offsets:
         per_length = []
-        for length, table in tables.items():
+        for table in tables.values():
             steps = np.linalg.norm(table[offset:] - table[:-offset], axis=1)
             per_length.append(steps)
         joined = np.concatenate(per_length)
