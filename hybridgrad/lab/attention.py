@@ -155,7 +155,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     """Train the ViT briefly, then draw and measure the class token's attention per head."""
     out_dir = Path(out_dir)
     patch, dim, depth, heads, mlp_dim = 4, 32, 2, 4, 64
-    train_count, test_count, epochs = (256, 128, 1) if quick else (5000, 1000, 3)
+    train_count, test_count, epochs = (256, 128, 1) if quick else (8000, 1000, 4)
     x_train, y_train, x_test, y_test = mnist_arrays(train_count, test_count, seed)
     x_train = ((x_train[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
     x_test = ((x_test[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
