@@ -55,11 +55,31 @@ def held_bytes(compiled) -> int:
         >>> held_bytes(object())
         0
     """
-    for owner in (compiled, getattr(compiled, "compiled", None)):
-        plan = getattr(owner, "plan", None)
-        if plan is not None and hasattr(plan, "planned_bytes"):
-            return int(plan.planned_bytes)
-    return 0
+    report = memory_report(compiled)
+    return int(report.get("planned_bytes", 0))
+
+
+def memory_report(compiled) -> dict:
+    """The compiler's memory plan summary (naive vs planned bytes), ``{}`` when unavailable.
+
+    Example:
+        >>> memory_report(object())
+        {}
+    """
+    try:
+        return dict(compiled.memory_report())
+    except (AttributeError, RuntimeError, ValueError):
+        return {}
+
+
+def jsonable_plan(report: dict) -> dict:
+    """The integer and float entries of a memory report.
+
+    Example:
+        >>> jsonable_plan({"naive_bytes": 10, "note": object()})
+        {'naive_bytes': 10}
+    """
+    return {key: value for key, value in report.items() if isinstance(value, (int, float))}
 
 
 def best_time(function, repeat: int) -> float:
@@ -113,6 +133,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
         "eager_peak_bytes": peak_bytes(eager_inference),
         "compiled_peak_bytes": peak_bytes(lambda: compiled(inputs)) + held_bytes(compiled),
         "max_output_difference": inference_difference,
+        "plan": jsonable_plan(memory_report(compiled)),
         "compile_seconds": inference_compile_seconds}}
 
     # Training: the same steps eagerly and compiled, from the same weights.
@@ -146,6 +167,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
         "compiled_peak_bytes": (peak_bytes(lambda: compiled_step(inputs, targets))
                                 + held_bytes(compiled_step)),
         "max_weight_difference": weight_difference,
+        "plan": jsonable_plan(memory_report(compiled_step)),
         "compile_seconds": training_compile_seconds}
 
     # Flexibility: Python control flow on a value is fine eagerly, refused by the tracer.
@@ -202,6 +224,10 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
         f"largest differences: outputs {fmt(infer['max_output_difference'])}, weights after "
         f"{steps + 1} steps {fmt(train['max_weight_difference'])}; an `if x.sum() > 0` branch "
         f"{'was refused' if refused else 'was accepted'} by the tracer"
+        + (f"; the memory plan of the training graph needs {fmt(train['plan']['planned_bytes'])}"
+           f" bytes in {train['plan'].get('planned_buffers', '?')} buffers instead of "
+           f"{fmt(train['plan']['naive_bytes'])} (one buffer per node)"
+           if {"planned_bytes", "naive_bytes"} <= set(train["plan"]) else "")
         + (f". Failed checks: {'; '.join(failed)}" if failed else ""))
     rows = [[case, v["eager_seconds"] * 1e3, v["compiled_seconds"] * 1e3,
              v["eager_peak_bytes"] / 2 ** 20, v["compiled_peak_bytes"] / 2 ** 20,
