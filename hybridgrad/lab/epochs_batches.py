@@ -118,8 +118,10 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
         batch_sizes, train_count, epochs, repeats = (8, 128), 512, 1, 4
         small_count, long_epochs, test_count = 64, 8, 300
     else:
-        batch_sizes, train_count, epochs, repeats = (4, 16, 64, 256, 1024), 6000, 2, 16
-        small_count, long_epochs, test_count = 400, 40, 2000
+        # Measured step costs: 0.7 ms at batch 4, 15 ms at batch 1024 (784-64-10): about
+        # 40 s of CPU for the sweep, 20 s for the long run.
+        batch_sizes, train_count, epochs, repeats = (4, 16, 64, 256, 1024), 10000, 3, 16
+        small_count, long_epochs, test_count = 500, 50, 2000
     x_train, y_train, x_test, y_test = mnist_arrays(train_count, test_count, seed)
     x_train, x_test = _pixels(x_train), _pixels(x_test)
 

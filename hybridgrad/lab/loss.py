@@ -118,8 +118,8 @@ def fit_line(x: np.ndarray, y: np.ndarray, loss: str, steps: int) -> tuple[float
 
 
 def _classification(quick: bool, seed: int) -> dict:
-    train, test = (600, 300) if quick else (6000, 2000)
-    epochs = 1 if quick else 4
+    train, test = (600, 300) if quick else (10000, 2000)
+    epochs = 1 if quick else 5
     x_train, y_train, x_test, y_test = mnist_arrays(train, test, seed)
     x_train = ((x_train.reshape(len(x_train), -1) / 255.0 - 0.1307) / 0.3081).astype(np.float32)
     x_test = ((x_test.reshape(len(x_test), -1) / 255.0 - 0.1307) / 0.3081).astype(np.float32)
