@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,12 +211,11 @@ def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
         result = skipped("the CTC experiment (hybridgrad/lab/ctc.py, from the captcha work) is "
                          "not installed in this checkout")
     else:
-        try:
+        parameters = inspect.signature(module.run).parameters
+        if "seed" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
             outcome = module.run(target, quick=quick, seed=seed)
-        except TypeError as error:
-            if "seed" not in str(error):
-                raise
-            outcome = module.run(target, quick=quick)  # run(out_dir, quick) without a seed
+        else:  # run(out_dir, quick) without a seed: it seeds itself
+            outcome = module.run(target, quick=quick)
         result = _from_dict(outcome) if isinstance(outcome, dict) else outcome
     result.name, result.claim_zh, result.claim_en = name, zh or "", en or ""
     result.numbers = jsonable(result.numbers)
