@@ -109,7 +109,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     out_dir = Path(out_dir)
     narrow, wide = (2, 6) if quick else (8, 24)
     shallow, deep = 1, 3
-    train_count, test_count, epochs = (300, 200, 1) if quick else (8000, 1000, 3)
+    train_count, test_count, epochs = (300, 200, 1) if quick else (6000, 1000, 3)
     x_train, y_train, x_test, y_test = mnist_arrays(train_count, test_count, seed)
     x_train = ((x_train[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
     x_test = ((x_test[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
