@@ -140,7 +140,12 @@ def head_distance(cls_maps: np.ndarray) -> float:
 
 
 def normalized_entropy(cls_maps: np.ndarray) -> np.ndarray:
-    """Per head, the mean entropy of its attention over patches divided by the uniform one."""
+    """Per head, the mean entropy of its attention over patches divided by the uniform one.
+
+    Example:
+        >>> normalized_entropy(np.array([[[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]]]))
+        array([1., 0.])
+    """
     entropy = -(cls_maps * np.log(np.clip(cls_maps, 1e-12, None))).sum(-1)
     return entropy.mean(0) / math.log(cls_maps.shape[-1])
 

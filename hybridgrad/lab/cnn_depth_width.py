@@ -81,6 +81,12 @@ class ConvNet(nn.Module):
 def nearest_centroid_accuracy(train_features, train_labels, test_features, test_labels) -> float:
     """Accuracy of classifying by the nearest class mean: how linearly class-specific a
     representation is, without training anything.
+
+    Example:
+        >>> points = np.array([[0.0], [1.0], [10.0], [11.0]])
+        >>> nearest_centroid_accuracy(points, np.array([0, 0, 1, 1]), np.array([[4.0], [7.0]]),
+        ...                           np.array([0, 0]))
+        0.5
     """
     centroids = np.stack([train_features[train_labels == c].mean(0)
                           for c in np.unique(train_labels)])

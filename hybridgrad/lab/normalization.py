@@ -124,7 +124,7 @@ def hidden_saturation(model: nn.Sequential, inputs: np.ndarray, activation: str,
 def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     """Train every (activation, variant) pair with the same budget and compare."""
     out_dir = Path(out_dir)
-    train_count, test_count, epochs = (600, 300, 1) if quick else (6000, 2000, 3)
+    train_count, test_count, epochs = (320, 200, 1) if quick else (6000, 2000, 3)
     hidden, batch_size, lr = 64, 32, 0.1
     x_train, y_train, x_test, y_test = mnist_arrays(train_count, test_count, seed)
     runs = {}
