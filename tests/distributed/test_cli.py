@@ -16,8 +16,8 @@ from hybridgrad.training import load_checkpoint
 sys.path.insert(0, str(Path(__file__).parent))
 from mpi_launch import mpi_unavailable_reason, run_mpi, run_mpi_command  # noqa: E402
 
-pytestmark = pytest.mark.skipif(mpi_unavailable_reason() is not None,
-                                reason=str(mpi_unavailable_reason()))
+needs_mpi = pytest.mark.skipif(mpi_unavailable_reason() is not None,
+                               reason=str(mpi_unavailable_reason()))
 
 # No dropout: the runs must be deterministic functions of the data order to compare exactly.
 ARGS = ["--quick", "--no-progress", "--set", "train_subset=256", "--set", "test_subset=64",
@@ -30,6 +30,7 @@ def mnist():
         pytest.skip("needs MNIST: set HYBRIDGRAD_DATA to the folder holding mnist/")
 
 
+@needs_mpi
 def test_two_processes_train_like_one(mnist, tmp_path, capsys):
     result = run_mpi_command(2, ["-m", "hybridgrad", "train", "mlp", "--distributed", *ARGS,
                                  "--out", tmp_path / "two"], timeout=180)
@@ -49,6 +50,7 @@ def test_two_processes_train_like_one(mnist, tmp_path, capsys):
                                    atol=1e-5, err_msg=name)
 
 
+@needs_mpi
 def test_batch_that_does_not_split_is_a_clear_error(mnist, tmp_path):
     result = run_mpi_command(2, ["-m", "hybridgrad", "train", "mlp", "--distributed", *ARGS,
                                  "--batch-size", "63", "--out", tmp_path], timeout=120)
@@ -62,6 +64,7 @@ def test_distributed_flag_without_mpirun_trains_in_one_process(mnist, tmp_path, 
     assert (tmp_path / "checkpoint.safetensors").exists()
 
 
+@needs_mpi
 @pytest.mark.slow  # about 12 s: three training runs on two ranks
 def test_interrupted_distributed_run_resumes_exactly(mnist, tmp_path):
     result = run_mpi(2, "resume", tmp_path, timeout=180)

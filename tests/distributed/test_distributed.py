@@ -4,8 +4,11 @@ broadcast over an in-process group of threads implementing the Communicator inte
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -360,3 +363,31 @@ def test_collective_timeout_from_the_environment(monkeypatch):
     monkeypatch.setenv("HYBRIDGRAD_DISTRIBUTED_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="must be a number of seconds"):
         default_timeout()
+
+
+def test_single_process_training_without_mpi4py():
+    """Outside mpirun everything works with mpi4py unimportable, and auto mode never loads it."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in dist.communicator._LAUNCHER_SIZE_VARIABLES}
+    code = """
+import sys
+sys.modules["mpi4py"] = None  # as if not installed: any import of it fails
+import hybridgrad as hg
+from hybridgrad import distributed as dist
+comm = dist.init()
+model = hg.nn.Linear(3, 2)
+dist.broadcast_parameters(model)
+optimizer = dist.DistributedOptimizer(hg.optim.SGD(model.parameters(), lr=0.1))
+data = hg.data.TensorDataset(hg.randn(8, 3), hg.tensor([0, 1] * 4))
+loader = hg.data.DataLoader(data, batch_size=4, sampler=dist.DistributedSampler(data))
+before = model.weight.numpy().copy()
+for inputs, labels in loader:
+    optimizer.zero_grad()
+    hg.nn.functional.cross_entropy(model(inputs), labels).backward()
+    optimizer.step()
+print(type(comm).__name__, comm.size, len(loader), bool((model.weight.numpy() != before).any()))
+"""
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=60, cwd=Path(__file__).parents[2])
+    assert output.stdout.split() == ["SingleProcessCommunicator", "1", "2", "True"], \
+        output.stderr

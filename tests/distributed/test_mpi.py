@@ -4,8 +4,6 @@ when mpirun or mpi4py is missing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,7 +12,6 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad import distributed as dist
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _worker  # noqa: E402
@@ -98,14 +95,3 @@ def test_different_models_on_ranks_give_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "rank 1's model differs from rank 0's at entry 0" in result.stderr
     assert "[name, shape, dtype]" in result.stderr
-
-
-def test_single_process_run_is_a_world_of_one():
-    # Without mpirun, auto mode neither needs nor imports MPI.
-    env = {k: v for k, v in os.environ.items() if k not in dist.communicator
-           ._LAUNCHER_SIZE_VARIABLES}
-    code = ("import sys, hybridgrad.distributed as d; c = d.init(); "
-            "print(type(c).__name__, c.size, 'mpi4py.MPI' in sys.modules)")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=60, cwd=Path(__file__).parents[2])
-    assert output.stdout.split() == ["SingleProcessCommunicator", "1", "False"], output.stderr
