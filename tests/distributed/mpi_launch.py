@@ -39,7 +39,8 @@ def mpi_unavailable_reason() -> str | None:
                            capture_output=True, text=True, timeout=60, env=mpi_environment())
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["?"])[-1]
-        return f"mpi4py does not load ({last}): pip install 'hybridgrad[distributed]'"
+        return (f"mpi4py does not load ({last}): install Open MPI and "
+                "pip install 'hybridgrad[distributed]'")
     return None
 
 
