@@ -132,3 +132,4 @@ def explain(loss, names=None, learning_rate=None, file=None):
 
 
 from hybridgrad import nn  # noqa: E402 - needs the tensor API above
+from hybridgrad import onnx  # noqa: E402 - ONNX import/export (hg.onnx.load)

@@ -1,0 +1,1249 @@
+"""ONNX operators implemented with hybridgrad operators (so imported models are differentiable).
+
+Every ONNX operator the importer runs is one entry of :data:`OPS`, registered with
+:func:`onnx_op`. A handler receives a :class:`NodeContext` (the node's inputs as hybridgrad
+tensors, its attributes, the opset version of the operator) and returns the node's outputs.
+:data:`SUPPORTED` is derived from this table, so the list of supported operators can never
+drift from the implementations.
+
+Shape-like inputs (``Reshape``'s shape, ``Slice``'s starts, ``Reduce*``'s axes from opset 13/18)
+are read as concrete values; eagerly they always are.
+
+Example:
+    >>> from hybridgrad.onnx.ops import SUPPORTED
+    >>> "MatMul" in SUPPORTED and "Gemm" in SUPPORTED
+    True
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from hybridgrad.ops import api as F
+from hybridgrad.ops import extra_math
+from hybridgrad.ops.registry import apply
+from hybridgrad.tensor import Tensor
+
+
+class OnnxImportError(ValueError):
+    """An ONNX model cannot be loaded or run by hybridgrad (the message says why)."""
+
+
+class UnsupportedError(OnnxImportError):
+    """The model uses operators, domains, opsets or element types hybridgrad does not support."""
+
+
+# ONNX element types hybridgrad tensors can hold (NumPy dtypes of kind b, i, u, f).
+SUPPORTED_ELEMENT_TYPES = {
+    onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
+    onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT32, onnx.TensorProto.UINT64, onnx.TensorProto.BOOL,
+}
+
+
+def element_type_name(elem_type: int) -> str:
+    """ONNX's name for an element type number. Example: ``element_type_name(1) == 'FLOAT'``."""
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return f"<element type {elem_type}>"
+
+
+def np_dtype(elem_type: int) -> np.dtype:
+    """NumPy dtype of a supported ONNX element type (error naming it otherwise).
+
+    Example:
+        >>> np_dtype(1)
+        dtype('float32')
+    """
+    if elem_type not in SUPPORTED_ELEMENT_TYPES:
+        raise UnsupportedError(f"unsupported ONNX element type {element_type_name(elem_type)}")
+    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+def const(array: Any, dtype: Any = None) -> Tensor:
+    """A constant tensor holding exactly ``array`` (its dtype kept, no float64 -> float32)."""
+    array = np.asarray(array, dtype=dtype)
+    if not array.flags.writeable:
+        array = array.copy()
+    return Tensor._wrap(array)
+
+
+@dataclass
+class NodeContext:
+    """What an operator handler sees of one node."""
+
+    node: onnx.NodeProto
+    inputs: list  # hybridgrad tensors; None for omitted optional inputs
+    attrs: dict
+    version: int  # since_version of the operator schema in effect (opset differences)
+    n_outputs: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def op_type(self) -> str:
+        return self.node.op_type
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    def input(self, index: int):
+        return self.inputs[index] if index < len(self.inputs) else None
+
+    def static(self, index: int, default: Any = None) -> np.ndarray | None:
+        """The concrete value of a shape-like input (or ``default`` when it is omitted)."""
+        value = self.input(index)
+        if value is None:
+            return default
+        data = getattr(value, "data", None)
+        if not isinstance(data, np.ndarray):
+            raise OnnxImportError(
+                f"{self.op_type} node {self.node.name!r}: input {index} "
+                f"({self.node.input[index]!r}) must have a concrete value (it sets a shape, axes "
+                "or sizes), but it is computed symbolically")
+        return data
+
+    def error(self, message: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.op_type} node {self.node.name!r}: {message}")
+
+
+@dataclass
+class OnnxOpEntry:
+    """One supported ONNX operator: its handler and the operator-set versions it runs."""
+
+    op_type: str
+    handler: Callable
+    domain: str = ""
+    # Earliest since_version the handler implements (older semantics are rejected clearly).
+    min_version: int = 1
+
+
+OPS: dict[str, OnnxOpEntry] = {}
+
+
+def onnx_op(*op_types: str, min_version: int = 1) -> Callable:
+    """Register a handler for one or more ONNX operator types (default domain)."""
+
+    def decorate(handler: Callable) -> Callable:
+        for op_type in op_types:
+            OPS[op_type] = OnnxOpEntry(op_type, handler, "", min_version)
+        return handler
+
+    return decorate
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers.
+
+
+def _ndim(x) -> int:
+    return len(x.shape)
+
+
+def _axis(axis: int, ndim: int) -> int:
+    return int(axis) + ndim if axis < 0 else int(axis)
+
+
+def _like(value, x) -> Tensor:
+    """A constant of x's dtype (ONNX attributes are floats; the tensor may be float16/64)."""
+    return const(np.asarray(value, dtype=x.dtype))
+
+
+def _cast(x, dtype) -> Any:
+    dtype = np.dtype(dtype)
+    return x if x.dtype == dtype else apply("cast", x, dtype=dtype)
+
+
+def _float(x):
+    return x if x.dtype.kind == "f" else _cast(x, np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Elementwise.
+
+_UNARY = {
+    "Abs": lambda x: F.abs(x), "Neg": lambda x: F.neg(x), "Exp": F.exp, "Log": F.log,
+    "Sqrt": F.sqrt, "Sin": F.sin, "Cos": F.cos, "Tanh": F.tanh, "Sigmoid": F.sigmoid,
+    "Relu": F.relu, "Sign": F.sign, "Erf": F.erf,
+    "Floor": extra_math.floor, "Ceil": extra_math.ceil, "Round": extra_math.round,
+    "Tan": lambda x: apply("tan", x), "Asin": lambda x: apply("asin", x),
+    "Acos": lambda x: apply("acos", x), "Atan": lambda x: apply("atan", x),
+    "Sinh": lambda x: apply("sinh", x), "Cosh": lambda x: apply("cosh", x),
+    "Asinh": lambda x: apply("asinh", x), "Acosh": lambda x: apply("acosh", x),
+    "Atanh": lambda x: apply("atanh", x),
+    "Not": F.logical_not, "IsNaN": F.isnan, "BitwiseNot": lambda x: apply("bitwise_not", x),
+    "Reciprocal": lambda x: _like(1, x) / x,
+    "Softsign": lambda x: x / (F.abs(x) + _like(1, x)),
+    "Softplus": lambda x: F.softplus(x),
+}
+
+
+def _unary_handler(function: Callable) -> Callable:
+    def handler(ctx: NodeContext):
+        x = ctx.inputs[0]
+        out = function(x)
+        # hybridgrad computes integer inputs of float functions in float; ONNX keeps the type.
+        if x.dtype.kind in "iuf" and out.dtype != x.dtype and ctx.op_type not in ("IsNaN",):
+            out = _cast(out, x.dtype)
+        return out
+
+    return handler
+
+
+for _op_type, _function in _UNARY.items():
+    onnx_op(_op_type)(_unary_handler(_function))
+
+
+@onnx_op("Identity")
+def _identity(ctx):
+    return ctx.inputs[0]
+
+
+@onnx_op("IsInf")
+def _isinf(ctx):
+    x = ctx.inputs[0]
+    infinite = apply("isinf", x)
+    if not ctx.attr("detect_negative", 1):
+        infinite = F.logical_and(infinite, x > _like(0, x))
+    if not ctx.attr("detect_positive", 1):
+        infinite = F.logical_and(infinite, x < _like(0, x))
+    return infinite
+
+
+def _binary_inputs(ctx):
+    a, b = ctx.inputs[0], ctx.inputs[1]
+    if ctx.version < 7 and ctx.attr("broadcast", 0) and ctx.attr("axis") is not None:
+        # Legacy broadcasting (opset < 7): b's dimensions line up with a's from ``axis``.
+        axis = _axis(ctx.attr("axis"), _ndim(a))
+        b = F.reshape(b, tuple(b.shape) + (1,) * (_ndim(a) - axis - _ndim(b)))
+    return a, b
+
+
+_BINARY = {
+    "Add": F.add, "Sub": F.sub, "Mul": F.mul,
+    "Equal": F.eq, "Less": F.lt, "LessOrEqual": F.le, "Greater": F.gt, "GreaterOrEqual": F.ge,
+    "And": F.logical_and, "Or": F.logical_or, "Xor": lambda a, b: apply("logical_xor", a, b),
+    "BitwiseAnd": lambda a, b: apply("bitwise_and", a, b),
+    "BitwiseOr": lambda a, b: apply("bitwise_or", a, b),
+    "BitwiseXor": lambda a, b: apply("bitwise_xor", a, b),
+}
+
+
+def _binary_handler(function: Callable) -> Callable:
+    def handler(ctx: NodeContext):
+        a, b = _binary_inputs(ctx)
+        return function(a, b)
+
+    return handler
+
+
+for _op_type, _function in _BINARY.items():
+    onnx_op(_op_type)(_binary_handler(_function))
+
+
+@onnx_op("Div")
+def _div(ctx):
+    a, b = _binary_inputs(ctx)
+    if a.dtype.kind in "iu":
+        return apply("trunc_div", a, b)
+    return a / b
+
+
+@onnx_op("Pow")
+def _pow(ctx):
+    a, b = _binary_inputs(ctx)
+    if a.dtype.kind == "f" and b.dtype != a.dtype:
+        b = _cast(b, a.dtype)
+    elif a.dtype.kind in "iu" and b.dtype.kind == "f":
+        return _cast(F.pow(_cast(a, b.dtype), b), a.dtype)
+    elif a.dtype.kind in "iu" and b.dtype != a.dtype:
+        b = _cast(b, a.dtype)
+    return F.pow(a, b)
+
+
+@onnx_op("Mod")
+def _mod(ctx):
+    a, b = _binary_inputs(ctx)
+    if ctx.attr("fmod", 0):
+        return apply("fmod", a, b)
+    if a.dtype.kind == "f":
+        raise ctx.error("fmod=0 is only defined for integer inputs")
+    return apply("remainder", a, b)
+
+
+@onnx_op("BitShift")
+def _bitshift(ctx):
+    a, b = _binary_inputs(ctx)
+    direction = ctx.attr("direction", "")
+    if direction not in ("LEFT", "RIGHT"):
+        raise ctx.error(f"direction must be LEFT or RIGHT, got {direction!r}")
+    return apply("left_shift" if direction == "LEFT" else "right_shift", a, b)
+
+
+def _variadic(function: Callable) -> Callable:
+    def handler(ctx: NodeContext):
+        values = [v for v in ctx.inputs if v is not None]
+        out = values[0]
+        for value in values[1:]:
+            out = function(out, value)
+        return out
+
+    return handler
+
+
+onnx_op("Max")(_variadic(F.maximum))
+onnx_op("Min")(_variadic(F.minimum))
+onnx_op("Sum")(_variadic(F.add))
+
+
+@onnx_op("Mean")
+def _mean(ctx):
+    total = _variadic(F.add)(ctx)
+    return total / _like(len([v for v in ctx.inputs if v is not None]), total)
+
+
+@onnx_op("Where")
+def _where(ctx):
+    return F.where(ctx.inputs[0], ctx.inputs[1], ctx.inputs[2])
+
+
+@onnx_op("Clip")
+def _clip(ctx):
+    x = ctx.inputs[0]
+    if ctx.version < 11:
+        low, high = ctx.attr("min"), ctx.attr("max")
+        low = None if low is None else _like(low, x)
+        high = None if high is None else _like(high, x)
+    else:
+        low, high = ctx.input(1), ctx.input(2)
+    out = x
+    if low is not None:
+        out = F.maximum(out, _cast(low, x.dtype))
+    if high is not None:
+        out = F.minimum(out, _cast(high, x.dtype))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations.
+
+
+@onnx_op("LeakyRelu")
+def _leaky_relu(ctx):
+    x = ctx.inputs[0]
+    return F.where(x >= _like(0, x), x, x * _like(ctx.attr("alpha", 0.01), x))
+
+
+@onnx_op("PRelu")
+def _prelu(ctx):
+    x, slope = ctx.inputs[0], ctx.inputs[1]
+    return F.where(x >= _like(0, x), x, x * slope)
+
+
+@onnx_op("ThresholdedRelu")
+def _thresholded_relu(ctx):
+    x = ctx.inputs[0]
+    return F.where(x > _like(ctx.attr("alpha", 1.0), x), x, _like(0, x))
+
+
+def _elu(x, alpha):
+    negative = (F.exp(F.minimum(x, _like(0, x))) - _like(1, x)) * _like(alpha, x)
+    return F.where(x > _like(0, x), x, negative)
+
+
+@onnx_op("Elu")
+def _elu_op(ctx):
+    return _elu(ctx.inputs[0], ctx.attr("alpha", 1.0))
+
+
+@onnx_op("Celu")
+def _celu(ctx):
+    x, alpha = ctx.inputs[0], ctx.attr("alpha", 1.0)
+    return F.maximum(x, _like(0, x)) + F.minimum(
+        _like(0, x), (F.exp(x / _like(alpha, x)) - _like(1, x)) * _like(alpha, x))
+
+
+@onnx_op("Selu")
+def _selu(ctx):
+    x = ctx.inputs[0]
+    alpha = ctx.attr("alpha", 1.67326319217681884765625)
+    gamma = ctx.attr("gamma", 1.05070102214813232421875)
+    return _elu(x, alpha) * _like(gamma, x)
+
+
+@onnx_op("HardSigmoid")
+def _hard_sigmoid(ctx):
+    x = ctx.inputs[0]
+    linear = x * _like(ctx.attr("alpha", 0.2), x) + _like(ctx.attr("beta", 0.5), x)
+    return F.clamp(linear, 0.0, 1.0)
+
+
+@onnx_op("HardSwish")
+def _hard_swish(ctx):
+    x = ctx.inputs[0]
+    return x * F.clamp(x * _like(1 / 6, x) + _like(0.5, x), 0.0, 1.0)
+
+
+@onnx_op("Mish")
+def _mish(ctx):
+    x = ctx.inputs[0]
+    return x * F.tanh(F.softplus(x))
+
+
+@onnx_op("Gelu")
+def _gelu(ctx):
+    x = ctx.inputs[0]
+    if ctx.attr("approximate", "none") == "tanh":
+        inner = (x + x * x * x * _like(0.044715, x)) * _like(math.sqrt(2 / math.pi), x)
+        return x * _like(0.5, x) * (F.tanh(inner) + _like(1, x))
+    return x * _like(0.5, x) * (F.erf(x * _like(1 / math.sqrt(2), x)) + _like(1, x))
+
+
+@onnx_op("Shrink")
+def _shrink(ctx):
+    x = ctx.inputs[0]
+    bias, lambd = _like(ctx.attr("bias", 0.0), x), _like(ctx.attr("lambd", 0.5), x)
+    return F.where(x < -lambd, x + bias, F.where(x > lambd, x - bias, _like(0, x)))
+
+
+def _softmax_like(ctx, function: Callable):
+    x = ctx.inputs[0]
+    ndim = _ndim(x)
+    if ctx.version < 13:
+        # Before opset 13 the input is coerced to 2-D [prod(d[:axis]), prod(d[axis:])].
+        axis = _axis(ctx.attr("axis", 1), ndim)
+        shape = x.shape
+        flat = F.reshape(x, (int(np.prod(shape[:axis], dtype=np.int64)), -1))
+        return F.reshape(function(flat, 1), shape)
+    return function(x, _axis(ctx.attr("axis", -1), ndim))
+
+
+@onnx_op("Softmax")
+def _softmax(ctx):
+    return _softmax_like(ctx, lambda x, axis: F.softmax(x, axis))
+
+
+@onnx_op("LogSoftmax")
+def _log_softmax(ctx):
+    return _softmax_like(ctx, lambda x, axis: F.log_softmax(x, axis))
+
+
+def _hardmax(x, axis):
+    index = F.argmax(x, axis, keepdim=True)
+    positions = const(np.arange(x.shape[axis]).reshape(
+        [-1 if d == axis else 1 for d in range(_ndim(x))]))
+    return _cast(F.eq(index, positions), x.dtype)
+
+
+@onnx_op("Hardmax")
+def _hardmax_op(ctx):
+    return _softmax_like(ctx, _hardmax)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reductions.
+
+
+def _reduce_axes(ctx, axes_input_from: int):
+    """Axes as a sorted tuple, or None for "all"; () means "reduce nothing" (noop)."""
+    x = ctx.inputs[0]
+    if ctx.version >= axes_input_from:
+        axes = ctx.static(1)
+    else:
+        axes = ctx.attr("axes")
+    if axes is None or len(axes) == 0:
+        if ctx.attr("noop_with_empty_axes", 0) and ctx.version >= axes_input_from:
+            return ()
+        return None
+    return tuple(sorted({_axis(int(a), _ndim(x)) for a in np.asarray(axes).reshape(-1)}))
+
+
+def _register_reduce(op_type, function, axes_input_from=18, identity=None, noop=None):
+    def handler(ctx: NodeContext):
+        x = ctx.inputs[0]
+        axes = _reduce_axes(ctx, axes_input_from)
+        keepdims = bool(ctx.attr("keepdims", 1))
+        if axes == ():
+            return noop(x) if noop is not None else x
+        all_axes = tuple(range(_ndim(x))) if axes is None else axes
+        if keepdims:
+            reduced_shape = tuple(1 if i in all_axes else s for i, s in enumerate(x.shape))
+        else:
+            reduced_shape = tuple(s for i, s in enumerate(x.shape) if i not in all_axes)
+        if builtins.any(x.shape[a] == 0 for a in all_axes) and identity is not None:
+            return const(np.full(reduced_shape, identity(x.dtype), dtype=x.dtype))
+        out = function(x, all_axes, keepdims)
+        if out.dtype != x.dtype:
+            out = _cast(out, x.dtype)
+        return out
+
+    onnx_op(op_type)(handler)
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+def _mean_reduce(x, axes, keepdims):
+    return F.mean(_float(x), axes, keepdims)
+
+
+_register_reduce("ReduceSum", lambda x, a, k: F.sum(x, a, k), 13, lambda d: 0)
+_register_reduce("ReduceMean", _mean_reduce, 18, lambda d: np.nan)
+_register_reduce("ReduceMax", lambda x, a, k: F.amax(x, a, k), 18, _lowest)
+_register_reduce("ReduceMin", lambda x, a, k: F.amin(x, a, k), 18, _highest)
+_register_reduce("ReduceProd", lambda x, a, k: F.prod(x, a, k), 18, lambda d: 1)
+_register_reduce("ReduceL1", lambda x, a, k: F.sum(F.abs(x), a, k), 18, lambda d: 0,
+                 noop=lambda x: F.abs(x))
+_register_reduce("ReduceL2", lambda x, a, k: F.sqrt(F.sum(_float(x) * _float(x), a, k)), 18,
+                 lambda d: 0, noop=lambda x: F.abs(x))
+_register_reduce("ReduceSumSquare", lambda x, a, k: F.sum(x * x, a, k), 18, lambda d: 0,
+                 noop=lambda x: x * x)
+_register_reduce("ReduceLogSum", lambda x, a, k: F.log(F.sum(_float(x), a, k)), 18,
+                 lambda d: -np.inf, noop=lambda x: F.log(x))
+_register_reduce("ReduceLogSumExp", lambda x, a, k: F.logsumexp(_float(x), a, k), 18,
+                 lambda d: -np.inf, noop=lambda x: x)
+
+
+def _arg_reduce(largest: bool):
+    def handler(ctx: NodeContext):
+        x = ctx.inputs[0]
+        axis = _axis(ctx.attr("axis", 0), _ndim(x))
+        keepdims = bool(ctx.attr("keepdims", 1))
+        source = x if largest else -x if x.dtype.kind != "u" else _cast(x, np.int64) * -1
+        if ctx.attr("select_last_index", 0):
+            # Flip the axis so that the first hit is the last index, then map back.
+            length = x.shape[axis]
+            flipped = F.getitem(source, (slice(None),) * axis + (slice(None, None, -1),))
+            index = F.argmax(flipped, axis, keepdims)
+            return const(np.asarray(length - 1, dtype=np.int64)) - index
+        return F.argmax(source, axis, keepdims)
+
+    return handler
+
+
+onnx_op("ArgMax")(_arg_reduce(True))
+onnx_op("ArgMin")(_arg_reduce(False))
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear algebra.
+
+
+@onnx_op("MatMul")
+def _matmul(ctx):
+    return F.matmul(ctx.inputs[0], ctx.inputs[1])
+
+
+@onnx_op("Gemm")
+def _gemm(ctx):
+    a, b, c = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
+    if ctx.attr("transA", 0):
+        a = F.transpose(a, 0, 1)
+    if ctx.attr("transB", 0):
+        b = F.transpose(b, 0, 1)
+    out = F.matmul(a, b)
+    alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
+    if alpha != 1.0:
+        out = out * _like(alpha, out)
+    if c is not None:
+        out = out + (c if beta == 1.0 else c * _like(beta, c))
+    return out
+
+
+@onnx_op("Einsum")
+def _einsum(ctx):
+    return einsum(ctx.attr("equation"), *ctx.inputs)
+
+
+def einsum(equation: str, *operands):
+    """Einsum by broadcasting multiplies and sums (differentiable; no repeated indices).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> einsum("ij,jk->ik", hg.ones(2, 3), hg.ones(3, 4)).shape
+        (2, 4)
+    """
+    equation = equation.replace(" ", "")
+    if "..." in equation:
+        raise OnnxImportError("Einsum: ellipsis ('...') equations are not supported")
+    if "->" in equation:
+        inputs_part, output = equation.split("->")
+    else:
+        inputs_part = equation
+        letters = inputs_part.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    subscripts = inputs_part.split(",")
+    if len(subscripts) != len(operands):
+        raise OnnxImportError(f"Einsum: {equation!r} names {len(subscripts)} operands, "
+                              f"got {len(operands)}")
+    letters = sorted(set("".join(subscripts)))
+    sizes: dict = {}
+    aligned = []
+    for subs, operand in zip(subscripts, operands):
+        if len(set(subs)) != len(subs):
+            # A repeated index takes a diagonal: gather it with index arrays.
+            raise OnnxImportError(f"Einsum: repeated index in {subs!r} is not supported")
+        for letter, size in zip(subs, operand.shape):
+            sizes[letter] = builtins.max(sizes.get(letter, 1), size)
+        order = [subs.index(letter) for letter in letters if letter in subs]
+        x = F.permute(operand, order) if order else operand
+        shape = [operand.shape[subs.index(letter)] if letter in subs else 1 for letter in letters]
+        aligned.append(F.reshape(x, tuple(shape)))
+    product = aligned[0]
+    for x in aligned[1:]:
+        product = product * x
+    summed = tuple(i for i, letter in enumerate(letters) if letter not in output)
+    if summed:
+        product = F.sum(product, summed)
+    kept = [letter for letter in letters if letter in output]
+    shape = tuple(sizes[letter] for letter in kept)
+    product = F.broadcast_to(product, shape) if tuple(product.shape) != shape else product
+    order = [kept.index(letter) for letter in output]
+    return F.permute(product, order) if order else product
+
+
+# ----------------------------------------------------------------------------------------------
+# Shapes and movement.
+
+
+@onnx_op("Shape")
+def _shape(ctx):
+    shape = np.asarray(ctx.inputs[0].shape, dtype=np.int64)
+    ndim = len(shape)
+    start = ctx.attr("start", 0)
+    end = ctx.attr("end", ndim)
+    start = builtins.min(builtins.max(start + ndim if start < 0 else start, 0), ndim)
+    end = builtins.min(builtins.max(end + ndim if end < 0 else end, 0), ndim)
+    return const(shape[start:end])
+
+
+@onnx_op("Size")
+def _size(ctx):
+    return const(np.asarray(int(np.prod(ctx.inputs[0].shape, dtype=np.int64)), dtype=np.int64))
+
+
+@onnx_op("Reshape")
+def _reshape(ctx):
+    x = ctx.inputs[0]
+    if ctx.version < 5:
+        shape = list(ctx.attr("shape"))
+    else:
+        shape = [int(s) for s in ctx.static(1).reshape(-1)]
+    if not ctx.attr("allowzero", 0):
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+    return F.reshape(x, tuple(shape))
+
+
+@onnx_op("Flatten")
+def _flatten(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", 1), _ndim(x))
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(x.shape[axis:], dtype=np.int64))
+    return F.reshape(x, (outer, inner))
+
+
+@onnx_op("Squeeze")
+def _squeeze(ctx):
+    x = ctx.inputs[0]
+    axes = ctx.static(1) if ctx.version >= 13 else ctx.attr("axes")
+    if axes is None:
+        return F.reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = {_axis(int(a), _ndim(x)) for a in np.asarray(axes).reshape(-1)}
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ctx.error(f"cannot squeeze axis {a} of size {x.shape[a]} (shape {x.shape})")
+    return F.reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+@onnx_op("Unsqueeze")
+def _unsqueeze(ctx):
+    x = ctx.inputs[0]
+    axes = ctx.static(1) if ctx.version >= 13 else ctx.attr("axes")
+    out_ndim = _ndim(x) + len(axes)
+    axes = sorted(_axis(int(a), out_ndim) for a in np.asarray(axes).reshape(-1))
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return F.reshape(x, tuple(shape))
+
+
+@onnx_op("Transpose")
+def _transpose(ctx):
+    x = ctx.inputs[0]
+    perm = ctx.attr("perm")
+    if perm is None:
+        perm = list(range(_ndim(x)))[::-1]
+    return F.permute(x, [int(p) for p in perm])
+
+
+@onnx_op("Concat")
+def _concat(ctx):
+    values = [v for v in ctx.inputs if v is not None]
+    axis = _axis(ctx.attr("axis"), _ndim(values[0]))
+    nonempty = [v for v in values if v.shape[axis] != 0] or values[:1]
+    if len(nonempty) == 1:
+        return nonempty[0]
+    return F.cat(nonempty, axis)
+
+
+@onnx_op("Split")
+def _split(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", 0), _ndim(x))
+    length = x.shape[axis]
+    sizes = ctx.static(1) if ctx.version >= 13 else ctx.attr("split")
+    if sizes is None or len(sizes) == 0:
+        parts = ctx.attr("num_outputs", ctx.n_outputs)
+        size = -(-length // parts)
+        sizes = [builtins.min(size, length - i * size) for i in range(parts)]
+    sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+    outputs, start = [], 0
+    for size in sizes:
+        outputs.append(F.getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
+        start += size
+    return outputs
+
+
+@onnx_op("Slice")
+def _slice(ctx):
+    x = ctx.inputs[0]
+    ndim = _ndim(x)
+    if ctx.version < 10:
+        starts, ends = ctx.attr("starts"), ctx.attr("ends")
+        axes, steps = ctx.attr("axes"), None
+    else:
+        starts, ends = ctx.static(1), ctx.static(2)
+        axes, steps = ctx.static(3), ctx.static(4)
+    starts = [int(s) for s in np.asarray(starts).reshape(-1)]
+    ends = [int(s) for s in np.asarray(ends).reshape(-1)]
+    axes = list(range(len(starts))) if axes is None else [
+        _axis(int(a), ndim) for a in np.asarray(axes).reshape(-1)]
+    steps = [1] * len(starts) if steps is None else [int(s) for s in np.asarray(steps).reshape(-1)]
+    index = [slice(None)] * ndim
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        length = x.shape[axis]
+        # ONNX clamps with INT64 extremes; Python slices clamp the same way once in range.
+        start = builtins.max(builtins.min(start, length), -length - 1)
+        end = builtins.max(builtins.min(end, length), -length - 1)
+        if step < 0 and end < -length:
+            end = None
+        if step < 0 and start < -length:
+            start = -length - 1
+        index[axis] = slice(start, end, step)
+    return F.getitem(x, tuple(index))
+
+
+def _normalise_indices(indices: np.ndarray, length: int) -> np.ndarray:
+    indices = indices.astype(np.int64)
+    return np.where(indices < 0, indices + length, indices)
+
+
+@onnx_op("Gather")
+def _gather(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", 0), _ndim(x))
+    indices = _normalise_indices(ctx.static(1), x.shape[axis])
+    if indices.ndim == 0:
+        return F.getitem(x, (slice(None),) * axis + (int(indices),))
+    return F.getitem(x, (slice(None),) * axis + (indices,))
+
+
+@onnx_op("GatherElements")
+def _gather_elements(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", 0), _ndim(x))
+    indices = _normalise_indices(ctx.static(1), x.shape[axis])
+    return F.gather(x, axis, const(indices))
+
+
+@onnx_op("GatherND")
+def _gather_nd(ctx):
+    x = ctx.inputs[0]
+    batch = ctx.attr("batch_dims", 0)
+    indices = ctx.static(1).astype(np.int64)
+    depth = indices.shape[-1]
+    batch_shape = x.shape[:batch]
+    index = []
+    grids = np.indices(indices.shape[:-1])[:batch] if batch else []
+    for b in range(batch):
+        index.append(grids[b])
+    for d in range(depth):
+        index.append(_normalise_indices(indices[..., d], x.shape[batch + d]))
+    del batch_shape
+    return F.getitem(x, tuple(index))
+
+
+@onnx_op("Expand")
+def _expand(ctx):
+    x = ctx.inputs[0]
+    shape = tuple(int(s) for s in ctx.static(1).reshape(-1))
+    target = np.broadcast_shapes(tuple(x.shape), shape)
+    return F.broadcast_to(x, tuple(target))
+
+
+@onnx_op("Tile")
+def _tile(ctx):
+    repeats = [int(r) for r in ctx.static(1).reshape(-1)]
+    return F.repeat(ctx.inputs[0], *repeats)
+
+
+@onnx_op("Pad")
+def _pad(ctx):
+    x = ctx.inputs[0]
+    ndim = _ndim(x)
+    mode = ctx.attr("mode", "constant")
+    if ctx.version < 11:
+        pads = list(ctx.attr("pads", ctx.attr("paddings")))
+        value = ctx.attr("value", 0.0)
+        axes = list(range(ndim))
+    else:
+        pads = [int(p) for p in ctx.static(1).reshape(-1)]
+        constant = ctx.static(2)
+        value = 0 if constant is None or constant.size == 0 else constant.reshape(-1)[0].item()
+        raw_axes = ctx.static(3)
+        axes = list(range(ndim)) if raw_axes is None else [
+            _axis(int(a), ndim) for a in raw_axes.reshape(-1)]
+    half = len(pads) // 2
+    widths = [[0, 0] for _ in range(ndim)]
+    for i, axis in enumerate(axes):
+        widths[axis] = [int(pads[i]), int(pads[half + i])]
+    # Negative pads crop first.
+    crop = tuple(slice(builtins.max(-b, 0), s - builtins.max(-a, 0) if a < 0 else None)
+                 for (b, a), s in zip(widths, x.shape))
+    if builtins.any(b < 0 or a < 0 for b, a in widths):
+        x = F.getitem(x, crop)
+        widths = [[builtins.max(b, 0), builtins.max(a, 0)] for b, a in widths]
+    return pad_nd(x, widths, mode, value)
+
+
+def pad_nd(x, widths, mode: str = "constant", value: float = 0.0):
+    """Pad with per-axis (before, after) widths: ``constant``, ``reflect``, ``edge`` or
+    ``wrap`` (composed of slices and concatenation, so it is differentiable).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> pad_nd(hg.tensor([1.0, 2.0, 3.0]), [[2, 1]], "reflect").tolist()
+        [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+    """
+    if mode == "constant":
+        if not builtins.any(b or a for b, a in widths):
+            return x
+        return apply("pad", x, widths=tuple(tuple(w) for w in widths), value=float(value))
+    for axis, (before, after) in enumerate(widths):
+        if not (before or after):
+            continue
+        length = x.shape[axis]
+        if mode == "reflect":
+            left = np.arange(before, 0, -1)
+            right = np.arange(length - 2, length - 2 - after, -1)
+        elif mode == "edge":
+            left = np.zeros(before, dtype=np.int64)
+            right = np.full(after, length - 1)
+        elif mode == "wrap":
+            left = np.arange(length - before, length) % length
+            right = np.arange(after) % length
+        else:
+            raise OnnxImportError(f"Pad: unsupported mode {mode!r}")
+        index = np.concatenate([left, np.arange(length), right]).astype(np.int64)
+        x = F.getitem(x, (slice(None),) * axis + (index,))
+    return x
+
+
+@onnx_op("Constant")
+def _constant(ctx):
+    for name in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if name in ctx.attrs:
+            value = ctx.attrs[name]
+            if name == "value":
+                return const(value)
+            dtype = np.float32 if "float" in name else np.int64
+            return const(np.asarray(value, dtype=dtype))
+    raise UnsupportedError(f"Constant node {ctx.node.name!r}: only tensor, float(s) and int(s) "
+                           f"values are supported (got {sorted(ctx.attrs)})")
+
+
+@onnx_op("ConstantOfShape")
+def _constant_of_shape(ctx):
+    shape = tuple(int(s) for s in ctx.static(0).reshape(-1))
+    value = ctx.attr("value")
+    if value is None:
+        value = np.zeros(1, dtype=np.float32)
+    return const(np.full(shape, value.reshape(-1)[0], dtype=value.dtype))
+
+
+@onnx_op("Range")
+def _range(ctx):
+    start, limit, delta = (ctx.static(i) for i in range(3))
+    return const(np.arange(start.item(), limit.item(), delta.item()).astype(start.dtype))
+
+
+@onnx_op("Cast")
+def _cast_op(ctx):
+    return _cast(ctx.inputs[0], np_dtype(ctx.attr("to")))
+
+
+@onnx_op("CastLike")
+def _cast_like(ctx):
+    return _cast(ctx.inputs[0], ctx.inputs[1].dtype)
+
+
+@onnx_op("Dropout")
+def _dropout(ctx):
+    x = ctx.inputs[0]
+    training = ctx.static(2)
+    ratio = ctx.static(1)
+    if training is not None and bool(training.reshape(-1)[0]) and (
+            ratio is None or float(ratio.reshape(-1)[0]) != 0.0):
+        raise ctx.error("training_mode=True is not supported (dropout runs in inference mode)")
+    if ctx.version < 7 and not ctx.attr("is_test", 0):
+        raise ctx.error("is_test=0 (training) is not supported")
+    outputs = [x]
+    if ctx.n_outputs > 1:
+        outputs.append(const(np.ones(x.shape, dtype=bool)))
+    return outputs
+
+
+@onnx_op("EyeLike")
+def _eye_like(ctx):
+    x = ctx.inputs[0]
+    dtype = np_dtype(ctx.attr("dtype")) if ctx.attr("dtype") is not None else x.dtype
+    return const(np.eye(x.shape[0], x.shape[1], k=ctx.attr("k", 0), dtype=dtype))
+
+
+@onnx_op("Trilu")
+def _trilu(ctx):
+    x = ctx.inputs[0]
+    k = ctx.static(1)
+    k = 0 if k is None else int(k.reshape(-1)[0])
+    rows, cols = x.shape[-2], x.shape[-1]
+    keep = np.triu(np.ones((rows, cols), bool), k) if ctx.attr("upper", 1) else np.tril(
+        np.ones((rows, cols), bool), k)
+    return F.where(const(keep), x, _like(0, x))
+
+
+@onnx_op("CumSum")
+def _cumsum(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(int(ctx.static(1).reshape(-1)[0]), _ndim(x))
+    return extra_math.cumsum(x, axis, exclusive=bool(ctx.attr("exclusive", 0)),
+                             reverse=bool(ctx.attr("reverse", 0)))
+
+
+@onnx_op("TopK")
+def _topk(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", -1), _ndim(x))
+    k = int(ctx.static(1).reshape(-1)[0]) if ctx.version >= 10 else ctx.attr("k")
+    data = x.data
+    if ctx.attr("largest", 1):
+        # Stable sort of the negated keys keeps the lower index first among equal values.
+        keys = -data.astype(np.float64) if data.dtype.kind != "b" else ~data
+        order = np.argsort(keys, axis=axis, kind="stable")
+    else:
+        order = np.argsort(data, axis=axis, kind="stable")
+    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
+    return [F.gather(x, axis, const(indices)), const(indices)]
+
+
+@onnx_op("NonZero")
+def _nonzero(ctx):
+    return const(np.stack(np.nonzero(ctx.static(0))).astype(np.int64).reshape(
+        _ndim(ctx.inputs[0]), -1))
+
+
+@onnx_op("OneHot")
+def _one_hot(ctx):
+    indices, depth, values = ctx.inputs[0], ctx.static(1), ctx.inputs[2]
+    depth = int(depth.reshape(-1)[0])
+    ndim = _ndim(indices) + 1
+    axis = _axis(ctx.attr("axis", -1), ndim)
+    index = indices.data.astype(np.int64)
+    index = np.where(index < 0, index + depth, index)
+    index = np.expand_dims(index, axis)
+    positions = np.arange(depth).reshape([-1 if d == axis else 1 for d in range(ndim)])
+    mask = const(index == positions)
+    off, on = F.getitem(values, 0), F.getitem(values, 1)
+    return F.where(mask, on, off)
+
+
+@onnx_op("DepthToSpace")
+def _depth_to_space(ctx):
+    x = ctx.inputs[0]
+    n, c, h, w = x.shape
+    b = ctx.attr("blocksize")
+    if ctx.attr("mode", "DCR") == "DCR":
+        y = F.reshape(x, (n, b, b, c // (b * b), h, w))
+        y = F.permute(y, (0, 3, 4, 1, 5, 2))
+    else:
+        y = F.reshape(x, (n, c // (b * b), b, b, h, w))
+        y = F.permute(y, (0, 1, 4, 2, 5, 3))
+    return F.reshape(y, (n, c // (b * b), h * b, w * b))
+
+
+@onnx_op("SpaceToDepth")
+def _space_to_depth(ctx):
+    x = ctx.inputs[0]
+    n, c, h, w = x.shape
+    b = ctx.attr("blocksize")
+    y = F.reshape(x, (n, c, h // b, b, w // b, b))
+    y = F.permute(y, (0, 3, 5, 1, 2, 4))
+    return F.reshape(y, (n, c * b * b, h // b, w // b))
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalisation and pooling that compose from elementwise operators and reductions.
+
+
+@onnx_op("BatchNormalization")
+def _batch_norm(ctx):
+    x, scale, bias, mean, var = ctx.inputs[:5]
+    if ctx.attr("training_mode", 0):
+        raise ctx.error("training_mode=1 is not supported (batch norm runs in inference mode)")
+    if ctx.version < 7 and not ctx.attr("is_test", 0):
+        raise ctx.error("is_test=0 (training) is not supported")
+    shape = (1, -1) + (1,) * (_ndim(x) - 2)
+    epsilon = ctx.attr("epsilon", 1e-5)
+    scale, bias = F.reshape(_cast(scale, x.dtype), shape), F.reshape(_cast(bias, x.dtype), shape)
+    mean, var = F.reshape(_cast(mean, x.dtype), shape), F.reshape(_cast(var, x.dtype), shape)
+    return (x - mean) / F.sqrt(var + _like(epsilon, x)) * scale + bias
+
+
+@onnx_op("InstanceNormalization")
+def _instance_norm(ctx):
+    x, scale, bias = ctx.inputs[:3]
+    axes = tuple(range(2, _ndim(x)))
+    mean = F.mean(x, axes, keepdim=True)
+    var = F.mean((x - mean) * (x - mean), axes, keepdim=True)
+    shape = (1, -1) + (1,) * (_ndim(x) - 2)
+    normalised = (x - mean) / F.sqrt(var + _like(ctx.attr("epsilon", 1e-5), x))
+    return normalised * F.reshape(scale, shape) + F.reshape(bias, shape)
+
+
+@onnx_op("LayerNormalization")
+def _layer_norm(ctx):
+    x, scale, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
+    axis = _axis(ctx.attr("axis", -1), _ndim(x))
+    axes = tuple(range(axis, _ndim(x)))
+    stash = np_dtype(ctx.attr("stash_type", 1))
+    xs = _cast(x, stash) if x.dtype.kind == "f" else x
+    mean = F.mean(xs, axes, keepdim=True)
+    centered = xs - mean
+    var = F.mean(centered * centered, axes, keepdim=True)
+    inv_std = _like(1, var) / F.sqrt(var + _like(ctx.attr("epsilon", 1e-5), var))
+    y = _cast(centered * inv_std, x.dtype) * scale
+    if bias is not None:
+        y = y + bias
+    outputs = [y]
+    if ctx.n_outputs > 1:
+        outputs.append(mean)
+    if ctx.n_outputs > 2:
+        outputs.append(inv_std)
+    return outputs
+
+
+@onnx_op("MeanVarianceNormalization")
+def _mvn(ctx):
+    x = ctx.inputs[0]
+    axes = tuple(_axis(a, _ndim(x)) for a in ctx.attr("axes", [0, 2, 3]))
+    mean = F.mean(x, axes, keepdim=True)
+    centered = x - mean
+    var = F.mean(centered * centered, axes, keepdim=True)
+    return centered / (F.sqrt(var) + _like(1e-9, x))
+
+
+@onnx_op("LpNormalization")
+def _lp_normalization(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", -1), _ndim(x))
+    p = ctx.attr("p", 2)
+    if p == 1:
+        norm = F.sum(F.abs(x), axis, keepdim=True)
+    elif p == 2:
+        norm = F.sqrt(F.sum(x * x, axis, keepdim=True))
+    else:
+        raise ctx.error(f"p must be 1 or 2, got {p}")
+    return F.where(norm == _like(0, norm), _like(0, x), x / F.where(
+        norm == _like(0, norm), _like(1, norm), norm))
+
+
+@onnx_op("GlobalAveragePool")
+def _global_average_pool(ctx):
+    x = ctx.inputs[0]
+    return F.mean(x, tuple(range(2, _ndim(x))), keepdim=True)
+
+
+@onnx_op("GlobalMaxPool")
+def _global_max_pool(ctx):
+    x = ctx.inputs[0]
+    return F.amax(x, tuple(range(2, _ndim(x))), keepdim=True)
+
+
+@onnx_op("GlobalLpPool")
+def _global_lp_pool(ctx):
+    x = ctx.inputs[0]
+    p = ctx.attr("p", 2)
+    axes = tuple(range(2, _ndim(x)))
+    return F.pow(F.sum(F.pow(F.abs(x), _like(p, x)), axes, keepdim=True), _like(1.0 / p, x))
+
+
+@onnx_op("LRN")
+def _lrn(ctx):
+    x = ctx.inputs[0]
+    size = ctx.attr("size")
+    alpha, beta, bias = ctx.attr("alpha", 1e-4), ctx.attr("beta", 0.75), ctx.attr("bias", 1.0)
+    channels = x.shape[1]
+    square = x * x
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    padded = pad_nd(square, [[0, 0], [before, after]] + [[0, 0]] * (_ndim(x) - 2))
+    window = None
+    for offset in range(size):
+        piece = F.getitem(padded, (slice(None), slice(offset, offset + channels)))
+        window = piece if window is None else window + piece
+    denominator = F.pow(window * _like(alpha / size, x) + _like(bias, x), _like(beta, x))
+    return x / denominator
+
+
+# ----------------------------------------------------------------------------------------------
+# Resize (nearest and linear; separable index arithmetic, differentiable in the input).
+
+
+def _source_coordinates(out_size, in_size, scale, mode, roi_start=0.0, roi_end=1.0):
+    positions = np.arange(out_size, dtype=np.float64)
+    if mode == "half_pixel":
+        return (positions + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (positions + 0.5) / scale - 0.5 if out_size > 1 else np.zeros(out_size)
+    if mode == "align_corners":
+        if out_size == 1:
+            return np.zeros(out_size)
+        return positions * (in_size - 1) / (out_size - 1)
+    if mode == "asymmetric":
+        return positions / scale
+    if mode == "half_pixel_symmetric":
+        adjustment = out_size / (scale * in_size)
+        center = in_size / 2
+        offset = center * (1 - adjustment)
+        return offset + (positions + 0.5) / scale - 0.5
+    if mode == "tf_crop_and_resize":
+        if out_size > 1:
+            return (roi_start * (in_size - 1) + positions * (roi_end - roi_start)
+                    * (in_size - 1) / (out_size - 1))
+        return np.full(out_size, 0.5 * (roi_start + roi_end) * (in_size - 1))
+    raise OnnxImportError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
+
+
+def _nearest(coordinates, rule):
+    if rule == "round_prefer_floor":
+        return np.where(coordinates % 1 == 0.5, np.floor(coordinates), np.round(coordinates))
+    if rule == "round_prefer_ceil":
+        return np.where(coordinates % 1 == 0.5, np.ceil(coordinates), np.round(coordinates))
+    if rule == "floor":
+        return np.floor(coordinates)
+    if rule == "ceil":
+        return np.ceil(coordinates)
+    raise OnnxImportError(f"Resize: nearest_mode {rule!r} is not supported")
+
+
+@onnx_op("Resize", "Upsample")
+def _resize(ctx):
+    x = ctx.inputs[0]
+    ndim = _ndim(x)
+    if ctx.op_type == "Upsample":
+        scales = ctx.attr("scales") if ctx.version < 9 else ctx.static(1)
+        sizes, roi = None, None
+        mode = ctx.attr("mode", "nearest")
+        transform, nearest_rule = "asymmetric", "floor"
+    else:
+        if ctx.version < 11:
+            roi, scales, sizes = None, ctx.static(1), None
+            transform = "asymmetric"
+        else:
+            roi, scales, sizes = ctx.static(1), ctx.static(2), ctx.static(3)
+            transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
+        mode = ctx.attr("mode", "nearest")
+        nearest_rule = ctx.attr("nearest_mode", "round_prefer_floor")
+        if ctx.attr("antialias", 0) or ctx.attr("keep_aspect_ratio_policy", "stretch") != \
+                "stretch" or ctx.attr("exclude_outside", 0) or ctx.attr("axes") is not None:
+            raise UnsupportedError(f"Resize node {ctx.node.name!r}: antialias, axes, "
+                                   "exclude_outside and keep_aspect_ratio_policy are not supported")
+        if ctx.version < 11:
+            nearest_rule = "floor"
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise UnsupportedError(f"{ctx.op_type} node {ctx.node.name!r}: mode {mode!r} is not "
+                               "supported (nearest and linear are)")
+    if sizes is not None and sizes.size:
+        out_shape = [int(s) for s in sizes]
+        scale_list = [o / i for o, i in zip(out_shape, x.shape)]
+    else:
+        scale_list = [float(s) for s in np.asarray(scales).reshape(-1)]
+        out_shape = [int(math.floor(s * f)) for s, f in zip(x.shape, scale_list)]
+    roi = None if roi is None or roi.size == 0 else roi.reshape(-1)
+    out = x
+    for axis in range(ndim):
+        in_size, out_size = x.shape[axis], out_shape[axis]
+        if in_size == out_size and scale_list[axis] == 1.0 and transform != "tf_crop_and_resize":
+            continue
+        roi_start, roi_end = (roi[axis], roi[ndim + axis]) if roi is not None else (0.0, 1.0)
+        coords = _source_coordinates(out_size, in_size, scale_list[axis], transform,
+                                     roi_start, roi_end)
+        prefix = (slice(None),) * axis
+        if mode == "nearest":
+            index = np.clip(_nearest(coords, nearest_rule), 0, in_size - 1).astype(np.int64)
+            out = F.getitem(out, prefix + (index,))
+        else:
+            coords = np.clip(coords, 0, in_size - 1)
+            low = np.floor(coords).astype(np.int64)
+            high = np.minimum(low + 1, in_size - 1)
+            weight = (coords - low).reshape([-1 if d == axis else 1 for d in range(ndim)])
+            weight = const(weight.astype(x.dtype))
+            out = (F.getitem(out, prefix + (low,)) * (_like(1, x) - weight)
+                   + F.getitem(out, prefix + (high,)) * weight)
+    return out
+
+
+def decode_attributes(node: onnx.NodeProto) -> dict:
+    """A node's attributes as Python values (strings decoded, tensors as NumPy arrays).
+
+    Example:
+        >>> node = helper.make_node("LeakyRelu", ["x"], ["y"], alpha=0.1)
+        >>> round(decode_attributes(node)["alpha"], 3)
+        0.1
+    """
+    attrs = {}
+    for attribute in node.attribute:
+        value = helper.get_attribute_value(attribute)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8") for v in value]
+        elif isinstance(value, onnx.TensorProto):
+            value = numpy_helper.to_array(value)
+        attrs[attribute.name] = value
+    return attrs
+
+
+SUPPORTED: tuple = ()
+
+
+def refresh_supported() -> tuple:
+    """Recompute :data:`SUPPORTED` from :data:`OPS` (after more handlers are registered)."""
+    global SUPPORTED
+    SUPPORTED = tuple(sorted(OPS))
+    return SUPPORTED
+
+
+refresh_supported()
