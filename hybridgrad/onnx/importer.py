@@ -47,7 +47,7 @@ from hybridgrad.tensor import Tensor
 
 # Operator-set versions of the default ONNX domain the importer runs. Older opsets have legacy
 # broadcasting attributes; newer ones did not exist when the handlers were written.
-MIN_OPSET = 6
+MIN_OPSET = 1
 MAX_OPSET = onnx.defs.onnx_opset_version()
 DEFAULT_DOMAINS = ("", "ai.onnx")
 

@@ -129,7 +129,7 @@ class OnnxOpEntry:
 OPS: dict[str, OnnxOpEntry] = {}
 
 
-def onnx_op(*op_types: str, min_version: int = 1) -> Callable:
+def onnx_op(*op_types: str, min_version: int = 6) -> Callable:
     """Register a handler for one or more ONNX operator types (default domain)."""
 
     def decorate(handler: Callable) -> Callable:
@@ -198,8 +198,14 @@ def _unary_handler(function: Callable) -> Callable:
     return handler
 
 
+# Operators whose oldest versions (opset 1) already have today's semantics.
+_SINCE_OPSET_1 = {"Not", "And", "Or", "Xor", "Equal", "Less", "Greater", "Identity", "Relu",
+                  "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
+                  "Reciprocal", "Transpose", "Softmax", "LogSoftmax", "Flatten", "MatMul"}
+
 for _op_type, _function in _UNARY.items():
-    onnx_op(_op_type)(_unary_handler(_function))
+    onnx_op(_op_type, min_version=1 if _op_type in _SINCE_OPSET_1 else 6)(
+        _unary_handler(_function))
 
 
 @onnx_op("Identity")
@@ -246,7 +252,8 @@ def _binary_handler(function: Callable) -> Callable:
 
 
 for _op_type, _function in _BINARY.items():
-    onnx_op(_op_type)(_binary_handler(_function))
+    onnx_op(_op_type, min_version=1 if _op_type in _SINCE_OPSET_1 else 6)(
+        _binary_handler(_function))
 
 
 @onnx_op("Div")
@@ -274,8 +281,6 @@ def _mod(ctx):
     a, b = _binary_inputs(ctx)
     if ctx.attr("fmod", 0):
         return apply("fmod", a, b)
-    if a.dtype.kind == "f":
-        raise ctx.error("fmod=0 is only defined for integer inputs")
     return apply("remainder", a, b)
 
 
@@ -480,7 +485,8 @@ def _register_reduce(op_type, function, axes_input_from=18, identity=None, noop=
             reduced_shape = tuple(s for i, s in enumerate(x.shape) if i not in all_axes)
         if builtins.any(x.shape[a] == 0 for a in all_axes) and identity is not None:
             return const(np.full(reduced_shape, identity(x.dtype), dtype=x.dtype))
-        out = function(x, all_axes, keepdims)
+        source = _cast(x, np.int8) if x.dtype.kind == "b" else x
+        out = function(source, all_axes, keepdims)
         if out.dtype != x.dtype:
             out = _cast(out, x.dtype)
         return out
@@ -489,10 +495,14 @@ def _register_reduce(op_type, function, axes_input_from=18, identity=None, noop=
 
 
 def _lowest(dtype):
+    if dtype.kind == "b":
+        return False
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
 def _highest(dtype):
+    if dtype.kind == "b":
+        return True
     return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 
@@ -568,34 +578,63 @@ def _einsum(ctx):
     return einsum(ctx.attr("equation"), *ctx.inputs)
 
 
+def _take_diagonal(x, subs: str):
+    """Resolve a repeated index (``ii``) by taking the diagonal (advanced indexing)."""
+    while len(set(subs)) != len(subs):
+        letter = next(c for c in subs if subs.count(c) > 1)
+        first = subs.index(letter)
+        second = subs.index(letter, first + 1)
+        rest = [i for i in range(len(subs)) if i not in (first, second)]
+        x = F.permute(x, [first, second] + rest)
+        positions = np.arange(builtins.min(x.shape[0], x.shape[1]))
+        x = F.getitem(x, (positions, positions))
+        subs = letter + "".join(subs[i] for i in rest)
+    return x, subs
+
+
 def einsum(equation: str, *operands):
-    """Einsum by broadcasting multiplies and sums (differentiable; no repeated indices).
+    """Einsum by broadcasting multiplies and sums (differentiable), with ellipses and
+    repeated indices (diagonals).
 
     Example:
         >>> import hybridgrad as hg
         >>> einsum("ij,jk->ik", hg.ones(2, 3), hg.ones(3, 4)).shape
         (2, 4)
+        >>> einsum("...ii->...i", hg.ones(5, 3, 3)).shape
+        (5, 3)
     """
     equation = equation.replace(" ", "")
-    if "..." in equation:
-        raise OnnxImportError("Einsum: ellipsis ('...') equations are not supported")
-    if "->" in equation:
-        inputs_part, output = equation.split("->")
-    else:
-        inputs_part = equation
-        letters = inputs_part.replace(",", "")
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs_part, arrow, output = equation.partition("->")
     subscripts = inputs_part.split(",")
     if len(subscripts) != len(operands):
         raise OnnxImportError(f"Einsum: {equation!r} names {len(subscripts)} operands, "
                               f"got {len(operands)}")
-    letters = sorted(set("".join(subscripts)))
+    used = set(equation)
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    ellipsis_dims = builtins.max(
+        [_ndim(x) - (len(subs) - 3) for subs, x in zip(subscripts, operands) if "..." in subs],
+        default=0)
+    ellipsis_letters = "".join(spare[:ellipsis_dims])
+    expanded = []
+    for subs, operand in zip(subscripts, operands):
+        if "..." in subs:
+            count = _ndim(operand) - (len(subs) - 3)
+            subs = subs.replace("...", ellipsis_letters[ellipsis_dims - count:])
+        if len(subs) != _ndim(operand):
+            raise OnnxImportError(f"Einsum: subscripts {subs!r} do not match an operand of "
+                                  f"shape {tuple(operand.shape)}")
+        expanded.append(subs)
+    if arrow:
+        output = output.replace("...", ellipsis_letters)
+    else:
+        joined = "".join(subscripts)
+        singles = sorted(c for c in set(joined) if joined.count(c) == 1 and c != ".")
+        output = ellipsis_letters + "".join(singles)
+    letters = sorted(set("".join(expanded)))
     sizes: dict = {}
     aligned = []
-    for subs, operand in zip(subscripts, operands):
-        if len(set(subs)) != len(subs):
-            # A repeated index takes a diagonal: gather it with index arrays.
-            raise OnnxImportError(f"Einsum: repeated index in {subs!r} is not supported")
+    for subs, operand in zip(expanded, operands):
+        operand, subs = _take_diagonal(operand, subs)
         for letter, size in zip(subs, operand.shape):
             sizes[letter] = builtins.max(sizes.get(letter, 1), size)
         order = [subs.index(letter) for letter in letters if letter in subs]
@@ -908,7 +947,8 @@ def _dropout(ctx):
     ratio = ctx.static(1)
     if training is not None and bool(training.reshape(-1)[0]) and (
             ratio is None or float(ratio.reshape(-1)[0]) != 0.0):
-        raise ctx.error("training_mode=True is not supported (dropout runs in inference mode)")
+        raise UnsupportedError(f"Dropout node {ctx.node.name!r}: training_mode=True is not "
+                               "supported (imported dropout runs in inference mode)")
     if ctx.version < 7 and not ctx.attr("is_test", 0):
         raise ctx.error("is_test=0 (training) is not supported")
     outputs = [x]
@@ -1000,7 +1040,10 @@ def _space_to_depth(ctx):
     n, c, h, w = x.shape
     b = ctx.attr("blocksize")
     y = F.reshape(x, (n, c, h // b, b, w // b, b))
-    y = F.permute(y, (0, 3, 5, 1, 2, 4))
+    if ctx.attr("mode", "DCR") == "CRD":
+        y = F.permute(y, (0, 1, 3, 5, 2, 4))
+    else:
+        y = F.permute(y, (0, 3, 5, 1, 2, 4))
     return F.reshape(y, (n, c * b * b, h // b, w // b))
 
 
@@ -1011,13 +1054,24 @@ def _space_to_depth(ctx):
 @onnx_op("BatchNormalization")
 def _batch_norm(ctx):
     x, scale, bias, mean, var = ctx.inputs[:5]
-    if ctx.attr("training_mode", 0):
-        raise ctx.error("training_mode=1 is not supported (batch norm runs in inference mode)")
-    if ctx.version < 7 and not ctx.attr("is_test", 0):
-        raise ctx.error("is_test=0 (training) is not supported")
+    if ctx.version < 7 and not ctx.attr("is_test", 0) and ctx.n_outputs > 1:
+        raise UnsupportedError(f"BatchNormalization node {ctx.node.name!r}: is_test=0 "
+                               "(training, opset < 7) is not supported")
     shape = (1, -1) + (1,) * (_ndim(x) - 2)
     epsilon = ctx.attr("epsilon", 1e-5)
     scale, bias = F.reshape(_cast(scale, x.dtype), shape), F.reshape(_cast(bias, x.dtype), shape)
+    if ctx.attr("training_mode", 0):
+        # Normalise with the batch's statistics; also return the updated running statistics.
+        axes = (0,) + tuple(range(2, _ndim(x)))
+        batch_mean = F.mean(x, axes, keepdim=True)
+        batch_var = F.mean((x - batch_mean) * (x - batch_mean), axes, keepdim=True)
+        y = (x - batch_mean) / F.sqrt(batch_var + _like(epsilon, x)) * scale + bias
+        momentum = ctx.attr("momentum", 0.9)
+        running_mean = mean * _like(momentum, mean) + _cast(
+            F.reshape(batch_mean, (-1,)), mean.dtype) * _like(1 - momentum, mean)
+        running_var = var * _like(momentum, var) + _cast(
+            F.reshape(batch_var, (-1,)), var.dtype) * _like(1 - momentum, var)
+        return [y, running_mean, running_var][:builtins.max(ctx.n_outputs, 1)]
     mean, var = F.reshape(_cast(mean, x.dtype), shape), F.reshape(_cast(var, x.dtype), shape)
     return (x - mean) / F.sqrt(var + _like(epsilon, x)) * scale + bias
 
@@ -1128,22 +1182,21 @@ def _source_coordinates(out_size, in_size, scale, mode, roi_start=0.0, roi_end=1
     if mode == "pytorch_half_pixel":
         return (positions + 0.5) / scale - 0.5 if out_size > 1 else np.zeros(out_size)
     if mode == "align_corners":
-        if out_size == 1:
-            return np.zeros(out_size)
-        return positions * (in_size - 1) / (out_size - 1)
+        # ONNX's reference divides by the unrounded output length in_size * scale.
+        length = in_size * scale
+        return np.zeros(out_size) if length == 1 else positions * (in_size - 1) / (length - 1)
     if mode == "asymmetric":
         return positions / scale
     if mode == "half_pixel_symmetric":
         adjustment = out_size / (scale * in_size)
-        center = in_size / 2
-        offset = center * (1 - adjustment)
+        offset = in_size / 2 * (1 - adjustment)
         return offset + (positions + 0.5) / scale - 0.5
     if mode == "tf_crop_and_resize":
         if out_size > 1:
             return (roi_start * (in_size - 1) + positions * (roi_end - roi_start)
                     * (in_size - 1) / (out_size - 1))
         return np.full(out_size, 0.5 * (roi_start + roi_end) * (in_size - 1))
-    raise OnnxImportError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
+    raise UnsupportedError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
 
 
 def _nearest(coordinates, rule):
@@ -1155,63 +1208,118 @@ def _nearest(coordinates, rule):
         return np.floor(coordinates)
     if rule == "ceil":
         return np.ceil(coordinates)
-    raise OnnxImportError(f"Resize: nearest_mode {rule!r} is not supported")
+    raise UnsupportedError(f"Resize: nearest_mode {rule!r} is not supported")
+
+
+def _cubic_weights(fraction, a):
+    """Keys' cubic convolution weights for the 4 taps at offsets -1, 0, 1, 2."""
+    distances = np.stack([1 + fraction, fraction, 1 - fraction, 2 - fraction], axis=-1)
+    absolute = np.abs(distances)
+    near = ((a + 2) * absolute - (a + 3)) * absolute * absolute + 1
+    far = ((a * absolute - 5 * a) * absolute + 8 * a) * absolute - 4 * a
+    return np.where(absolute <= 1, near, np.where(absolute < 2, far, 0.0))
+
+
+def _resize_axis(x, axis, in_size, coords, mode, ctx, extrapolate):
+    """Resample one axis: out[..., i, ...] = sum_k weight[i, k] * x[..., tap[i, k], ...]."""
+    ndim = _ndim(x)
+    if mode == "nearest":
+        taps = np.clip(_nearest(coords, ctx.attr("nearest_mode", "round_prefer_floor")),
+                       0, in_size - 1).astype(np.int64)[:, None]
+        weights = np.ones((len(coords), 1))
+    elif mode == "linear":
+        low = np.floor(coords)
+        fraction = coords - low
+        taps = np.stack([low, low + 1], axis=-1)
+        weights = np.stack([1 - fraction, fraction], axis=-1)
+        clipped = np.clip(coords, 0, in_size - 1)
+        if not extrapolate:
+            # Linear interpolation clamps the coordinate into the input.
+            low = np.floor(clipped)
+            fraction = clipped - low
+            taps = np.stack([low, np.minimum(low + 1, in_size - 1)], axis=-1)
+            weights = np.stack([1 - fraction, fraction], axis=-1)
+    else:
+        low = np.floor(coords)
+        taps = low[:, None] + np.arange(-1, 3)[None, :]
+        weights = _cubic_weights(coords - low, ctx.attr("cubic_coeff_a", -0.75))
+        if ctx.attr("exclude_outside", 0):
+            weights = np.where((taps < 0) | (taps > in_size - 1), 0.0, weights)
+            weights = weights / weights.sum(axis=1, keepdims=True)
+    taps = np.clip(taps, 0, in_size - 1).astype(np.int64)
+    prefix = (slice(None),) * axis
+    out = None
+    for k in range(taps.shape[1]):
+        weight = weights[:, k].reshape([-1 if d == axis else 1 for d in range(ndim)])
+        term = F.getitem(x, prefix + (taps[:, k],)) * const(weight.astype(x.dtype))
+        out = term if out is None else out + term
+    return out
 
 
 @onnx_op("Resize", "Upsample")
 def _resize(ctx):
     x = ctx.inputs[0]
     ndim = _ndim(x)
+    transform = "asymmetric"
+    roi = sizes = None
     if ctx.op_type == "Upsample":
         scales = ctx.attr("scales") if ctx.version < 9 else ctx.static(1)
-        sizes, roi = None, None
         mode = ctx.attr("mode", "nearest")
-        transform, nearest_rule = "asymmetric", "floor"
+        ctx.attrs.setdefault("nearest_mode", "floor")
+    elif ctx.version < 11:
+        scales = ctx.static(1)
+        mode = ctx.attr("mode", "nearest")
+        ctx.attrs.setdefault("nearest_mode", "floor")
     else:
-        if ctx.version < 11:
-            roi, scales, sizes = None, ctx.static(1), None
-            transform = "asymmetric"
-        else:
-            roi, scales, sizes = ctx.static(1), ctx.static(2), ctx.static(3)
-            transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
+        roi, scales, sizes = ctx.static(1), ctx.static(2), ctx.static(3)
+        transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
         mode = ctx.attr("mode", "nearest")
-        nearest_rule = ctx.attr("nearest_mode", "round_prefer_floor")
-        if ctx.attr("antialias", 0) or ctx.attr("keep_aspect_ratio_policy", "stretch") != \
-                "stretch" or ctx.attr("exclude_outside", 0) or ctx.attr("axes") is not None:
-            raise UnsupportedError(f"Resize node {ctx.node.name!r}: antialias, axes, "
-                                   "exclude_outside and keep_aspect_ratio_policy are not supported")
-        if ctx.version < 11:
-            nearest_rule = "floor"
-    if mode not in ("nearest", "linear", "bilinear"):
+    mode = "linear" if mode == "bilinear" else mode
+    if mode not in ("nearest", "linear", "cubic"):
         raise UnsupportedError(f"{ctx.op_type} node {ctx.node.name!r}: mode {mode!r} is not "
-                               "supported (nearest and linear are)")
+                               "supported")
+    if ctx.attr("antialias", 0):
+        raise UnsupportedError(f"Resize node {ctx.node.name!r}: antialias=1 is not supported")
+    axes = ctx.attr("axes")
+    axes = list(range(ndim)) if axes is None else [_axis(a, ndim) for a in axes]
+    scale_list = [1.0] * ndim
+    out_shape = list(x.shape)
     if sizes is not None and sizes.size:
-        out_shape = [int(s) for s in sizes]
-        scale_list = [o / i for o, i in zip(out_shape, x.shape)]
+        sizes = [int(v) for v in sizes.reshape(-1)]
+        policy = ctx.attr("keep_aspect_ratio_policy", "stretch")
+        if policy == "stretch":
+            for axis, size in zip(axes, sizes):
+                out_shape[axis] = size
+                scale_list[axis] = size / x.shape[axis]
+        else:
+            ratios = [size / x.shape[axis] for axis, size in zip(axes, sizes)]
+            ratio = builtins.min(ratios) if policy == "not_larger" else builtins.max(ratios)
+            for axis in axes:
+                scale_list[axis] = ratio
+                out_shape[axis] = int(math.floor(x.shape[axis] * ratio + 0.5))
     else:
-        scale_list = [float(s) for s in np.asarray(scales).reshape(-1)]
-        out_shape = [int(math.floor(s * f)) for s, f in zip(x.shape, scale_list)]
-    roi = None if roi is None or roi.size == 0 else roi.reshape(-1)
+        for axis, scale in zip(axes, np.asarray(scales).reshape(-1)):
+            scale_list[axis] = float(scale)
+            out_shape[axis] = int(math.floor(x.shape[axis] * float(scale)))
+    roi = None if roi is None or roi.size == 0 else roi.reshape(-1).astype(np.float64)
+    extrapolation = ctx.attr("extrapolation_value", 0.0)
     out = x
-    for axis in range(ndim):
+    for position, axis in enumerate(axes):
         in_size, out_size = x.shape[axis], out_shape[axis]
         if in_size == out_size and scale_list[axis] == 1.0 and transform != "tf_crop_and_resize":
             continue
-        roi_start, roi_end = (roi[axis], roi[ndim + axis]) if roi is not None else (0.0, 1.0)
+        if roi is not None:
+            roi_start, roi_end = roi[position], roi[len(axes) + position]
+        else:
+            roi_start, roi_end = 0.0, 1.0
         coords = _source_coordinates(out_size, in_size, scale_list[axis], transform,
                                      roi_start, roi_end)
-        prefix = (slice(None),) * axis
-        if mode == "nearest":
-            index = np.clip(_nearest(coords, nearest_rule), 0, in_size - 1).astype(np.int64)
-            out = F.getitem(out, prefix + (index,))
-        else:
-            coords = np.clip(coords, 0, in_size - 1)
-            low = np.floor(coords).astype(np.int64)
-            high = np.minimum(low + 1, in_size - 1)
-            weight = (coords - low).reshape([-1 if d == axis else 1 for d in range(ndim)])
-            weight = const(weight.astype(x.dtype))
-            out = (F.getitem(out, prefix + (low,)) * (_like(1, x) - weight)
-                   + F.getitem(out, prefix + (high,)) * weight)
+        out = _resize_axis(out, axis, in_size, coords, mode, ctx, extrapolate=False)
+        if transform == "tf_crop_and_resize":
+            outside = (coords < 0) | (coords > in_size - 1)
+            if outside.any():
+                mask = outside.reshape([-1 if d == axis else 1 for d in range(ndim)])
+                out = F.where(const(mask), _like(extrapolation, out), out)
     return out
 
 
