@@ -129,7 +129,7 @@ class OnnxOpEntry:
 OPS: dict[str, OnnxOpEntry] = {}
 
 
-def onnx_op(*op_types: str, min_version: int = 6) -> Callable:
+def onnx_op(*op_types: str, min_version: int = 1) -> Callable:
     """Register a handler for one or more ONNX operator types (default domain)."""
 
     def decorate(handler: Callable) -> Callable:
@@ -198,14 +198,8 @@ def _unary_handler(function: Callable) -> Callable:
     return handler
 
 
-# Operators whose oldest versions (opset 1) already have today's semantics.
-_SINCE_OPSET_1 = {"Not", "And", "Or", "Xor", "Equal", "Less", "Greater", "Identity", "Relu",
-                  "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Floor", "Ceil",
-                  "Reciprocal", "Transpose", "Softmax", "LogSoftmax", "Flatten", "MatMul"}
-
 for _op_type, _function in _UNARY.items():
-    onnx_op(_op_type, min_version=1 if _op_type in _SINCE_OPSET_1 else 6)(
-        _unary_handler(_function))
+    onnx_op(_op_type)(_unary_handler(_function))
 
 
 @onnx_op("Identity")
@@ -252,8 +246,7 @@ def _binary_handler(function: Callable) -> Callable:
 
 
 for _op_type, _function in _BINARY.items():
-    onnx_op(_op_type, min_version=1 if _op_type in _SINCE_OPSET_1 else 6)(
-        _binary_handler(_function))
+    onnx_op(_op_type)(_binary_handler(_function))
 
 
 @onnx_op("Div")
@@ -350,6 +343,9 @@ def _leaky_relu(ctx):
 @onnx_op("PRelu")
 def _prelu(ctx):
     x, slope = ctx.inputs[0], ctx.inputs[1]
+    if ctx.version < 7 and _ndim(slope) == 1 and _ndim(x) > 2 and slope.shape[0] == x.shape[1]:
+        # PRelu-6 and older: a 1-D slope holds one value per channel (axis 1).
+        slope = F.reshape(slope, (-1,) + (1,) * (_ndim(x) - 2))
     return F.where(x >= _like(0, x), x, x * slope)
 
 
@@ -732,7 +728,8 @@ def _transpose(ctx):
 @onnx_op("Concat")
 def _concat(ctx):
     values = [v for v in ctx.inputs if v is not None]
-    axis = _axis(ctx.attr("axis"), _ndim(values[0]))
+    # Concat-1 made the axis optional (default 1); from Concat-4 it is required.
+    axis = _axis(ctx.attr("axis", 1), _ndim(values[0]))
     nonempty = [v for v in values if v.shape[axis] != 0] or values[:1]
     if len(nonempty) == 1:
         return nonempty[0]
