@@ -100,7 +100,7 @@ def tested_operator(name: str, model: onnx.ModelProto) -> str:
                          if s.domain in ("", "ai.onnx")}
     squeezed = name[len("test_"):].replace("_", "").lower()
     best = ""
-    for lower, schema_name in _SCHEMA_NAMES.items():
+    for lower in _SCHEMA_NAMES:
         if squeezed.startswith(lower) and len(lower) > len(best):
             best = lower
     if best:
