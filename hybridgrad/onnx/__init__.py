@@ -11,6 +11,7 @@ Example:
     True
 """
 
+from hybridgrad.onnx.exporter import DEFAULT_OPSET, ExportError, export
 from hybridgrad.onnx.importer import OnnxModule, load, parse_model, unsupported_features
 from hybridgrad.onnx.ops import OPS, OnnxImportError, UnsupportedError
 
@@ -22,5 +23,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'hybridgrad.onnx' has no attribute {name!r}")
 
 
-__all__ = ["OPS", "OnnxImportError", "OnnxModule", "SUPPORTED", "UnsupportedError", "load",
+__all__ = ["DEFAULT_OPSET", "ExportError", "export", "OPS", "OnnxImportError", "OnnxModule", "SUPPORTED", "UnsupportedError", "load",
            "parse_model", "unsupported_features"]
