@@ -23,5 +23,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'hybridgrad.onnx' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_OPSET", "ExportError", "export", "OPS", "OnnxImportError", "OnnxModule", "SUPPORTED", "UnsupportedError", "load",
-           "parse_model", "unsupported_features"]
+__all__ = ["DEFAULT_OPSET", "ExportError", "OPS", "OnnxImportError", "OnnxModule", "SUPPORTED",
+           "UnsupportedError", "export", "load", "parse_model", "unsupported_features"]

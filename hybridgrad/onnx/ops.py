@@ -1511,3 +1511,195 @@ def _recurrent(ctx):
 
 
 refresh_supported()
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution and pooling: hybridgrad.nn.functional's conv/pool primitives (im2col + matmul).
+# Registered only where hybridgrad.nn.functional provides them.
+
+
+def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
+    """ONNX pads (begin..., end...) for the spatial axes, resolving auto_pad."""
+    spatial = _ndim(x) - 2
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not transposed:
+        pads_begin, pads_end = [], []
+        for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations):
+            out = -(-size // s)
+            total = builtins.max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            pads_begin.append(small if auto_pad == "SAME_UPPER" else large)
+            pads_end.append(large if auto_pad == "SAME_UPPER" else small)
+        return pads_begin, pads_end
+    if auto_pad == "VALID":
+        return [0] * spatial, [0] * spatial
+    pads = list(ctx.attr("pads", [0] * (2 * spatial)))
+    return pads[:spatial], pads[spatial:]
+
+
+def _as_2d(x):
+    """(N, C, L) -> (N, C, 1, L): 1-D convolution/pooling runs as 2-D with height 1."""
+    return F.reshape(x, tuple(x.shape[:2]) + (1, x.shape[2]))
+
+
+def _check_spatial(ctx, x):
+    if _ndim(x) not in (3, 4):
+        raise UnsupportedError(f"{ctx.op_type} node {ctx.node.name!r}: only 1-D and 2-D "
+                               f"inputs are supported, got shape {tuple(x.shape)}")
+
+
+def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
+    @onnx_op("Conv")
+    def _conv(ctx):
+        x, w, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
+        _check_spatial(ctx, x)
+        one_d = _ndim(x) == 3
+        kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
+        spatial = len(kernel)
+        strides = list(ctx.attr("strides", [1] * spatial))
+        dilations = list(ctx.attr("dilations", [1] * spatial))
+        begin, end = _spatial_pads(ctx, x, kernel, strides, dilations)
+        if one_d:
+            x, w = _as_2d(x), _as_2d(w)
+            strides, dilations, begin, end = [1] + strides, [1] + dilations, [0] + begin, \
+                [0] + end
+        if begin != end:
+            x = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)])
+            padding = (0, 0)
+        else:
+            padding = tuple(begin)
+        out = NF.conv2d(x, w, bias, stride=tuple(strides), padding=padding,
+                        dilation=tuple(dilations), groups=ctx.attr("group", 1))
+        return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+
+    @onnx_op("ConvTranspose")
+    def _conv_transpose(ctx):
+        x, w, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
+        _check_spatial(ctx, x)
+        one_d = _ndim(x) == 3
+        kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
+        spatial = len(kernel)
+        strides = list(ctx.attr("strides", [1] * spatial))
+        dilations = list(ctx.attr("dilations", [1] * spatial))
+        output_padding = list(ctx.attr("output_padding", [0] * spatial))
+        full = [(size - 1) * s + (k - 1) * d + 1 for size, s, k, d in zip(
+            x.shape[2:], strides, kernel, dilations)]
+        output_shape = ctx.attr("output_shape")
+        auto_pad = ctx.attr("auto_pad", "NOTSET")
+        if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            if output_shape is None:
+                output_shape = [size * s for size, s in zip(x.shape[2:], strides)]
+            output_shape = list(output_shape)[-spatial:]
+            begin, end = [], []
+            for f_, o_, p_ in zip(full, output_shape, output_padding):
+                total = f_ + p_ - o_
+                if total < 0:
+                    # A larger requested output grows at the end (zeros, then the bias).
+                    begin.append(0)
+                    end.append(total)
+                elif auto_pad == "SAME_LOWER":
+                    begin.append(total - total // 2)
+                    end.append(total // 2)
+                else:
+                    begin.append(total // 2)
+                    end.append(total - total // 2)
+        else:
+            begin, end = _spatial_pads(ctx, x, kernel, strides, dilations, transposed=True)
+        if one_d:
+            x, w = _as_2d(x), _as_2d(w)
+            strides, dilations = [1] + strides, [1] + dilations
+        # Full transposed convolution, then ONNX's output padding (zeros at the end) and crop.
+        out = NF.conv_transpose2d(x, w, None, stride=tuple(strides), padding=0,
+                                  groups=ctx.attr("group", 1), dilation=tuple(dilations))
+        if one_d:
+            out = F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],))
+        if builtins.any(output_padding):
+            out = pad_nd(out, [[0, 0], [0, 0]] + [[0, p_] for p_ in output_padding])
+        grow = [[0, 0], [0, 0]] + [[builtins.max(-b_, 0), builtins.max(-e_, 0)]
+                                   for b_, e_ in zip(begin, end)]
+        if builtins.any(g_ for pair in grow for g_ in pair):
+            out = pad_nd(out, grow)
+        index = [slice(None), slice(None)]
+        for b_, e_, size in zip(begin, end, out.shape[2:]):
+            index.append(slice(builtins.max(b_, 0), size - builtins.max(e_, 0)))
+        out = F.getitem(out, tuple(index))
+        if bias is not None:
+            out = out + F.reshape(bias, (1, -1) + (1,) * spatial)
+        return out
+
+    def _pool_setup(ctx, x):
+        _check_spatial(ctx, x)
+        kernel = list(ctx.attr("kernel_shape"))
+        spatial = len(kernel)
+        strides = list(ctx.attr("strides", [1] * spatial))
+        dilations = list(ctx.attr("dilations", [1] * spatial))
+        begin, end = _spatial_pads(ctx, x, kernel, strides, dilations)
+        return kernel, strides, dilations, begin, end
+
+    @onnx_op("MaxPool")
+    def _max_pool(ctx):
+        x = ctx.inputs[0]
+        if ctx.n_outputs > 1 and ctx.node.output[1]:
+            raise UnsupportedError(f"MaxPool node {ctx.node.name!r}: the Indices output is "
+                                   "not supported")
+        kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
+        one_d = _ndim(x) == 3
+        if one_d:
+            x = _as_2d(x)
+            kernel, strides, dilations = [1] + kernel, [1] + strides, [1] + dilations
+            begin, end = [0] + begin, [0] + end
+        ceil_mode = bool(ctx.attr("ceil_mode", 0))
+        if begin != end or builtins.any(2 * p_ > k_ for p_, k_ in zip(begin, kernel)):
+            x = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)],
+                       value=float("-inf"))
+            padding = (0, 0)
+        else:
+            padding = tuple(begin)
+        out = NF.max_pool2d(x, tuple(kernel), stride=tuple(strides), padding=padding,
+                            dilation=tuple(dilations), ceil_mode=ceil_mode)
+        return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+
+    @onnx_op("AveragePool")
+    def _average_pool(ctx):
+        x = ctx.inputs[0]
+        kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
+        if builtins.any(d_ != 1 for d_ in dilations):
+            raise UnsupportedError(f"AveragePool node {ctx.node.name!r}: dilations are not "
+                                   "supported")
+        one_d = _ndim(x) == 3
+        if one_d:
+            x = _as_2d(x)
+            kernel, strides = [1] + kernel, [1] + strides
+            begin, end = [0] + begin, [0] + end
+        include_pad = bool(ctx.attr("count_include_pad", 0))
+        ceil_mode = bool(ctx.attr("ceil_mode", 0))
+        symmetric = begin == end and builtins.all(2 * p_ <= k_ for p_, k_ in zip(begin, kernel))
+        if symmetric:
+            out = NF.avg_pool2d(x, tuple(kernel), stride=tuple(strides), padding=tuple(begin),
+                                ceil_mode=ceil_mode, count_include_pad=include_pad)
+        elif include_pad and not ceil_mode:
+            padded = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)])
+            out = NF.avg_pool2d(padded, tuple(kernel), stride=tuple(strides), padding=0)
+        elif not ceil_mode:
+            # Average of the real elements only: window sums of x over window sums of a mask.
+            widths = [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)]
+            padded = pad_nd(x, widths)
+            mask = pad_nd(const(np.ones((1, 1) + tuple(x.shape[2:]), x.dtype)), widths)
+            sums = NF.avg_pool2d(padded, tuple(kernel), stride=tuple(strides), padding=0)
+            counts = NF.avg_pool2d(mask, tuple(kernel), stride=tuple(strides), padding=0)
+            out = sums / counts
+        else:
+            raise UnsupportedError(f"AveragePool node {ctx.node.name!r}: asymmetric pads with "
+                                   "ceil_mode are not supported")
+        return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+
+
+try:
+    from hybridgrad.nn import functional as _functional
+except ImportError:  # hybridgrad.nn.functional (conv/pool layers) is not installed
+    _functional = None
+if _functional is not None and builtins.all(
+        hasattr(_functional, name) for name in ("conv2d", "conv_transpose2d", "max_pool2d",
+                                                "avg_pool2d")):
+    _register_conv_pool(_functional)
+refresh_supported()
