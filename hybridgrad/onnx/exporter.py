@@ -421,6 +421,12 @@ def _getitem(b, node):
     return out
 
 
+@exports("stop_gradient")
+def _stop_gradient(b, node):
+    # Gradient plumbing only (detach); the exported graph computes values.
+    return b.add("Identity", [b.name(node.inputs[0])])
+
+
 @exports("index_add_zeros")
 def _index_add_zeros(b, node):
     raise ExportError("index_add_zeros (the gradient of indexing) cannot be exported; export "
@@ -715,6 +721,12 @@ def install() -> None:
 install()
 
 
+def _mapping(op) -> Callable | None:
+    # Graph-internal operators of the symbolic package (stop_gradient) are not registry
+    # primitives; they are looked up by name.
+    return op.onnx or PRIMITIVE_EXPORTERS.get(op.name)
+
+
 def _shape_proto(shape: tuple, dynamic: dict) -> list:
     return [dynamic.get(axis, size) for axis, size in enumerate(shape)]
 
@@ -785,7 +797,7 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
     graph_inputs = []
     positions = {name: i for i, name in enumerate(names)}
     missing = sorted({n.op.name for n in graph.nodes if n.kind == "op"
-                      and n.op.onnx is None})
+                      and _mapping(n.op) is None})
     if missing:
         raise ExportError(f"cannot export to ONNX: no ONNX mapping for operator(s) {missing}")
     for node in graph.nodes:
@@ -806,7 +818,7 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
             builder.bind(node, builder.constant(array, hint=hint))
         elif node.kind == "op":
             try:
-                result = node.op.onnx(builder, node)
+                result = _mapping(node.op)(builder, node)
             except ExportError:
                 raise
             except Exception as error:  # noqa: BLE001 - re-raised naming the operator
