@@ -131,6 +131,7 @@ def explain(loss, names=None, learning_rate=None, file=None):
     return _explain(loss, names=names, learning_rate=learning_rate, file=file)
 
 
+import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
 from hybridgrad import data, nn  # noqa: E402 - need the tensor API above
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
 from hybridgrad import onnx  # noqa: E402 - ONNX import/export (hg.onnx.load)

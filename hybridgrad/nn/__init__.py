@@ -6,6 +6,7 @@ Example:
     (1, 2)
 """
 
+from hybridgrad.nn import utils
 from hybridgrad.nn.containers import (
            Flatten,
            Identity,
@@ -14,8 +15,24 @@ from hybridgrad.nn.containers import (
            Sequential,
            Unflatten,
 )
+from hybridgrad.nn.ctc import ctc_greedy_decode, ctc_loss, ctc_prefix_beam_search
 from hybridgrad.nn.linear import Linear
+from hybridgrad.nn.losses import (
+           BCELoss,
+           BCEWithLogitsLoss,
+           CrossEntropyLoss,
+           CTCLoss,
+           HuberLoss,
+           KLDivLoss,
+           L1Loss,
+           MSELoss,
+           NLLLoss,
+           SmoothL1Loss,
+)
 from hybridgrad.nn.module import Module, Parameter
 
 __all__ = ["Flatten", "Identity", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter",
            "Sequential", "Unflatten"]
+__all__ += ["BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CrossEntropyLoss", "HuberLoss",
+            "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss", "ctc_greedy_decode",
+            "ctc_loss", "ctc_prefix_beam_search", "utils"]

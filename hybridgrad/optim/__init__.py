@@ -1,0 +1,18 @@
+"""Optimizers and learning-rate schedulers with PyTorch's names and update formulas.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> model = hg.nn.Linear(2, 1)
+    >>> optimizer = hg.optim.AdamW(model.parameters(), lr=1e-2)
+    >>> scheduler = hg.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5)
+    >>> scheduler.get_last_lr()
+    [0.01]
+"""
+
+from hybridgrad.optim import lr_scheduler
+from hybridgrad.optim.adam import Adam, AdamW
+from hybridgrad.optim.optimizer import Optimizer
+from hybridgrad.optim.rmsprop import RMSprop
+from hybridgrad.optim.sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

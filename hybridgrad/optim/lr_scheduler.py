@@ -1,0 +1,538 @@
+"""Learning-rate schedulers with PyTorch's classes, defaults and update rules.
+
+Each scheduler changes ``param_group['lr']`` of its optimizer when :meth:`LRScheduler.step`
+is called (once per epoch, or per batch for OneCycleLR). Like PyTorch, the multiplicative
+schedulers update the current lr ("chainable" form), so they compose with other schedulers.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+    >>> scheduler = StepLR(optimizer, step_size=2, gamma=0.1)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(scheduler.get_last_lr()[0], 6))
+    ...     optimizer.step(); scheduler.step()
+    >>> lrs
+    [1.0, 1.0, 0.1, 0.1, 0.01]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import types
+from collections import Counter
+from typing import Callable, Iterable
+
+from hybridgrad.optim.optimizer import Optimizer
+
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
+           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+
+
+class LRScheduler:
+    """Base class: keeps ``base_lrs``, ``last_epoch`` and the last computed lrs.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1)
+        >>> ExponentialLR(optimizer, gamma=0.5).state_dict()["last_epoch"]
+        0
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for index, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{index}] "
+                                   "when resuming an optimizer")
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self.step()
+
+    def get_lr(self) -> list[float]:
+        """The lrs for the current ``last_epoch`` (computed by each subclass)."""
+        raise NotImplementedError
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs set by the last :meth:`step` (one per parameter group)."""
+        return self._last_lr
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or jump to ``epoch``, using the closed form when there is one)."""
+        self._step_count += 1
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer (PyTorch's layout).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1)
+            >>> sorted(StepLR(optimizer, 3).state_dict())[:3]
+            ['_last_lr', '_step_count', 'base_lrs']
+        """
+        return {key: _copy(value) for key, value in self.__dict__.items()
+                if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore attributes saved by :meth:`state_dict`."""
+        self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})
+
+
+def _copy(value):
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, Counter):
+        return Counter(value)
+    return value
+
+
+_LRScheduler = LRScheduler
+
+
+def _per_group(name: str, value, optimizer: Optimizer) -> list:
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(f"expected {len(optimizer.param_groups)} values for {name}, got "
+                             f"{len(value)}")
+        return list(value)
+    return [value] * len(optimizer.param_groups)
+
+
+class LambdaLR(LRScheduler):
+    """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per parameter group).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.5)
+        >>> scheduler = LambdaLR(optimizer, lambda epoch: 1 / (epoch + 1))
+        >>> scheduler.step(); scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list,
+                 last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _per_group("lr_lambda", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base_lr * function(self.last_epoch)
+                for function, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        """Like the base class; plain functions are saved as None (PyTorch's rule), callable
+        objects by their ``__dict__``."""
+        state = {key: _copy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(function, types.FunctionType)
+                               else dict(function.__dict__) for function in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        lambdas = state.pop("lr_lambdas")
+        super().load_state_dict(state)
+        for function, saved in zip(self.lr_lambdas, lambdas):
+            if saved is not None:
+                function.__dict__.update(saved)
+
+
+class StepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = StepLR(optimizer, step_size=1, gamma=0.5)
+        >>> scheduler.step(); scheduler.get_last_lr()
+        [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size)
+                for base_lr in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the lr by ``gamma`` at each epoch listed in ``milestones``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = MultiStepLR(optimizer, milestones=[1, 3], gamma=0.5)
+        >>> for _ in range(3): scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        passed = sum(count for milestone, count in self.milestones.items()
+                     if milestone <= self.last_epoch)
+        return [base_lr * self.gamma ** passed for base_lr in self.base_lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every epoch.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ExponentialLR(optimizer, gamma=0.5)
+        >>> scheduler.step(); scheduler.step(); scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2`` (SGDR without
+    restarts), computed recursively as PyTorch does (past ``T_max`` it rises again).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = CosineAnnealingLR(optimizer, T_max=4)
+        >>> for _ in range(2): scheduler.step()
+        >>> [round(lr, 6) for lr in scheduler.get_last_lr()]
+        [0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
+                 last_epoch: int = -1) -> None:
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        epoch, period = self.last_epoch, self.T_max
+        if epoch == 0:
+            return [group["lr"] for group in groups]
+        if self._step_count == 1 and epoch > 0:
+            return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(epoch * math.pi
+                                                                            / period)) / 2
+                    for base_lr in self.base_lrs]
+        if (epoch - 1 - period) % (2 * period) == 0:
+            return [group["lr"] + (base_lr - self.eta_min) * (1 - math.cos(math.pi / period)) / 2
+                    for base_lr, group in zip(self.base_lrs, groups)]
+        return [(1 + math.cos(math.pi * epoch / period))
+                / (1 + math.cos(math.pi * (epoch - 1) / period))
+                * (group["lr"] - self.eta_min) + self.eta_min for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base_lr in self.base_lrs]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topor): warm up from ``max_lr / div_factor`` to ``max_lr``
+    over ``pct_start`` of the steps, then anneal to ``initial_lr / final_div_factor``; the
+    momentum (SGD ``momentum`` or Adam ``beta1``) cycles inversely between ``max_momentum``
+    and ``base_momentum``. Step it after every batch.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1, momentum=0.9)
+        >>> scheduler = OneCycleLR(optimizer, max_lr=1.0, total_steps=10)
+        >>> round(scheduler.get_last_lr()[0], 6), optimizer.param_groups[0]["momentum"]
+        (0.04, 0.95)
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if total_steps is not None:
+            if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+            self.total_steps = int(total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            if epochs <= 0 or steps_per_epoch <= 0:
+                raise ValueError(f"Expected positive epochs and steps_per_epoch, got {epochs} "
+                                 f"and {steps_per_epoch}")
+            self.total_steps = int(epochs) * int(steps_per_epoch)
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND "
+                             "steps_per_epoch)")
+        if not 0 <= pct_start <= 1:
+            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
+                             f"{anneal_strategy}")
+        self.anneal_strategy = anneal_strategy
+        if three_phase:
+            self._schedule_phases = [
+                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
+                 "end_lr": "max_lr", "start_momentum": "max_momentum",
+                 "end_momentum": "base_momentum"},
+                {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",
+                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
+                 "end_momentum": "max_momentum"},
+                {"end_step": self.total_steps - 1, "start_lr": "initial_lr",
+                 "end_lr": "min_lr", "start_momentum": "max_momentum",
+                 "end_momentum": "max_momentum"},
+            ]
+        else:
+            self._schedule_phases = [
+                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
+                 "end_lr": "max_lr", "start_momentum": "max_momentum",
+                 "end_momentum": "base_momentum"},
+                {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
+                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
+            ]
+        max_lrs = _per_group("max_lr", max_lr, optimizer)
+        if last_epoch == -1:
+            for lr, group in zip(max_lrs, optimizer.param_groups):
+                group["initial_lr"] = lr / div_factor
+                group["max_lr"] = lr
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with "
+                                 "`cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in optimizer.defaults
+            max_momentums = _per_group("max_momentum", max_momentum, optimizer)
+            base_momentums = _per_group("base_momentum", base_momentum, optimizer)
+            if last_epoch == -1:
+                for high, low, group in zip(max_momentums, base_momentums,
+                                            optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (high, *group["betas"][1:])
+                    else:
+                        group["momentum"] = high
+                    group["max_momentum"] = high
+                    group["base_momentum"] = low
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _annealing_cos(start: float, end: float, pct: float) -> float:
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    @staticmethod
+    def _annealing_linear(start: float, end: float, pct: float) -> float:
+        return (end - start) * pct + start
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return self._annealing_cos(start, end, pct)
+        return self._annealing_linear(start, end, pct)
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"Tried to step {step} times. The specified number of total steps "
+                             f"is {self.total_steps}")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for index, phase in enumerate(self._schedule_phases):
+                end_step = phase["end_step"]
+                if step <= end_step or index == len(self._schedule_phases) - 1:
+                    pct = (step - start_step) / (end_step - start_step)
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    if self.cycle_momentum:
+                        momentum = self._anneal(group[phase["start_momentum"]],
+                                                group[phase["end_momentum"]], pct)
+                    break
+                start_step = phase["end_step"]
+            lrs.append(lr)
+            if self.cycle_momentum:
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+
+class LinearLR(LRScheduler):
+    """Scale the lr linearly from ``start_factor * base_lr`` to ``end_factor * base_lr`` over
+    ``total_iters`` steps (a warm-up), then keep it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = LinearLR(optimizer, start_factor=0.5, total_iters=2)
+        >>> lrs = [scheduler.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     scheduler.step(); lrs.append(round(scheduler.get_last_lr()[0], 6))
+        >>> lrs
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in "
+                             f"[0, 1], got {start_factor} and {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        change = self.end_factor - self.start_factor
+        factor = 1.0 + change / (self.total_iters * self.start_factor
+                                 + (self.last_epoch - 1) * change)
+        return [group["lr"] * factor for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        progress = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+                for base_lr in self.base_lrs]
+
+
+class ReduceLROnPlateau:
+    """Multiply the lr by ``factor`` once a metric has stopped improving for ``patience``
+    epochs; call ``step(metric)`` after each validation.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ReduceLROnPlateau(optimizer, patience=1, factor=0.5)
+        >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+        ...     scheduler.step(loss)
+        >>> scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | list = 0, eps: float = 1e-8) -> None:
+        if factor >= 1.0:
+            raise ValueError("Factor should be < 1.0.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        self.factor = factor
+        self.min_lrs = [float(v) for v in _per_group("min_lr", min_lr, optimizer)]
+        self.patience = patience
+        self.cooldown = cooldown
+        self.eps = eps
+        self.mode = mode
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    def is_better(self, current: float, best: float) -> bool:
+        """Whether ``current`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return current < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return current < best - self.threshold
+        if self.threshold_mode == "rel":
+            return current > best * (self.threshold + 1.0)
+        return current > best + self.threshold
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def step(self, metrics, epoch: int | None = None) -> None:
+        """Record the metric of one epoch and reduce the lr if it has plateaued."""
+        current = float(metrics)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                old_lr = float(group["lr"])
+                new_lr = max(old_lr * self.factor, min_lr)
+                if old_lr - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs after the last :meth:`step`."""
+        return self._last_lr
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer."""
+        return {key: _copy(value) for key, value in self.__dict__.items()
+                if key != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore attributes saved by :meth:`state_dict`."""
+        self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})

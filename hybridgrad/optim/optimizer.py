@@ -1,0 +1,263 @@
+"""The optimizer base class, with PyTorch's ``param_groups``, ``state`` and ``state_dict``.
+
+Updates run on the parameters' ``.data`` arrays in place, outside autograd (fast: no graph, no
+new tensors); per-parameter state tensors have the parameter's dtype (float32 for float32
+parameters).
+
+Example:
+    >>> import hybridgrad as hg
+    >>> w = hg.nn.Parameter(hg.tensor([10.0]))
+    >>> optimizer = hg.optim.SGD([w], lr=0.1)
+    >>> loss = ((2.0 - w * 1.0) ** 2).sum()
+    >>> loss.backward()
+    >>> optimizer.step()
+    >>> round(w.item(), 4)                       # 10 - 0.1 * 16
+    8.4
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from hybridgrad.autograd import enable_grad
+from hybridgrad.tensor import Tensor
+
+
+class _RequiredParameter:
+    """Marks an option that has no default (PyTorch's ``required``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Base class of every optimizer.
+
+    ``params`` is an iterable of tensors, or of dicts (parameter groups) each holding
+    ``'params'`` and any per-group options that override ``defaults``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> a, b = hg.nn.Parameter(hg.zeros(2)), hg.nn.Parameter(hg.zeros(3))
+        >>> optimizer = hg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        >>> [group["lr"] for group in optimizer.param_groups]
+        [0.1, 0.5]
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got a Tensor")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [type(self).__name__ + " ("]
+        for index, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {index}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters (with its own options) to optimize.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1)
+            >>> optimizer.add_param_group({"params": [hg.nn.Parameter(hg.zeros(1))], "lr": 1.0})
+            >>> len(optimizer.param_groups)
+            2
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets changes between runs; use a list")
+        params = list(params)
+        for param in params:
+            if not isinstance(param, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, got "
+                                f"{type(param).__name__}")
+            if not param.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group["params"] = params
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            group.setdefault(name, default)
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter group contains the same parameter more than once")
+        if existing & {id(p) for p in params}:
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters (to None by default, as PyTorch).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.nn.Parameter(hg.ones(1)); (w * 2).sum().backward()
+            >>> optimizer = hg.optim.SGD([w]); optimizer.zero_grad()
+            >>> w.grad is None
+            True
+        """
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad = Tensor._wrap(np.zeros_like(param.grad.data))
+
+    def step(self, closure: Callable | None = None):
+        """Perform one update; ``closure`` re-evaluates the model and returns the loss."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def _evaluate(self, closure: Callable | None):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    @staticmethod
+    def _gradient(param: Tensor, maximize: bool) -> np.ndarray | None:
+        """The gradient as an array of the parameter's dtype (negated when maximizing)."""
+        if param.grad is None:
+            return None
+        grad = param.grad.data
+        if grad.shape != param.data.shape:
+            raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape "
+                             f"{param.data.shape}")
+        if grad.dtype != param.data.dtype:
+            grad = grad.astype(param.data.dtype)
+        return -grad if maximize else grad
+
+    # State dicts (PyTorch's layout: parameters replaced by their index across groups).
+    def state_dict(self) -> dict[str, Any]:
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
+
+        State tensors are copies, so the dict is a snapshot.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.nn.Parameter(hg.ones(2)); optimizer = hg.optim.Adam([w], lr=0.1)
+            >>> (w * w).sum().backward(); optimizer.step()
+            >>> state = optimizer.state_dict()
+            >>> sorted(state["state"][0]), state["param_groups"][0]["params"]
+            (['exp_avg', 'exp_avg_sq', 'step'], [0])
+        """
+        index_of: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: copy.deepcopy(value) for key, value in group.items()
+                      if key != "params"}
+            indices = []
+            for param in group["params"]:
+                index_of.setdefault(id(param), len(index_of))
+                indices.append(index_of[id(param)])
+            packed["params"] = indices
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param in self.state and self.state[param]:
+                    state[index_of[id(param)]] = {key: _copy_value(value)
+                                                  for key, value in self.state[param].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore options and per-parameter state saved by :meth:`state_dict`.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.nn.Parameter(hg.ones(2)); optimizer = hg.optim.SGD([w], lr=0.1)
+            >>> saved = optimizer.state_dict(); saved["param_groups"][0]["lr"] = 0.5
+            >>> optimizer.load_state_dict(saved); optimizer.param_groups[0]["lr"]
+            0.5
+        """
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, the "
+                             f"optimizer has {len(self.param_groups)}")
+        for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group {number} of "
+                                 f"size {len(saved['params'])} that doesn't match the size of "
+                                 f"the optimizer's group ({len(group['params'])})")
+        param_of = {}
+        for saved, group in zip(saved_groups, self.param_groups):
+            for index, param in zip(saved["params"], group["params"]):
+                param_of[index] = param
+        state: defaultdict = defaultdict(dict)
+        for index, values in state_dict["state"].items():
+            index = int(index)
+            if index not in param_of:
+                raise KeyError(f"loaded state dict has state for parameter index {index}, which "
+                               f"is in no parameter group")
+            param = param_of[index]
+            state[param] = {key: _cast_value(key, value, param) for key, value in values.items()}
+        self.state = state
+        new_groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            restored = {key: copy.deepcopy(value) for key, value in saved.items()
+                        if key != "params"}
+            restored["params"] = group["params"]
+            new_groups.append(restored)
+        self.param_groups = new_groups
+
+
+def _copy_value(value):
+    if isinstance(value, Tensor):
+        return Tensor._wrap(value.data.copy())
+    return copy.deepcopy(value)
+
+
+def _cast_value(key: str, value, param: Tensor):
+    """Copy a loaded state value; floating tensors take the parameter's dtype (not 'step')."""
+    if isinstance(value, np.ndarray):
+        value = Tensor._wrap(value)
+    if isinstance(value, Tensor):
+        data = value.data
+        if key != "step" and data.dtype.kind == "f":
+            if data.shape != param.data.shape:
+                raise ValueError(f"loaded state {key!r} of shape {data.shape} for a parameter of "
+                                 f"shape {param.data.shape}")
+            data = data.astype(param.data.dtype)
+        return Tensor._wrap(np.array(data, copy=True))
+    return copy.deepcopy(value)
+
+
+def _step_count(state: dict) -> float:
+    """Increment the per-parameter 'step' (a float32 0-d tensor, as PyTorch) and return it."""
+    step = state["step"]
+    step.data[...] = step.data + 1
+    return float(step.data)
+
+
+def _new_step() -> Tensor:
+    return Tensor._wrap(np.zeros((), dtype=np.float32))

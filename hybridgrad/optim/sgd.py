@@ -1,0 +1,77 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (PyTorch's).
+
+Example:
+    >>> import hybridgrad as hg
+    >>> w = hg.nn.Parameter(hg.tensor([1.0]))
+    >>> optimizer = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     optimizer.zero_grad()
+    ...     (w * w).sum().backward()        # gradient 2w
+    ...     optimizer.step()
+    >>> round(w.item(), 4)                  # 1 - 0.2 = 0.8; buf = 0.9*2 + 1.6 = 3.4
+    0.46
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from hybridgrad.optim.optimizer import Optimizer
+from hybridgrad.tensor import Tensor
+
+
+class SGD(Optimizer):
+    """PyTorch's SGD. With ``g = grad + weight_decay * p`` (negated first when maximizing):
+    ``buf = g`` on the first step, else ``buf = momentum * buf + (1 - dampening) * g``;
+    ``g = g + momentum * buf`` (Nesterov) or ``g = buf``; ``p -= lr * g``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> SGD([hg.nn.Parameter(hg.zeros(1))]).defaults["lr"]
+        0.001
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        if lr < 0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """Update every parameter that has a gradient; returns the closure's loss if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            dampening, weight_decay = group["dampening"], group["weight_decay"]
+            for param in group["params"]:
+                grad = self._gradient(param, group["maximize"])
+                if grad is None:
+                    continue
+                if weight_decay != 0:
+                    grad = grad + weight_decay * param.data
+                if momentum != 0:
+                    state = self.state[param]
+                    buffer = state.get("momentum_buffer")
+                    if buffer is None:
+                        buffer = Tensor._wrap(np.array(grad, dtype=param.data.dtype, copy=True))
+                        state["momentum_buffer"] = buffer
+                    else:
+                        buffer.data *= momentum
+                        buffer.data += (1 - dampening) * grad
+                    if group["nesterov"]:
+                        grad = grad + momentum * buffer.data
+                    else:
+                        grad = buffer.data
+                param.data -= (lr * grad).astype(param.data.dtype, copy=False)
+        return loss
