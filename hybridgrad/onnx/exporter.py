@@ -427,10 +427,28 @@ def _stop_gradient(b, node):
     return b.add("Identity", [b.name(node.inputs[0])])
 
 
-@exports("index_add_zeros")
-def _index_add_zeros(b, node):
-    raise ExportError("index_add_zeros (the gradient of indexing) cannot be exported; export "
-                      "the forward model only")
+# Primitives with no ONNX counterpart: exporting them is a clear error saying why.
+UNEXPORTABLE = {
+    "index_add_zeros": "it is the gradient of indexing; export the forward model only",
+    "conv2d_weight": "it is the weight gradient of conv2d; export the forward model only",
+    "max_pool2d_taps": "it is part of max pooling's gradient; export the forward model only",
+    "max_pool2d_indices": "it is part of max pooling's gradient; export the forward model only",
+    "max_pool2d_scatter": "it is part of max pooling's gradient; export the forward model only",
+    "max_pool2d_gather": "it is part of max pooling's gradient; export the forward model only",
+    "ctc_nll": "ONNX has no CTC loss operator; export the model without its loss",
+    "ctc_nll_backward": "it is the gradient of the CTC loss",
+}
+
+
+def _unexportable(reason: str) -> Callable:
+    def export(b, node):
+        raise ExportError(f"operator {node.op.name!r} cannot be exported to ONNX: {reason}")
+
+    return export
+
+
+for _name, _reason in UNEXPORTABLE.items():
+    exports(_name)(_unexportable(_reason))
 
 
 def _pairs(value, n: int = 2) -> list[int]:
@@ -798,6 +816,11 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
     positions = {name: i for i, name in enumerate(names)}
     missing = sorted({n.op.name for n in graph.nodes if n.kind == "op"
                       and _mapping(n.op) is None})
+    blocked = sorted({n.op.name for n in graph.nodes if n.kind == "op"
+                      and n.op.name in UNEXPORTABLE})
+    if blocked:
+        raise ExportError("cannot export to ONNX: " + "; ".join(
+            f"{name}: {UNEXPORTABLE[name]}" for name in blocked))
     if missing:
         raise ExportError(f"cannot export to ONNX: no ONNX mapping for operator(s) {missing}")
     for node in graph.nodes:
