@@ -36,3 +36,35 @@ __all__ = ["Flatten", "Identity", "Linear", "Module", "ModuleDict", "ModuleList"
 __all__ += ["BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CrossEntropyLoss", "HuberLoss",
             "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss", "ctc_greedy_decode",
             "ctc_loss", "ctc_prefix_beam_search", "utils"]
+
+
+# Sequence models and attention (issue 3).
+from hybridgrad.nn.activation import (
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from hybridgrad.nn.attention import MultiheadAttention, PositionalEncoding
+from hybridgrad.nn.dropout import Dropout
+from hybridgrad.nn.layernorm import LayerNorm
+from hybridgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from hybridgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ += ["Dropout", "ELU", "GELU", "GRU", "GRUCell", "LSTM", "LSTMCell", "LayerNorm",
+            "LeakyReLU", "LogSoftmax", "MultiheadAttention", "PositionalEncoding", "RNN",
+            "RNNBase", "RNNCell", "RNNCellBase", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
+            "Tanh", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+            "TransformerEncoder", "TransformerEncoderLayer"]

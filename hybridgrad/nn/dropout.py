@@ -1,0 +1,79 @@
+"""Inverted dropout: zero each element with probability ``p`` and scale the rest by ``1/(1-p)``.
+
+The mask is drawn from :func:`hybridgrad.default_generator` (seed it with ``hg.manual_seed``), so
+runs are reproducible; in evaluation mode dropout is the identity.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> layer = hg.nn.Dropout(0.5).eval()
+    >>> layer(hg.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+"""
+
+# ruff: noqa: A001, A002 - PyTorch names its tensor argument `input`
+from __future__ import annotations
+
+import numpy as np
+
+from hybridgrad.nn.module import Module
+from hybridgrad.tensor import Tensor, default_generator
+
+__all__ = ["Dropout", "dropout"]
+
+
+def _check_p(p: float, name: str) -> float:
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+    return p
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
+            generator: np.random.Generator | None = None):
+    """Inverted dropout (PyTorch's ``F.dropout``): during training each element is zeroed with
+    probability ``p`` and survivors are multiplied by ``1/(1-p)``, so the expected value is
+    unchanged. ``training=False`` or ``p=0`` returns ``input`` unchanged; ``p=1`` gives zeros.
+
+    ``inplace`` is accepted for PyTorch compatibility (a new tensor is always returned).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.manual_seed(0)
+        >>> sorted(set(dropout(hg.ones(100), 0.5).tolist()))
+        [0.0, 2.0]
+    """
+    p = _check_p(p, "dropout")
+    if not training or p == 0.0:
+        return input
+    shape = tuple(input.shape)
+    dtype = input.dtype if np.dtype(input.dtype).kind == "f" else np.dtype(np.float32)
+    if p == 1.0:
+        return input * Tensor._wrap(np.zeros(shape, dtype=dtype))
+    rng = generator if generator is not None else default_generator()
+    # Keep with probability 1 - p; the scale is folded into the mask (one multiply).
+    keep = rng.random(shape) >= p
+    mask = keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+    return input * Tensor._wrap(mask)
+
+
+class Dropout(Module):
+    """Randomly zeroes elements with probability ``p`` while training (see :func:`dropout`).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.manual_seed(0)
+        >>> out = hg.nn.Dropout(p=0.25)(hg.ones(1000))
+        >>> sorted(set(round(v, 4) for v in out.tolist()))
+        [0.0, 1.3333]
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        self.p = _check_p(p, "Dropout")
+        self.inplace = inplace
+
+    def forward(self, input):
+        return dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
