@@ -27,7 +27,6 @@ import os
 import re
 from typing import Any
 
-import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
@@ -43,6 +42,7 @@ from hybridgrad.onnx.ops import (
     decode_attributes,
     element_type_name,
 )
+from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor
 
 # Operator-set versions of the default ONNX domain the importer runs. Older opsets have legacy
@@ -238,6 +238,9 @@ class OnnxModule(Module):
         self.output_names = [v.name for v in graph.output]
         self.input_dtypes = {v.name: v.type.tensor_type.elem_type for v in graph.input}
         self.initializer_names: dict[str, str] = {}
+        # Integer/bool initializers (shapes, axes, indices) are also kept as plain constants:
+        # operators read them as concrete values, even while the module is being traced.
+        self._constants: dict[str, Tensor] = {}
         taken: set = set()
         for tensor in graph.initializer:
             array = numpy_helper.to_array(tensor)
@@ -249,6 +252,7 @@ class OnnxModule(Module):
                 self.register_parameter(attribute, Parameter(array))
             else:
                 self.register_buffer(attribute, Tensor._wrap(array))
+                self._constants[tensor.name] = Tensor._wrap(array)
         self._nodes = []
         for node in graph.node:
             version = _schema_version(node.op_type, self.opset, "") or self.opset
@@ -265,6 +269,8 @@ class OnnxModule(Module):
         buffers = dict(self.named_buffers())
         for onnx_name, attribute in self.initializer_names.items():
             values[onnx_name] = parameters.get(attribute, buffers.get(attribute))
+            if onnx_name in self._constants and not isinstance(values[onnx_name], Tensor):
+                values[onnx_name] = self._constants[onnx_name]
         return values
 
     def forward(self, *inputs: Any, **named_inputs: Any):
@@ -282,8 +288,7 @@ class OnnxModule(Module):
         if missing:
             raise OnnxImportError(f"ONNX graph {self.graph_name!r}: missing inputs {missing}")
         for name, value in given.items():
-            values[name] = value if isinstance(value, Tensor) or hasattr(value, "_node") and \
-                not isinstance(value, np.ndarray) else const(value)
+            values[name] = value if isinstance(value, (Tensor, SymbolicValue)) else const(value)
         for node, handler, attrs, version in self._nodes:
             inputs_now = [values[name] if name else None for name in node.input]
             context = NodeContext(node, inputs_now, attrs, version, len(node.output))

@@ -166,3 +166,15 @@ def test_gradient_only_operators_are_refused_with_a_reason():
 
     with pytest.raises(hg.onnx.ExportError, match="index_add_zeros.*gradient of indexing"):
         hg.onnx.export(lambda x: index_put_add((4,), slice(0, 2), x), hg.ones(2), None)
+
+
+def test_imported_model_can_be_traced_and_compiled():
+    hg.manual_seed(0)
+    model = hg.nn.Sequential(hg.nn.Linear(4, 6), hg.nn.Flatten(), hg.nn.Linear(6, 2))
+    proto = hg.onnx.export(model, hg.randn(3, 4), None)
+    imported = hg.onnx.load(proto)
+    data = hg.randn(3, 4)
+    traced = hg.jit.trace(imported, data)
+    with hg.no_grad():
+        expected = imported(data).numpy()
+    np.testing.assert_allclose(traced(data).numpy(), expected, rtol=1e-6, atol=1e-6)
