@@ -2067,6 +2067,81 @@ def _qlinear_matmul(ctx):
     return _cast(F.clamp(quantised, low, high), y_zero.dtype)
 
 
+@onnx_op("CausalConvWithState")
+def _causal_conv_with_state(ctx):
+    x, weight, bias, past = ctx.inputs[0], ctx.inputs[1], ctx.input(2), ctx.input(3)
+    batch, channels, length = x.shape
+    taps = weight.shape[2]
+    if past is None:
+        past = const(np.zeros((batch, channels, taps - 1), x.dtype))
+    padded = F.cat([past, x], 2) if taps > 1 else x
+    # Depthwise causal convolution as a sum of shifted copies (k taps), accumulated in at
+    # least float32 like a convolution kernel.
+    work = np.promote_types(x.dtype, np.float32)
+    wide, weight_wide = _cast(padded, work), _cast(weight, work)
+    out = None
+    for tap in range(taps):
+        shifted = F.getitem(wide, (slice(None), slice(None), slice(tap, tap + length)))
+        term = shifted * F.reshape(F.getitem(weight_wide, (slice(None), 0, tap)),
+                                   (1, channels, 1))
+        out = term if out is None else out + term
+    if bias is not None:
+        out = out + F.reshape(_cast(bias, work), (1, channels, 1))
+    out = _cast(out, x.dtype)
+    if ctx.attr("activation", "none") in ("silu", "swish"):
+        as_float = _cast(out, np.float32)
+        out = _cast(as_float * F.sigmoid(as_float), x.dtype)
+    state = F.getitem(padded, (slice(None), slice(None), slice(padded.shape[2] - (taps - 1),
+                                                                None)))
+    return [out, state]
+
+
+@onnx_op("LinearAttention")
+def _linear_attention(ctx):
+    query, key, value = ctx.inputs[0], ctx.inputs[1], ctx.inputs[2]
+    past, decay, beta = ctx.input(3), ctx.input(4), ctx.input(5)
+    rule = ctx.attr("update_rule", "gated_delta")
+    q_heads, kv_heads = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    batch, steps, _ = query.shape
+    d_k, d_v = query.shape[-1] // q_heads, value.shape[-1] // kv_heads
+    group = q_heads // kv_heads
+    q4 = _cast(_split_heads(query, q_heads), np.float32)
+    k4 = _cast(_split_heads(key, kv_heads), np.float32)
+    v4 = _cast(_split_heads(value, kv_heads), np.float32)
+    if gating:
+        if decay.shape[-1] == kv_heads:
+            decay4 = F.permute(F.reshape(decay, (batch, steps, kv_heads, 1)), (0, 2, 1, 3))
+        else:
+            decay4 = _split_heads(decay, kv_heads)
+        decay4 = _cast(decay4, np.float32)
+    if delta:
+        beta4 = _cast(F.permute(F.reshape(beta, (batch, steps, beta.shape[-1], 1)),
+                                (0, 2, 1, 3)), np.float32)
+    state_dtype = past.dtype if past is not None else query.dtype
+    state = _cast(past, np.float32) if past is not None else const(
+        np.zeros((batch, kv_heads, d_k, d_v), np.float32))
+    scale = ctx.attr("scale", 0.0) or 1.0 / math.sqrt(d_k)
+    repeat = np.repeat(np.arange(kv_heads), group)
+    outputs = []
+    for step in range(steps):
+        q_t = F.getitem(q4, (slice(None), slice(None), step))
+        k_t = F.getitem(k4, (slice(None), slice(None), step))
+        v_t = F.getitem(v4, (slice(None), slice(None), step))
+        if gating:
+            state = state * F.unsqueeze(F.exp(F.getitem(decay4, (slice(None), slice(None),
+                                                                 step))), -1)
+        if delta:
+            retrieved = F.sum(state * F.unsqueeze(k_t, -1), 2)
+            v_t = F.getitem(beta4, (slice(None), slice(None), step)) * (v_t - retrieved)
+        state = state + F.unsqueeze(k_t, -1) * F.unsqueeze(v_t, -2)
+        read = state if group == 1 else F.getitem(state, (slice(None), repeat))
+        outputs.append(F.sum(F.unsqueeze(q_t, -1) * read, 2) * _like(scale, q_t))
+    out = F.stack(outputs, 2)  # (B, H_q, T, d_v)
+    out = F.reshape(F.permute(out, (0, 2, 1, 3)), (batch, steps, q_heads * d_v))
+    return [_cast(out, query.dtype), _cast(state, state_dtype)]
+
+
 # ----------------------------------------------------------------------------------------------
 # Convolution and pooling: hybridgrad.nn.functional's conv/pool primitives (im2col + matmul).
 # Registered only where hybridgrad.nn.functional provides them.
