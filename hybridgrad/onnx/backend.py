@@ -24,8 +24,20 @@ from hybridgrad.onnx import importer
 from hybridgrad.onnx.ops import OPS, NodeContext, UnsupportedError, const, decode_attributes
 
 
-def _to_numpy(value) -> np.ndarray:
+def _to_numpy(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_to_numpy(v) for v in value]
     return np.asarray(value.data if hasattr(value, "data") else value)
+
+
+def _to_value(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_to_value(v) for v in value]
+    return const(value)
 
 
 class HybridgradRep(BackendRep):
@@ -37,13 +49,13 @@ class HybridgradRep(BackendRep):
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple:
         if isinstance(inputs, dict):
-            named = {name: const(value) for name, value in inputs.items()}
+            named = {name: _to_value(value) for name, value in inputs.items()}
             positional: list = []
         else:
             if isinstance(inputs, np.ndarray):
                 inputs = [inputs]
             named = {}
-            positional = [const(value) for value in inputs]
+            positional = [_to_value(value) for value in inputs]
         with no_grad():
             outputs = self.module(*positional, **named)
         if not isinstance(outputs, tuple):

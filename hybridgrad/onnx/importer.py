@@ -158,19 +158,38 @@ def unsupported_features(model: onnx.ModelProto) -> list[str]:
         problems.add(f"opset {opset} of the default domain (supported: {MIN_OPSET}..{MAX_OPSET})")
     graph = model.graph
     for value in list(graph.input) + list(graph.output):
-        kind = value.type.WhichOneof("value")
-        if kind != "tensor_type":
-            problems.add(f"{kind or 'untyped'} value {value.name!r} (only tensors are supported)")
-        elif value.type.tensor_type.elem_type not in SUPPORTED_ELEMENT_TYPES:
-            problems.add(f"element type {element_type_name(value.type.tensor_type.elem_type)} "
-                         f"(value {value.name!r})")
+        problem = _type_problem(value.type)
+        if problem:
+            problems.add(f"{problem} (value {value.name!r})")
     for tensor in graph.initializer:
         if tensor.data_type not in SUPPORTED_ELEMENT_TYPES:
             problems.add(f"element type {element_type_name(tensor.data_type)} "
                          f"(initializer {tensor.name!r})")
     if graph.sparse_initializer:
         problems.add("sparse initializers")
-    for node in graph.node:
+    _check_nodes(graph.node, opset, problems)
+    return sorted(problems)
+
+
+def _type_problem(type_proto: onnx.TypeProto) -> str | None:
+    """Why a value of this type cannot be held (tensors, sequences of tensors and optionals can)."""
+    kind = type_proto.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "tensor_type":
+        elem_type = type_proto.tensor_type.elem_type
+        if elem_type and elem_type not in SUPPORTED_ELEMENT_TYPES:
+            return f"element type {element_type_name(elem_type)}"
+        return None
+    if kind == "sequence_type":
+        return _type_problem(type_proto.sequence_type.elem_type)
+    if kind == "optional_type":
+        return _type_problem(type_proto.optional_type.elem_type)
+    return f"{kind} values (tensors, sequences and optionals are supported)"
+
+
+def _check_nodes(nodes, opset: int, problems: set) -> None:
+    for node in nodes:
         domain = node.domain
         if domain not in DEFAULT_DOMAINS:
             problems.add(f"operator {node.op_type} (domain {domain!r})")
@@ -184,8 +203,15 @@ def unsupported_features(model: onnx.ModelProto) -> list[str]:
             problems.add(f"operator {node.op_type} version {version} (supported from "
                          f"{entry.min_version})")
         for attribute in node.attribute:
-            if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-                problems.add(f"operator {node.op_type} with a subgraph attribute")
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                _check_nodes(attribute.g.node, opset, problems)
+                for value in list(attribute.g.input) + list(attribute.g.output):
+                    problem = _type_problem(value.type)
+                    if problem:
+                        problems.add(f"{problem} (value {value.name!r} in a subgraph of "
+                                     f"{node.op_type})")
+            if attribute.type == onnx.AttributeProto.GRAPHS:
+                problems.add(f"operator {node.op_type} with a list-of-graphs attribute")
             if attribute.name in ("to", "dtype") and attribute.type == onnx.AttributeProto.INT \
                     and attribute.i not in SUPPORTED_ELEMENT_TYPES:
                 problems.add(f"element type {element_type_name(attribute.i)} "
@@ -196,7 +222,6 @@ def unsupported_features(model: onnx.ModelProto) -> list[str]:
                              f"({node.op_type} attribute {attribute.name})")
             if attribute.type == onnx.AttributeProto.SPARSE_TENSOR:
                 problems.add(f"sparse tensor attribute ({node.op_type} {attribute.name})")
-    return sorted(problems)
 
 
 def _parameter_name(name: str, taken: set) -> str:
@@ -253,11 +278,7 @@ class OnnxModule(Module):
             else:
                 self.register_buffer(attribute, Tensor._wrap(array))
                 self._constants[tensor.name] = Tensor._wrap(array)
-        self._nodes = []
-        for node in graph.node:
-            version = _schema_version(node.op_type, self.opset, "") or self.opset
-            self._nodes.append((node, OPS[node.op_type].handler, decode_attributes(node),
-                                version))
+        self._nodes = compile_nodes(graph.node, self.opset)
 
     def extra_repr(self) -> str:
         return (f"graph={self.graph_name!r}, opset={self.opset}, nodes={len(self._nodes)}, "
@@ -288,27 +309,79 @@ class OnnxModule(Module):
         if missing:
             raise OnnxImportError(f"ONNX graph {self.graph_name!r}: missing inputs {missing}")
         for name, value in given.items():
-            values[name] = value if isinstance(value, (Tensor, SymbolicValue)) else const(value)
-        for node, handler, attrs, version in self._nodes:
-            inputs_now = [values[name] if name else None for name in node.input]
-            context = NodeContext(node, inputs_now, attrs, version, len(node.output))
-            try:
-                outputs = handler(context)
-            except (OnnxImportError, UnsupportedError):
-                raise
-            except Exception as error:  # noqa: BLE001 - re-raised with the node named
-                shapes = ", ".join(f"{n or '-'}: {getattr(v, 'shape', None)} "
-                                   f"{getattr(v, 'dtype', '')}"
-                                   for n, v in zip(node.input, inputs_now))
-                raise OnnxImportError(f"{node.op_type} node {node.name!r} failed: {error} "
-                                      f"(inputs {shapes})") from error
-            if not isinstance(outputs, (list, tuple)):
-                outputs = [outputs]
-            for name, value in zip(node.output, outputs):
-                if name:
-                    values[name] = value
+            values[name] = _as_value(value)
+        run_nodes(self._nodes, values, self.opset)
         results = tuple(values[name] for name in self.output_names)
         return results[0] if len(results) == 1 else results
+
+
+def _as_value(value):
+    """Graph inputs as hybridgrad values: tensors, lists (sequences) or None (empty optional)."""
+    if value is None or isinstance(value, (Tensor, SymbolicValue)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_as_value(v) for v in value]
+    return const(value)
+
+
+def compile_nodes(nodes, opset: int) -> list:
+    """Each node with its handler, decoded attributes and operator version."""
+    compiled = []
+    for node in nodes:
+        version = _schema_version(node.op_type, opset, "") or opset
+        compiled.append((node, OPS[node.op_type].handler, decode_attributes(node), version))
+    return compiled
+
+
+def run_nodes(compiled: list, values: dict, opset: int) -> None:
+    """Run compiled nodes in order, reading and writing ``values`` (name -> tensor)."""
+
+    def run_graph(graph: onnx.GraphProto, inputs: list) -> list:
+        return run_subgraph(graph, inputs, values, opset)
+
+    for node, handler, attrs, version in compiled:
+        try:
+            inputs_now = [values[name] if name else None for name in node.input]
+        except KeyError as error:
+            raise OnnxImportError(f"{node.op_type} node {node.name!r}: input {error} is not "
+                                  "computed by any earlier node") from None
+        context = NodeContext(node, inputs_now, attrs, version, len(node.output),
+                              {"run_graph": run_graph})
+        try:
+            outputs = handler(context)
+        except (OnnxImportError, UnsupportedError):
+            raise
+        except Exception as error:  # noqa: BLE001 - re-raised with the node named
+            shapes = ", ".join(f"{n or '-'}: {getattr(v, 'shape', None)} "
+                               f"{getattr(v, 'dtype', '')}"
+                               for n, v in zip(node.input, inputs_now))
+            raise OnnxImportError(f"{node.op_type} node {node.name!r} failed: {error} "
+                                  f"(inputs {shapes})") from error
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        for name, value in zip(node.output, outputs):
+            if name:
+                values[name] = value
+
+
+_compiled_subgraphs: dict = {}
+
+
+def run_subgraph(graph: onnx.GraphProto, inputs: list, outer: dict, opset: int) -> list:
+    """Run a subgraph (If/Loop/Scan bodies) with ``inputs`` bound to its inputs; names of the
+    enclosing graph are visible (ONNX's outer scope)."""
+    key = (id(graph), opset)
+    entry = _compiled_subgraphs.get(key)
+    if entry is None or entry[0] is not graph:
+        constants = {t.name: const(numpy_helper.to_array(t)) for t in graph.initializer}
+        entry = (graph, compile_nodes(graph.node, opset), constants)
+        _compiled_subgraphs[key] = entry
+    values = dict(outer)
+    values.update(entry[2])
+    for value_info, value in zip(graph.input, inputs):
+        values[value_info.name] = value
+    run_nodes(entry[1], values, opset)
+    return [values[v.name] for v in graph.output]
 
 
 def load(source: Any, check: bool = True) -> OnnxModule:

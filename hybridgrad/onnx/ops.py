@@ -204,7 +204,8 @@ for _op_type, _function in _UNARY.items():
 
 @onnx_op("Identity")
 def _identity(ctx):
-    return ctx.inputs[0]
+    # A list of outputs: the value itself may be a sequence (a Python list).
+    return [ctx.inputs[0]]
 
 
 @onnx_op("IsInf")
@@ -707,9 +708,9 @@ def _squeeze(ctx):
 @onnx_op("Unsqueeze")
 def _unsqueeze(ctx):
     x = ctx.inputs[0]
-    axes = ctx.static(1) if ctx.version >= 13 else ctx.attr("axes")
+    axes = np.asarray(ctx.static(1) if ctx.version >= 13 else ctx.attr("axes")).reshape(-1)
     out_ndim = _ndim(x) + len(axes)
-    axes = sorted(_axis(int(a), out_ndim) for a in np.asarray(axes).reshape(-1))
+    axes = sorted(_axis(int(a), out_ndim) for a in axes)
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -2140,6 +2141,192 @@ def _linear_attention(ctx):
     out = F.stack(outputs, 2)  # (B, H_q, T, d_v)
     out = F.reshape(F.permute(out, (0, 2, 1, 3)), (batch, steps, q_heads * d_v))
     return [_cast(out, query.dtype), _cast(state, state_dtype)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Control flow: If, Loop and Scan run their body graphs eagerly (conditions must be concrete).
+
+
+@onnx_op("If")
+def _if(ctx):
+    condition = bool(np.asarray(ctx.static(0)).reshape(-1)[0])
+    branch = ctx.attr("then_branch") if condition else ctx.attr("else_branch")
+    return ctx.extra["run_graph"](branch, [])
+
+
+@onnx_op("Loop")
+def _loop(ctx):
+    body = ctx.attr("body")
+    trip_count = ctx.static(0)
+    condition = ctx.static(1)
+    carried = list(ctx.inputs[2:])
+    trips = None if trip_count is None else int(trip_count.reshape(-1)[0])
+    keep_going = True if condition is None else bool(condition.reshape(-1)[0])
+    n_carried = len(carried)
+    scans: list = []
+    iteration = 0
+    while keep_going and (trips is None or iteration < trips):
+        outputs = ctx.extra["run_graph"](body, [const(np.asarray(iteration, np.int64)),
+                                                const(np.asarray(keep_going))] + carried)
+        keep_going = bool(np.asarray(getattr(outputs[0], "data", outputs[0])).reshape(-1)[0])
+        carried = outputs[1:1 + n_carried]
+        scans.append(outputs[1 + n_carried:])
+        iteration += 1
+    n_scan = len(body.output) - 1 - n_carried
+    stacked = []
+    for k in range(n_scan):
+        pieces = [step[k] for step in scans]
+        if pieces:
+            stacked.append(F.stack(pieces, 0))
+        else:
+            raise UnsupportedError(f"Loop node {ctx.node.name!r}: a loop that runs zero times "
+                                   "has scan outputs of unknown shape")
+    return carried + stacked
+
+
+@onnx_op("Scan", min_version=9)
+def _scan(ctx):
+    body = ctx.attr("body")
+    n_scan_inputs = ctx.attr("num_scan_inputs")
+    states = list(ctx.inputs[:len(ctx.inputs) - n_scan_inputs])
+    sequences = ctx.inputs[len(ctx.inputs) - n_scan_inputs:]
+    input_axes = ctx.attr("scan_input_axes", [0] * n_scan_inputs)
+    input_directions = ctx.attr("scan_input_directions", [0] * n_scan_inputs)
+    input_axes = [_axis(a, _ndim(seq)) for a, seq in zip(input_axes, sequences)]
+    steps = sequences[0].shape[input_axes[0]] if sequences else 0
+    n_outputs = len(body.output) - len(states)
+    collected: list = [[] for _ in range(n_outputs)]
+    for step in range(steps):
+        slices = []
+        for seq, axis, direction in zip(sequences, input_axes, input_directions):
+            position = steps - 1 - step if direction else step
+            slices.append(F.getitem(seq, (slice(None),) * axis + (position,)))
+        outputs = ctx.extra["run_graph"](body, states + slices)
+        states = list(outputs[:len(states)])
+        for k, value in enumerate(outputs[len(states):]):
+            collected[k].append(value)
+    output_axes = ctx.attr("scan_output_axes", [0] * n_outputs)
+    output_directions = ctx.attr("scan_output_directions", [0] * n_outputs)
+    results = list(states)
+    for pieces, axis, direction in zip(collected, output_axes, output_directions):
+        if direction:
+            pieces = pieces[::-1]
+        stacked = F.stack(pieces, 0)
+        axis = _axis(axis, _ndim(stacked))
+        if axis:
+            order = list(range(1, _ndim(stacked)))
+            order.insert(axis, 0)
+            stacked = F.permute(stacked, order)
+        results.append(stacked)
+    return results
+
+
+# ----------------------------------------------------------------------------------------------
+# Sequences (Python lists of tensors) and optionals (a value or None).
+
+
+def _position(ctx, index: int, length: int, default: int) -> int:
+    value = ctx.static(index)
+    position = default if value is None else int(value.reshape(-1)[0])
+    return position + length if position < 0 else position
+
+
+@onnx_op("SequenceEmpty")
+def _sequence_empty(ctx):
+    return [[]]
+
+
+@onnx_op("SequenceConstruct")
+def _sequence_construct(ctx):
+    return [list(ctx.inputs)]
+
+
+@onnx_op("SequenceAt")
+def _sequence_at(ctx):
+    sequence = ctx.inputs[0]
+    return sequence[_position(ctx, 1, len(sequence), 0)]
+
+
+@onnx_op("SequenceInsert")
+def _sequence_insert(ctx):
+    sequence = list(ctx.inputs[0])
+    sequence.insert(_position(ctx, 2, len(sequence), len(sequence)), ctx.inputs[1])
+    return [sequence]
+
+
+@onnx_op("SequenceErase")
+def _sequence_erase(ctx):
+    sequence = list(ctx.inputs[0])
+    del sequence[_position(ctx, 1, len(sequence), len(sequence) - 1)]
+    return [sequence]
+
+
+@onnx_op("SequenceLength")
+def _sequence_length(ctx):
+    return const(np.asarray(len(ctx.inputs[0]), np.int64))
+
+
+@onnx_op("SplitToSequence")
+def _split_to_sequence(ctx):
+    x = ctx.inputs[0]
+    axis = _axis(ctx.attr("axis", 0), _ndim(x))
+    split = ctx.static(1)
+    length = x.shape[axis]
+    prefix = (slice(None),) * axis
+    if split is None:
+        if ctx.attr("keepdims", 1):
+            return [[F.getitem(x, prefix + (slice(i, i + 1),)) for i in range(length)]]
+        return [[F.getitem(x, prefix + (i,)) for i in range(length)]]
+    if split.ndim == 0:
+        size = int(split)
+        sizes = [builtins.min(size, length - start) for start in range(0, length, size)]
+    else:
+        sizes = [int(v) for v in split.reshape(-1)]
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(F.getitem(x, prefix + (slice(start, start + size),)))
+        start += size
+    return [pieces]
+
+
+@onnx_op("ConcatFromSequence")
+def _concat_from_sequence(ctx):
+    sequence = ctx.inputs[0]
+    if ctx.attr("new_axis", 0):
+        axis = _axis(ctx.attr("axis"), _ndim(sequence[0]) + 1)
+        return F.stack(sequence, axis)
+    return F.cat(sequence, _axis(ctx.attr("axis"), _ndim(sequence[0])))
+
+
+@onnx_op("SequenceMap")
+def _sequence_map(ctx):
+    body = ctx.attr("body")
+    first = ctx.inputs[0]
+    extras = ctx.inputs[1:]
+    outputs: list = [[] for _ in body.output]
+    for i in range(len(first)):
+        arguments = [first[i]] + [e[i] if isinstance(e, list) else e for e in extras]
+        for k, value in enumerate(ctx.extra["run_graph"](body, arguments)):
+            outputs[k].append(value)
+    return outputs
+
+
+@onnx_op("Optional")
+def _optional(ctx):
+    return [ctx.input(0)]
+
+
+@onnx_op("OptionalHasElement")
+def _optional_has_element(ctx):
+    return const(np.asarray(ctx.input(0) is not None))
+
+
+@onnx_op("OptionalGetElement")
+def _optional_get_element(ctx):
+    value = ctx.input(0)
+    if value is None:
+        raise ctx.error("the optional is empty")
+    return [value]
 
 
 # ----------------------------------------------------------------------------------------------
