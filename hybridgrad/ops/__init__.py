@@ -8,8 +8,13 @@ Example:
     True
 """
 
-import hybridgrad.ops.ctc  # noqa: F401 - fused CTC primitives
-from hybridgrad.ops import elementwise, movement, reduction  # noqa: F401 - registers primitives
+from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
+    conv,
+    ctc,
+    elementwise,
+    movement,
+    reduction,
+)
 from hybridgrad.ops import extra_math  # noqa: F401 - floor, asin, cumsum, bitwise (ONNX import)
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register
 
