@@ -163,3 +163,53 @@ def cumsum(a, dim: int, *, exclusive: bool = False, reverse: bool = False):
     ndim = len(a.shape)
     return apply("cumsum", a, axis=int(dim) % max(ndim, 1), exclusive=bool(exclusive),
                  reverse=bool(reverse))
+
+
+def _fft_forward(xp, a, length, inverse, onesided):
+    signal = a[..., 0] + 1j * a[..., 1]
+    if inverse:
+        out = np.fft.ifft(signal, n=length, axis=-1)
+    else:
+        out = np.fft.fft(signal, n=length, axis=-1)
+    if onesided:
+        out = out[..., :length // 2 + 1]
+    real_dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    return np.stack([out.real, out.imag], -1).astype(real_dtype, copy=False)
+
+
+def _fft_vjp(g, inputs, out, needs, length, inverse, onesided):
+    # The DFT is complex-linear; its adjoint is the conjugate transform: L * ifft for the
+    # forward DFT, fft / L for the inverse (zero-padding the one-sided gradient first).
+    size = inputs[0].shape[-2]
+    if onesided:
+        g = F.pad(g, (0, 0, 0, length - g.shape[-2]))
+    grad = apply("fft", g, length=length, inverse=not inverse, onesided=False)
+    grad = grad * (length if not inverse else 1.0 / length)
+    if size < length:
+        grad = grad[..., :size, :]
+    elif size > length:
+        grad = F.pad(grad, (0, 0, 0, size - length))
+    return (grad,)
+
+
+def _fft_shape(a, length, inverse, onesided):
+    bins = length // 2 + 1 if onesided else length
+    return Spec(tuple(a.shape[:-2]) + (bins, 2), a.dtype)
+
+
+_register_once("fft", shape=_fft_shape, vjp=_fft_vjp, formula="fft({a})",
+               derivatives=("conjugate transform",), arg_names=("a",))(_fft_forward)
+
+
+def fft(a, length: int | None = None, *, inverse: bool = False, onesided: bool = False):
+    """Discrete Fourier transform along axis -2 of a complex signal stored as (..., n, 2)
+    (real, imaginary); ``inverse`` divides by ``length``; ``onesided`` keeps length // 2 + 1
+    bins. Differentiable (the adjoint of a DFT is the conjugate DFT).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> fft(hg.tensor([[1.0, 0.0], [0.0, 0.0]])).tolist()
+        [[1.0, 0.0], [1.0, 0.0]]
+    """
+    length = a.shape[-2] if length is None else int(length)
+    return apply("fft", a, length=length, inverse=bool(inverse), onesided=bool(onesided))

@@ -84,3 +84,17 @@ def test_cumsum_matches_a_loop_and_gradcheck(exclusive, reverse):
     np.testing.assert_allclose(out, expected)
     function = lambda x: extra_math.cumsum(x, 1, exclusive=exclusive, reverse=reverse)  # noqa: E731
     assert gradcheck(function, [t64(values)])
+
+
+@pytest.mark.parametrize("length,inverse,onesided", [(5, False, False), (4, False, True),
+                                                     (7, True, False), (3, False, False)])
+def test_fft_matches_numpy_and_gradcheck(length, inverse, onesided):
+    signal = RNG.normal(size=(2, 5, 2))
+    out = extra_math.fft(t64(signal, False), length, inverse=inverse, onesided=onesided).numpy()
+    complex_signal = signal[..., 0] + 1j * signal[..., 1]
+    expected = (np.fft.ifft if inverse else np.fft.fft)(complex_signal, n=length, axis=-1)
+    if onesided:
+        expected = expected[..., :length // 2 + 1]
+    np.testing.assert_allclose(out[..., 0] + 1j * out[..., 1], expected, atol=1e-12)
+    assert gradcheck(lambda a: extra_math.fft(a, length, inverse=inverse, onesided=onesided),
+                     [t64(signal)])

@@ -210,6 +210,12 @@ CASES = [
                        kv_num_heads=2),
       helper.make_node("RMSNormalization", ["y", "scale"], ["r"])],
      {"q": x(2, 3, 8), "k": x(2, 5, 4), "v": x(2, 5, 4)}, {"scale": x(8)}, 23),
+    ("affine_grid_grid_sample_reflection",
+     [helper.make_node("AffineGrid", ["theta", "size"], ["grid"]),
+      helper.make_node("GridSample", ["img", "grid"], ["y"], padding_mode="reflection"),
+      helper.make_node("GridSample", ["img", "grid"], ["z"], mode="cubic", align_corners=1)],
+     {"img": x(2, 3, 4, 5), "theta": x(2, 2, 3, low=-1.2, high=1.2)},
+     {"size": i64(2, 3, 3, 4)}, 20),
     ("mod_floor_round_trig",
      [helper.make_node("Mod", ["a", "b"], ["f"], fmod=1),
       helper.make_node("Floor", ["a"], ["fl"]), helper.make_node("Round", ["a"], ["r"]),
@@ -463,3 +469,14 @@ def test_imported_lstm_gradients_match_finite_differences():
     weights = dict(module.named_parameters())
     data = hg.tensor(inputs["X"], requires_grad=True)
     assert gradcheck(lambda a, w, r: module(a)[0], [data, weights["W"], weights["R"]])
+
+
+def test_grid_sample_gradients_match_finite_differences():
+    graph_nodes = [helper.make_node("GridSample", ["img", "grid"], ["y"],
+                                    padding_mode="border")]
+    image = x(1, 2, 3, 4).astype(np.float64)
+    grid = x(1, 2, 3, 2, low=-0.9, high=0.9).astype(np.float64)
+    model = make_model(graph_nodes, {"img": image, "grid": grid}, ["y"], opset=20)
+    module = hg.onnx.load(model)
+    assert gradcheck(lambda a, g: module(a, g), [hg.tensor(image, requires_grad=True),
+                                                 hg.tensor(grid, requires_grad=True)])
