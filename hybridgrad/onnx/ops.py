@@ -2733,17 +2733,88 @@ def _check_spatial(ctx, x):
                                f"inputs are supported, got shape {tuple(x.shape)}")
 
 
+def _depth_taps(x, taps: int, stride: int, dilation: int):
+    """For 3-D windows: per depth tap j, the (N * D_out, C, H, W) slices it reads."""
+    batch, channels, depth = x.shape[0], x.shape[1], x.shape[2]
+    out_depth = (depth - dilation * (taps - 1) - 1) // stride + 1
+    pieces = []
+    for tap in range(taps):
+        index = tap * dilation + np.arange(out_depth) * stride
+        chosen = F.getitem(x, (slice(None), slice(None), index))  # (N, C, D_out, H, W)
+        chosen = F.permute(chosen, (0, 2, 1, 3, 4))
+        pieces.append(F.reshape(chosen, (batch * out_depth, channels) + tuple(x.shape[3:])))
+    return pieces, out_depth
+
+
+def _unfold_depth(y, batch: int, out_depth: int):
+    """(N * D_out, C, H, W) -> (N, C, D_out, H, W)."""
+    y = F.reshape(y, (batch, out_depth) + tuple(y.shape[1:]))
+    return F.permute(y, (0, 2, 1, 3, 4))
+
+
+def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
+    """Average pooling of any rank with dilations: a sum of strided slices per kernel tap,
+    divided by the number of counted positions (a window sum of a mask)."""
+    spatial = len(kernel)
+    ceil_mode = bool(ctx.attr("ceil_mode", 0))
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    sizes = list(x.shape[2:])
+    outs = []
+    for size, k, s_, d, b_, e_ in zip(sizes, kernel, strides, dilations, begin, end):
+        span = size + b_ + e_ - d * (k - 1) - 1
+        count = (-(-span // s_) if ceil_mode else span // s_) + 1
+        if ceil_mode and (count - 1) * s_ >= size + b_:
+            count -= 1  # the last window must start inside the input or its left padding
+        outs.append(count)
+    extra = [builtins.max(0, (o - 1) * s_ + d * (k - 1) + 1 - (size + b_ + e_))
+             for o, s_, d, k, size, b_, e_ in zip(outs, strides, dilations, kernel, sizes,
+                                                  begin, end)]
+    widths = [[0, 0], [0, 0]] + [[b_, e_ + x_] for b_, e_, x_ in zip(begin, end, extra)]
+    padded = pad_nd(x, widths)
+    real = np.ones((1, 1) + tuple(sizes), x.dtype)
+    counted = np.pad(real, [(0, 0), (0, 0)] + [(b_, e_) for b_, e_ in zip(begin, end)],
+                     constant_values=1.0 if include_pad else 0.0)
+    counted = np.pad(counted, [(0, 0), (0, 0)] + [(0, x_) for x_ in extra])
+    total, counts = None, np.zeros((1, 1) + tuple(outs), x.dtype)
+    for offsets in np.ndindex(*kernel):
+        index = (slice(None), slice(None)) + tuple(
+            slice(o * d, o * d + (n - 1) * s_ + 1, s_)
+            for o, d, n, s_ in zip(offsets, dilations, outs, strides))
+        piece = F.getitem(padded, index)
+        total = piece if total is None else total + piece
+        counts = counts + counted[index]
+    del spatial
+    return total / const(np.maximum(counts, 1).astype(x.dtype))
+
+
 def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
+    def _conv3d(ctx, x, w, bias, strides, dilations, begin, end):
+        # 3-D convolution as a sum over depth taps of 2-D convolutions of depth slices.
+        x = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)])
+        pieces, out_depth = _depth_taps(x, w.shape[2], strides[0], dilations[0])
+        out = None
+        for tap, piece in enumerate(pieces):
+            term = NF.conv2d(piece, F.getitem(w, (slice(None), slice(None), tap)), None,
+                             stride=tuple(strides[1:]), padding=(0, 0),
+                             dilation=tuple(dilations[1:]), groups=ctx.attr("group", 1))
+            out = term if out is None else out + term
+        out = _unfold_depth(out, x.shape[0], out_depth)
+        if bias is not None:
+            out = out + F.reshape(bias, (1, -1, 1, 1, 1))
+        return out
+
     @onnx_op("Conv")
     def _conv(ctx):
         x, w, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
-        _check_spatial(ctx, x)
-        one_d = _ndim(x) == 3
         kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
         spatial = len(kernel)
         strides = list(ctx.attr("strides", [1] * spatial))
         dilations = list(ctx.attr("dilations", [1] * spatial))
         begin, end = _spatial_pads(ctx, x, kernel, strides, dilations)
+        if _ndim(x) == 5:
+            return _conv3d(ctx, x, w, bias, strides, dilations, begin, end)
+        _check_spatial(ctx, x)
+        one_d = _ndim(x) == 3
         if one_d:
             x, w = _as_2d(x), _as_2d(w)
             strides, dilations, begin, end = [1] + strides, [1] + dilations, [0] + begin, \
@@ -2813,7 +2884,8 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
         return out
 
     def _pool_setup(ctx, x):
-        _check_spatial(ctx, x)
+        if _ndim(x) != 5:
+            _check_spatial(ctx, x)
         kernel = list(ctx.attr("kernel_shape"))
         spatial = len(kernel)
         strides = list(ctx.attr("strides", [1] * spatial))
@@ -2828,12 +2900,26 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
             raise UnsupportedError(f"MaxPool node {ctx.node.name!r}: the Indices output is "
                                    "not supported")
         kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
+        ceil_mode = bool(ctx.attr("ceil_mode", 0))
+        if _ndim(x) == 5:
+            if ceil_mode:
+                raise UnsupportedError(f"MaxPool node {ctx.node.name!r}: ceil_mode for 3-D "
+                                       "pooling is not supported")
+            # Max over depth taps of 2-D max pooling of depth slices (-inf padding).
+            x = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)],
+                       value=float("-inf"))
+            pieces, out_depth = _depth_taps(x, kernel[0], strides[0], dilations[0])
+            out = None
+            for piece in pieces:
+                pooled = NF.max_pool2d(piece, tuple(kernel[1:]), stride=tuple(strides[1:]),
+                                       padding=(0, 0), dilation=tuple(dilations[1:]))
+                out = pooled if out is None else F.maximum(out, pooled)
+            return _unfold_depth(out, x.shape[0], out_depth)
         one_d = _ndim(x) == 3
         if one_d:
             x = _as_2d(x)
             kernel, strides, dilations = [1] + kernel, [1] + strides, [1] + dilations
             begin, end = [0] + begin, [0] + end
-        ceil_mode = bool(ctx.attr("ceil_mode", 0))
         if begin != end or builtins.any(2 * p_ > k_ for p_, k_ in zip(begin, kernel)):
             x = pad_nd(x, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)],
                        value=float("-inf"))
@@ -2849,15 +2935,35 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
         x = ctx.inputs[0]
         kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
         if builtins.any(d_ != 1 for d_ in dilations):
-            raise UnsupportedError(f"AveragePool node {ctx.node.name!r}: dilations are not "
-                                   "supported")
+            return _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end)
+        include_pad = bool(ctx.attr("count_include_pad", 0))
+        ceil_mode = bool(ctx.attr("ceil_mode", 0))
+        if _ndim(x) == 5:
+            if ceil_mode:
+                raise UnsupportedError(f"AveragePool node {ctx.node.name!r}: ceil_mode for "
+                                       "3-D pooling is not supported")
+            widths = [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)]
+
+            def window_mean(values):
+                pieces, out_depth = _depth_taps(pad_nd(values, widths), kernel[0], strides[0],
+                                                1)
+                total = None
+                for piece in pieces:
+                    pooled = NF.avg_pool2d(piece, tuple(kernel[1:]), stride=tuple(strides[1:]),
+                                           padding=0)
+                    total = pooled if total is None else total + pooled
+                return _unfold_depth(total, values.shape[0], out_depth)
+
+            sums = window_mean(x)
+            if include_pad or not builtins.any(begin + end):
+                return sums / _like(kernel[0], sums)
+            counts = window_mean(const(np.ones((1, 1) + tuple(x.shape[2:]), x.dtype)))
+            return sums / counts
         one_d = _ndim(x) == 3
         if one_d:
             x = _as_2d(x)
             kernel, strides = [1] + kernel, [1] + strides
             begin, end = [0] + begin, [0] + end
-        include_pad = bool(ctx.attr("count_include_pad", 0))
-        ceil_mode = bool(ctx.attr("ceil_mode", 0))
         symmetric = begin == end and builtins.all(2 * p_ <= k_ for p_, k_ in zip(begin, kernel))
         if symmetric:
             out = NF.avg_pool2d(x, tuple(kernel), stride=tuple(strides), padding=tuple(begin),
