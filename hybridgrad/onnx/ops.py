@@ -2805,7 +2805,45 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
 
     @onnx_op("Conv")
     def _conv(ctx):
-        x, w, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
+        return _convolve(ctx, ctx.inputs[0], ctx.inputs[1], ctx.input(2))
+
+    @onnx_op("ConvInteger")
+    def _conv_integer(ctx):
+        # Integer convolution computed exactly in float64 (products of 8-bit values).
+        x, w = _cast(ctx.inputs[0], np.float64), _cast(ctx.inputs[1], np.float64)
+        if ctx.input(2) is not None:
+            x = x - _cast(ctx.inputs[2], np.float64)
+        if ctx.input(3) is not None:
+            zero = _cast(ctx.inputs[3], np.float64)
+            w = w - (F.reshape(zero, (-1,) + (1,) * (_ndim(w) - 1)) if _ndim(zero) == 1
+                     and zero.shape[0] > 1 else zero)
+        return _cast(extra_math.round(_convolve(ctx, x, w, None)), np.int32)
+
+    @onnx_op("QLinearConv")
+    def _qlinear_conv(ctx):
+        x, x_scale, x_zero, w, w_scale, w_zero, y_scale, y_zero = ctx.inputs[:8]
+        bias = ctx.input(8)
+        real_x = (_cast(x, np.float64) - _cast(x_zero, np.float64)) * _cast(x_scale, np.float64)
+        per_channel = (-1,) + (1,) * (_ndim(w) - 1)
+        w_zero64, w_scale64 = _cast(w_zero, np.float64), _cast(w_scale, np.float64)
+        if _ndim(w_scale) == 1 and w_scale.shape[0] > 1:
+            w_scale64 = F.reshape(w_scale64, per_channel)
+        if _ndim(w_zero) == 1 and w_zero.shape[0] > 1:
+            w_zero64 = F.reshape(w_zero64, per_channel)
+        real_w = (_cast(w, np.float64) - w_zero64) * w_scale64
+        out = _convolve(ctx, real_x, real_w, None)
+        if bias is not None:
+            scale = _cast(x_scale, np.float64) * F.reshape(_cast(w_scale, np.float64), (-1,))
+            out = out + F.reshape(_cast(bias, np.float64) * scale, (1, -1) + (1,) * (
+                _ndim(out) - 2))
+        quantised = extra_math.round(out / _cast(y_scale, np.float64)) + _cast(y_zero,
+                                                                              np.float64)
+        if y_zero.dtype not in _QUANT_RANGES:
+            raise UnsupportedError(f"QLinearConv node {ctx.node.name!r}: type {y_zero.dtype}")
+        low, high = _QUANT_RANGES[y_zero.dtype]
+        return _cast(F.clamp(quantised, low, high), y_zero.dtype)
+
+    def _convolve(ctx, x, w, bias):
         kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
         spatial = len(kernel)
         strides = list(ctx.attr("strides", [1] * spatial))
