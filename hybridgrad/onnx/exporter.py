@@ -353,6 +353,24 @@ def _cumsum(b, node):
                  exclusive=int(node.attrs["exclusive"]), reverse=int(node.attrs["reverse"]))
 
 
+@exports("fft")
+def _fft(b, node):
+    x = node.inputs[0]
+    ndim = len(b.spec(x).shape)
+    length = int(node.attrs["length"])
+    inputs = [b.name(x), b.constant(np.asarray(length, np.int64), hint="dft_length")]
+    attributes = {"inverse": int(bool(node.attrs["inverse"]))}
+    if b.opset >= 20:
+        inputs.append(b.constant(np.asarray(ndim - 2, np.int64), hint="axis"))
+    else:
+        attributes["axis"] = ndim - 2
+    out = b.add("DFT", inputs, **attributes)
+    if node.attrs["onesided"]:
+        # ONNX's onesided applies to real inputs only; keep the first bins explicitly.
+        out = b.add("Slice", [out, b.ints([0]), b.ints([length // 2 + 1]), b.ints([ndim - 2])])
+    return out
+
+
 @exports("getitem")
 def _getitem(b, node):
     x = node.inputs[0]

@@ -12,10 +12,10 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     conv,
     ctc,
     elementwise,
+    extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
     movement,
     reduction,
 )
-from hybridgrad.ops import extra_math  # noqa: F401 - floor, asin, cumsum, bitwise (ONNX import)
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register
 
 __all__ = ["REGISTRY", "OpDef", "OpError", "apply", "get_op", "register"]

@@ -178,3 +178,19 @@ def test_imported_model_can_be_traced_and_compiled():
     with hg.no_grad():
         expected = imported(data).numpy()
     np.testing.assert_allclose(traced(data).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+def test_fft_and_elementwise_extras_export(tmp_path, opset):
+    from hybridgrad.ops import extra_math
+
+    def spectrum(signal):
+        transformed = extra_math.fft(signal, 6, onesided=True)
+        return extra_math.floor(transformed * 3) + hg.sin(transformed)
+
+    data = hg.tensor(np.random.default_rng(0).normal(size=(2, 6, 2)).astype(np.float32))
+    path = tmp_path / "fft.onnx"
+    hg.onnx.export(spectrum, data, path, opset_version=opset)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input0": data.numpy()})[0],
+                               spectrum(data).numpy(), rtol=RTOL, atol=1e-4)
