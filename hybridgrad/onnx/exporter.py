@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from hybridgrad.ops.registry import REGISTRY, Spec, SymbolicValue, apply, promote, register
+from hybridgrad.ops.registry import REGISTRY, OpDef, Spec, SymbolicValue, apply, promote
 
 DEFAULT_OPSET = 17
 INT64_MAX = np.iinfo(np.int64).max
@@ -579,9 +579,10 @@ def _leaf_forward(xp, *arrays, key):
     return np.concatenate([o.data.reshape(-1) for o in outputs])
 
 
-if "onnx_leaf" not in REGISTRY:
-    register("onnx_leaf", shape=_leaf_shape, formula="layer({a})",
-             arg_names=("a", "b", "c"))(_leaf_forward)
+# A primitive of the exporter only (not in the global registry): one traced call of a layer
+# that is exported as a single ONNX node.
+LEAF_OP = OpDef(name="onnx_leaf", forward=_leaf_forward, shape=_leaf_shape,
+                formula="layer({a})", arg_names=("a", "b", "c"))
 
 
 def _install_leaf(module) -> Callable:
@@ -596,7 +597,7 @@ def _install_leaf(module) -> Callable:
         key = next(_leaf_ids)
         LEAF_CALLS[key] = {"module": module, "forward": original, "arguments": structure,
                            "parameters": parameters, "buffers": buffers}
-        flat = apply("onnx_leaf", *leaves, key=key)
+        flat = apply(LEAF_OP, *leaves, key=key)
         call = LEAF_CALLS[key]
         pieces, start = [], 0
         for shape in call["shapes"]:
@@ -752,6 +753,7 @@ def install() -> None:
     for name, function in PRIMITIVE_EXPORTERS.items():
         if name in REGISTRY:
             REGISTRY[name].onnx = function
+    LEAF_OP.onnx = PRIMITIVE_EXPORTERS["onnx_leaf"]
 
 
 install()
