@@ -1850,7 +1850,7 @@ def _swiglu(ctx):
 def _group_normalization(ctx):
     x, scale, bias = ctx.inputs[:3]
     groups = ctx.attr("num_groups")
-    batch, channels = x.shape[0], x.shape[1]
+    batch = x.shape[0]
     stash = np_dtype(ctx.attr("stash_type", 1)) if ctx.version >= 21 else x.dtype
     grouped = F.reshape(_cast(x, stash), (batch, groups, -1))
     mean = F.mean(grouped, 2, keepdim=True)
@@ -1864,7 +1864,6 @@ def _group_normalization(ctx):
             _cast(bias, stash), (1, groups, 1))
         return _cast(F.reshape(normalised, tuple(x.shape)), x.dtype)
     normalised = _cast(F.reshape(normalised, tuple(x.shape)), x.dtype)
-    del channels
     return normalised * F.reshape(scale, shape) + F.reshape(bias, shape)
 
 
@@ -2755,7 +2754,6 @@ def _unfold_depth(y, batch: int, out_depth: int):
 def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
     """Average pooling of any rank with dilations: a sum of strided slices per kernel tap,
     divided by the number of counted positions (a window sum of a mask)."""
-    spatial = len(kernel)
     ceil_mode = bool(ctx.attr("ceil_mode", 0))
     include_pad = bool(ctx.attr("count_include_pad", 0))
     sizes = list(x.shape[2:])
@@ -2783,7 +2781,6 @@ def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
         piece = F.getitem(padded, index)
         total = piece if total is None else total + piece
         counts = counts + counted[index]
-    del spatial
     return total / const(np.maximum(counts, 1).astype(x.dtype))
 
 

@@ -480,3 +480,54 @@ def test_grid_sample_gradients_match_finite_differences():
     module = hg.onnx.load(model)
     assert gradcheck(lambda a, g: module(a, g), [hg.tensor(image, requires_grad=True),
                                                  hg.tensor(grid, requires_grad=True)])
+
+
+def test_external_weights_next_to_the_file_are_loaded(tmp_path):
+    model, weights = _mlp_model()
+    path = tmp_path / "mlp.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="mlp.weights", size_threshold=0)
+    assert (tmp_path / "mlp.weights").exists()
+    module = hg.onnx.load(path)
+    np.testing.assert_array_equal(dict(module.named_parameters())["fc1_weight"].numpy(),
+                                  weights["fc1.weight"])
+
+
+def test_control_flow_and_sequences_match_onnxruntime():
+    # Loop: y_{i+1} = y_i * 2 + x, three times, also emitting every y; If picks a branch.
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["y_in", "two"], ["doubled"]),
+         helper.make_node("Add", ["doubled", "x"], ["y_out"]),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Identity", ["y_out"], ["scan_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("y_in", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("y_out", TensorProto.FLOAT, [2]),
+         helper.make_tensor_value_info("scan_out", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.array(2.0, np.float32), "two")])
+    then_branch = helper.make_graph(
+        [helper.make_node("Neg", ["final"], ["picked"])], "then", [],
+        [helper.make_tensor_value_info("picked", TensorProto.FLOAT, [2])])
+    else_branch = helper.make_graph(
+        [helper.make_node("Abs", ["final"], ["picked2"])], "else", [],
+        [helper.make_tensor_value_info("picked2", TensorProto.FLOAT, [2])])
+    nodes = [helper.make_node("Loop", ["trips", "cond", "y0"], ["final", "all"], body=body),
+             helper.make_node("ReduceSum", ["final"], ["total"], keepdims=0),
+             helper.make_node("Greater", ["total", "zero"], ["positive"]),
+             helper.make_node("If", ["positive"], ["branch"], then_branch=then_branch,
+                              else_branch=else_branch),
+             helper.make_node("SplitToSequence", ["all"], ["sequence"], axis=0, keepdims=0),
+             helper.make_node("ConcatFromSequence", ["sequence"], ["joined"], axis=0)]
+    inputs = {"x": x(2), "y0": x(2)}
+    initializers = {"trips": np.array(3, np.int64), "cond": np.array(True),
+                    "zero": np.array(0.0, np.float32)}
+    model = make_model(nodes, inputs, ["final", "all", "branch", "joined"], initializers, 16)
+    for output, shape in zip(model.graph.output, ([2], [3, 2], [2], [6])):
+        output.CopyFrom(helper.make_tensor_value_info(output.name, TensorProto.FLOAT, shape))
+    expected = run_onnxruntime(model, inputs)
+    actual = run_hybridgrad(model, inputs)
+    for want, got in zip(expected, actual):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
