@@ -2784,6 +2784,32 @@ def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
     return total / const(np.maximum(counts, 1).astype(x.dtype))
 
 
+def _max_pool_indices(ctx, data, out_size, kernel, strides, dilations, begin) -> np.ndarray:
+    """Flat indices (row- or column-major per storage_order) of each window's first maximum."""
+    batch, channels, height, width = data.shape
+    out_h, out_w = out_size
+    best = np.full((batch, channels, out_h, out_w), -np.inf)
+    best_index = np.zeros((batch, channels, out_h, out_w), np.int64)
+    rows = np.arange(out_h) * strides[0] - begin[0]
+    columns = np.arange(out_w) * strides[1] - begin[1]
+    plane = (np.arange(batch)[:, None] * channels + np.arange(channels)[None, :]) * (
+        height * width)
+    column_major = bool(ctx.attr("storage_order", 0))
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            h = rows + i * dilations[0]
+            w = columns + j * dilations[1]
+            inside = ((h >= 0) & (h < height))[:, None] & ((w >= 0) & (w < width))[None, :]
+            hh, ww = np.clip(h, 0, height - 1), np.clip(w, 0, width - 1)
+            value = np.where(inside, data[:, :, hh][:, :, :, ww], -np.inf)
+            flat = (hh[:, None] + ww[None, :] * height) if column_major else (
+                hh[:, None] * width + ww[None, :])
+            better = value > best
+            best = np.where(better, value, best)
+            best_index = np.where(better, plane[:, :, None, None] + flat, best_index)
+    return best_index
+
+
 def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
     def _conv3d(ctx, x, w, bias, strides, dilations, begin, end):
         # 3-D convolution as a sum over depth taps of 2-D convolutions of depth slices.
@@ -2931,10 +2957,18 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
     @onnx_op("MaxPool")
     def _max_pool(ctx):
         x = ctx.inputs[0]
-        if ctx.n_outputs > 1 and ctx.node.output[1]:
+        wants_indices = ctx.n_outputs > 1 and bool(ctx.node.output[1])
+        if wants_indices and _ndim(x) != 4:
             raise UnsupportedError(f"MaxPool node {ctx.node.name!r}: the Indices output is "
-                                   "not supported")
+                                   "supported for 2-D pooling only")
         kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
+        if wants_indices:
+            values = _max_pool_values(ctx, x, kernel, strides, dilations, begin, end)
+            return [values, const(_max_pool_indices(ctx, x.data, values.shape[2:], kernel,
+                                                    strides, dilations, begin))]
+        return _max_pool_values(ctx, x, kernel, strides, dilations, begin, end)
+
+    def _max_pool_values(ctx, x, kernel, strides, dilations, begin, end):
         ceil_mode = bool(ctx.attr("ceil_mode", 0))
         if _ndim(x) == 5:
             if ceil_mode:
