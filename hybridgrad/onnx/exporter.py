@@ -300,8 +300,17 @@ def _reshape(b, node):
     x = node.inputs[0]
     shape = list(node.attrs["shape"])
     dynamic = getattr(b, "dynamic_leading", False)
-    if dynamic and shape and len(b.spec(x).shape) and shape[0] == b.spec(x).shape[0]:
-        shape[0] = 0  # keep the (dynamic) batch dimension
+    old = b.spec(x).shape
+    if dynamic and -1 not in shape:
+        # Leading dimensions kept as they are are copied (0), so dynamic sizes flow through;
+        # the first changed one, when it merges or splits a dimension, follows the rest (-1).
+        position = 0
+        while position < min(len(shape), len(old)) and shape[position] == old[position]:
+            shape[position] = 0
+            position += 1
+        if position < min(len(shape), len(old)) and shape[position] and old[position] and (
+                old[position] % shape[position] == 0 or shape[position] % old[position] == 0):
+            shape[position] = -1
     return b.add("Reshape", [b.name(x), b.ints(shape, "shape")])
 
 
@@ -312,7 +321,14 @@ def _permute(b, node):
 
 @exports("broadcast_to")
 def _broadcast_to(b, node):
-    return b.add("Expand", [b.name(node.inputs[0]), b.ints(node.attrs["shape"], "shape")])
+    # Expand broadcasts both ways: a 1 where the input already has the size keeps that size
+    # (so a dynamic batch dimension is not pinned to the traced value).
+    old = b.spec(node.inputs[0]).shape
+    target = list(node.attrs["shape"])
+    offset = len(target) - len(old)
+    shape = [1 if i >= offset and old[i - offset] == size else size
+             for i, size in enumerate(target)]
+    return b.add("Expand", [b.name(node.inputs[0]), b.ints(shape, "shape")])
 
 
 @exports("cat")
@@ -566,17 +582,16 @@ def _leaf_run(call: dict, arrays: list) -> list:
     return outputs
 
 
-def _leaf_shape(*specs, key):
+def _leaf_shape(*specs, key, index):
     call = LEAF_CALLS[key]
-    arrays = [np.zeros(s.shape, s.dtype) for s in specs]
-    outputs = _leaf_run(call, arrays)
-    total = sum(int(np.prod(o.shape)) for o in outputs)
-    return Spec((total,), outputs[0].dtype)
+    if "specs" not in call:
+        outputs = _leaf_run(call, [np.zeros(s.shape, s.dtype) for s in specs])
+        call["specs"] = [Spec(tuple(o.shape), o.dtype) for o in outputs]
+    return call["specs"][index]
 
 
-def _leaf_forward(xp, *arrays, key):
-    outputs = _leaf_run(LEAF_CALLS[key], list(arrays))
-    return np.concatenate([o.data.reshape(-1) for o in outputs])
+def _leaf_forward(xp, *arrays, key, index):
+    return _leaf_run(LEAF_CALLS[key], list(arrays))[index].data
 
 
 # A primitive of the exporter only (not in the global registry): one traced call of a layer
@@ -597,13 +612,11 @@ def _install_leaf(module) -> Callable:
         key = next(_leaf_ids)
         LEAF_CALLS[key] = {"module": module, "forward": original, "arguments": structure,
                            "parameters": parameters, "buffers": buffers}
-        flat = apply(LEAF_OP, *leaves, key=key)
+        # One recorded node per output of the layer (all exported by one ONNX node).
+        first = apply(LEAF_OP, *leaves, key=key, index=0)
         call = LEAF_CALLS[key]
-        pieces, start = [], 0
-        for shape in call["shapes"]:
-            size = int(np.prod(shape))
-            pieces.append(flat[start:start + size].reshape(shape))
-            start += size
+        pieces = [first] + [apply(LEAF_OP, *leaves, key=key, index=k)
+                            for k in range(1, len(call["shapes"]))]
         return _unflatten(call["results"], pieces)
 
     parameters = dict(module._parameters)
@@ -737,12 +750,12 @@ LEAF_EXPORTERS: dict[str, Callable] = {"recurrent": _export_recurrent,
 
 @exports("onnx_leaf")
 def _onnx_leaf(b, node):
-    call = LEAF_CALLS[node.attrs["key"]]
-    outputs = LEAF_EXPORTERS[_leaf_kind(call["module"]) or "recurrent"](b, node, call)
-    if len(outputs) == 1:
-        return b.add("Reshape", [outputs[0], b.ints([-1])])
-    flat = [b.add("Reshape", [o, b.ints([-1])]) for o in outputs]
-    return b.add("Concat", flat, axis=0)
+    key = node.attrs["key"]
+    cache = b.__dict__.setdefault("leaf_outputs", {})
+    if key not in cache:
+        call = LEAF_CALLS[key]
+        cache[key] = LEAF_EXPORTERS[_leaf_kind(call["module"]) or "recurrent"](b, node, call)
+    return cache[key][node.attrs["index"]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -781,13 +794,16 @@ def _dynamic_for(dynamic_axes: dict | None, name: str) -> dict:
 def export(model, example_inputs, f=None, input_names: list | None = None,
            output_names: list | None = None, dynamic_axes: dict | None = None,
            opset_version: int = DEFAULT_OPSET, check: bool = True,
-           training: bool = False) -> onnx.ModelProto:
+           training: bool = False, verify_dynamic: bool = True) -> onnx.ModelProto:
     """Trace ``model`` on ``example_inputs`` and write an ONNX model to ``f`` (a path, a binary
     file, or None to only return the ``onnx.ModelProto``).
 
     The model is exported in evaluation mode unless ``training=True`` (as PyTorch does).
     ``dynamic_axes`` maps input/output names to the axes (list, or ``{axis: name}``) left
-    symbolic in the ONNX signature. Unsupported operators raise :class:`ExportError` naming them.
+    symbolic in the ONNX signature; with ``verify_dynamic`` the exported graph is run by
+    onnxruntime with those axes resized and compared with the eager model (an error, not a
+    silently wrong file, when a size stays fixed inside the graph). Unsupported operators raise
+    :class:`ExportError` naming them.
 
     Example (needs the tracer, ``hybridgrad.symbolic``)::
 
@@ -817,7 +833,14 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
                 builder.module_names[id(sub)] = name
                 if _leaf_kind(sub) is not None:
                     undo.append(_install_leaf(sub))
-        function = module.forward if module is not None else model
+        target = module.forward if module is not None else model
+
+        def function(*arguments):
+            # Nested results ((output, (h, c)) from an LSTM) become a flat list of outputs.
+            leaves: list = []
+            _flatten(target(*arguments), leaves)
+            return leaves
+
         outputs, names = trace_graph(function, list(example_inputs), module)
     finally:
         for step in undo:
@@ -889,9 +912,54 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
             onnx.checker.check_model(proto, full_check=True)
         except onnx.checker.ValidationError as error:
             raise ExportError(f"the exported model failed ONNX validation: {error}") from None
+    if dynamic_axes and verify_dynamic:
+        _verify_dynamic(proto, model, list(example_inputs), input_names, dynamic_axes)
     if f is not None:
         _write(proto, f)
     return proto
+
+
+def _verify_dynamic(proto, model, example_inputs, input_names, dynamic_axes) -> None:
+    """Run the exported graph with every dynamic input axis one larger and compare with the
+    eager model, so a size fixed inside the graph is an error instead of a wrong answer."""
+    import onnxruntime
+
+    from hybridgrad.autograd import no_grad
+    from hybridgrad.tensor import Tensor
+
+    rng = np.random.default_rng(0)
+    grown = []
+    for name, value in zip(input_names, example_inputs):
+        array = np.asarray(value.data if hasattr(value, "data") else value)
+        shape = list(array.shape)
+        for axis in _dynamic_for(dynamic_axes, name):
+            shape[axis] += 1
+        if array.dtype.kind == "f":
+            grown.append(rng.standard_normal(shape).astype(array.dtype))
+        else:
+            grown.append(np.resize(array, shape))
+    try:
+        with no_grad():
+            expected = []
+            _flatten(model(*[Tensor._wrap(a) for a in grown]), expected)
+    except Exception as error:  # noqa: BLE001 - the model itself rejects other sizes
+        raise ExportError(f"dynamic_axes {dynamic_axes}: the model does not run eagerly with "
+                          f"those axes resized ({error})") from None
+    try:
+        session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        actual = session.run(None, dict(zip(input_names, grown)))
+    except Exception as error:  # noqa: BLE001
+        raise ExportError(f"dynamic_axes {dynamic_axes}: the exported graph fixes a size that "
+                          f"should follow the dynamic axes (onnxruntime: "
+                          f"{str(error).splitlines()[0][:300]}); export with static shapes") \
+            from None
+    for want, got in zip(expected, actual):
+        want = np.asarray(want.data)
+        if want.shape != got.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-4):
+            raise ExportError(f"dynamic_axes {dynamic_axes}: the exported graph gives other "
+                              "results when the dynamic axes change (a size is fixed inside "
+                              "the graph); export with static shapes")
 
 
 def _write(proto: onnx.ModelProto, f) -> None:

@@ -194,3 +194,38 @@ def test_fft_and_elementwise_extras_export(tmp_path, opset):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"input0": data.numpy()})[0],
                                spectrum(data).numpy(), rtol=RTOL, atol=1e-4)
+
+
+def test_nested_outputs_of_a_bare_lstm_are_flattened(tmp_path):
+    hg.manual_seed(0)
+    proto = round_trip(hg.nn.LSTM(3, 4, batch_first=True), hg.randn(2, 5, 3), tmp_path)
+    assert [o.name for o in proto.graph.output] == ["output0", "output1", "output2"]
+
+
+@pytest.mark.parametrize("kind", ["transformer", "lstm"])
+def test_dynamic_batch_through_attention_and_recurrent_layers(tmp_path, kind):
+    hg.manual_seed(0)
+    if kind == "transformer":
+        model = hg.nn.TransformerEncoder(hg.nn.TransformerEncoderLayer(
+            8, 2, 16, dropout=0.0, batch_first=True), 1)
+        shape = (2, 5, 8)
+    else:
+        model = hg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        shape = (2, 5, 3)
+    model.eval()
+    path = tmp_path / "dynamic.onnx"
+    hg.onnx.export(model, hg.randn(*shape), path, input_names=["x"],
+                   dynamic_axes={"x": [0]})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    data = np.random.default_rng(3).normal(size=(4,) + shape[1:]).astype(np.float32)
+    with hg.no_grad():
+        expected = _flat(model(hg.tensor(data)))[0].numpy()
+    np.testing.assert_allclose(session.run(None, {"x": data})[0], expected, rtol=RTOL,
+                               atol=ATOL)
+
+
+def test_a_size_fixed_inside_the_graph_is_refused_for_dynamic_axes():
+    offsets = hg.ones(2, 3)
+    with pytest.raises(hg.onnx.ExportError, match="dynamic_axes"):
+        hg.onnx.export(lambda x: x + offsets, hg.ones(2, 3), None, input_names=["x"],
+                       dynamic_axes={"x": [0]})
