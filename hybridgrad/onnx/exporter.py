@@ -49,6 +49,13 @@ class Builder:
 
     Exporter functions (``fn(builder, node) -> output name``) call :meth:`add` to emit nodes,
     :meth:`constant`/:meth:`ints` for constant inputs and :meth:`name` for a graph node's value.
+
+    Example:
+        >>> b = Builder(17)
+        >>> b.add("Relu", [b.constant(np.ones(2, np.float32))])
+        'relu'
+        >>> [n.op_type for n in b.nodes], [t.name for t in b.initializers]
+        (['Relu'], ['const'])
     """
 
     def __init__(self, opset: int) -> None:
@@ -762,7 +769,13 @@ def _onnx_leaf(b, node):
 
 
 def install() -> None:
-    """Fill the ``onnx`` slot of every registered primitive that has an exporter."""
+    """Fill the ``onnx`` slot of every registered primitive that has an exporter.
+
+    Example:
+        >>> install()
+        >>> REGISTRY["matmul"].onnx is PRIMITIVE_EXPORTERS["matmul"]
+        True
+    """
     for name, function in PRIMITIVE_EXPORTERS.items():
         if name in REGISTRY:
             REGISTRY[name].onnx = function

@@ -111,7 +111,17 @@ def _uses_external_data(model: onnx.ModelProto) -> bool:
 
 
 def check_model(model: onnx.ModelProto, where: str = "ONNX model") -> None:
-    """``onnx.checker`` validation, with the problem reported as :class:`OnnxImportError`."""
+    """``onnx.checker`` validation, with the problem reported as :class:`OnnxImportError`.
+
+    Example:
+        >>> from onnx import helper
+        >>> graph = helper.make_graph([helper.make_node("Relu", ["nowhere"], ["y"])], "g", [],
+        ...     [helper.make_tensor_value_info("y", 1, [1])])
+        >>> check_model(helper.make_model(graph))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hybridgrad.onnx.ops.OnnxImportError: ONNX model failed ONNX validation: ...
+    """
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as error:

@@ -70,7 +70,13 @@ def np_dtype(elem_type: int) -> np.dtype:
 
 
 def const(array: Any, dtype: Any = None) -> Tensor:
-    """A constant tensor holding exactly ``array`` (its dtype kept, no float64 -> float32)."""
+    """A constant tensor holding exactly ``array`` (its dtype kept, no float64 -> float32).
+
+    Example:
+        >>> import numpy as np
+        >>> const(np.zeros(2, np.float64)).dtype
+        dtype('float64')
+    """
     array = np.asarray(array, dtype=dtype)
     if not array.flags.writeable:
         array = array.copy()
@@ -130,7 +136,16 @@ OPS: dict[str, OnnxOpEntry] = {}
 
 
 def onnx_op(*op_types: str, min_version: int = 1) -> Callable:
-    """Register a handler for one or more ONNX operator types (default domain)."""
+    """Register a handler for one or more ONNX operator types (default domain).
+
+    Example:
+        >>> @onnx_op("DemoDouble")
+        ... def _demo(ctx):
+        ...     return ctx.inputs[0] * 2
+        >>> "DemoDouble" in OPS
+        True
+        >>> del OPS["DemoDouble"]
+    """
 
     def decorate(handler: Callable) -> Callable:
         for op_type in op_types:
@@ -1346,7 +1361,12 @@ SUPPORTED: tuple = ()
 
 
 def refresh_supported() -> tuple:
-    """Recompute :data:`SUPPORTED` from :data:`OPS` (after more handlers are registered)."""
+    """Recompute :data:`SUPPORTED` from :data:`OPS` (after more handlers are registered).
+
+    Example:
+        >>> refresh_supported() == tuple(sorted(OPS))
+        True
+    """
     global SUPPORTED
     SUPPORTED = tuple(sorted(OPS))
     return SUPPORTED
