@@ -103,8 +103,13 @@ def run(args) -> int:
     inputs = [hg.tensor(generator.standard_normal(_shape(s)).astype(np.float32))
               for s in args.input_shape]
     names = [f"input{i}" for i in range(len(inputs))]
-    with hg.no_grad():
-        expected = _flatten(model(*inputs))
+    try:
+        with hg.no_grad():
+            expected = _flatten(model(*inputs))
+    except (ValueError, TypeError, IndexError) as error:
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        raise CommandError(f"{args.model} does not run on inputs of shape {shapes}: "
+                           f"{error}") from None
     output_names = [f"output{i}" for i in range(len(expected))]
     options = {"input_names": names, "output_names": output_names}
     if args.opset:

@@ -824,7 +824,7 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
                                dynamic_axes={"x": [0]})
     """
     try:
-        from hybridgrad.symbolic.graph import Graph
+        from hybridgrad.symbolic.graph import Graph, TracingError
         from hybridgrad.symbolic.trace import trace_graph
     except ImportError:
         raise ExportError("hg.onnx.export traces the model with hybridgrad.symbolic, which is "
@@ -854,7 +854,10 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
             _flatten(target(*arguments), leaves)
             return leaves
 
-        outputs, names = trace_graph(function, list(example_inputs), module)
+        try:
+            outputs, names = trace_graph(function, list(example_inputs), module)
+        except TracingError as error:
+            raise ExportError(f"cannot trace the model for ONNX export: {error}") from None
     finally:
         for step in undo:
             step()

@@ -42,3 +42,10 @@ def test_export_command_writes_a_verified_file(tmp_path, capsys):
 def test_export_command_errors_are_one_paragraph(tmp_path, capsys):
     assert main(["export", "hybridgrad.nn:Nope", "--input-shape", "1"]) == 2
     assert "cannot find the model factory" in capsys.readouterr().err
+
+
+def test_untraceable_models_are_a_clear_error(capsys):
+    # The VAE samples noise in forward: tracing refuses random draws.
+    assert main(["export", "hybridgrad.models.vae:VAE()", "--input-shape", "2,1,28,28",
+                 "--no-verify", "-o", "/dev/null"]) == 2
+    assert "cannot trace the model" in capsys.readouterr().err
