@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from hybridgrad.ops.registry import REGISTRY, OpDef, Spec, SymbolicValue, apply, promote
 
@@ -996,4 +996,3 @@ def _write(proto: onnx.ModelProto, f) -> None:
         raise
 
 
-_ = TensorProto  # re-exported for exporter functions written elsewhere
