@@ -133,5 +133,11 @@ def explain(loss, names=None, learning_rate=None, file=None):
 
 import hybridgrad.distributed as distributed  # noqa: E402 - data parallelism (MPI only under mpirun)
 import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
-from hybridgrad import data, jit, nn, symbolic  # noqa: E402 - need the tensor API above  # noqa: E402 - compiled execution over the same registry
+from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402 - compiled execution over the same registry
+    data,
+    jit,
+    nn,
+    onnx,  # ONNX import/export (hg.onnx.load)
+    symbolic,
+)
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
