@@ -184,8 +184,18 @@ def atomic_write_bytes(path, payload: bytes) -> None:
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save {path}: directory {directory} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    # Test hook of the crash-safety harness (tools/crash_test.py): pause half-way through the
+    # write so that a kill lands inside it.
+    pause = float(os.environ.get("HYBRIDGRAD_TEST_WRITE_PAUSE") or 0)
     try:
         with os.fdopen(handle, "wb") as out:
+            if pause > 0:
+                out.write(payload[:len(payload) // 2])
+                out.flush()
+                import time
+
+                time.sleep(pause)
+                payload = payload[len(payload) // 2:]
             out.write(payload)
             out.flush()
             os.fsync(out.fileno())

@@ -53,6 +53,9 @@ def register(subparsers) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                         help="override a hyper-parameter, e.g. --set model.width=64 "
                         "(repeatable)")
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="also write the checkpoint every N optimizer steps (default: only "
+                        "at the end of each epoch and on Ctrl-C); resuming stays exact")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -128,6 +131,9 @@ def run(args) -> int:
     from hybridgrad.training.helpers import default_checkpoint, default_out, spec_or_error
 
     spec = spec_or_error(args.model)
+    if args.checkpoint_every < 0:
+        raise CommandError(f"--checkpoint-every must be 0 (per epoch only) or a positive number "
+                           f"of steps, got {args.checkpoint_every}.")
     config = _resumed_config(args, spec) if args.resume else _config(args, spec)
     out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
     judge = None
@@ -147,7 +153,8 @@ def run(args) -> int:
         print(describe(record, spec), flush=True)
 
     trainer = Trainer(spec, config, out, data_dir=args.data_dir, download=args.download,
-                      judge=judge, progress=not args.no_progress, epoch_callback=report)
+                      judge=judge, progress=not args.no_progress, epoch_callback=report,
+                      checkpoint_every=args.checkpoint_every)
     try:
         record = trainer.run(resume=args.resume)
     except DatasetNotFoundError as error:
