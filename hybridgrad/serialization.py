@@ -234,7 +234,14 @@ def _fsync_directory(directory: Path) -> None:
 
 def _read_checked(path: Path) -> tuple[dict, dict, memoryview, bytes]:
     """Parse and validate the header; returns (entries, metadata, data bytes, whole file)."""
+    from hybridgrad import limits
+
     try:
+        size = path.stat().st_size
+        if size > limits.max_alloc_bytes():
+            raise CheckpointError(f"{path}: the file is {size} bytes, over the limit of "
+                                  f"{limits.max_alloc_bytes()} bytes; set HYBRIDGRAD_MAX_ALLOC "
+                                  "(e.g. 16G) to load it")
         raw = path.read_bytes()
     except IsADirectoryError as error:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from error
@@ -252,7 +259,7 @@ def _read_checked(path: Path) -> tuple[dict, dict, memoryview, bytes]:
                               f"{header_length} exceeds the format's 100 MB limit")
     try:
         header = json.loads(raw[8:8 + header_length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: not a safetensors checkpoint (corrupt or foreign file): "
                               f"its header is not JSON ({error})") from error
     if not isinstance(header, dict):
@@ -346,10 +353,17 @@ def load(path) -> Any:
         return OrderedDict((name, Tensor._wrap(arrays[name])) for name in ordered)
     try:
         skeleton = json.loads(structure)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: corrupt checkpoint: the '{STRUCTURE_KEY}' metadata is "
                               f"not JSON ({error})") from error
-    return _Rebuilder(path, arrays).decode(skeleton)
+    try:
+        return _Rebuilder(path, arrays).decode(skeleton)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            RecursionError) as error:  # a structure that save() cannot have written
+        raise CheckpointError(f"{path}: corrupt checkpoint: its '{STRUCTURE_KEY}' metadata is "
+                              f"malformed ({type(error).__name__}: {error})") from None
 
 
 def read_metadata(path) -> dict:

@@ -29,7 +29,6 @@ from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.onnx.ops import (
@@ -41,6 +40,7 @@ from hybridgrad.onnx.ops import (
     const,
     decode_attributes,
     element_type_name,
+    tensor_to_array,
 )
 from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor
@@ -278,7 +278,7 @@ class OnnxModule(Module):
         self._constants: dict[str, Tensor] = {}
         taken: set = set()
         for tensor in graph.initializer:
-            array = numpy_helper.to_array(tensor)
+            array = tensor_to_array(tensor, f"initializer {tensor.name!r}")
             if not array.flags.writeable:
                 array = array.copy()
             attribute = _parameter_name(tensor.name, taken)
@@ -383,7 +383,9 @@ def run_subgraph(graph: onnx.GraphProto, inputs: list, outer: dict, opset: int) 
     key = (id(graph), opset)
     entry = _compiled_subgraphs.get(key)
     if entry is None or entry[0] is not graph:
-        constants = {t.name: const(numpy_helper.to_array(t)) for t in graph.initializer}
+        constants = {t.name: const(tensor_to_array(t, f"initializer {t.name!r} of subgraph "
+                                                         f"{graph.name!r}"))
+                     for t in graph.initializer}
         entry = (graph, compile_nodes(graph.node, opset), constants)
         _compiled_subgraphs[key] = entry
     values = dict(outer)
@@ -416,4 +418,11 @@ def load(source: Any, check: bool = True) -> OnnxModule:
     if problems:
         raise UnsupportedError(f"{where} uses what hybridgrad cannot run: " + "; ".join(problems)
                                + f". Supported operators: {len(OPS)} (hg.onnx.SUPPORTED).")
-    return OnnxModule(model)
+    try:
+        return OnnxModule(model)
+    except (OnnxImportError, UnsupportedError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, MemoryError,
+            OverflowError) as error:  # a corrupt model that got past the checks above
+        raise OnnxImportError(f"{where} cannot be loaded: {type(error).__name__}: "
+                              f"{error}") from None
