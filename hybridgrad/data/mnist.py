@@ -304,7 +304,10 @@ class MNIST(Dataset):
             f"$HYBRIDGRAD_DATA/mnist/ holds them; "
             f"(3) put them in the cache directory {cache_dir('mnist')} "
             f"(where download=True saves them). Expected file names: {files}.")
-        raise DatasetNotFoundError(message) from cause
+        error = DatasetNotFoundError(message)
+        # Structured parts for front ends (the CLI words its own advice around them).
+        error.looked_in, error.file_names = looked, files
+        raise error from cause
 
     # Downloading.
     @classmethod
