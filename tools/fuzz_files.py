@@ -228,8 +228,74 @@ def onnx_seeds() -> list[tuple[str, bytes]]:
         "branch", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2]),
          helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])])
-    return [(name, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-             .SerializeToString()) for name, graph in (("mlp.onnx", mlp), ("if.onnx", branch))]
+    seeds = [(name, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+              .SerializeToString()) for name, graph in (("mlp.onnx", mlp), ("if.onnx", branch))]
+    # Models exported by hybridgrad itself: convolution, pooling, batch norm, LSTM, attention.
+    import hybridgrad as hg
+    from hybridgrad.models import get_spec
+
+    hg.manual_seed(0)
+    for name in ("cnn", "vit"):
+        spec = get_spec(name)
+        model = spec.builder(**spec.resolved_config(quick=True)["model"]).eval()
+        exported = hg.onnx.export(model, (hg.randn(1, 1, 28, 28),))
+        seeds.append((f"{name}.onnx", exported.SerializeToString()))
+    lstm = hg.nn.LSTM(3, 4, batch_first=True).eval()
+    seeds.append(("lstm.onnx", hg.onnx.export(lstm, (hg.randn(2, 5, 3),)).SerializeToString()))
+    return seeds
+
+
+def mutate_onnx_structure(data: bytes, rng: random.Random) -> bytes:
+    """A mutation at the protobuf level, so the file still parses and the importer's own
+    checks and operators are reached: new dims or values for an initializer (shape tensors
+    drive Reshape/Expand/ConstantOfShape), another operator type, a rewired input, new
+    integer attributes, new input dims."""
+    from onnx import numpy_helper
+
+    model = onnx.ModelProto.FromString(data)
+    graph = model.graph
+    kind = rng.choice(("dims", "values", "op", "input", "attribute", "graph-input"))
+    huge = (0, 1, 2, 3, -1, 7, 2 ** 16, 2 ** 31 - 1, 2 ** 40, -(2 ** 31))
+    if kind in ("dims", "values") and graph.initializer:
+        tensor = rng.choice(graph.initializer)
+        if kind == "dims":
+            del tensor.dims[:]
+            tensor.dims.extend(rng.choice(huge[:8]) for _ in range(rng.randint(0, 4)))
+        else:
+            array = numpy_helper.to_array(tensor).copy()
+            if array.size:
+                flat = array.reshape(-1)
+                for _ in range(rng.randint(1, 3)):
+                    index = rng.randrange(flat.size)
+                    try:
+                        flat[index] = rng.choice(huge)
+                    except OverflowError:
+                        flat[index] = 0
+                tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
+    elif kind == "op" and graph.node:
+        from hybridgrad.onnx.ops import OPS
+
+        rng.choice(graph.node).op_type = rng.choice(sorted(OPS))
+    elif kind == "input" and graph.node:
+        node = rng.choice(graph.node)
+        names = [v.name for v in graph.input] + [t.name for t in graph.initializer] + [
+            o for n in graph.node for o in n.output] + [""]
+        if node.input:
+            node.input[rng.randrange(len(node.input))] = rng.choice(names)
+    elif kind == "attribute":
+        attributes = [a for n in graph.node for a in n.attribute
+                      if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS)]
+        if attributes:
+            attribute = rng.choice(attributes)
+            if attribute.type == onnx.AttributeProto.INT:
+                attribute.i = rng.choice(huge)
+            elif attribute.ints:
+                attribute.ints[rng.randrange(len(attribute.ints))] = rng.choice(huge)
+    elif graph.input:
+        dims = rng.choice(graph.input).type.tensor_type.shape.dim
+        if dims:
+            dims[rng.randrange(len(dims))].dim_value = rng.choice((0, 1, 2, 5, 64))
+    return model.SerializeToString()
 
 
 def onnx_crafted() -> list[tuple[str, bytes]]:
@@ -405,6 +471,15 @@ def inputs_for(fmt: str, count: int, rng: random.Random, folder: str):
     pool = seeds * 3 + crafted
     for _ in range(count - len(fixed)):
         name, data = rng.choice(pool)
+        if fmt == "onnx" and rng.random() < 0.6:
+            name, data = rng.choice(seeds)
+            try:
+                for _ in range(rng.choice((1, 1, 2, 3))):
+                    data = mutate_onnx_structure(data, rng)
+            except Exception:  # noqa: BLE001 - the mutation itself failed: mutate bytes
+                data = mutate(data, rng)
+            yield "structured", name, data
+            continue
         for _ in range(rng.choice((1, 1, 1, 2, 3))):
             data = mutate(data, rng)
         yield "mutated", name, data
@@ -430,8 +505,9 @@ def fuzz(formats, count: int, seed: int = 0, show=None) -> dict:
 
 def table(results: dict) -> str:
     outcomes = ("ok", "clean error", "slow", "hang", "crash")
-    lines = ["| format | inputs | " + " | ".join(outcomes) + " | crafted | mutated |",
-             "|---|---|" + "---|" * (len(outcomes) + 2)]
+    lines = ["| format | inputs | " + " | ".join(outcomes)
+             + " | crafted | seeds | byte-mutated | structure-mutated |",
+             "|---|---|" + "---|" * (len(outcomes) + 4)]
     for fmt, counts in results.items():
         by_outcome = Counter()
         by_origin = Counter()
@@ -440,7 +516,8 @@ def table(results: dict) -> str:
             by_origin[origin] += n
         lines.append(f"| {fmt} | {sum(counts.values())} | "
                      + " | ".join(str(by_outcome[o]) for o in outcomes)
-                     + f" | {by_origin['crafted']} | {by_origin['mutated']} |")
+                     + f" | {by_origin['crafted']} | {by_origin['seed']} | "
+                     f"{by_origin['mutated']} | {by_origin['structured']} |")
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import onnx
 from google.protobuf.message import DecodeError
 
+from hybridgrad import limits
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.onnx.ops import (
     OPS,
@@ -37,6 +38,7 @@ from hybridgrad.onnx.ops import (
     NodeContext,
     OnnxImportError,
     UnsupportedError,
+    check_alloc,
     const,
     decode_attributes,
     element_type_name,
@@ -370,6 +372,12 @@ def run_nodes(compiled: list, values: dict, opset: int) -> None:
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         for name, value in zip(node.output, outputs):
+            # A lazily broadcast result (a view) over the limit would be materialised by the
+            # next operator: stop here, naming the node that produced it.
+            shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+            if shape is not None and dtype is not None and limits.exceeds(shape, dtype.itemsize):
+                check_alloc(shape, dtype.itemsize, f"{node.op_type} node {node.name!r} (output "
+                                                   f"{name!r})")
             if name:
                 values[name] = value
 

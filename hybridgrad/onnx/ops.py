@@ -917,9 +917,9 @@ def _expand(ctx):
 def _tile(ctx):
     repeats = [int(r) for r in ctx.static(1).reshape(-1)]
     x = ctx.inputs[0]
-    if len(repeats) == len(x.shape):
-        check_alloc([r * s for r, s in zip(repeats, x.shape)], x.dtype.itemsize,
-                    f"Tile node {ctx.node.name!r}")
+    shape = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
+    check_alloc([r * s for r, s in zip(repeats, shape[-len(repeats):])] if repeats else shape,
+                x.dtype.itemsize, f"Tile node {ctx.node.name!r}")
     return F.repeat(ctx.inputs[0], *repeats)
 
 
@@ -2809,6 +2809,10 @@ def _max_unpool(ctx):
 
 def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
     """ONNX pads (begin..., end...) for the spatial axes, resolving auto_pad."""
+    for label, values in (("kernel_shape", kernel), ("strides", strides),
+                          ("dilations", dilations)):
+        if any(int(v) < 1 for v in values):
+            raise ctx.error(f"{label} must be positive, got {list(values)}")
     spatial = _ndim(x) - 2
     auto_pad = ctx.attr("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not transposed:
@@ -2823,6 +2827,9 @@ def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
     if auto_pad == "VALID":
         return [0] * spatial, [0] * spatial
     pads = list(ctx.attr("pads", [0] * (2 * spatial)))
+    padded = list(x.shape[:2]) + [builtins.max(int(size) + int(b) + int(e), 0) for size, b, e
+                                  in zip(x.shape[2:], pads[:spatial], pads[spatial:])]
+    check_alloc(padded, x.dtype.itemsize, f"{ctx.op_type} node {ctx.node.name!r} (padded input)")
     return pads[:spatial], pads[spatial:]
 
 
