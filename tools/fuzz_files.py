@@ -185,6 +185,52 @@ def safetensors_crafted() -> list[tuple[str, bytes]]:
     return crafted
 
 
+def mutate_safetensors_structure(data: bytes, rng: random.Random) -> bytes:
+    """A mutation of the JSON header (kept well-formed, its length field updated): another
+    dtype, shape or byte range for a tensor, a dropped tensor, or a changed node of the
+    hybridgrad structure metadata, so the checks behind the JSON parser are reached."""
+    import json
+
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    payload = data[8 + length:]
+    names = [name for name in header if name != "__metadata__"]
+    kind = rng.choice(("dtype", "shape", "offsets", "drop", "structure", "structure"))
+    junk = [0, -1, 2 ** 40, "x", None, [], {}, [1, [2]], {"__tensor__": "nope"},
+            {"__tuple__": 3}, {"__float__": "nan"}, {"__float__": "zz"}, {"__dict__": [[1]]},
+            {"__ndarray__": rng.choice(names) if names else "w"}]
+    if kind in ("dtype", "shape", "offsets", "drop") and names:
+        name = rng.choice(names)
+        entry = header[name]
+        if kind == "dtype":
+            entry["dtype"] = rng.choice(("F16", "F32", "F64", "I8", "U64", "BOOL", "BF16", "C64",
+                                         "F8_E4M3", 7))
+        elif kind == "shape":
+            entry["shape"] = [rng.choice((0, 1, 2, 3, 2 ** 31, 2 ** 62, -1))
+                              for _ in range(rng.randint(0, 4))]
+        elif kind == "offsets":
+            entry["data_offsets"] = [rng.choice((0, 4, 8, len(payload), 2 ** 40, -8))
+                                     for _ in range(rng.choice((2, 2, 1, 3)))]
+        else:
+            del header[name]
+    else:
+        metadata = header.setdefault("__metadata__", {})
+        structure = json.loads(metadata.get("hybridgrad.structure", "{}"))
+        nodes = [structure]
+        for node in nodes:  # breadth-first list of containers
+            children = node.values() if isinstance(node, dict) else node
+            nodes.extend(child for child in children if isinstance(child, (dict, list)))
+        node = rng.choice(nodes)
+        if isinstance(node, dict) and node:
+            node[rng.choice(list(node))] = rng.choice(junk)
+        elif isinstance(node, list) and node:
+            node[rng.randrange(len(node))] = rng.choice(junk)
+        metadata["hybridgrad.structure"] = json.dumps(structure)
+        metadata.setdefault("hybridgrad.version", "1")
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + payload
+
+
 def run_safetensors(name: str, data: bytes, folder: str):
     import hybridgrad as hg
 
@@ -427,6 +473,17 @@ FORMATS = {
 }
 
 
+STRUCTURAL = {"onnx": mutate_onnx_structure, "safetensors": mutate_safetensors_structure}
+
+
+def mutate_structure(fmt: str, data: bytes, rng: random.Random) -> bytes:
+    """The format's structural mutation; a byte mutation when the input no longer parses."""
+    try:
+        return STRUCTURAL[fmt](data, rng)
+    except Exception:  # noqa: BLE001 - e.g. an earlier round made it unparsable
+        return mutate(data, rng)
+
+
 def classify(runner, name: str, data: bytes, folder: str) -> tuple[str, str]:
     """``(outcome, detail)``: outcome is ``ok``, ``clean error``, ``slow``, ``hang`` or
     ``crash``."""
@@ -471,13 +528,10 @@ def inputs_for(fmt: str, count: int, rng: random.Random, folder: str):
     pool = seeds * 3 + crafted
     for _ in range(count - len(fixed)):
         name, data = rng.choice(pool)
-        if fmt == "onnx" and rng.random() < 0.6:
+        if fmt in STRUCTURAL and rng.random() < 0.6:
             name, data = rng.choice(seeds)
-            try:
-                for _ in range(rng.choice((1, 1, 2, 3))):
-                    data = mutate_onnx_structure(data, rng)
-            except Exception:  # noqa: BLE001 - the mutation itself failed: mutate bytes
-                data = mutate(data, rng)
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                data = mutate_structure(fmt, data, rng)
             yield "structured", name, data
             continue
         for _ in range(rng.choice((1, 1, 1, 2, 3))):

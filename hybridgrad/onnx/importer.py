@@ -323,6 +323,10 @@ class OnnxModule(Module):
         for name, value in given.items():
             values[name] = _as_value(value)
         run_nodes(self._nodes, values, self.opset)
+        missing = [name for name in self.output_names if name not in values]
+        if missing:
+            raise OnnxImportError(f"ONNX graph {self.graph_name!r}: outputs {missing} are not "
+                                  "computed by any node (corrupt model?)")
         results = tuple(values[name] for name in self.output_names)
         return results[0] if len(results) == 1 else results
 

@@ -84,6 +84,21 @@ def test_mutated_inputs_end_in_result_or_clean_error(fmt, seeds, folder, choice,
     _check(fmt, name, data, folder)
 
 
+@pytest.mark.parametrize("fmt", ["safetensors", "onnx"])
+@FAST
+@given(choice=st.integers(0, 10 ** 6), mutation_seed=st.integers(0, 2 ** 32 - 1),
+       rounds=st.integers(1, 3))
+def test_structure_mutations_end_in_result_or_clean_error(fmt, seeds, folder, choice,
+                                                          mutation_seed, rounds):
+    # Mutations that keep the container well-formed (JSON header, protobuf), so the checks
+    # behind the parser and the ONNX operators themselves are reached.
+    name, data = seeds[fmt][choice % len(seeds[fmt])]
+    rng = random.Random(mutation_seed)
+    for _ in range(rounds):
+        data = fuzz_files.mutate_structure(fmt, data, rng)
+    _check(fmt, name, data, folder)
+
+
 @FAST
 @given(cut=st.integers(0, 10 ** 6))
 def test_every_truncation_of_a_checkpoint_is_a_checkpoint_error(seeds, folder, cut):
@@ -147,3 +162,14 @@ def test_limits_parse_and_override(monkeypatch):
     monkeypatch.setenv("HYBRIDGRAD_MAX_ALLOC", "lots")
     with pytest.raises(ValueError, match="HYBRIDGRAD_MAX_ALLOC"):
         limits.max_alloc_bytes()
+
+
+def test_onnx_graph_output_never_computed():
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    module = hg.onnx.load(helper.make_model(graph), check=False)
+    with pytest.raises(OnnxImportError, match=r"outputs \['y'\] are not computed by any node"):
+        module(hg.ones(1))
