@@ -363,8 +363,8 @@ def _expects(module) -> str:
 def _annotate_layer_error(error: BaseException, module: Module, args) -> None:
     state = getattr(error, "_hybridgrad_layer", None)
     if state is None:
-        if not error.args or not isinstance(error.args[0], str):
-            return
+        if len(error.args) != 1 or not isinstance(error.args[0], str):
+            return  # e.g. UnicodeDecodeError, whose args are not its message
         state = {"base": error.args[0], "layer": module, "layer_input": _describe_inputs(args),
                  "path": [], "current": module, "root": module, "root_input": "", "hint": ""}
         shape = getattr(args[0], "shape", None) if args else None

@@ -144,3 +144,20 @@ def test_unsupported_onnx_operator_is_named():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     with pytest.raises(hg.onnx.UnsupportedError, match="operator NoSuchOp"):
         hg.onnx.load(helper.make_model(graph), check=False)
+
+
+def test_nested_path_type_kept_and_other_errors_untouched():
+    model = hg.nn.Sequential(hg.nn.Sequential(hg.nn.ReLU(), hg.nn.Linear(3, 2)))
+    with pytest.raises(hg.ops.registry.OpError) as info:  # the operator's own type
+        model(hg.zeros(2, 5))
+    assert "in layer '0.1' (Linear, expects input (*, 3)) called with shape (2, 5)" \
+        in str(info.value)
+    assert "inside Sequential called with shape (2, 5) float32" in str(info.value)
+
+    class Decoding(hg.nn.Module):
+        def forward(self, x):
+            return b"\xff".decode("utf-8")
+
+    with pytest.raises(UnicodeDecodeError) as info:
+        Decoding()(hg.zeros(1))
+    assert info.value.args[0] == "utf-8"
