@@ -234,14 +234,7 @@ def _fsync_directory(directory: Path) -> None:
 
 def _read_checked(path: Path) -> tuple[dict, dict, memoryview, bytes]:
     """Parse and validate the header; returns (entries, metadata, data bytes, whole file)."""
-    from hybridgrad import limits
-
     try:
-        size = path.stat().st_size
-        if size > limits.max_alloc_bytes():
-            raise CheckpointError(f"{path}: the file is {size} bytes, over the limit of "
-                                  f"{limits.max_alloc_bytes()} bytes; set HYBRIDGRAD_MAX_ALLOC "
-                                  "(e.g. 16G) to load it")
         raw = path.read_bytes()
     except IsADirectoryError as error:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from error
