@@ -221,7 +221,10 @@ class Trainer:
 
     def _remove_stale_temporaries(self) -> None:
         # A process killed while writing its checkpoint leaves the temporary file of the atomic
-        # write behind (the checkpoint itself is intact); clear those leftovers.
+        # write behind (the checkpoint itself is intact); clear those leftovers. Only the
+        # process that writes checkpoints may do so (with distributed training: rank 0).
+        if not getattr(self, "writes", True):
+            return
         prefix = f".{CHECKPOINT_NAME}."
         for name in os.listdir(self.out_dir):
             if name.startswith(prefix) and name.endswith(".tmp"):
