@@ -194,3 +194,24 @@ def test_ctc_loss_with_extreme_logits(scale):
             _close(out[b], expected, rtol=1e-4, atol_scale=1e-5)
         else:
             assert out[b] == 0.0
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e2, 1e4])
+def test_label_smoothing_and_pos_weight_with_extreme_logits(scale):
+    x = _extreme_logits(int(scale), scale)
+    target = np.arange(x.shape[0]) % x.shape[1]
+    log_p = _ref_log_softmax(x, 1)
+    smoothing, classes = 0.1, x.shape[1]
+    reference = -((1 - smoothing) * log_p[np.arange(x.shape[0]), target]
+                  + smoothing / classes * log_p.sum(axis=1)).mean()
+    out, _ = _value_and_grad(lambda t: F.cross_entropy(t, hg.tensor(target),
+                                                       label_smoothing=smoothing), x)
+    _close(out, reference)
+    binary = (np.arange(x.size).reshape(x.shape) % 2).astype(np.float32)
+    pos_weight = np.full(x.shape[1], 3.0, np.float32)
+    expected = pos_weight * binary * _ref_softplus(-x) + (1 - binary) * _ref_softplus(x)
+    out, grad = _value_and_grad(lambda t: F.binary_cross_entropy_with_logits(
+        t, hg.tensor(binary), pos_weight=hg.tensor(pos_weight), reduction="none"), x)
+    _close(out, expected)
+    _close(grad, (1 - binary) * _ref_sigmoid(x) - pos_weight * binary * _ref_sigmoid(-x),
+           atol_scale=1e-6)
