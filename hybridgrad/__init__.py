@@ -141,3 +141,8 @@ from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402
     symbolic,
 )
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
+
+# Anomaly mode switches (reliability): PyTorch's names plus the short hg.set_anomaly.
+detect_anomaly = autograd.detect_anomaly
+set_anomaly = autograd.set_anomaly
+is_anomaly_enabled = autograd.is_anomaly_enabled

@@ -120,13 +120,16 @@ def is_grad_enabled() -> bool:
 class Node:
     """One recorded operation: what produced a tensor, from which inputs."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs")
+    __slots__ = ("op", "inputs", "attrs", "needs", "created_at")
 
     def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple):
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.needs = needs
+        # The user's file:line that created the operation, recorded only in anomaly mode
+        # (walking the stack costs microseconds per op, too much for every step).
+        self.created_at = _user_location() if _anomaly_enabled.get() else None
 
     def __repr__(self) -> str:
         return f"<{self.op.name}Backward>"
@@ -188,7 +191,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     if type(result) is not np.ndarray:
         result = np.asarray(result)
     if _anomaly_enabled.get():
-        _check_anomaly(op, "forward", result, values)
+        _check_anomaly(op, "forward", result, values, _user_location())
     output = object.__new__(Tensor)
     output.data = result
     output.grad = None
@@ -243,6 +246,10 @@ _anomaly_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("anomaly
 class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
     """Raise as soon as an operator's forward or backward produces NaN or Inf.
 
+    The error names the operator, whether its forward or its backward failed, the shapes and
+    dtypes of its inputs and the line of user code (the first stack frame outside hybridgrad)
+    that created it. Creation sites are recorded only while the mode is on.
+
     Example:
         >>> import hybridgrad as hg
         >>> with hg.autograd.detect_anomaly():
@@ -266,15 +273,83 @@ class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
         return False
 
 
-def _check_anomaly(op: OpDef, phase: str, result, inputs) -> None:
+def set_detect_anomaly(mode: bool) -> None:
+    """Turn anomaly mode on or off for the current context (PyTorch's
+    ``torch.autograd.set_detect_anomaly``; also ``hg.set_anomaly``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.autograd.set_detect_anomaly(True); hg.autograd.is_anomaly_enabled()
+        True
+        >>> hg.autograd.set_detect_anomaly(False); hg.autograd.is_anomaly_enabled()
+        False
+    """
+    _anomaly_enabled.set(bool(mode))
+
+
+set_anomaly = set_detect_anomaly
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly mode is on.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.autograd.is_anomaly_enabled()
+        False
+    """
+    return _anomaly_enabled.get()
+
+
+def _package_root() -> str:
+    import os
+
+    return os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+_PACKAGE_ROOT = _package_root()
+
+
+def _user_location() -> str | None:
+    """``file:line in function`` of the first frame outside the hybridgrad package."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_ROOT) and not filename.startswith("<frozen"):
+            return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return None
+
+
+def _check_anomaly(op: OpDef, phase: str, result, inputs, created_at: str | None = None) -> None:
     Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     data = result.data if isinstance(result, Tensor) else result
     if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
-        described = ", ".join(
-            f"shape {tuple(v.shape)} {v.dtype}" for v in inputs if isinstance(v, Tensor)
-        )
-        raise FloatingPointError(f"{op.name}: {phase} produced NaN/Inf (inputs: {described})")
+        kinds = " and ".join(kind for kind, bad in (("NaN", np.isnan(data).any()),
+                                                    ("Inf", np.isinf(data).any())) if bad)
+        raise FloatingPointError(_anomaly_message(op, phase, inputs, f"the result holds {kinds}",
+                                                  created_at))
+
+
+def _anomaly_message(op: OpDef, phase: str, inputs, detail: str, created_at) -> str:
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
+
+    described = ", ".join(
+        f"shape {tuple(v.shape)} {v.dtype}" for v in inputs if isinstance(v, Tensor)
+    )
+    message = f"{op.name}: {phase} produced NaN/Inf (inputs: {described})\n  {detail}"
+    if created_at:
+        message += f"\n  the operation was created at {created_at}"
+    if phase == "forward":
+        message += ("\n  hint: check this operation's inputs (log, sqrt or division of zero or "
+                    "negative values, overflow of exp)")
+    else:
+        message += ("\n  hint: the forward was finite but its derivative is not (e.g. sqrt or "
+                    "log at 0, pow of a negative base); clamp the input or add an epsilon")
+    return message
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,9 +462,10 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 try:
                     input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
                 except FloatingPointError as error:
-                    raise FloatingPointError(
-                        f"{op.name}: backward produced NaN/Inf (inside its VJP: {error})"
-                    ) from None
+                    inner = str(error).splitlines()[0].split(" (inputs")[0]
+                    raise FloatingPointError(_anomaly_message(
+                        op, "backward", inputs, f"inside its VJP: {inner}", node.created_at,
+                    )) from None
             else:
                 input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
@@ -409,7 +485,7 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                     if array is not input_grad.data:
                         input_grad = wrap(array)
                 if anomaly:
-                    _check_anomaly(op, "backward", input_grad, inputs)
+                    _check_anomaly(op, "backward", input_grad, inputs, node.created_at)
                 value_key = id(value)
                 previous = grads.get(value_key)
                 if previous is None:

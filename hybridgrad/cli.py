@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         0
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        return _unrecognized(parser, args, extras)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
@@ -68,6 +70,31 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args, extras: list[str]) -> int:
+    """One message for unknown options, with the closest known option when there is one."""
+    import difflib
+
+    command = getattr(args, "command", None)
+    target = parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            target = action.choices[command]
+    known = [option for action in target._actions for option in action.option_strings]
+    problems = []
+    for extra in extras:
+        name = extra.split("=", 1)[0]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if name.startswith(
+            "-") else []
+        kind = "option" if name.startswith("-") else "argument"
+        problems.append(f"unknown {kind} {extra!r}"
+                        + (f" (did you mean {close[0]}?)" if close else ""))
+    prefix = f"hybridgrad {command}" if command else "hybridgrad"
+    print(target.format_usage().rstrip(), file=sys.stderr)
+    print(f"{prefix}: {'; '.join(problems)}. See '{prefix} --help' for the options.",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -184,8 +184,18 @@ def atomic_write_bytes(path, payload: bytes) -> None:
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save {path}: directory {directory} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    # Test hook of the crash-safety harness (tools/crash_test.py): pause half-way through the
+    # write so that a kill lands inside it.
+    pause = float(os.environ.get("HYBRIDGRAD_TEST_WRITE_PAUSE") or 0)
     try:
         with os.fdopen(handle, "wb") as out:
+            if pause > 0:
+                out.write(payload[:len(payload) // 2])
+                out.flush()
+                import time
+
+                time.sleep(pause)
+                payload = payload[len(payload) // 2:]
             out.write(payload)
             out.flush()
             os.fsync(out.fileno())
@@ -242,7 +252,7 @@ def _read_checked(path: Path) -> tuple[dict, dict, memoryview, bytes]:
                               f"{header_length} exceeds the format's 100 MB limit")
     try:
         header = json.loads(raw[8:8 + header_length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: not a safetensors checkpoint (corrupt or foreign file): "
                               f"its header is not JSON ({error})") from error
     if not isinstance(header, dict):
@@ -336,10 +346,17 @@ def load(path) -> Any:
         return OrderedDict((name, Tensor._wrap(arrays[name])) for name in ordered)
     try:
         skeleton = json.loads(structure)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: corrupt checkpoint: the '{STRUCTURE_KEY}' metadata is "
                               f"not JSON ({error})") from error
-    return _Rebuilder(path, arrays).decode(skeleton)
+    try:
+        return _Rebuilder(path, arrays).decode(skeleton)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            RecursionError) as error:  # a structure that save() cannot have written
+        raise CheckpointError(f"{path}: corrupt checkpoint: its '{STRUCTURE_KEY}' metadata is "
+                              f"malformed ({type(error).__name__}: {error})") from None
 
 
 def read_metadata(path) -> dict:

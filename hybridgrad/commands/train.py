@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                         help="override a hyper-parameter, e.g. --set model.width=64 "
                         "(repeatable)")
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="also write the checkpoint every N optimizer steps (default: only "
+                        "at the end of each epoch and on Ctrl-C); resuming stays exact")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--distributed", action="store_true", help="data-parallel training as "
                         "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
@@ -134,6 +137,9 @@ def run(args) -> int:
     from hybridgrad.training.helpers import default_checkpoint, default_out, spec_or_error
 
     spec = spec_or_error(args.model)
+    if args.checkpoint_every < 0:
+        raise CommandError(f"--checkpoint-every must be 0 (per epoch only) or a positive number "
+                           f"of steps, got {args.checkpoint_every}.")
     config = _resumed_config(args, spec) if args.resume else _config(args, spec)
     say = _distributed_printer(config) if args.distributed else print
     out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
@@ -155,7 +161,7 @@ def run(args) -> int:
 
     trainer = Trainer(spec, config, out, data_dir=args.data_dir, download=args.download,
                       judge=judge, progress=not args.no_progress, epoch_callback=report,
-                      distributed=args.distributed)
+                      distributed=args.distributed, checkpoint_every=args.checkpoint_every)
     try:
         record = trainer.run(resume=args.resume)
     except (DatasetNotFoundError, BatchSizeError) as error:

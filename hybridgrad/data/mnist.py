@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from hybridgrad import limits
 from hybridgrad.data.dataset import Dataset
 from hybridgrad.tensor import Tensor
 
@@ -113,6 +114,12 @@ def read_idx(path) -> np.ndarray:
             header_size = 4 + 4 * len(shape)
             expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
             declared = " x ".join(str(d) for d in shape)
+            if len(shape) > 32:
+                raise IDXError(f"{path}: IDX header declares {len(shape)} dimensions; at most "
+                               "32 are supported (corrupt file?)")
+            if limits.exceeds(shape, dtype.itemsize):
+                raise IDXError(f"{path}: IDX header declares {declared} {dtype.name} values: "
+                               f"{limits.describe(shape, dtype.itemsize)}")
             if total is not None:
                 actual = total - header_size
                 if actual != expected:
@@ -297,7 +304,10 @@ class MNIST(Dataset):
             f"$HYBRIDGRAD_DATA/mnist/ holds them; "
             f"(3) put them in the cache directory {cache_dir('mnist')} "
             f"(where download=True saves them). Expected file names: {files}.")
-        raise DatasetNotFoundError(message) from cause
+        error = DatasetNotFoundError(message)
+        # Structured parts for front ends (the CLI words its own advice around them).
+        error.looked_in, error.file_names = looked, files
+        raise error from cause
 
     # Downloading.
     @classmethod

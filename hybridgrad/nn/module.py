@@ -147,9 +147,13 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         hybrid = self.__dict__.get("_hybrid")
-        if hybrid is not None:
-            return hybrid(self, args, kwargs)
-        return self.forward(*args, **kwargs)
+        try:
+            if hybrid is not None:
+                return hybrid(self, args, kwargs)
+            return self.forward(*args, **kwargs)
+        except (ValueError, TypeError) as error:
+            _annotate_layer_error(error, self, args)
+            raise
 
     def hybridize(self, active: bool = True) -> Module:
         """Compile this module on its first call (trace, optimise, plan memory) and reuse the
@@ -328,3 +332,62 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(
             self._buffers)
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors inside forward name the layer: the operator's message (expected vs got) is kept and
+# followed by the layer's path in the model, what it expects and the shapes it was called with.
+
+def _describe_inputs(args) -> str:
+    parts = []
+    for value in args:
+        shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+        if shape is not None and dtype is not None:
+            parts.append(f"shape {tuple(shape)} {dtype}")
+    return ", ".join(parts) or "no tensor inputs"
+
+
+def _expects(module) -> str:
+    if hasattr(module, "in_features"):
+        return f", expects input (*, {module.in_features})"
+    if hasattr(module, "in_channels") and hasattr(module, "kernel_size"):
+        spatial = len(module.kernel_size) if isinstance(module.kernel_size, tuple) else 2
+        dims = ", ".join("HWD"[i] for i in range(spatial))
+        return (f", expects input (N, {module.in_channels}, {dims}) or "
+                f"({module.in_channels}, {dims})")
+    if hasattr(module, "normalized_shape"):
+        return f", expects input (*, {', '.join(str(d) for d in module.normalized_shape)})"
+    return ""
+
+
+def _annotate_layer_error(error: BaseException, module: Module, args) -> None:
+    state = getattr(error, "_hybridgrad_layer", None)
+    if state is None:
+        if len(error.args) != 1 or not isinstance(error.args[0], str):
+            return  # e.g. UnicodeDecodeError, whose args are not its message
+        state = {"base": error.args[0], "layer": module, "layer_input": _describe_inputs(args),
+                 "path": [], "current": module, "root": module, "root_input": "", "hint": ""}
+        shape = getattr(args[0], "shape", None) if args else None
+        if (hasattr(module, "in_channels") and hasattr(module, "kernel_size")
+                and shape is not None and len(shape) < 3):
+            state["hint"] = (f"\n  hint: reshape flattened images with x.reshape(-1, "
+                             f"{module.in_channels}, H, W) (MNIST: (-1, 1, 28, 28))")
+        try:
+            error._hybridgrad_layer = state
+        except AttributeError:  # an exception type that takes no attributes
+            return
+    else:
+        for name, child in module._modules.items():
+            if child is state["current"]:
+                state["path"].insert(0, name)
+                break
+        state["current"], state["root"] = module, module
+        state["root_input"] = _describe_inputs(args)
+    layer = state["layer"]
+    where = f"layer '{'.'.join(state['path'])}' " if state["path"] else "layer "
+    message = (f"{state['base']}\n  in {where}({type(layer).__name__}{_expects(layer)}) "
+               f"called with {state['layer_input']}")
+    message += state["hint"]
+    if state["root"] is not layer:
+        message += f"\n  inside {type(state['root']).__name__} called with {state['root_input']}"
+    error.args = (message,) + tuple(error.args[1:])

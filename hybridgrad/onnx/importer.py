@@ -29,8 +29,8 @@ from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 
+from hybridgrad import limits
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.onnx.ops import (
     OPS,
@@ -38,9 +38,11 @@ from hybridgrad.onnx.ops import (
     NodeContext,
     OnnxImportError,
     UnsupportedError,
+    check_alloc,
     const,
     decode_attributes,
     element_type_name,
+    tensor_to_array,
 )
 from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor
@@ -278,7 +280,7 @@ class OnnxModule(Module):
         self._constants: dict[str, Tensor] = {}
         taken: set = set()
         for tensor in graph.initializer:
-            array = numpy_helper.to_array(tensor)
+            array = tensor_to_array(tensor, f"initializer {tensor.name!r}")
             if not array.flags.writeable:
                 array = array.copy()
             attribute = _parameter_name(tensor.name, taken)
@@ -321,6 +323,10 @@ class OnnxModule(Module):
         for name, value in given.items():
             values[name] = _as_value(value)
         run_nodes(self._nodes, values, self.opset)
+        missing = [name for name in self.output_names if name not in values]
+        if missing:
+            raise OnnxImportError(f"ONNX graph {self.graph_name!r}: outputs {missing} are not "
+                                  "computed by any node (corrupt model?)")
         results = tuple(values[name] for name in self.output_names)
         return results[0] if len(results) == 1 else results
 
@@ -370,6 +376,12 @@ def run_nodes(compiled: list, values: dict, opset: int) -> None:
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         for name, value in zip(node.output, outputs):
+            # A lazily broadcast result (a view) over the limit would be materialised by the
+            # next operator: stop here, naming the node that produced it.
+            shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+            if shape is not None and dtype is not None and limits.exceeds(shape, dtype.itemsize):
+                check_alloc(shape, dtype.itemsize, f"{node.op_type} node {node.name!r} (output "
+                                                   f"{name!r})")
             if name:
                 values[name] = value
 
@@ -383,7 +395,9 @@ def run_subgraph(graph: onnx.GraphProto, inputs: list, outer: dict, opset: int) 
     key = (id(graph), opset)
     entry = _compiled_subgraphs.get(key)
     if entry is None or entry[0] is not graph:
-        constants = {t.name: const(numpy_helper.to_array(t)) for t in graph.initializer}
+        constants = {t.name: const(tensor_to_array(t, f"initializer {t.name!r} of subgraph "
+                                                         f"{graph.name!r}"))
+                     for t in graph.initializer}
         entry = (graph, compile_nodes(graph.node, opset), constants)
         _compiled_subgraphs[key] = entry
     values = dict(outer)
@@ -416,4 +430,11 @@ def load(source: Any, check: bool = True) -> OnnxModule:
     if problems:
         raise UnsupportedError(f"{where} uses what hybridgrad cannot run: " + "; ".join(problems)
                                + f". Supported operators: {len(OPS)} (hg.onnx.SUPPORTED).")
-    return OnnxModule(model)
+    try:
+        return OnnxModule(model)
+    except (OnnxImportError, UnsupportedError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, MemoryError,
+            OverflowError) as error:  # a corrupt model that got past the checks above
+        raise OnnxImportError(f"{where} cannot be loaded: {type(error).__name__}: "
+                              f"{error}") from None

@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from hybridgrad import limits
 from hybridgrad.ops import api as F
 from hybridgrad.ops import extra_math
 from hybridgrad.ops.registry import apply
@@ -81,6 +82,70 @@ def const(array: Any, dtype: Any = None) -> Tensor:
     if not array.flags.writeable:
         array = array.copy()
     return Tensor._wrap(array)
+
+
+def check_alloc(shape, itemsize: int, what: str) -> None:
+    """Refuse to allocate an array of ``shape`` above :func:`hybridgrad.limits.max_alloc_bytes`
+    (a crafted model can declare any size); ``what`` names the node or tensor.
+
+    Example:
+        >>> check_alloc((2, 3), 4, "demo")
+        >>> try:
+        ...     check_alloc((2 ** 40, 2 ** 40), 4, "Expand node 'e'")
+        ... except OnnxImportError as error:
+        ...     print(str(error)[:40])
+        Expand node 'e': shape (1099511627776, 1
+    """
+    if limits.exceeds(shape, itemsize):
+        if any(int(d) < 0 for d in shape):
+            raise OnnxImportError(f"{what}: negative dimension in shape "
+                                  f"{tuple(int(d) for d in shape)}")
+        raise OnnxImportError(f"{what}: {limits.describe(shape, itemsize)}")
+
+
+_FIELD_OF_TYPE = {
+    onnx.TensorProto.FLOAT: "float_data", onnx.TensorProto.DOUBLE: "double_data",
+    onnx.TensorProto.INT64: "int64_data", onnx.TensorProto.UINT64: "uint64_data",
+    onnx.TensorProto.UINT32: "uint64_data",
+}
+
+
+# Element types stored one value per element (4-bit and string types are left to onnx).
+_COUNTED_TYPES = SUPPORTED_ELEMENT_TYPES | {onnx.TensorProto.BFLOAT16}
+
+
+def tensor_to_array(tensor: onnx.TensorProto, what: str = "") -> np.ndarray:
+    """``numpy_helper.to_array`` after checking the declared dims against the limit and the
+    data actually present (an initializer declaring 2^40 elements with 4 bytes of data is an
+    error here, not an allocation).
+
+    Example:
+        >>> from onnx import numpy_helper
+        >>> tensor_to_array(numpy_helper.from_array(np.arange(3, dtype=np.int64))).tolist()
+        [0, 1, 2]
+    """
+    what = what or f"tensor {tensor.name!r}"
+    dims = [int(d) for d in tensor.dims]
+    elem_type = tensor.data_type
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).itemsize
+    except (KeyError, ValueError, TypeError):
+        raise UnsupportedError(f"{what}: unsupported ONNX element type "
+                               f"{element_type_name(elem_type)}") from None
+    check_alloc(dims, itemsize, what)
+    count = math.prod(dims)
+    if tensor.data_location != onnx.TensorProto.EXTERNAL and elem_type in _COUNTED_TYPES:
+        if tensor.HasField("raw_data"):
+            present = len(tensor.raw_data) / itemsize
+        else:
+            present = len(getattr(tensor, _FIELD_OF_TYPE.get(elem_type, "int32_data")))
+        if present != count:
+            raise OnnxImportError(f"{what}: declares shape {tuple(dims)} ({count} values) but "
+                                  f"holds {present} values (corrupt or truncated model)")
+    try:
+        return numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError, MemoryError, OverflowError) as error:
+        raise OnnxImportError(f"{what}: cannot be decoded: {error}") from None
 
 
 @dataclass
@@ -844,12 +909,17 @@ def _expand(ctx):
     x = ctx.inputs[0]
     shape = tuple(int(s) for s in ctx.static(1).reshape(-1))
     target = np.broadcast_shapes(tuple(x.shape), shape)
+    check_alloc(target, x.dtype.itemsize, f"Expand node {ctx.node.name!r}")
     return F.broadcast_to(x, tuple(target))
 
 
 @onnx_op("Tile")
 def _tile(ctx):
     repeats = [int(r) for r in ctx.static(1).reshape(-1)]
+    x = ctx.inputs[0]
+    shape = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
+    check_alloc([r * s for r, s in zip(repeats, shape[-len(repeats):])] if repeats else shape,
+                x.dtype.itemsize, f"Tile node {ctx.node.name!r}")
     return F.repeat(ctx.inputs[0], *repeats)
 
 
@@ -873,6 +943,8 @@ def _pad(ctx):
     widths = [[0, 0] for _ in range(ndim)]
     for i, axis in enumerate(axes):
         widths[axis] = [int(pads[i]), int(pads[half + i])]
+    check_alloc([builtins.max(s + b + a, 0) for s, (b, a) in zip(x.shape, widths)],
+                x.dtype.itemsize, f"Pad node {ctx.node.name!r}")
     # Negative pads crop first.
     crop = tuple(slice(builtins.max(-b, 0), s - builtins.max(-a, 0) if a < 0 else None)
                  for (b, a), s in zip(widths, x.shape))
@@ -934,12 +1006,17 @@ def _constant_of_shape(ctx):
     value = ctx.attr("value")
     if value is None:
         value = np.zeros(1, dtype=np.float32)
+    check_alloc(shape, value.dtype.itemsize, f"ConstantOfShape node {ctx.node.name!r}")
     return const(np.full(shape, value.reshape(-1)[0], dtype=value.dtype))
 
 
 @onnx_op("Range")
 def _range(ctx):
     start, limit, delta = (ctx.static(i) for i in range(3))
+    if delta.item() == 0:
+        raise ctx.error("delta is 0 (the range would never end)")
+    count = builtins.max(math.ceil((limit.item() - start.item()) / delta.item()), 0)
+    check_alloc((count,), start.dtype.itemsize, f"Range node {ctx.node.name!r}")
     return const(np.arange(start.item(), limit.item(), delta.item()).astype(start.dtype))
 
 
@@ -974,6 +1051,7 @@ def _dropout(ctx):
 def _eye_like(ctx):
     x = ctx.inputs[0]
     dtype = np_dtype(ctx.attr("dtype")) if ctx.attr("dtype") is not None else x.dtype
+    check_alloc(x.shape, dtype.itemsize, f"EyeLike node {ctx.node.name!r}")
     return const(np.eye(x.shape[0], x.shape[1], k=ctx.attr("k", 0), dtype=dtype))
 
 
@@ -1022,6 +1100,7 @@ def _nonzero(ctx):
 def _one_hot(ctx):
     indices, depth, values = ctx.inputs[0], ctx.static(1), ctx.inputs[2]
     depth = int(depth.reshape(-1)[0])
+    check_alloc(tuple(indices.shape) + (depth,), 8, f"OneHot node {ctx.node.name!r}")
     ndim = _ndim(indices) + 1
     axis = _axis(ctx.attr("axis", -1), ndim)
     index = indices.data.astype(np.int64)
@@ -1352,7 +1431,8 @@ def decode_attributes(node: onnx.NodeProto) -> dict:
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
             value = [v.decode("utf-8") for v in value]
         elif isinstance(value, onnx.TensorProto):
-            value = numpy_helper.to_array(value)
+            value = tensor_to_array(value, f"{node.op_type} node {node.name!r}, attribute "
+                                           f"{attribute.name!r}")
         attrs[attribute.name] = value
     return attrs
 
@@ -2184,7 +2264,12 @@ def _loop(ctx):
     n_carried = len(carried)
     scans: list = []
     iteration = 0
+    cap = limits.max_loop_iterations()
     while keep_going and (trips is None or iteration < trips):
+        if iteration >= cap:
+            raise ctx.error(f"the loop is still running after {cap} iterations (trip count "
+                            f"{'none' if trips is None else trips}); set "
+                            "HYBRIDGRAD_MAX_LOOP_ITERATIONS to allow more")
         outputs = ctx.extra["run_graph"](body, [const(np.asarray(iteration, np.int64)),
                                                 const(np.asarray(keep_going))] + carried)
         keep_going = bool(np.asarray(getattr(outputs[0], "data", outputs[0])).reshape(-1)[0])
@@ -2724,6 +2809,10 @@ def _max_unpool(ctx):
 
 def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
     """ONNX pads (begin..., end...) for the spatial axes, resolving auto_pad."""
+    for label, values in (("kernel_shape", kernel), ("strides", strides),
+                          ("dilations", dilations)):
+        if any(int(v) < 1 for v in values):
+            raise ctx.error(f"{label} must be positive, got {list(values)}")
     spatial = _ndim(x) - 2
     auto_pad = ctx.attr("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not transposed:
@@ -2738,6 +2827,9 @@ def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
     if auto_pad == "VALID":
         return [0] * spatial, [0] * spatial
     pads = list(ctx.attr("pads", [0] * (2 * spatial)))
+    padded = list(x.shape[:2]) + [builtins.max(int(size) + int(b) + int(e), 0) for size, b, e
+                                  in zip(x.shape[2:], pads[:spatial], pads[spatial:])]
+    check_alloc(padded, x.dtype.itemsize, f"{ctx.op_type} node {ctx.node.name!r} (padded input)")
     return pads[:spatial], pads[spatial:]
 
 

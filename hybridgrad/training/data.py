@@ -66,10 +66,17 @@ def _raw_mnist(train: bool, root: str | None, download: bool, environment: str |
         dataset = hg_data.MNIST(root=root, train=train, download=download)
     except (FileNotFoundError, RuntimeError, OSError) as error:
         where = f"in {root}" if root else "in $HYBRIDGRAD_DATA/mnist or the user cache"
+        looked = getattr(error, "looked_in", None)
+        detail = (f"looked in {looked} for {error.file_names}" if looked else str(error))
         raise DatasetNotFoundError(
-            f"the MNIST {split} set was not found {where} ({error}). Put the four IDX files "
+            f"the MNIST {split} set was not found {where} ({detail}). Put the four IDX files "
             f"(train-images-idx3-ubyte.gz, ...) in a folder and pass it with --data-dir, or set "
             f"HYBRIDGRAD_DATA to the folder above mnist/, or add --download to fetch them."
+        ) from None
+    except ValueError as error:  # IDXError: a truncated or corrupt file
+        raise DatasetNotFoundError(
+            f"the MNIST {split} set cannot be read: {error}. Replace the file (delete it and "
+            f"run again with --download to fetch a verified copy)."
         ) from None
     images, labels = _arrays(dataset)
     images.flags.writeable = labels.flags.writeable = False

@@ -80,8 +80,16 @@ def read_metrics(path: str) -> list[dict]:
     """
     if not os.path.exists(path):
         return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                record = None  # a line torn by a killed process: skip it
+            if isinstance(record, dict):
+                records.append(record)
+    return records
 
 
 def plot_curves(metrics_path: str, path: str, title: str = "") -> list[str]:

@@ -117,6 +117,8 @@ class Trainer:
         progress: show a tqdm progress bar.
         log_every: steps between ``"step"`` records in ``metrics.jsonl``.
         step_callback: ``fn(trainer)`` called after every step (tests use it to interrupt).
+        checkpoint_every: also write the checkpoint every this many optimizer steps (0: only
+            at the end of each epoch and on Ctrl-C); resuming from any of them is exact.
         epoch_callback: ``fn(trainer, record)`` called with every epoch's record.
         distributed: train as one rank of an MPI job (``mpirun``; see
             :mod:`hybridgrad.training.distributed`); only rank 0 writes files.
@@ -130,7 +132,7 @@ class Trainer:
     def __init__(self, spec: ModelSpec, config: dict, out_dir: str, data_dir: str | None = None,
                  download: bool = False, judge: str | None = None, progress: bool = True,
                  log_every: int = 20, step_callback=None, epoch_callback=None,
-                 distributed: bool = False):
+                 distributed: bool = False, checkpoint_every: int = 0):
         self.spec, self.config, self.out_dir = spec, dict(config), out_dir
         self.data_dir, self.download, self.judge_path = data_dir, download, judge
         self.progress, self.log_every, self.step_callback = progress, log_every, step_callback
@@ -140,6 +142,9 @@ class Trainer:
             communicator = hg.distributed.init()
             self.world_size, self.writes = communicator.size, communicator.rank == 0
             self.progress = self.progress and self.writes
+        self.checkpoint_every = int(checkpoint_every or 0)
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
         self.stop_requested = False
         self.epoch = self.step = self.global_step = 0
         self.task = None
@@ -228,6 +233,20 @@ class Trainer:
                 for record in kept:
                     handle.write(json.dumps(record) + "\n")
 
+    def _remove_stale_temporaries(self) -> None:
+        # A process killed while writing its checkpoint leaves the temporary file of the atomic
+        # write behind (the checkpoint itself is intact); clear those leftovers. Only the
+        # process that writes checkpoints may do so (with distributed training: rank 0).
+        if not getattr(self, "writes", True):
+            return
+        prefix = f".{CHECKPOINT_NAME}."
+        for name in os.listdir(self.out_dir):
+            if name.startswith(prefix) and name.endswith(".tmp"):
+                try:
+                    os.remove(os.path.join(self.out_dir, name))
+                except OSError:
+                    pass
+
     # ------------------------------------------------------------------------------------------
     def _log(self, record: dict) -> None:
         if not self.writes:
@@ -250,6 +269,7 @@ class Trainer:
         """Train to ``config["epochs"]`` (continuing ``resume`` when given); returns the last
         epoch's record. Raises ``KeyboardInterrupt`` after saving the checkpoint on Ctrl-C."""
         os.makedirs(self.out_dir, exist_ok=True)
+        self._remove_stale_temporaries()
         self._setup()
         if resume:
             self._restore(resume)
@@ -305,6 +325,9 @@ class Trainer:
                                      if name not in ("kind", "epoch", "step")})
                     self.window, window_started, window_images = {}, now, 0
                 bar.update(1)
+                if (self.checkpoint_every and self.global_step % self.checkpoint_every == 0
+                        and self.step < batches):  # the epoch's end saves anyway
+                    self.save()
                 if self.step_callback is not None:
                     self.step_callback(self)
                 if self.stop_requested:
