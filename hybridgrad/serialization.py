@@ -92,8 +92,10 @@ class _Flattener:
         while key in self.tensors:
             counter += 1
             key = f"{base}#{counter}"
-        self.tensors[key] = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"),
-                                                              copy=False))
+        # np.require, not np.ascontiguousarray: the latter turns 0-d arrays (BatchNorm's
+        # num_batches_tracked, optimizer step counts) into shape (1,).
+        self.tensors[key] = np.require(array.astype(array.dtype.newbyteorder("<"), copy=False),
+                                       requirements="C")
         self._keys_by_id[identity] = key
         return {tag: key}
 
