@@ -239,6 +239,22 @@ def evaluate(model, images: np.ndarray, texts: list[str], codec, config: dict,
     }
 
 
+def examples(reads, count: int = 8) -> dict:
+    """The first ``count`` right and wrong reads, as dicts with the test index.
+
+    Example:
+        >>> examples([("AB", "AB", 0.9), ("CD", "CB", 0.4)])["wrong"]
+        [{'index': 1, 'truth': 'CD', 'read': 'CB', 'confidence': 0.4}]
+    """
+    found: dict = {"right": [], "wrong": []}
+    for index, (truth, got, confidence) in enumerate(reads):
+        kind = "right" if truth == got else "wrong"
+        if len(found[kind]) < count:
+            found[kind].append({"index": index, "truth": truth, "read": got,
+                                "confidence": round(float(confidence), 4)})
+    return found
+
+
 def save_checkpoint(model, config: dict, path: str, extra: dict | None = None) -> None:
     """Atomic safetensors checkpoint: weights + the config as JSON."""
     hg.save({"model": model.state_dict(), "kind": "captcha", "config": json.dumps(config),
@@ -357,9 +373,7 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
     if config["model"] == "crnn" and int(config["beam_width"]) > 1:
         beam = evaluate(model, *data["test"], codec, config, beam_width=int(config["beam_width"]))
         result["test_accuracy_beam"] = beam["accuracy"]
-    wrong = [r for r in test["reads"] if r[0] != r[1]]
-    right = [r for r in test["reads"] if r[0] == r[1]]
-    result["examples"] = {"right": right[:8], "wrong": wrong[:8]}
+    result["examples"] = examples(test["reads"])
     with open(os.path.join(out_dir, "result.json"), "w") as handle:
         json.dump(result, handle, indent=1)
     if log:
@@ -387,5 +401,5 @@ def read_image(path: str, config: dict) -> np.ndarray:
 
 
 __all__ = ["CHARSETS", "DEFAULTS", "QUICK", "build_model", "charset", "edit_distance",
-           "evaluate", "input_size", "load_checkpoint", "make_codec", "prepare", "read",
+           "evaluate", "examples", "input_size", "load_checkpoint", "make_codec", "prepare", "read",
            "read_image", "resolve_config", "save_checkpoint", "spec_of", "train"]
