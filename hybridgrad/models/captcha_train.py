@@ -362,8 +362,8 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             handle.write(json.dumps(record) + "\n")
         save_checkpoint(model, config, checkpoint)
         if log:
-            log("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                 for k, v in record.items()))
+            log("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and k != "seconds"
+                                 else f"{k} {v}" for k, v in record.items()))
     train_seconds = time.time() - started
     test = evaluate(model, *data["test"], codec, config, beam_width=1)
     result = {"config": config, "checkpoint": checkpoint, "train_seconds": round(train_seconds, 1),
@@ -401,5 +401,6 @@ def read_image(path: str, config: dict) -> np.ndarray:
 
 
 __all__ = ["CHARSETS", "DEFAULTS", "QUICK", "build_model", "charset", "edit_distance",
-           "evaluate", "examples", "input_size", "load_checkpoint", "make_codec", "prepare", "read",
-           "read_image", "resolve_config", "save_checkpoint", "spec_of", "train"]
+           "evaluate", "examples", "input_size", "load_checkpoint", "loss_of", "make_codec",
+           "prepare", "read", "read_image", "resolve_config", "save_checkpoint", "spec_of",
+           "train"]
