@@ -98,3 +98,21 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
     assert text.split(":")[0] in ("supported in this run", "not supported", "partly supported")
     assert (tmp_path / "lab" / "ctc_reads.png").exists()
     assert "crnn_ctc_accuracy" in text and "onehot_accuracy" in text
+
+
+def test_options_plug_into_a_generic_train_parser():
+    import argparse
+
+    from hybridgrad.commands import captcha
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--set", action="append", dest="overrides")
+    captcha.add_train_options(parser)                 # no clash with the generic flags
+    args = parser.parse_args(["captcha", "--model", "onehot", "--length", "4-6", "--epochs",
+                              "2", "--set", "lr=0.01", "--hidden", "48"])
+    assert args.model == "captcha" and args.arch == "onehot"
+    assert captcha._overrides(args) == {"model": "onehot", "length": "4-6", "epochs": 2,
+                                        "lr": 0.01, "onehot_hidden": 48}
