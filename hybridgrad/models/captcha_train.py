@@ -5,7 +5,9 @@ checkpoint so ``eval`` and ``predict`` rebuild the same model and preprocessing:
 
 * data: ``charset`` (``"digits_upper"`` (36), ``"alnum"`` (the notes' 62) or literal
   characters), ``length`` (``"4"`` or ``"4-6"``), rendered size ``height x width`` (64 x 160),
-  ``downsample`` (2: the model sees 32 x 80, averaged 2x2 blocks), split sizes, ``cache``;
+  ``downsample`` (2: the model sees 32 x 80, averaged 2x2 blocks), split sizes, ``cache``
+  (True: splits drawn once and kept on disk as PNG; False: training captchas drawn on the fly
+  every epoch by DataLoader threads, validation and test drawn into memory);
 * model: ``model`` (``"crnn"`` or ``"onehot"``), ``channels``, ``hidden``, ``rnn`` (lstm/gru),
   ``loss`` of the one-hot model (``"ce"`` per-position softmax, ``"bce"`` the notes' sigmoid);
 * optimisation: Adam with a one-cycle schedule peaking at ``lr``, ``batch_size``, ``epochs``.
@@ -290,12 +292,40 @@ def _splits(config: dict, log):
     data = {}
     for split, key in (("train", "train_size"), ("val", "val_size"), ("test", "test_size")):
         size = int(config[key])
+        if split == "train" and not config["cache"]:
+            data[split] = None  # drawn on the fly by DataLoader threads, see _batches
+            continue
         started = time.time()
         data[split] = load_split(spec, split, size, **options) if size else (
             np.zeros((0, spec.height, spec.width), np.uint8), [])
         if log and time.time() - started > 1:
             log(f"  {split}: {size} captchas ready in {time.time() - started:.1f} s")
     return data
+
+
+def _batches(config: dict, data, epoch: int, steps: int):
+    """``(uint8 images, texts)`` batches of one epoch: from the cached array, or (``cache``
+    off) drawn by a DataLoader whose ``workers`` threads render the captchas; the order is a
+    permutation seeded by ``(seed, epoch)`` either way."""
+    batch_size, seed = int(config["batch_size"]), int(config["seed"])
+    if data is not None:
+        images, texts = data
+        order = np.random.default_rng([seed, epoch]).permutation(len(images))
+        for step in range(steps):
+            chosen = order[step * batch_size:(step + 1) * batch_size]
+            yield images[chosen], [texts[i] for i in chosen]
+        return
+    from hybridgrad.data import DataLoader
+
+    dataset = spec_of(config).dataset("train", int(config["train_size"]), seed)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                        drop_last=len(dataset) >= batch_size,
+                        num_workers=int(config["workers"]), generator=seed)
+    loader.set_epoch(epoch)
+    for step, (images, texts) in enumerate(loader):
+        if step >= steps:
+            break
+        yield np.asarray(getattr(images, "data", images)), list(texts)
 
 
 def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict:
@@ -313,9 +343,8 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
     model = build_model(config)
     optimizer = hg.optim.Adam(model.parameters(), lr=float(config["lr"]),
                               weight_decay=float(config["weight_decay"]))
-    train_images, train_texts = data["train"]
     batch_size = int(config["batch_size"])
-    steps_per_epoch = max(len(train_images) // batch_size, 1)
+    steps_per_epoch = max(int(config["train_size"]) // batch_size, 1)
     total = steps_per_epoch * int(config["epochs"])
     scheduler = hg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(config["lr"]),
                                                  total_steps=max(total, 2))
@@ -329,19 +358,15 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             f"{'x'.join(map(str, input_size(config)))}, {parameters} parameters, {total} steps "
             f"of {batch_size}")
     for epoch in range(int(config["epochs"])):
-        order = np.random.default_rng([int(config["seed"]), epoch]).permutation(
-            len(train_images))
         losses = []
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False)
-        for batch_index in range(steps_per_epoch):
-            chosen = order[batch_index * batch_size:(batch_index + 1) * batch_size]
+        for images, texts in _batches(config, data["train"], epoch, steps_per_epoch):
             model.train()
-            loss = loss_of(model, prepare(train_images[chosen], config),
-                           [train_texts[i] for i in chosen], codec, config)
+            loss = loss_of(model, prepare(images, config), texts, codec, config)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

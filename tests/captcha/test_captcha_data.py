@@ -80,3 +80,21 @@ def test_downsample_and_prepare():
     batch = prepare(np.array([[[0] * 8] * 4, [[255] * 8] * 4], np.uint8), config)
     assert batch.shape == (2, 1, 2, 4)
     assert batch.data.min() == -1.0 and batch.data.max() == 1.0
+
+
+def test_on_the_fly_batches_are_the_split_reshuffled_and_repeatable():
+    from hybridgrad.models.captcha_train import _batches
+
+    config = resolve_config({"height": 32, "width": 64, "charset": "0123456789",
+                             "length": "4-6", "train_size": 6, "batch_size": 3,
+                             "cache": False, "workers": 2})
+    first = list(_batches(config, None, epoch=0, steps=2))
+    again = list(_batches(config, None, epoch=0, steps=2))
+    assert [t for _, t in first] == [t for _, t in again]
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, again))
+    images, texts = generate_split(SPEC, "train", 6, workers=1)
+    drawn = {text: image for batch, batch_texts in first
+             for image, text in zip(batch, batch_texts)}
+    assert sorted(drawn) == sorted(texts)
+    for image, text in zip(images, texts):
+        assert np.array_equal(drawn[text], image)
