@@ -373,6 +373,9 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             scheduler.step()
             losses.append(float(loss.item()))
             step += 1
+            if log and bar is None and step % 100 == 0:
+                log(f"  step {step}/{total}: loss {np.mean(losses[-100:]):.4f}, "
+                    f"{time.time() - started:.0f} s")
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
