@@ -331,7 +331,7 @@ def _batches(config: dict, data, epoch: int, steps: int):
 def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict:
     """Train the model a (resolved) config describes; write ``checkpoint.safetensors``,
     ``metrics.jsonl`` and ``result.json`` into ``out_dir``; return the result: test accuracy
-    (greedy and, for the CRNN, prefix beam search of width 5 when ``beam_width`` > 1),
+    (greedy decoding; for the CRNN also prefix beam search when ``beam_width`` > 1),
     character accuracy, accuracy per length, timings and example reads.
     """
     config = resolve_config({k: v for k, v in config.items() if k != "quick"},
@@ -407,7 +407,9 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
     if log:
         log(f"test: whole-string accuracy {test['accuracy']:.4f} on {len(data['test'][1])} "
             f"captchas (characters {test['char_accuracy']:.4f}), {train_seconds:.0f} s of "
-            f"training")
+            f"training"
+            + (f"; prefix beam search (width {config['beam_width']}) "
+               f"{result['test_accuracy_beam']:.4f}" if "test_accuracy_beam" in result else ""))
     return result
 
 
