@@ -22,9 +22,9 @@ def _cache(tmp_path, monkeypatch):
 def test_train_eval_predict_crnn(tmp_path, capsys):
     out = tmp_path / "crnn"
     assert main(["train", "captcha", "--model", "crnn", "--length", "3-4", "--rnn", "gru",
-                 "--out", str(out), *TINY]) == 0
+                 "--beam-width", "2", "--out", str(out), *TINY]) == 0
     text = capsys.readouterr().out
-    assert "test: whole-string accuracy" in text
+    assert "test: whole-string accuracy" in text and "prefix beam search (width 2)" in text
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 1 and records[0]["step"] == 1
     result = json.loads((out / "result.json").read_text())
