@@ -131,6 +131,13 @@ def explain(loss, names=None, learning_rate=None, file=None):
     return _explain(loss, names=names, learning_rate=learning_rate, file=file)
 
 
+import hybridgrad.distributed as distributed  # noqa: E402 - data parallelism (MPI only under mpirun)
 import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
-from hybridgrad import data, nn  # noqa: E402 - need the tensor API above
+from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402 - compiled execution over the same registry
+    data,
+    jit,
+    nn,
+    onnx,  # ONNX import/export (hg.onnx.load)
+    symbolic,
+)
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints

@@ -7,8 +7,13 @@ How it works:
 * :func:`backward` sorts the recorded graph topologically from the output and walks it in reverse,
   calling each operator's vector-Jacobian product from the registry; gradients of broadcast inputs
   are summed back to the input's shape in exactly one place, :func:`sum_to`;
-* gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: call
-  ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps;
+* gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: a second
+  ``backward()`` adds to ``.grad`` (``w.grad`` becomes the sum over both passes), so call
+  ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps. Accumulation is out of place
+  (``.grad`` is rebound to a new tensor), and a leaf's ``.grad`` always owns writeable memory
+  shared with no other tensor, so optimisers may update it in place;
+* ``retain_grad()`` keeps ``.grad`` on a non-leaf; :func:`grad` returns gradients instead of
+  accumulating them;
 * after a backward pass the graph is freed (its nodes drop their inputs, so memory is released
   early) unless ``retain_graph=True``; a second backward through a freed graph raises an error.
   ``create_graph=True`` records the backward pass itself, so gradients of gradients work.
@@ -32,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops.registry import OpDef, run_forward
+from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
 
@@ -127,51 +132,106 @@ class Node:
         return f"<{self.op.name}Backward>"
 
 
-def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
-    """Compute a primitive on tensors now, recording it when gradients are needed."""
+_Tensor = None  # hybridgrad.tensor.Tensor, bound on first use (tensor.py imports this module).
+
+
+def _tensor_class():
+    global _Tensor
     from hybridgrad.tensor import Tensor
 
-    values = list(inputs[0]) if op.variadic else list(inputs)
+    _Tensor = Tensor
+    return Tensor
+
+
+def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
+    """Compute a primitive on tensors now, recording it when gradients are needed.
+
+    This is the hot path of every eager operation, so the common case (all inputs tensors of one
+    dtype) does no conversions, no imports and one context-variable read per mode.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.ops import get_op
+        >>> out = eager_apply(get_op("mul"), (hg.tensor(2.0, requires_grad=True), 3.0), {})
+        >>> out.item(), out.grad_fn
+        (6.0, <mulBackward>)
+    """
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
+    # A variadic op's list is copied: the caller may mutate its list after the call.
+    values = list(inputs[0]) if op.variadic else inputs
+    arrays = []
+    needs_grad = False
+    convert = False
+    for value in values:
+        if isinstance(value, Tensor):
+            arrays.append(value.data)
+            if value.requires_grad:
+                needs_grad = True
+        else:
+            convert = True
+            break
+    if convert:
+        values, arrays = _convert_inputs(values, Tensor, op)
+        needs_grad = any(v.requires_grad for v in values)
+    if op.float_only:
+        for position, array in enumerate(arrays):
+            if array.dtype.kind != "f":
+                arrays[position] = array.astype(dtypes.get_default_dtype())
+    elif op.promotes and len(arrays) > 1:
+        first = arrays[0].dtype
+        for array in arrays:
+            if array.dtype != first:
+                common = promote(*(a.dtype for a in arrays))
+                arrays = [a if a.dtype == common else a.astype(common) for a in arrays]
+                break
+    result = run_forward(op, [arrays] if op.variadic else arrays, attrs)
+    if type(result) is not np.ndarray:
+        result = np.asarray(result)
+    if _anomaly_enabled.get():
+        _check_anomaly(op, "forward", result, values)
+    output = object.__new__(Tensor)
+    output.data = result
+    output.grad = None
+    output._retains_grad = False
+    if needs_grad and op.vjp is not None and _grad_enabled.get():
+        needs = tuple([isinstance(v, Tensor) and v.requires_grad for v in values])
+        output._node = Node(op, (values,) if op.variadic else tuple(values), attrs, needs)
+        output.requires_grad = True
+    else:
+        output._node = None
+        output.requires_grad = False
+    return output
+
+
+def _convert_inputs(values, Tensor, op=None) -> tuple[list, list]:  # noqa: N803 - the class
+    """Wrap Python scalars (weak dtype, as in PyTorch) and NumPy arrays as constant tensors."""
+    values = list(values)
     partner = None
     for value in values:
         if isinstance(value, Tensor):
             partner = value.data.dtype
             break
     arrays = []
-    needs_grad = False
     for index, value in enumerate(values):
         if isinstance(value, Tensor):
             arrays.append(value.data)
-            needs_grad = needs_grad or value.requires_grad
         elif isinstance(value, np.ndarray):
             arrays.append(value)
             values[index] = Tensor._wrap(value)
         else:
-            array = np.asarray(value, dtype=dtypes.scalar_dtype(value, partner))
+            dtype = dtypes.scalar_dtype(value, partner)
+            try:
+                array = np.asarray(value, dtype=dtype)
+            except OverflowError:
+                from hybridgrad.ops.registry import OpError
+
+                name = op.name if op is not None else "operator"
+                raise OpError(f"{name}: the Python scalar {value!r} does not fit in the "
+                              f"tensor's dtype {dtype}; convert the tensor first "
+                              "(for example with .long() or .float())") from None
             arrays.append(array)
             values[index] = Tensor._wrap(array)
-    if op.float_only:
-        default = dtypes.get_default_dtype()
-        arrays = [a if a.dtype.kind == "f" else a.astype(default) for a in arrays]
-    elif op.promotes and len(arrays) > 1:
-        first = arrays[0].dtype
-        if any(a.dtype != first for a in arrays):
-            from hybridgrad.ops.registry import promote
-
-            common = promote(*(a.dtype for a in arrays))
-            arrays = [a if a.dtype == common else a.astype(common) for a in arrays]
-    result = run_forward(op, arrays if not op.variadic else [arrays], attrs)
-    if not isinstance(result, np.ndarray):
-        result = np.asarray(result)
-    if _anomaly_enabled.get():
-        _check_anomaly(op, "forward", result, values)
-    output = Tensor._wrap(result)
-    if needs_grad and op.vjp is not None and _grad_enabled.get():
-        needs = tuple(isinstance(v, Tensor) and v.requires_grad for v in values)
-        recorded = (values,) if op.variadic else tuple(values)
-        output._node = Node(op, recorded, attrs, needs)
-        output.requires_grad = True
-    return output
+    return values, arrays
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,7 +267,7 @@ class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
 
 
 def _check_anomaly(op: OpDef, phase: str, result, inputs) -> None:
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     data = result.data if isinstance(result, Tensor) else result
     if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
@@ -243,31 +303,31 @@ def sum_to(grad, shape: tuple):
 
 def _topological_order(roots: Sequence) -> list:
     """Tensors reachable from ``roots`` through recorded nodes, inputs before outputs."""
-    from hybridgrad.tensor import Tensor
-
     order: list = []
     visited: set[int] = set()
     stack: list = [(root, False) for root in roots]
+    pop, push = stack.pop, stack.append
     while stack:
-        tensor, expanded = stack.pop()
+        tensor, expanded = pop()
         if expanded:
             order.append(tensor)
             continue
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
-        stack.append((tensor, True))
+        push((tensor, True))
         node = tensor._node
         if node is None:
             continue
-        if node.inputs is None:
+        inputs = node.inputs
+        if inputs is None:
             raise RuntimeError(
                 f"backward through a freed graph (at {node}): the graph is freed after the first "
                 "backward pass; pass retain_graph=True to the first backward() to keep it"
             )
-        for needed, value in zip(node.needs, _flat_inputs(node)):
-            if needed and isinstance(value, Tensor) and id(value) not in visited:
-                stack.append((value, False))
+        for needed, value in zip(node.needs, inputs[0] if node.op.variadic else inputs):
+            if needed and id(value) not in visited:
+                push((value, False))
     return order
 
 
@@ -275,61 +335,117 @@ def _flat_inputs(node: Node) -> tuple:
     return tuple(node.inputs[0]) if node.op.variadic else node.inputs
 
 
+def _sum_to_array(array: np.ndarray, shape: tuple) -> np.ndarray:
+    """:func:`sum_to` on a plain array (the engine's path when no graph is recorded)."""
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and array.shape[lead + i] != 1
+    )
+    if axes:
+        array = array.sum(axis=axes, keepdims=True)
+    return array.reshape(shape)
+
+
 def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wanted=None):
     """Propagate gradients from roots; return {id(tensor): grad} for ``wanted`` tensors.
 
     Without ``wanted`` (``Tensor.backward``), gradients accumulate into leaves' ``.grad``.
+    Without ``create_graph`` nothing is recorded, so the engine's own bookkeeping (summing
+    broadcast gradients, casting, accumulating) runs on plain arrays.
     """
+    wrap = (_Tensor or _tensor_class())._wrap
     order = _topological_order(roots)
     grads: dict[int, Any] = {}
     for root, grad in zip(roots, root_grads):
         key = id(root)
         grads[key] = grad if key not in grads else grads[key] + grad
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
+    # Arrays already handed out as some tensor's .grad (or owned by the caller): a leaf must
+    # never share gradient memory with another tensor, so optimisers may update it in place.
+    claimed = {id(g.data) for g in root_grads}
     results: dict[int, Any] = {}
     anomaly = _anomaly_enabled.get()
-    with set_grad_enabled(create_graph):
+    grad_token = _grad_enabled.set(create_graph)
+    error_token = _ERR_STATE.set(_IGNORE_ALL) if _ERR_STATE is not None else None
+    try:
         for tensor in reversed(order):
             key = id(tensor)
             grad = grads.pop(key, None)
             if grad is None:
                 continue
+            node = tensor._node
             if wanted_ids is not None:
                 if key in wanted_ids:
                     results[key] = grad
-            elif tensor._node is None or tensor._retains_grad:
-                _accumulate(tensor, grad, create_graph)
-            node = tensor._node
+            elif node is None or tensor._retains_grad:
+                _accumulate(tensor, grad, create_graph, claimed)
             if node is None:
                 continue
-            inputs = _flat_inputs(node)
-            input_grads = node.op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+            op = node.op
+            inputs = node.inputs[0] if op.variadic else node.inputs
+            if anomaly:
+                try:
+                    input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+                except FloatingPointError as error:
+                    raise FloatingPointError(
+                        f"{op.name}: backward produced NaN/Inf (inside its VJP: {error})"
+                    ) from None
+            else:
+                input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
                 if not needed or input_grad is None:
                     continue
-                input_grad = sum_to(input_grad, value.shape)
-                if input_grad.dtype != value.dtype:
-                    input_grad = input_grad.to(value.dtype)
+                target = value.data
+                if create_graph:
+                    input_grad = sum_to(input_grad, target.shape)
+                    if input_grad.dtype != target.dtype:
+                        input_grad = input_grad.to(target.dtype)
+                else:
+                    array = input_grad.data
+                    if array.shape != target.shape:
+                        array = _sum_to_array(array, target.shape)
+                    if array.dtype != target.dtype:
+                        array = array.astype(target.dtype)
+                    if array is not input_grad.data:
+                        input_grad = wrap(array)
                 if anomaly:
-                    _check_anomaly(node.op, "backward", input_grad, inputs)
-                previous = grads.get(id(value))
-                grads[id(value)] = input_grad if previous is None else previous + input_grad
+                    _check_anomaly(op, "backward", input_grad, inputs)
+                value_key = id(value)
+                previous = grads.get(value_key)
+                if previous is None:
+                    grads[value_key] = input_grad
+                elif create_graph:
+                    grads[value_key] = previous + input_grad
+                else:
+                    grads[value_key] = wrap(previous.data + input_grad.data)
             if not retain_graph:
                 node.inputs = None
+    finally:
+        if error_token is not None:
+            _ERR_STATE.reset(error_token)
+        _grad_enabled.reset(grad_token)
     return results
 
 
-def _accumulate(tensor, grad, create_graph: bool) -> None:
-    if not create_graph:
-        grad = grad.detach()
+def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        return
+    data = grad.data
     if tensor.grad is None:
-        tensor.grad = grad if (create_graph or grad._node is None) else grad.detach()
+        # Own, writeable memory: VJPs may return views (broadcast_to is read-only) or the same
+        # array for several inputs (add passes its gradient through to both).
+        if (data.base is not None or not data.flags.writeable or id(data) in claimed
+                or not data.flags.c_contiguous):
+            data = data.copy()
+        claimed.add(id(data))
+        tensor.grad = _Tensor._wrap(data)
     else:
-        tensor.grad = tensor.grad + grad
+        tensor.grad = _Tensor._wrap(tensor.grad.data + data)
 
 
 def _as_tensor_grad(output, grad):
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     if grad is None:
         if output.numel() != 1:
@@ -363,7 +479,7 @@ def backward(
         >>> w.grad.item()
         4.0
     """
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -400,7 +516,7 @@ def grad(
         >>> dx.item(), d2x.item()
         (27.0, 18.0)
     """
-    from hybridgrad.tensor import Tensor
+    Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
     single_output = isinstance(outputs, Tensor)
     outputs = [outputs] if single_output else list(outputs)

@@ -238,7 +238,9 @@ def _to_array(data: Any, dtype: np.dtype | None) -> np.ndarray:
         array = data
     else:
         array = np.asarray(data)
-        if array.dtype == np.float64 and not _has_numpy_float64(data):
+        # Python floats become the default dtype, unless a dtype is given (converting to
+        # float32 first would round float64 values such as 0.7).
+        if dtype is None and array.dtype == np.float64 and not _has_numpy_float64(data):
             array = array.astype(dtypes.get_default_dtype())
     if array.dtype.kind not in "biuf":
         raise TypeError(f"unsupported data type {array.dtype} for a tensor")

@@ -1,7 +1,223 @@
-"""The lab (placeholder until the lab branch lands): experiments that test the notes' claims.
+"""The lab: each claim of the study notes turned into a small, seeded, measured experiment.
+
+Every experiment is a module with ``CLAIM_ZH`` (the notes' words), ``CLAIM_EN`` (an English
+rendering) and ``run(out_dir, quick=False, seed=0) -> Result``. The verdict is computed from
+the measurements of that run, never written in advance. ``hybridgrad lab NAME`` runs one,
+``hybridgrad lab all`` runs them all and writes a Markdown and an HTML report
+(:mod:`hybridgrad.lab.report`).
 
 Example:
-    >>> from hybridgrad.lab import ctc
-    >>> ctc.CLAIM_EN.startswith("Thinking")
+    >>> from hybridgrad import lab
+    >>> "one-hot" in lab.names()
     True
+    >>> lab.claim("one-hot")[1][:29]
+    'One-hot encoding turns discre'
 """
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["EXPERIMENTS", "Result", "claim", "get", "jsonable", "names", "run", "skipped",
+           "unknown_message"]
+
+
+@dataclass
+class Result:
+    """What one experiment found.
+
+    Attributes:
+        verdict: one paragraph that starts with ``"supported in this run: "``,
+            ``"not supported: "``, ``"partly supported: "`` or ``"skipped: "`` and quotes the
+            measured numbers.
+        supported: ``True``/``False``; ``None`` when skipped or when the claim's parts disagree.
+        numbers: the measurements (plain floats, ints, strings, lists and dicts: JSON-ready).
+        images: the PNG plots written.
+        skipped_reason: why the experiment did not run (``None`` when it ran).
+        details: extra Markdown (tables) for the report.
+        name, claim_zh, claim_en, seconds: filled in by :func:`run`.
+
+    Example:
+        >>> Result("supported in this run: 1 < 2", True, {"a": 1}, []).supported
+        True
+    """
+
+    verdict: str
+    supported: bool | None
+    numbers: dict
+    images: list = field(default_factory=list)
+    skipped_reason: str | None = None
+    details: str = ""
+    name: str = ""
+    claim_zh: str = ""
+    claim_en: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary (image paths as strings).
+
+        Example:
+            >>> Result("skipped: x", None, {}, [], "x").to_dict()["skipped_reason"]
+            'x'
+        """
+        return {"name": self.name, "verdict": self.verdict, "supported": self.supported,
+                "numbers": self.numbers, "images": [str(path) for path in self.images],
+                "skipped_reason": self.skipped_reason, "details": self.details,
+                "claim_zh": self.claim_zh, "claim_en": self.claim_en,
+                "seconds": round(self.seconds, 2)}
+
+
+def skipped(reason: str, numbers: dict | None = None) -> Result:
+    """A result for an experiment that could not run; the reason is stated, nothing is faked.
+
+    Example:
+        >>> skipped("needs hybridgrad.symbolic").verdict
+        'skipped: needs hybridgrad.symbolic'
+    """
+    return Result(f"skipped: {reason}", None, dict(numbers or {}), [], reason)
+
+
+def jsonable(value):
+    """``value`` with NumPy scalars and arrays, tuples and non-string keys made plain JSON.
+
+    Example:
+        >>> import numpy as np
+        >>> jsonable({1: np.float32(0.5), "b": (np.bool_(True), np.arange(2))})
+        {'1': 0.5, 'b': [True, [0, 1]]}
+    """
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return jsonable(value.tolist())
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# name -> module; ``ctc`` comes from the captcha work and may be absent.
+EXPERIMENTS: dict[str, str] = {
+    "normalization": "hybridgrad.lab.normalization",
+    "loss": "hybridgrad.lab.loss",
+    "one-hot": "hybridgrad.lab.one_hot",
+    "positional-encoding": "hybridgrad.lab.positional_encoding",
+    "attention": "hybridgrad.lab.attention",
+    "paradigms": "hybridgrad.lab.paradigms",
+    "epochs-batches": "hybridgrad.lab.epochs_batches",
+    "cnn-depth-width": "hybridgrad.lab.cnn_depth_width",
+    "iris": "hybridgrad.lab.iris",
+    "gan-vs-vae": "hybridgrad.lab.gan_vs_vae",
+    "ctc": "hybridgrad.lab.ctc",
+}
+
+_CTC_CLAIM_ZH = ("CTC 如何计算预测序列跟目标序列的相识度？1. 生成 time step 的预测概率（有 CRNN "
+                 "模型输出），"
+                 "每个 time step 会有对类别的预测概率向量 2. 通过算法将所有可能路径的概率相加，"
+                 "并取对数"
+                 "（通常用于数值稳定性）得到最终的相似度分数。")
+_CTC_CLAIM_EN = ("How does CTC score a predicted sequence against a target? 1. The CRNN outputs a "
+                 "probability vector over the classes at every time step; 2. an algorithm sums "
+                 "the probabilities of all alignment paths and takes the logarithm (for "
+                 "numerical stability) to get the final similarity score.")
+
+
+def names() -> list[str]:
+    """The experiment names, in report order.
+
+    Example:
+        >>> names()[:3]
+        ['normalization', 'loss', 'one-hot']
+    """
+    return list(EXPERIMENTS)
+
+
+def unknown_message(name: str) -> str:
+    """The error text for an unknown experiment name, with the closest known one.
+
+    Example:
+        >>> unknown_message("one_hot").split(";")[0]
+        "no experiment named 'one_hot' (did you mean 'one-hot'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(name, names(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no experiment named {name!r}{hint}; known: {', '.join(names())}"
+
+
+def get(name: str) -> ModuleType | None:
+    """The experiment's module, or ``None`` when an optional one (``ctc``) is not installed.
+
+    Example:
+        >>> get("iris").__name__
+        'hybridgrad.lab.iris'
+    """
+    if name not in EXPERIMENTS:
+        raise KeyError(f"lab: {unknown_message(name)}")
+    module_name = EXPERIMENTS[name]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if name == "ctc" and error.name == module_name:
+            return None
+        raise
+
+
+def claim(name: str) -> tuple[str, str]:
+    """``(CLAIM_ZH, CLAIM_EN)`` of an experiment.
+
+    Example:
+        >>> claim("ctc")[1].startswith("How does CTC")
+        True
+    """
+    module = get(name)
+    zh = getattr(module, "CLAIM_ZH", None) if module is not None else None
+    en = getattr(module, "CLAIM_EN", None) if module is not None else None
+    if name == "ctc":
+        return zh or _CTC_CLAIM_ZH, en or _CTC_CLAIM_EN
+    return zh, en
+
+
+def _from_dict(values: dict) -> Result:
+    """Adapt an experiment that returns a plain dictionary (the ``ctc`` contribution)."""
+    known = {"verdict", "supported", "numbers", "images", "skipped_reason", "details"}
+    numbers = dict(values.get("numbers") or {k: v for k, v in values.items() if k not in known})
+    return Result(str(values.get("verdict", "")), values.get("supported"), numbers,
+                  [Path(path) for path in values.get("images", [])],
+                  values.get("skipped_reason"), str(values.get("details", "")))
+
+
+def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
+    """Run one experiment into ``out_dir/NAME`` and return its :class:`Result`.
+
+    Example:
+        >>> import tempfile
+        >>> result = run("one-hot", tempfile.mkdtemp(), quick=True)
+        >>> result.supported, result.verdict.startswith("supported in this run")
+        (True, True)
+    """
+    module = get(name)
+    target = Path(out_dir) / name
+    target.mkdir(parents=True, exist_ok=True)
+    zh, en = claim(name)
+    start = time.perf_counter()
+    if module is None:
+        result = skipped("the CTC experiment (hybridgrad/lab/ctc.py, from the captcha work) is "
+                         "not installed in this checkout")
+    else:
+        parameters = inspect.signature(module.run).parameters
+        if "seed" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            outcome = module.run(target, quick=quick, seed=seed)
+        else:  # run(out_dir, quick) without a seed: it seeds itself
+            outcome = module.run(target, quick=quick)
+        result = _from_dict(outcome) if isinstance(outcome, dict) else outcome
+    result.name, result.claim_zh, result.claim_en = name, zh or "", en or ""
+    result.numbers = jsonable(result.numbers)
+    result.seconds = time.perf_counter() - start
+    return result

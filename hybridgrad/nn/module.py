@@ -146,7 +146,26 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        hybrid = self.__dict__.get("_hybrid")
+        if hybrid is not None:
+            return hybrid(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def hybridize(self, active: bool = True) -> Module:
+        """Compile this module on its first call (trace, optimise, plan memory) and reuse the
+        compiled graph per input signature and train/eval mode (see :mod:`hybridgrad.jit`).
+        Calls that need gradients run eagerly; ``hybridize(False)`` turns it off.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> model = hg.nn.Linear(2, 2).eval().hybridize()
+            >>> with hg.no_grad():
+            ...     model(hg.ones(1, 2)).shape
+            (1, 2)
+        """
+        from hybridgrad.jit import hybridize
+
+        return hybridize(self, active)
 
     # Iteration.
     def named_modules(self, memo: set | None = None, prefix: str = "") -> Iterator[tuple]:

@@ -12,6 +12,7 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     conv,
     ctc,
     elementwise,
+    extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
     movement,
     reduction,
 )

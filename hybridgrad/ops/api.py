@@ -28,7 +28,8 @@ ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
 
 
 def _shape_of(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else ()
+    shape = getattr(x, "shape", ())
+    return shape if type(shape) is tuple else tuple(shape)
 
 
 def _dims(dim, axis, ndim: int) -> tuple | None:
@@ -436,6 +437,8 @@ def logsumexp(a, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
     """
     axes = _dims(dim, axis, len(a.shape))
     shift = amax(a, axes, keepdim=True).detach()
+    # A slice of all -inf gives -inf (not NaN from -inf - -inf), as in PyTorch.
+    shift = where(isfinite(shift), shift, 0.0)
     total = log(sum(exp(a - shift), axes, keepdim=True)) + shift
     if not _keep(keepdim, keepdims):
         total = _drop_dims(total, axes)
@@ -497,7 +500,7 @@ def matmul(a, b):
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return tuple(map(int, shape))
 
 
 def reshape(a, *shape):

@@ -269,7 +269,8 @@ def _conv2d_weight_vjp(h, inputs, out, needs, kernel_size, stride, padding, dila
     return grad_x, grad_g
 
 
-@register("conv2d", shape=_conv2d_shape, vjp=_conv2d_vjp, promotes=True,
+@register("conv2d", gradcheck="tests/nn/test_conv.py",
+          shape=_conv2d_shape, vjp=_conv2d_vjp, promotes=True,
           formula="conv2d({x}, {w})",
           derivatives=("conv_transpose2d(grad, {w})", "conv2d_weight({x}, grad)"),
           arg_names=("x", "w"))
@@ -279,7 +280,8 @@ def _conv2d(xp, x, w, stride, padding, dilation, groups):
     return _conv2d_array(x, w, stride, padding, dilation, groups)
 
 
-@register("conv_transpose2d", shape=_conv_transpose2d_shape, vjp=_conv_transpose2d_vjp,
+@register("conv_transpose2d", gradcheck="tests/nn/test_conv.py",
+          shape=_conv_transpose2d_shape, vjp=_conv_transpose2d_vjp,
           promotes=True, formula="conv_transpose2d({g}, {w})",
           derivatives=("conv2d(grad, {w})", "conv2d_weight(grad, {g})"), arg_names=("g", "w"))
 def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
@@ -288,7 +290,8 @@ def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
     return _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups)
 
 
-@register("conv2d_weight", shape=_conv2d_weight_shape, vjp=_conv2d_weight_vjp, promotes=True,
+@register("conv2d_weight", gradcheck="tests/nn/test_conv.py",
+          shape=_conv2d_weight_shape, vjp=_conv2d_weight_vjp, promotes=True,
           formula="conv2d_weight({x}, {g})",
           derivatives=("conv_transpose2d({g}, grad)", "conv2d({x}, grad)"),
           arg_names=("x", "g"))
@@ -351,7 +354,8 @@ def _max_pool_vjp(g, inputs, out, needs, **attrs):
     return (apply("max_pool2d_scatter", g, taps, input_shape=tuple(x.shape), **attrs),)
 
 
-@register("max_pool2d", shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})",
+@register("max_pool2d", gradcheck="tests/nn/test_conv.py",
+          shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})",
           derivatives=("1 at each window's (first) maximum, else 0",), arg_names=("a",))
 def _max_pool2d(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Maximum over each window (padding never wins; NaN propagates)."""
@@ -445,7 +449,8 @@ def _scatter_vjp(h, inputs, out, needs, input_shape, **attrs):
     return (apply("max_pool2d_gather", h, taps, **attrs), None)
 
 
-@register("max_pool2d_scatter", shape=_scatter_shape, vjp=_scatter_vjp,
+@register("max_pool2d_scatter", gradcheck="tests/nn/test_conv.py",
+          shape=_scatter_shape, vjp=_scatter_vjp,
           formula="unpool({g})", derivatives=("gather(grad)", "0"), arg_names=("g", "taps"))
 def _max_pool2d_scatter(xp, g, taps, input_shape, kernel_size, stride, padding, dilation,
                         ceil_mode):
@@ -479,7 +484,8 @@ def _gather_vjp(g, inputs, out, needs, **attrs):
     return (apply("max_pool2d_scatter", g, taps, input_shape=tuple(h.shape), **attrs), None)
 
 
-@register("max_pool2d_gather", shape=_gather_shape, vjp=_gather_vjp, formula="pick({h})",
+@register("max_pool2d_gather", gradcheck="tests/nn/test_conv.py",
+          shape=_gather_shape, vjp=_gather_vjp, formula="pick({h})",
           derivatives=("unpool(grad)", "0"), arg_names=("h", "taps"))
 def _max_pool2d_gather(xp, h, taps, kernel_size, stride, padding, dilation, ceil_mode):
     """Pick h at each window's argmax (the adjoint of max_pool2d_scatter)."""

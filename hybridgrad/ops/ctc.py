@@ -181,7 +181,8 @@ def _ctc_vjp(grad, inputs, output, needs, blank, zero_infinity):
                              blank, zero_infinity), None, None, None)
 
 
-@register("ctc_nll", shape=_ctc_shape, vjp=_ctc_vjp, float_only=False,
+@register("ctc_nll", gradcheck="tests/nn/test_ctc.py",
+          shape=_ctc_shape, vjp=_ctc_vjp, float_only=False,
           formula="-log p_ctc({a} | {b})",
           derivatives=("-occupancy of each label at each time step", "0", "0", "0"),
           arg_names=("a", "b", "c", "d"))
@@ -203,7 +204,8 @@ def _no_second_derivative(grad, inputs, output, needs, blank, zero_infinity):
                               "is not implemented")
 
 
-@register("ctc_nll_backward",
+@register("ctc_nll_backward", gradcheck="tests/nn/test_ctc.py",
+
           shape=lambda grad, log_probs, *rest, blank, zero_infinity: Spec(
               tuple(log_probs.shape), log_probs.dtype),
           vjp=_no_second_derivative, float_only=False, formula="ctc_backward({a})",

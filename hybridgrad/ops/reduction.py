@@ -14,7 +14,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import OpError, Spec, broadcast_shape, promote, register
+from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
 
 def _reduced_shape(shape: tuple, axis, keepdims: bool) -> tuple:
@@ -40,14 +40,21 @@ def _keep_shape(grad, shape: tuple, axis, keepdims: bool):
     return F.reshape(grad, _reduced_shape(shape, axis, True))
 
 
+def _sum_vjp(g, inputs, out, needs, axis, keepdims):
+    shape = tuple(inputs[0].shape)
+    # The reduced gradient broadcasts straight back when the summed axes lead (or were kept).
+    if not keepdims and axis is not None and axis != tuple(range(len(axis))):
+        g = F.reshape(g, _reduced_shape(shape, axis, True))
+    return (F.broadcast_to(g, shape),)
+
+
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
-          arg_names=("a",),
-          vjp=lambda g, i, out, needs, axis, keepdims: (
-              F.broadcast_to(_keep_shape(g, tuple(i[0].shape), axis, keepdims),
-                             tuple(i[0].shape)),))
+          arg_names=("a",), vjp=_sum_vjp)
 def _sum(xp, a, axis, keepdims):
-    """Sum over axes."""
-    return xp.sum(a, axis=axis, keepdims=keepdims)
+    """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
+    # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
+    return xp.add.reduce(a, axis=axis, keepdims=keepdims,
+                         dtype=np.int64 if a.dtype.kind in "biu" else None)
 
 
 def _amax_vjp(g, inputs, out, needs, axis, keepdims):
@@ -66,28 +73,36 @@ def _amax(xp, a, axis, keepdims):
     """Maximum over axes."""
     if a.size == 0:
         raise ValueError("max of an empty tensor is undefined")
-    return xp.amax(a, axis=axis, keepdims=keepdims)
+    return xp.maximum.reduce(a, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, inputs, out, needs, axis, keepdims):
     a = inputs[0]
     shape = tuple(a.shape)
-    # d(prod)/da_i is the product of the other elements, computed without dividing by a_i so
-    # that zeros are handled: product of the other elements = prod(where(j == i, 1, a_j)).
-    # For one zero this is out/a elsewhere and the product of the rest at the zero.
-    safe = F.where(a == 0, 1, a)
-    zeros = F.sum(F.to(a == 0, a.dtype), axis, keepdim=True)
+    # d(prod)/da_i is the product of the other elements, written so that zeros are exact and the
+    # expression itself differentiates correctly (second derivatives):
+    # * a_i != 0: prod / a_i (prod keeps the zeros, so its own gradient is right);
+    # * a_i == 0, the only zero of its slice: the product of the non-zero elements;
+    # * a_i == 0, one other zero a_m: a_m * (product of the non-zero elements), where a_m is
+    #   written as (sum of the zero elements) - a_i: value 0, derivative 1 w.r.t. a_m;
+    # * three or more zeros: 0 (and so are all its first derivatives).
+    is_zero = a == 0
+    safe = F.where(is_zero, 1, a)
+    zeros = F.sum(F.to(is_zero, a.dtype), axis, keepdim=True)
     prod_nonzero = F.prod(safe, axis, keepdim=True)
-    others = F.where(a == 0, F.where(zeros == 1, prod_nonzero, 0),
-                     F.where(zeros == 0, prod_nonzero / safe, 0))
+    other_zero = F.sum(F.where(is_zero, a, 0), axis, keepdim=True) - a
+    at_zero = F.where(zeros == 1, prod_nonzero,
+                      F.where(zeros == 2, other_zero * prod_nonzero, 0))
+    others = F.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
     return (others * _keep_shape(g, shape, axis, keepdims),)
 
 
 @register("prod", shape=_reduction_rule(), formula="prod({a})",
           derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp)
 def _prod(xp, a, axis, keepdims):
-    """Product over axes."""
-    return xp.prod(a, axis=axis, keepdims=keepdims)
+    """Product over axes (integers and bools multiply as int64)."""
+    return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
+                              dtype=np.int64 if a.dtype.kind in "biu" else None)
 
 
 def _arg_rule(a, axis, keepdims):
@@ -129,6 +144,19 @@ def _matmul_shape(a, b):
     return Spec(shape, promote(a.dtype, b.dtype))
 
 
+def _sum_to(grad, shape: tuple):
+    """:func:`hybridgrad.autograd.sum_to` (imported late: autograd imports the registry)."""
+    from hybridgrad.autograd import sum_to as engine_sum_to
+
+    return engine_sum_to(grad, shape)
+
+
+def _swap_last(x):
+    """Transpose the last two axes with one primitive call (no public-API checks: hot path)."""
+    ndim = len(x.shape)
+    return apply("permute", x, dims=tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
+
+
 def _matmul_vjp(g, inputs, out, needs):
     a, b = inputs
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
@@ -142,16 +170,17 @@ def _matmul_vjp(g, inputs, out, needs):
     if len(b_shape) == 1:
         g2 = F.unsqueeze(g2, -1)
     grad_a = grad_b = None
+    # Batch dimensions that were broadcast are summed back by _sum_to.
     if needs[0]:
-        from hybridgrad.autograd import sum_to
-
-        grad_a = F.reshape(sum_to(F.matmul(g2, F.transpose(b2, -1, -2)), tuple(a2.shape)),
-                           a_shape)
+        grad_a = F.matmul(g2, _swap_last(b2))
+        if tuple(grad_a.shape) != tuple(a2.shape):
+            grad_a = _sum_to(grad_a, tuple(a2.shape))
+        grad_a = F.reshape(grad_a, a_shape)
     if needs[1]:
-        from hybridgrad.autograd import sum_to
-
-        grad_b = F.reshape(sum_to(F.matmul(F.transpose(a2, -1, -2), g2), tuple(b2.shape)),
-                           b_shape)
+        grad_b = F.matmul(_swap_last(a2), g2)
+        if tuple(grad_b.shape) != tuple(b2.shape):
+            grad_b = _sum_to(grad_b, tuple(b2.shape))
+        grad_b = F.reshape(grad_b, b_shape)
     return grad_a, grad_b
 
 
@@ -161,4 +190,16 @@ def _matmul(xp, a, b):
     """Matrix product (NumPy's matmul rules)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("both operands need at least 1 dimension")
+    inner_a = a.shape[-1]
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        where = "first" if b.ndim == 1 else "second-to-last"
+        raise ValueError(f"shapes {a.shape} and {b.shape} are not aligned: {inner_a} (last "
+                         f"dimension of the first) != {inner_b} ({where} dimension of the second)")
+    # Zero-stride operands (broadcast gradients such as sum's) push NumPy off its BLAS path,
+    # which is 10x slower or worse; a contiguous copy is cheaper.
+    if a.ndim > 1 and 0 in a.strides and a.size > 1:
+        a = xp.ascontiguousarray(a)
+    if b.ndim > 1 and 0 in b.strides and b.size > 1:
+        b = xp.ascontiguousarray(b)
     return xp.matmul(a, b)

@@ -57,6 +57,10 @@ class OpDef:
     promotes: bool = False
     # Filled in by hybridgrad.onnx: fn(builder, node) -> output names.
     onnx: Callable | None = None
+    # Test file (relative to the repository root) holding this primitive's float64 gradient
+    # check, for primitives whose check is not a case of tests/ops/test_ops_gradcheck.py. The
+    # registry-wide coverage test fails for a differentiable primitive with neither.
+    gradcheck: str = ""
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -140,32 +144,90 @@ def apply(op: OpDef | str, *inputs: Any, **attrs: Any):
         6.0
     """
     if type(op) is str:
-        op = get_op(op)
-    flat = inputs[0] if op.variadic else inputs
-    for value in flat:
+        try:
+            op = REGISTRY[op]
+        except KeyError:
+            op = get_op(op)
+    for value in (inputs[0] if op.variadic else inputs):
         if isinstance(value, SymbolicValue):
             if _symbolic_handler is None:
                 raise RuntimeError("symbolic value used before hybridgrad.symbolic was imported")
             return _symbolic_handler(op, inputs, attrs)
+    return _eager_apply(op, inputs, attrs)
+
+
+def _eager_apply(op: OpDef, inputs: tuple, attrs: dict):
+    # Bound on first use (autograd imports this module); later calls go straight to it.
+    global _eager_apply
     from hybridgrad.autograd import eager_apply
 
+    _eager_apply = eager_apply
     return eager_apply(op, inputs, attrs)
+
+
+def _ignore_float_errors():
+    """A cheap equivalent of ``np.errstate(all="ignore")`` for the per-operator hot path.
+
+    ``np.errstate`` builds its state on every entry (about 1 microsecond); NumPy 2 keeps that
+    state in a context variable, so we build the "ignore" state once and set the variable.
+    Falls back to ``np.errstate`` where NumPy's internals differ.
+    """
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar
+
+        with np.errstate(all="ignore"):
+            ignore = _extobj_contextvar.get()
+    except (ImportError, AttributeError):  # pragma: no cover - other NumPy versions
+        return None, None
+    return _extobj_contextvar, ignore
+
+
+_ERR_STATE, _IGNORE_ALL = _ignore_float_errors()
 
 
 def run_forward(op: OpDef, arrays: list, attrs: dict):
     """Run an operator's array code, turning NumPy's low-level errors into :class:`OpError`.
+
+    Floating-point warnings are silenced (``log(-1)`` is NaN, as in PyTorch); anomaly mode
+    reports where NaN/Inf first appear.
 
     Example:
         >>> import numpy as np
         >>> run_forward(get_op("add"), [np.ones(2), np.ones(2)], {})
         array([2., 2.])
     """
-    try:
+    if _ERR_STATE is not None:
+        token = _ERR_STATE.set(_IGNORE_ALL)
+        try:
+            return op.forward(xp, *arrays, **attrs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _op_error(op, arrays, attrs, error) from None
+        finally:
+            _ERR_STATE.reset(token)
+    try:  # pragma: no cover - other NumPy versions
         with np.errstate(all="ignore"):
             return op.forward(xp, *arrays, **attrs)
-    except (ValueError, IndexError, TypeError) as error:
-        described = ", ".join(_describe(a) for a in (arrays[0] if op.variadic else arrays))
-        raise OpError(f"{op.name}: {error} (inputs: {described}; attributes: {attrs})") from None
+    except (ValueError, IndexError, TypeError) as error:  # pragma: no cover
+        raise _op_error(op, arrays, attrs, error) from None
+
+
+def _op_error(op: OpDef, arrays: list, attrs: dict, error: Exception) -> OpError:
+    values = arrays[0] if op.variadic else arrays
+    # The shape rule (shared with the symbolic compiler) words most errors best.
+    specs = [Spec(tuple(a.shape), a.dtype) if isinstance(a, np.ndarray) else a for a in values]
+    try:
+        op.shape(*([specs] if op.variadic else specs), **attrs)
+    except OpError as rule_error:
+        return rule_error
+    except Exception:  # noqa: BLE001, S110 - a rule that cannot judge these inputs: fall through
+        pass
+    shapes = [tuple(a.shape) for a in values if isinstance(a, np.ndarray)]
+    message = str(error)
+    if "broadcast" in message and len(shapes) > 1:
+        listed = " and ".join(str(s) for s in shapes)
+        message = f"shapes {listed} cannot be broadcast together"
+    described = ", ".join(_describe(a) for a in values)
+    return OpError(f"{op.name}: {message} (inputs: {described}; attributes: {attrs})")
 
 
 def _describe(array) -> str:

@@ -1,0 +1,61 @@
+"""``hybridgrad list``: the models (and, when the lab is installed, its experiments).
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(); register(parser.add_subparsers())
+    >>> parser.parse_args(["list"]).handler.__name__
+    'run'
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def register(subparsers) -> None:
+    """Add the ``list`` sub-command."""
+    parser = subparsers.add_parser("list", help="list the models (and lab experiments)",
+                                   description="List the models 'hybridgrad train' knows, with "
+                                   "their quality bars and whether a trained checkpoint exists.")
+    parser.set_defaults(handler=run)
+
+
+def model_lines() -> list[str]:
+    """One line per registered model.
+
+    Example:
+        >>> any(line.lstrip().startswith("cgan") for line in model_lines())
+        True
+    """
+    from hybridgrad.models import REGISTRY
+    from hybridgrad.training.helpers import default_checkpoint
+
+    lines = []
+    for name, spec in sorted(REGISTRY.items()):
+        trained = "trained" if os.path.exists(default_checkpoint(name)) else "-"
+        bar = f"{spec.metric} {spec.goal[0]} {spec.goal[1]}"
+        lines.append(f"  {name:5s} {spec.description}\n"
+                     f"        {spec.dataset}, {spec.config['epochs']} epochs, bar: {bar} "
+                     f"(within {spec.budget}), runs/{name}: {trained}")
+    return lines
+
+
+def _lab_lines() -> list[str]:
+    try:
+        from hybridgrad import lab
+    except ImportError:
+        return []
+    experiments = getattr(lab, "EXPERIMENTS", None) or getattr(lab, "REGISTRY", None) or {}
+    return [f"  {name:20s} {getattr(item, 'description', '')}"
+            for name, item in sorted(experiments.items())]
+
+
+def run(args) -> int:
+    """Handler of ``hybridgrad list``."""
+    print("models (hybridgrad train NAME; eval, sample, predict):")
+    print("\n".join(model_lines()))
+    lab_lines = _lab_lines()
+    if lab_lines:
+        print("lab experiments:")
+        print("\n".join(lab_lines))
+    return 0

@@ -1,0 +1,197 @@
+"""``hybridgrad train MODEL``: train one of the notes' models on MNIST.
+
+Examples::
+
+    hybridgrad train cgan                      # the notes' CGAN, default settings
+    hybridgrad train cnn --epochs 5 --lr 1e-3 --out runs/cnn5
+    hybridgrad train mlp --quick               # a seconds-long smoke run on 512 images
+    hybridgrad train vit --set model.pool=mean --set model.positions=sinusoidal
+    hybridgrad train cgan --resume runs/cgan/checkpoint.safetensors
+    mpirun -n 2 hybridgrad train cnn --distributed   # data-parallel on 2 processes (MPI)
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(); register(parser.add_subparsers())
+    >>> parser.parse_args(["train", "cnn", "--epochs", "2"]).epochs
+    2
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+
+from hybridgrad.cli import CommandError
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` sub-command."""
+    parser = subparsers.add_parser(
+        "train", help="train a model (mlp, cnn, vit, cgan, vae, cvae) on MNIST",
+        description="Train one of the notes' models on MNIST. Writes checkpoint.safetensors "
+        "(every epoch and on Ctrl-C), metrics.jsonl, curves.png and sample pictures into "
+        "--out (default runs/MODEL). The defaults are the settings meant to reach each model's "
+        "quality bar ('hybridgrad list').")
+    parser.add_argument("model", help="model name (see 'hybridgrad list')")
+    parser.add_argument("--epochs", type=int, help="number of epochs (with --resume: the new "
+                        "total)")
+    parser.add_argument("--batch-size", type=int, help="training batch size")
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument("--out", help="output folder (default runs/MODEL)")
+    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (default "
+                        "$HYBRIDGRAD_DATA/mnist, else the user cache)")
+    parser.add_argument("--download", action="store_true", help="download MNIST when missing")
+    parser.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint "
+                        "(exactly as if it had not stopped)")
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run: a small "
+                        "subset, a tiny model, one epoch")
+    parser.add_argument("--judge", metavar="CKPT", help="CNN checkpoint that scores generated "
+                        "digits (cgan, cvae; default runs/cnn/checkpoint.safetensors beside "
+                        "--out)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
+                        help="override a hyper-parameter, e.g. --set model.width=64 "
+                        "(repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", action="store_true", help="data-parallel training as "
+                        "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
+                        "MODEL --distributed' (--batch-size stays the global batch, split over "
+                        "the N processes; rank 0 writes --out). See docs/distributed.md")
+    parser.set_defaults(handler=run)
+
+
+def _config(args, spec) -> dict:
+    from hybridgrad.training.helpers import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                       ("lr", args.lr), ("seed", args.seed)):
+        if value is not None:
+            overrides[key] = value
+    config = spec.resolved_config(quick=args.quick, overrides=overrides)
+    config.setdefault("seed", 0)
+    config["quick"] = bool(args.quick)
+    unknown = sorted(set(overrides) - set(spec.config) - {"seed"})
+    parameters = inspect.signature(spec.builder).parameters
+    unknown += [f"model.{key}" for key in overrides.get("model", {}) if key not in parameters]
+    if unknown:
+        raise CommandError(f"unknown hyper-parameter(s) {', '.join(unknown)} for {spec.name}; "
+                           f"the settings are {', '.join(sorted(set(spec.config) - {'model'}))} "
+                           f"and model.{{{', '.join(sorted(parameters))}}}.")
+    for key, value in config.items():
+        if key in ("epochs", "batch_size") and (not isinstance(value, int) or value < 1):
+            raise CommandError(f"--{key.replace('_', '-')} must be a positive integer, got "
+                               f"{value!r}.")
+    return config
+
+
+def _resumed_config(args, spec) -> dict:
+    from hybridgrad.training import CheckpointError, load_checkpoint
+
+    if any(value is not None for value in (args.batch_size, args.lr, args.seed)) \
+            or args.overrides or args.quick:
+        raise CommandError("--resume continues a run with the hyper-parameters saved in its "
+                           "checkpoint; only --epochs (the new total) may change. Drop --lr, "
+                           "--batch-size, --seed, --quick and --set, or start a new run "
+                           "without --resume.")
+    if not os.path.exists(args.resume):
+        raise CommandError(f"cannot resume: {args.resume} does not exist. A run writes its "
+                           f"checkpoint to OUT/checkpoint.safetensors (runs/{spec.name}/ by "
+                           f"default).")
+    try:
+        state = load_checkpoint(args.resume)
+    except CheckpointError as error:
+        raise CommandError(f"cannot resume: {error}.") from None
+    if state.get("model") != spec.name:
+        raise CommandError(f"cannot resume: {args.resume} holds a {state.get('model')!r} model, "
+                           f"not {spec.name!r}. Run 'hybridgrad train {state.get('model')} "
+                           f"--resume {args.resume}', or pass a checkpoint of {spec.name!r}.")
+    config = json.loads(state["config"])
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise CommandError(f"--epochs must be a positive integer, got {args.epochs}.")
+        if config.get("scheduler") == "onecycle" and args.epochs != config["epochs"]:
+            raise CommandError(f"this run's one-cycle learning-rate schedule was laid out for "
+                               f"{config['epochs']} epochs and cannot be stretched to "
+                               f"{args.epochs}; resume without --epochs, or start a new run "
+                               f"with --epochs {args.epochs}.")
+        config["epochs"] = args.epochs
+    return config
+
+
+def run(args) -> int:
+    """Handler of ``hybridgrad train``."""
+    from hybridgrad.training import (
+        CheckpointError,
+        DatasetNotFoundError,
+        Trainer,
+        WrongCheckpointError,
+        describe,
+    )
+    from hybridgrad.training.distributed import BatchSizeError
+    from hybridgrad.training.helpers import default_checkpoint, default_out, spec_or_error
+
+    spec = spec_or_error(args.model)
+    config = _resumed_config(args, spec) if args.resume else _config(args, spec)
+    say = _distributed_printer(config) if args.distributed else print
+    out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
+    judge = None
+    if spec.metric == "label_accuracy":
+        judge = args.judge or os.path.join(os.path.dirname(os.path.abspath(out)), "cnn",
+                                           "checkpoint.safetensors")
+        if not os.path.exists(judge):
+            say(f"note: no judge CNN at {judge}, so {spec.metric} is not measured during "
+                f"training; train it with 'hybridgrad train cnn' (it writes "
+                f"{default_checkpoint('cnn')}) or pass --judge CKPT.", file=sys.stderr)
+    say(f"hybridgrad train {spec.name}: {config['epochs']} epoch(s), batch size "
+          f"{config['batch_size']}, lr {config['lr']}, seed {config['seed']}"
+          f"{' (quick)' if args.quick else ''}{', resuming ' + args.resume if args.resume else ''}"
+          f" -> {out}")
+
+    def report(trainer, record):
+        say(describe(record, spec), flush=True)
+
+    trainer = Trainer(spec, config, out, data_dir=args.data_dir, download=args.download,
+                      judge=judge, progress=not args.no_progress, epoch_callback=report,
+                      distributed=args.distributed)
+    try:
+        record = trainer.run(resume=args.resume)
+    except (DatasetNotFoundError, BatchSizeError) as error:
+        raise CommandError(str(error)) from None
+    except (CheckpointError, WrongCheckpointError) as error:
+        raise CommandError(f"cannot resume: {error}") from None
+    except KeyboardInterrupt as interrupt:
+        say(str(interrupt) or "interrupted", file=sys.stderr)
+        return 130
+    say(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
+    if (record and not config.get("quick") and spec.metric in record
+            and not spec.meets_goal(record[spec.metric])):
+        say(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
+            f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)
+    return 0
+
+
+def _distributed_printer(config: dict):
+    """Join the MPI job; a ``print`` that only rank 0 uses. Says how the work is split."""
+    from hybridgrad import distributed
+
+    try:
+        communicator = distributed.init()
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+
+    def say(*values, **options):
+        if communicator.rank == 0:
+            print(*values, **options)
+
+    if communicator.size == 1:
+        say("note: --distributed without mpirun (or with -n 1) trains in this one process; "
+            "start several with 'mpirun -n N hybridgrad train ... --distributed'.",
+            file=sys.stderr)
+    else:
+        say(f"distributed: {communicator.size} processes ({type(communicator).__name__}), "
+            f"{config['batch_size'] // communicator.size} images each per step of "
+            f"{config['batch_size']}")
+    return say

@@ -1,0 +1,385 @@
+"""Compiled functions: specialise per input signature, optimise, plan memory, then run.
+
+:func:`compile` returns a :class:`CompiledFunction`. On a call it looks up the input signature
+(shape and dtype of every input); the first time a signature is seen it specialises the graph,
+runs the passes and the memory planner, and allocates the planned buffers once. Later calls run
+the stored program: each step is an out= kernel writing into its planned buffer (or in place
+into an input's), or an operator's own forward for the operators without one. Outputs are
+fresh arrays every call (never a planned buffer), so callers never see values overwritten.
+
+``compile(..., optimize=False)`` gives the naive executor for comparison: no passes, every node
+computed by its eager forward into its own new array, and every value kept until the end.
+
+Example:
+    >>> import numpy as np
+    >>> from hybridgrad.symbolic import Variable, Constant, compile
+    >>> A = Variable('A'); B = Variable('B')
+    >>> f = compile(B * A + Constant(1))
+    >>> f(A=np.ones(3), B=np.ones(3) * 2)
+    array([3., 3., 3.])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.ops.registry import Spec
+from hybridgrad.symbolic import passes as P
+from hybridgrad.symbolic.graph import Graph, Node, SymbolError
+from hybridgrad.symbolic.memory import OUT_OPS, Plan, may_alias, nbytes, plan_memory
+
+
+def _where_kernel(out, condition, a, b):
+    if condition.dtype != np.bool_:
+        condition = condition.astype(bool)
+    np.copyto(out, b, casting="unsafe")
+    np.copyto(out, a, casting="unsafe", where=condition)
+    return out
+
+
+def _clamp_kernel(out, a, low, high):
+    source = a
+    if low is not None:
+        np.maximum(source, np.asarray(low, dtype=a.dtype), out=out)
+        source = out
+    if high is not None:
+        np.minimum(source, np.asarray(high, dtype=a.dtype), out=out)
+    return out
+
+
+def _kernel(node: Node):
+    """fn(out, *arrays) computing ``node`` into ``out``."""
+    name, attrs = node.op.name, node.attrs
+    if name in P.UFUNC_KERNELS:
+        return P.UFUNC_KERNELS[name]
+    if name == "fused":
+        program, registers = attrs["program"], attrs.get("registers", 1)
+        return lambda out, *arrays: P.run_fused(out, list(arrays), program, registers)
+    if name == "fused_matmul":
+        program, registers = attrs["program"], attrs.get("registers", 1)
+        return lambda out, a, b, *arrays: P.run_fused(out, list(arrays), program, registers,
+                                                      matmul=(a, b))
+    if name == "matmul":
+        return lambda out, a, b: np.matmul(a, b, out=out)
+    if name == "sum":
+        axis, keepdims = attrs["axis"], attrs["keepdims"]
+        return lambda out, a: np.sum(a, axis=axis, keepdims=keepdims, out=out)
+    if name == "where":
+        return _where_kernel
+    if name == "cast":
+        return lambda out, a: (np.copyto(out, a, casting="unsafe"), out)[1]
+    if name == "clamp":
+        low, high = attrs["low"], attrs["high"]
+        return lambda out, a: _clamp_kernel(out, a, low, high)
+    if name == "ones_like":
+        return lambda out, a: (out.fill(1), out)[1]
+    raise KeyError(name)
+
+
+def _generic(node: Node):
+    op, attrs = node.op, node.attrs
+    if op.variadic:
+        return lambda *arrays: np.asarray(op.forward(np, list(arrays), **attrs))
+    return lambda *arrays: np.asarray(op.forward(np, *arrays, **attrs))
+
+
+class Executable:
+    """One specialised graph with its plan and buffers, ready to run."""
+
+    def __init__(self, graph: Graph, plan: Plan | None):
+        self.graph = graph
+        self.plan = plan
+        slot = {n.id: i for i, n in enumerate(graph.nodes)}
+        self.size = len(graph.nodes)
+        self.inputs = [(n.name, slot[n.id]) for n in graph.nodes if n.kind == "input"]
+        self.params = [(slot[n.id], n.value) for n in graph.nodes if n.kind == "param"]
+        self.consts = [(slot[n.id], np.asarray(n.value, dtype=n.spec.dtype))
+                       for n in graph.nodes if n.kind == "const"]
+        self.buffers = [] if plan is None else [np.empty(size, np.uint8)
+                                                for size in plan.buffer_sizes]
+        outputs = {o.id for o in graph.outputs}
+        steps = []
+        for index, node in enumerate(graph.nodes):
+            if node.kind != "op":
+                continue
+            ins = tuple(slot[c.id] for c in node.inputs)
+            if plan is None or node.op.name not in OUT_OPS:
+                function = _generic(node)
+            elif node.id in plan.direct:
+                # Written straight into the tensor that an assign would copy it to.
+                ins = ins + (slot[plan.direct[node.id]],)
+                function = _bind_last(_kernel(node))
+            elif node.id in plan.reuse:
+                # In place into an input's self-allocated result, read here for the last time.
+                ins = ins + (slot[plan.reuse[node.id]],)
+                function = _bind_reused(_kernel(node))
+            elif node.id in plan.buffer_of:
+                buffer = self.buffers[plan.buffer_of[node.id]]
+                view = buffer[:nbytes(node.spec)].view(node.spec.dtype).reshape(node.spec.shape)
+                function = _bind(_kernel(node), view)
+            elif node.id in outputs:
+                function = _bind_fresh(_kernel(node), node.spec)
+            else:
+                function = _generic(node)
+            frees = () if plan is None else tuple(slot[i] for i in plan.release_after.get(index,
+                                                                                            ()))
+            steps.append((function, ins, slot[node.id], frees))
+        self.steps = steps
+        self.outputs = []
+        seen = set()
+        for out in graph.outputs:
+            needs_copy = out.kind != "op" or may_alias(out) or out.id in seen
+            seen.add(out.id)
+            self.outputs.append((slot[out.id], needs_copy))
+
+    def run(self, feeds: dict) -> list:
+        env = [None] * self.size
+        for name, index in self.inputs:
+            env[index] = feeds[name]
+        for index, tensor in self.params:
+            env[index] = tensor.data
+        for index, array in self.consts:
+            env[index] = array
+        with np.errstate(all="ignore"):
+            for function, ins, out, frees in self.steps:
+                env[out] = function(*[env[i] for i in ins])
+                for index in frees:
+                    env[index] = None
+        return [np.array(env[i], copy=True) if copy else env[i] for i, copy in self.outputs]
+
+
+def _bind(kernel, view):
+    return lambda *arrays: kernel(view, *arrays)
+
+
+# Target bytes of the largest intermediate block when a batch is split into row blocks.
+SPLIT_BLOCK_BYTES = 1 << 17
+
+
+class SplitExecutable:
+    """Runs a row-independent graph on blocks of rows (see :func:`passes.row_independent`):
+    buffers are planned for one block, so memory no longer grows with the batch."""
+
+    def __init__(self, graph: Graph, batched: set, rows: int):
+        self.graph = graph
+        self.batched = batched
+        self.rows = rows
+        self.block = self._make(rows)
+        self.plan = self.block.plan
+        self._tails: dict[int, Executable] = {}
+
+    def _make(self, rows: int) -> Executable:
+        graph = P.rebatch(self.graph, self.batched, rows)
+        return Executable(graph, plan_memory(graph))
+
+    def run(self, feeds: dict) -> list:
+        total = next(iter(feeds.values())).shape[0]
+        outputs = [np.empty(o.spec.shape, dtype=o.spec.dtype) for o in self.graph.outputs]
+        for start in range(0, total, self.rows):
+            stop = min(start + self.rows, total)
+            executable = self.block
+            if stop - start != self.rows:
+                executable = self._tails.get(stop - start)
+                if executable is None:
+                    executable = self._tails[stop - start] = self._make(stop - start)
+            results = executable.run({k: v[start:stop] for k, v in feeds.items()})
+            for out, part in zip(outputs, results):
+                out[start:stop] = part
+        return outputs
+
+
+def _split_rows(graph: Graph, batched: set) -> int:
+    total = graph.inputs()[0].spec.shape[0]
+    widest = max((nbytes(n.spec) // max(total, 1) for n in graph.nodes
+                  if n.id in batched and n.kind == "op"), default=0)
+    return max(1, SPLIT_BLOCK_BYTES // max(widest, 1))
+
+
+def _bind_reused(kernel):
+    def run(*arrays):
+        out = arrays[-1]
+        if not out.flags.writeable:
+            out = np.empty_like(out)
+        return kernel(out, *arrays[:-1])
+
+    return run
+
+
+def _bind_last(kernel):
+    return lambda *arrays: kernel(arrays[-1], *arrays[:-1])
+
+
+def _bind_fresh(kernel, spec: Spec):
+    shape, dtype = tuple(spec.shape), spec.dtype
+    return lambda *arrays: kernel(np.empty(shape, dtype=dtype), *arrays)
+
+
+class CompiledFunction:
+    """A compiled graph: call it with the inputs by name (or in order of the variables).
+
+    Attributes: :attr:`graph` (the optimised graph of the last signature, printable),
+    :meth:`to_dot`, :meth:`memory_report`.
+    """
+
+    def __init__(self, outputs, effects=(), optimize: bool = True, pipeline=None,
+                 split_batch: bool = True, remat: str | None = None):
+        self.split_batch = split_batch
+        if remat not in (None, "sqrt"):
+            raise ValueError(f"compile: remat must be None or 'sqrt', got {remat!r}")
+        single = not isinstance(outputs, (list, tuple))
+        self._single = single
+        self.source = Graph.from_symbols([outputs] if single else list(outputs), effects)
+        self.optimize = optimize
+        self.pipeline = P.DEFAULT_PIPELINE if pipeline is None else tuple(pipeline)
+        if remat == "sqrt":  # after CSE (which would merge the recomputed copies back)
+            at = self.pipeline.index(P.elementwise_fusion)
+            self.pipeline = self.pipeline[:at] + (P.rematerialize,) + self.pipeline[at:]
+        inputs = sorted(self.source.inputs(), key=lambda n: n.id)
+        names = [n.name for n in inputs]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise SymbolError(f"compile: several Variables are named {duplicated}; names must "
+                              f"be unique")
+        self.input_names = names
+        self._declared = {n.name: n for n in inputs}
+        self._cache: dict = {}
+        self._last: Executable | None = None
+        if all(n.spec is not None for n in inputs):
+            self._executable({n.name: n.spec for n in inputs})
+
+    # Signatures.
+    def _feeds(self, args, kwargs) -> dict:
+        if len(args) > len(self.input_names):
+            raise TypeError(f"compiled function takes {len(self.input_names)} inputs "
+                            f"({self.input_names}), got {len(args)} positional")
+        feeds = dict(zip(self.input_names, args))
+        for name, value in kwargs.items():
+            if name not in self._declared:
+                raise TypeError(f"compiled function has no input {name!r}; inputs: "
+                                f"{self.input_names}")
+            if name in feeds:
+                raise TypeError(f"input {name!r} given twice")
+            feeds[name] = value
+        missing = [n for n in self.input_names if n not in feeds]
+        if missing:
+            raise TypeError(f"compiled function: missing inputs {missing}")
+        from hybridgrad.tensor import Tensor
+
+        for name, value in feeds.items():
+            array = value.data if isinstance(value, Tensor) else value
+            if not isinstance(array, np.ndarray):
+                array = np.asarray(array)
+                if array.dtype == np.float64 and not isinstance(value, np.generic):
+                    array = array.astype(dtypes.get_default_dtype())
+            node = self._declared[name]
+            declared = node.attrs.get("declared_dtype")
+            if declared is not None and array.dtype != declared:
+                raise TypeError(f"input {name!r}: expected dtype {declared}, got {array.dtype}")
+            if node.spec is not None and tuple(array.shape) != tuple(node.spec.shape):
+                raise ValueError(f"input {name!r}: expected shape {tuple(node.spec.shape)}, got "
+                                 f"{tuple(array.shape)}")
+            feeds[name] = array
+        return feeds
+
+    def _executable(self, specs: dict) -> Executable:
+        key = tuple((name, tuple(specs[name].shape), specs[name].dtype.str)
+                    for name in self.input_names)
+        executable = self._cache.get(key)
+        if executable is None:
+            graph = P.specialize(self.source, specs)
+            if self.optimize:
+                graph = P.order_side_effects(P.optimize(graph, self.pipeline))
+                plan = plan_memory(graph)
+                batched = P.row_independent(graph) if self.split_batch else None
+                rows = _split_rows(graph, batched) if batched else 0
+                executable = None
+                if batched and graph.inputs()[0].spec.shape[0] >= 2 * rows:
+                    split = SplitExecutable(graph, batched, rows)
+                    # Worth it only when the whole-batch buffers are much larger than a block's.
+                    if plan.planned_bytes > 2 * (split.plan.planned_bytes + SPLIT_BLOCK_BYTES):
+                        executable = split
+                if executable is None:
+                    executable = Executable(graph, plan)
+            else:
+                executable = Executable(P.order_side_effects(graph), None)
+            self._cache[key] = executable
+        self._last = executable
+        return executable
+
+    def __call__(self, *args, **kwargs):
+        feeds = self._feeds(args, kwargs)
+        specs = {name: Spec(tuple(a.shape), a.dtype) for name, a in feeds.items()}
+        results = self._executable(specs).run(feeds)
+        return results[0] if self._single else tuple(results)
+
+    # Introspection.
+    @property
+    def graph(self) -> Graph:
+        """The optimised graph of the last input signature (the source graph before any)."""
+        return self._last.graph if self._last is not None else self.source
+
+    @property
+    def plan(self) -> Plan | None:
+        return None if self._last is None else self._last.plan
+
+    def to_dot(self, title: str = "graph") -> str:
+        """Graphviz source of :attr:`graph`.
+
+        Example:
+            >>> from hybridgrad.symbolic import Variable, compile
+            >>> x = Variable('x', shape=(2,))
+            >>> compile(x.exp() + 1).to_dot().splitlines()[0]
+            'digraph "graph" {'
+        """
+        return self.graph.to_dot(title)
+
+    def memory_report(self) -> dict:
+        """Bytes and buffer counts: naive (a buffer per node) vs planned (after reuse).
+
+        Example:
+            >>> from hybridgrad.symbolic import Variable, compile
+            >>> x = Variable('x', shape=(1000,))
+            >>> r = compile(((x * x).exp() @ x.sin()) + x.sum()).memory_report()
+            >>> r['planned_bytes'] < r['naive_bytes']
+            True
+        """
+        if self._last is None:
+            raise SymbolError("memory_report: call the compiled function once first (the "
+                              "shapes of its inputs are not known yet)")
+        plan = self._last.plan
+        if plan is None:
+            plan = plan_memory(self._last.graph)
+            report = plan.report()
+            report["planned_bytes"] = report["naive_bytes"]
+            report["planned_buffers"] = report["naive_buffers"]
+            return report
+        report = plan.report()
+        if isinstance(self._last, SplitExecutable):
+            report["naive_bytes"] = plan_memory(self._last.graph).naive_bytes
+            report["row_block"] = self._last.rows
+        return report
+
+    def __repr__(self) -> str:
+        return f"<CompiledFunction inputs={self.input_names} optimize={self.optimize}>"
+
+
+def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: A001
+            split_batch: bool = True, remat: str | None = None) -> CompiledFunction:
+    """Compile symbols into a callable: optimise the graph and plan its memory.
+
+    ``outputs`` is one symbol or a list of them; inputs are passed by Variable name (or in order
+    of creation). ``optimize=False`` gives the naive executor. A graph that computes every row
+    of its outputs from the same row of its inputs (inference of an MLP, say) runs on blocks of
+    rows, with buffers planned for one block; ``split_batch=False`` turns that off.
+    ``remat='sqrt'`` recomputes forward values in the backward pass of training graphs
+    (graphs with side effects) from sqrt(n) checkpoints (see :func:`passes.rematerialize`).
+
+    Example:
+        >>> import numpy as np
+        >>> from hybridgrad.symbolic import Variable, compile
+        >>> x = Variable('x')
+        >>> compile(x * x)(x=np.arange(3.0))
+        array([0., 1., 4.])
+    """
+    return CompiledFunction(outputs, effects, optimize, pipeline, split_batch, remat)

@@ -1,0 +1,954 @@
+"""Compiler passes: each one a small function ``Graph -> Graph``.
+
+* :func:`specialize`: give every node a concrete shape/dtype for one input signature and make
+  implicit casts explicit (weak scalars get their partner's dtype, integer inputs of float-only
+  operators and mixed dtypes of promoting operators get ``cast`` nodes), so later passes and the
+  executor never guess;
+* :func:`dead_code_elimination`: drop nodes that no output or side effect needs;
+* :func:`constant_folding`: evaluate operators whose inputs are all constants;
+* :func:`common_subexpression_elimination`: one node for identical (op, inputs, attrs);
+* :func:`algebraic_simplification`: ``x*1, x+0, x-0, x/1, x**1 -> x``, ``--x -> x``, permute of
+  permute, reshape of reshape, no-op casts/reshapes/broadcasts, ``stop_gradient`` at run time;
+* :func:`elementwise_fusion`: a chain of elementwise operators becomes one ``fused`` node that the
+  executor runs with NumPy ufuncs writing into one buffer, cache-block by cache-block.
+
+Example:
+    >>> from hybridgrad.symbolic import Variable
+    >>> from hybridgrad.symbolic.graph import Graph
+    >>> x = Variable('x', shape=(4,))
+    >>> graph = Graph.from_symbols([(x * 1 + 0).exp()])
+    >>> algebraic_simplification(graph).ops()
+    ['exp']
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from hybridgrad import dtypes
+from hybridgrad.ops.registry import OpDef, Spec, get_op, promote, run_forward
+from hybridgrad.symbolic.graph import (
+    STOP_GRADIENT,
+    Graph,
+    Node,
+    SymbolError,
+    infer,
+    resolve_weak,
+    topological,
+)
+
+# ----------------------------------------------------------------------------------------------
+# Helpers.
+
+
+def rewrite(graph: Graph, replace: Callable[..., Node], pass_original: bool = False) -> Graph:
+    """Rebuild ``graph`` calling ``replace(node)`` on each node (whose inputs are already
+    rewritten) in order; ``replace`` returns the node itself, a new node or an existing one.
+
+    Nodes that were dead before the pass stay (removing them is dead-code elimination's job);
+    nodes that the rewrite itself left unused are dropped. With ``pass_original`` the callback
+    is ``replace(node, original_node, mapping)`` (``mapping``: original id -> rewritten node),
+    for passes that planned replacements by the original nodes' ids."""
+    live = {n.id for n in topological(graph.outputs, graph.effects)}
+    mapping: dict[int, Node] = {}
+    for node in graph.nodes:
+        inputs = [mapping.get(i.id, i) for i in node.inputs]
+        deps = [mapping.get(d.id, d) for d in node.deps]
+        if any(a is not b for a, b in zip(inputs, node.inputs)) or any(
+                a is not b for a, b in zip(deps, node.deps)):
+            fresh = node.copy(inputs)
+            fresh.deps = deps
+            node_now = fresh
+        else:
+            node_now = node
+        mapping[node.id] = (replace(node_now, node, mapping) if pass_original
+                            else replace(node_now))
+    outputs = [mapping.get(o.id, o) for o in graph.outputs]
+    effects = [mapping.get(e.id, e) for e in graph.effects]
+    kept = [mapping[n.id] for n in graph.nodes if n.id not in live]
+    return Graph(topological(outputs, effects + kept), outputs, effects)
+
+
+def use_counts(graph: Graph) -> dict[int, int]:
+    """How many times each node is read (as an input, an output or a side effect)."""
+    counts: dict[int, int] = {n.id: 0 for n in graph.nodes}
+    for node in graph.nodes:
+        for child in node.inputs:
+            counts[child.id] = counts.get(child.id, 0) + 1
+    for node in graph.outputs + graph.effects:
+        counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _scalar_value(node: Node):
+    """The single value of a constant node filled with one value, else None."""
+    if node.kind != "const":
+        return None
+    value = np.asarray(node.value)
+    if value.size == 0:
+        return None
+    first = value.flat[0]
+    if value.size > 1 and not np.all(value == first):
+        return None
+    return first
+
+
+def _freeze(value):
+    """A hashable stand-in for an attribute value (index arrays, lists, dtypes...)."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# Specialisation for one input signature.
+
+
+def _cast_node(node: Node, dtype: np.dtype) -> Node:
+    if node.kind == "const":
+        array = np.asarray(node.value).astype(dtype)
+        return Node("const", value=array, spec=Spec(tuple(array.shape), array.dtype))
+    cast = get_op("cast")
+    return Node("op", op=cast, inputs=[node], attrs={"dtype": dtype},
+                spec=Spec(node.spec.shape, dtype))
+
+
+def specialize(graph: Graph, input_specs: dict[str, Spec]) -> Graph:
+    """A copy of ``graph`` where every node has a spec for these input specs, with the implicit
+    dtype conversions of eager mode made explicit.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> from hybridgrad.ops.registry import Spec
+        >>> import numpy as np
+        >>> x = Variable('x')
+        >>> g = specialize(Graph.from_symbols([x.exp()]), {'x': Spec((2,), np.dtype('int64'))})
+        >>> g.ops()
+        ['cast', 'exp']
+    """
+    mapping: dict[int, Node] = {}
+    for node in graph.nodes:
+        if node.kind == "input":
+            if node.name not in input_specs:
+                raise SymbolError(f"no value given for Variable {node.name!r}")
+            new = node.copy()
+            new.spec = input_specs[node.name]
+        elif node.kind == "param":
+            new = node.copy()
+            new.spec = Spec(tuple(node.value.shape), node.value.dtype)
+        elif node.kind == "const":
+            new = node.copy()
+        else:
+            inputs = [mapping[i.id] for i in node.inputs]
+            specs = resolve_weak(inputs)
+            fixed = []
+            for child, spec in zip(inputs, specs):
+                if child.weak:
+                    array = np.asarray(child.value, dtype=spec.dtype)
+                    child = Node("const", value=array, spec=Spec((), array.dtype))
+                fixed.append(child)
+            fixed = _explicit_casts(node.op, fixed)
+            new = node.copy(fixed)
+            new.spec = infer(node.op, [c.spec for c in fixed], node.attrs)
+        new.deps = [mapping[d.id] for d in node.deps]
+        mapping[node.id] = new
+    outputs = [mapping[o.id] for o in graph.outputs]
+    effects = [mapping[e.id] for e in graph.effects]
+    kept = [mapping[n.id] for n in graph.nodes]
+    return Graph(topological(outputs, effects + kept), outputs, effects)
+
+
+def _explicit_casts(op: OpDef, inputs: list[Node]) -> list[Node]:
+    if op.float_only:
+        default = dtypes.get_default_dtype()
+        return [c if c.spec.dtype.kind == "f" else _cast_node(c, default) for c in inputs]
+    if op.promotes and len(inputs) > 1:
+        kinds = {c.spec.dtype for c in inputs}
+        if len(kinds) > 1:
+            common = promote(*(c.spec.dtype for c in inputs))
+            return [c if c.spec.dtype == common else _cast_node(c, common) for c in inputs]
+    return inputs
+
+
+# ----------------------------------------------------------------------------------------------
+# The passes.
+
+
+def dead_code_elimination(graph: Graph) -> Graph:
+    """Keep only the nodes that outputs and side effects depend on.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2,))
+        >>> used, unused = x + 1, x * 5
+        >>> g = Graph([x.node, *used.node.inputs[1:], used.node, *unused.node.inputs[1:],
+        ...            unused.node], [used.node])
+        >>> g.ops(), dead_code_elimination(g).ops()
+        (['add', 'mul'], ['add'])
+    """
+    return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
+
+
+# Operators whose value changes from call to call are never folded.
+NOT_FOLDABLE = {"assign", "ones_like"}
+FOLD_LIMIT_BYTES = 1 << 20
+
+
+def constant_folding(graph: Graph) -> Graph:
+    """Evaluate operators whose inputs are all constants (results up to 1 MiB).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable, Constant
+        >>> x = Variable('x', shape=(2,))
+        >>> g = constant_folding(Graph.from_symbols([x * (Constant(2.0) * 3.0)]))
+        >>> g.ops(), g.op_nodes()[0].inputs[1].value
+        (['mul'], array(6., dtype=float32))
+    """
+
+    def fold(node: Node) -> Node:
+        if node.kind != "op" or node.op.name in NOT_FOLDABLE or node.op.extra.get("random"):
+            return node
+        if not node.inputs or not all(i.kind == "const" for i in node.inputs):
+            return node
+        if node.spec is not None and _nbytes(node.spec) > FOLD_LIMIT_BYTES:
+            return node
+        arrays = [np.asarray(i.value, dtype=i.spec.dtype) if i.spec is not None
+                  else np.asarray(i.value) for i in node.inputs]
+        value = np.asarray(run_forward(node.op, [arrays] if node.op.variadic else arrays,
+                                       node.attrs))
+        if node.spec is not None and value.dtype != node.spec.dtype:
+            value = value.astype(node.spec.dtype)
+        return Node("const", value=np.array(value, copy=True),
+                    spec=Spec(tuple(value.shape), value.dtype))
+
+    return rewrite(graph, fold)
+
+
+def common_subexpression_elimination(graph: Graph) -> Graph:
+    """Merge nodes computing the same thing: same op, same inputs, same attributes (and equal
+    small constants).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2,))
+        >>> g = Graph.from_symbols([x.exp() + x.exp()])
+        >>> g.ops(), common_subexpression_elimination(g).ops()
+        (['exp', 'exp', 'add'], ['exp', 'add'])
+    """
+    seen: dict = {}
+
+    def merge(node: Node) -> Node:
+        if node.kind == "op":
+            if node.op.name in NOT_FOLDABLE or node.op.extra.get("random") or node.deps:
+                return node
+            key = ("op", node.op.name, tuple(i.id for i in node.inputs), _freeze(node.attrs))
+        elif node.kind == "const" and node.spec is not None and np.size(node.value) <= 64:
+            value = np.asarray(node.value, dtype=node.spec.dtype)
+            key = ("const", node.weak, value.dtype.str, value.shape, value.tobytes())
+        else:
+            return node
+        return seen.setdefault(key, node)
+
+    return rewrite(graph, merge)
+
+
+_IDENTITY_RIGHT = {"mul": 1, "div": 1, "pow": 1, "add": 0, "sub": 0}
+_IDENTITY_LEFT = {"mul": 1, "add": 0}
+
+
+def algebraic_simplification(graph: Graph) -> Graph:
+    """Remove operations that do nothing and merge pairs of movement operations.
+
+    Rules (each only where the result keeps the operand's shape and dtype): ``x*1``, ``1*x``,
+    ``x+0``, ``0+x``, ``x-0``, ``x/1``, ``x**1`` -> ``x``; ``-(-x)`` -> ``x``;
+    ``permute(permute(x))`` -> one permute (or ``x``); ``reshape(reshape(x))`` -> one reshape;
+    reshape/broadcast/cast to the same shape/dtype -> ``x``; ``stop_gradient(x)`` -> ``x``;
+    ``permute(a @ b)`` -> ``b.T @ a.T`` for matrices (a gradient ``(x.T @ g).T`` becomes
+    ``g.T @ x``: no transposed copy); ``x > 0`` -> ``relu(x) > 0`` when ``relu(x)`` is computed
+    anyway (relu's gradient mask then reads relu's output, so ``x`` can die early and relu can
+    run in place).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(2, 3))
+        >>> algebraic_simplification(Graph.from_symbols([x.T.T - 0])).ops()
+        []
+    """
+
+    relu_of: dict[int, Node] = {}
+
+    def simplify(node: Node) -> Node:
+        if node.kind != "op":
+            return node
+        name, inputs = node.op.name, node.inputs
+        if name == "relu":
+            relu_of.setdefault(inputs[0].id, node)
+        if (name == "gt" and inputs[0].id in relu_of and _scalar_value(inputs[1]) == 0
+                and inputs[1].spec is not None and inputs[1].spec.shape == ()):
+            return node.copy([relu_of[inputs[0].id], inputs[1]])
+        if (name == "permute" and tuple(node.attrs["dims"]) == (1, 0) and inputs[0].kind == "op"
+                and inputs[0].op.name == "matmul" and len(inputs[0].spec.shape) == 2
+                and all(len(i.spec.shape) == 2 for i in inputs[0].inputs)):
+            a, b = inputs[0].inputs
+            flipped = [simplify(Node("op", op=node.op, inputs=[v], attrs={"dims": (1, 0)},
+                                     spec=Spec(tuple(reversed(v.spec.shape)), v.spec.dtype)))
+                       for v in (b, a)]
+            return Node("op", op=inputs[0].op, inputs=flipped, attrs=dict(inputs[0].attrs),
+                        spec=node.spec)
+
+        def same_spec(operand: Node) -> bool:
+            return (node.spec is not None and operand.spec is not None
+                    and tuple(operand.spec.shape) == tuple(node.spec.shape)
+                    and operand.spec.dtype == node.spec.dtype)
+
+        if name in _IDENTITY_RIGHT and len(inputs) == 2:
+            value = _scalar_value(inputs[1])
+            if value is not None and value == _IDENTITY_RIGHT[name] and same_spec(inputs[0]):
+                return inputs[0]
+        if name in _IDENTITY_LEFT and len(inputs) == 2:
+            value = _scalar_value(inputs[0])
+            if value is not None and value == _IDENTITY_LEFT[name] and same_spec(inputs[1]):
+                return inputs[1]
+        if name == "neg" and inputs[0].kind == "op" and inputs[0].op.name == "neg":
+            return inputs[0].inputs[0]
+        if name == "stop_gradient":
+            return inputs[0]
+        if name in ("reshape", "broadcast_to", "cast") and same_spec(inputs[0]):
+            return inputs[0]
+        if name == "reshape" and inputs[0].kind == "op" and inputs[0].op.name == "reshape":
+            source = inputs[0].inputs[0]
+            if same_spec(source):
+                return source
+            merged = node.copy([source])
+            return merged
+        if name == "permute" and inputs[0].kind == "op" and inputs[0].op.name == "permute":
+            inner, outer = inputs[0].attrs["dims"], node.attrs["dims"]
+            dims = tuple(inner[d] for d in outer)
+            source = inputs[0].inputs[0]
+            if dims == tuple(range(len(dims))):
+                return source
+            merged = node.copy([source])
+            merged.attrs = {"dims": dims}
+            return merged
+        if name == "permute" and tuple(node.attrs["dims"]) == tuple(range(len(node.attrs["dims"]))):
+            return inputs[0]
+        return node
+
+    return rewrite(graph, simplify)
+
+
+# ----------------------------------------------------------------------------------------------
+# Elementwise fusion.
+
+# op name -> fn(out, *arrays, **attrs): the same NumPy call as the eager forward, with out=.
+UFUNC_KERNELS: dict[str, Callable] = {
+    "add": lambda out, a, b: np.add(a, b, out=out),
+    "sub": lambda out, a, b: np.subtract(a, b, out=out),
+    "mul": lambda out, a, b: np.multiply(a, b, out=out),
+    "div": lambda out, a, b: np.true_divide(a, b, out=out),
+    "pow": lambda out, a, b: np.power(a, b, out=out),
+    "maximum": lambda out, a, b: np.maximum(a, b, out=out),
+    "minimum": lambda out, a, b: np.minimum(a, b, out=out),
+    "neg": lambda out, a: np.negative(a, out=out),
+    "exp": lambda out, a: np.exp(a, out=out),
+    "log": lambda out, a: np.log(a, out=out),
+    "sqrt": lambda out, a: np.sqrt(a, out=out),
+    "abs": lambda out, a: np.absolute(a, out=out),
+    "sign": lambda out, a: np.sign(a, out=out),
+    "sin": lambda out, a: np.sin(a, out=out),
+    "cos": lambda out, a: np.cos(a, out=out),
+    "tanh": lambda out, a: np.tanh(a, out=out),
+    "relu": lambda out, a: np.maximum(a, 0, out=out),
+}
+
+
+def _fusable(node: Node) -> bool:
+    if node.kind != "op" or node.op.name not in UFUNC_KERNELS or node.spec is None:
+        return False
+    if node.spec.dtype.kind not in "f":
+        return False
+    return all(i.spec is not None and i.spec.dtype == node.spec.dtype for i in node.inputs)
+
+
+def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray:
+    """Run fused steps; register 0 is the result, the others scratch of the same shape."""
+    for name, refs, dest in program:
+        arrays = [registers[-ref - 1] if ref < 0 else externals[ref] for ref in refs]
+        UFUNC_KERNELS[name](registers[dest], *arrays)
+    return registers[0]
+
+
+BLOCK_ELEMENTS = 1 << 16         # elementwise blocks: few ufunc calls, still cache-sized
+MATMUL_BLOCK_ELEMENTS = 1 << 15  # matmul-epilogue blocks (their scratch is held per call)
+
+
+def _row_blocks(out: np.ndarray, externals: list) -> tuple[int, list] | None:
+    """Rows per block and which operands to slice by rows (None: no row blocking)."""
+    if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
+        return None
+    rows = out.shape[0]
+    sliced = []
+    for array in externals:
+        lead = array.ndim == out.ndim and array.shape[0] == rows and rows > 1
+        if not lead and array.ndim == out.ndim and array.shape[0] != 1:
+            return None
+        sliced.append(lead)
+    return max(1, BLOCK_ELEMENTS // max(1, out.size // rows)), sliced
+
+
+def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int = 1,
+              matmul: tuple | None = None) -> np.ndarray:
+    """Run a fused elementwise program into ``out``, block of rows by block of rows, so that
+    intermediates stay in the CPU cache (operands spanning all rows are sliced; broadcast ones,
+    such as a bias, are passed whole). Extra registers are block-sized scratch arrays.
+
+    With ``matmul=(a, b)`` the program's external 0 is ``a @ b``, computed one block of rows at
+    a time (a matmul epilogue): the product is never materialised in full.
+
+    ``out`` may be the memory of an input (the memory planner's in-place execution): each block
+    is then computed in scratch first, unless ``out`` is exactly an input that no step reads
+    after the first write to ``out``."""
+    if matmul is not None and any(np.may_share_memory(m, out) for m in matmul):
+        # The product reads whole rows/columns of its operands: with ``out`` overlapping one
+        # of them, compute it in full before anything is written.
+        return run_fused(out, [np.matmul(*matmul)] + list(externals), program, registers)
+    if any(a.size > 1 and np.may_share_memory(a, out) and not _same_memory(a, out)
+           for a in externals):
+        # An input overlapping the result other than element for element (a transposed view
+        # of it, say): blocks would read what earlier blocks wrote. Compute aside, then copy.
+        np.copyto(out, run_fused(np.empty_like(out), externals, program, registers, matmul))
+        return out
+    operands = list(externals) if matmul is None else [None] + list(externals)
+    aliased = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
+                  for a in operands)
+    if matmul is None and aliased and _exact_early_alias(out, operands, program):
+        aliased = False
+    # The product can be written straight into the result when nothing else aliases it and
+    # the program reads the product only until its first write of the result.
+    into_out = matmul is not None and not aliased and _reads_early(program, 0)
+    if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
+        product = np.matmul(matmul[0], matmul[1], out=out)
+        return run_fused(out, [product] + list(externals), program, registers)
+    blocking = None
+    if matmul is not None and out.ndim == 2 and out.size > MATMUL_BLOCK_ELEMENTS:
+        rows = out.shape[0]
+        sliced = [True] + [a.ndim == 2 and a.shape[0] == rows and rows > 1 for a in externals]
+        if all(a.ndim < 2 or a.shape[0] in (1, rows) for a in externals):
+            blocking = (max(1, MATMUL_BLOCK_ELEMENTS // max(1, out.shape[1])), sliced)
+    elif matmul is None:
+        blocking = _row_blocks(out, operands)
+    if blocking is None:
+        if matmul is not None:
+            operands[0] = np.matmul(*matmul, out=out) if into_out else np.matmul(*matmul)
+        target = np.empty_like(out) if aliased else out
+        scratch = [target] + [np.empty_like(out) for _ in range(registers - 1)]
+        _run_program(scratch, operands, program)
+        if aliased:
+            np.copyto(out, target)
+        return out
+    step, sliced = blocking
+    rows = out.shape[0]
+    step = min(step, rows)
+    shape = (step,) + out.shape[1:]
+    scratch = [np.empty(shape, dtype=out.dtype) for _ in range(registers - 1 + aliased)]
+    product = (np.empty(shape, dtype=out.dtype) if matmul is not None and not into_out
+               else None)
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+        count = stop - start
+        blocks = [a[start:stop] if cut and a is not None else a
+                  for a, cut in zip(operands, sliced)]
+        if matmul is not None:
+            target = out[start:stop] if into_out else product[:count]
+            blocks[0] = np.matmul(matmul[0][start:stop], matmul[1], out=target)
+        first = scratch[-1][:count] if aliased else out[start:stop]
+        regs = [first] + [s[:count] for s in scratch[:registers - 1]]
+        _run_program(regs, blocks, program)
+        if aliased:
+            out[start:stop] = first
+    return out
+
+
+def _same_memory(array: np.ndarray, out: np.ndarray) -> bool:
+    """Whether ``array`` is element for element the memory of ``out`` (a broadcast operand of
+    fewer dimensions never is: it is read whole by every block)."""
+    return (array.shape == out.shape and array.strides == out.strides
+            and array.__array_interface__["data"][0] == out.__array_interface__["data"][0])
+
+
+def _reads_early(program: tuple, external: int) -> bool:
+    """Whether ``external`` is read only up to the first step writing the result."""
+    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
+    return all(i <= first_write for i, (_, refs, _) in enumerate(program) if external in refs)
+
+
+def _exact_early_alias(out, externals, program) -> bool:
+    """True when every input sharing memory with ``out`` is exactly ``out`` and is read only
+    up to the first step that writes ``out``."""
+    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
+    for index, array in enumerate(externals):
+        if array.size > 1 and np.may_share_memory(array, out):
+            exact = _same_memory(array, out)
+            reads = [i for i, (_, refs, _) in enumerate(program) if index in refs]
+            if not exact or any(i > first_write for i in reads):
+                return False
+    return True
+
+
+def _fused_forward(xp, *arrays, program, names, shape, dtype, registers=1):
+    out = np.empty(shape, dtype=dtype)
+    return run_fused(out, list(arrays), program, registers)
+
+
+def _fused_matmul_forward(xp, a, b, *arrays, program, names, shape, dtype, registers=1):
+    out = np.empty(shape, dtype=dtype)
+    return run_fused(out, list(arrays), program, registers, matmul=(a, b))
+
+
+def _fused_shape(*specs, shape, dtype, **_attrs):
+    return Spec(tuple(shape), dtype)
+
+
+FUSED = OpDef(name="fused", forward=_fused_forward, shape=_fused_shape, formula="fused({a})")
+FUSED_MATMUL = OpDef(name="fused_matmul", forward=_fused_matmul_forward, shape=_fused_shape,
+                     formula="fused(matmul({a}, {b}), ...)")
+
+
+def elementwise_fusion(graph: Graph) -> Graph:
+    """Fuse trees of elementwise operators into single ``fused`` nodes: a node joins the group
+    of each input that is itself fusable, read only by it, and of the same shape and dtype.
+    The group runs as a small program of NumPy ufunc calls with ``out=``, a block of rows at a
+    time, with block-sized scratch registers for side branches.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(8,))
+        >>> g = elementwise_fusion(Graph.from_symbols([((x * 2).exp() + x.sin()).tanh()]))
+        >>> g.ops(), g.op_nodes()[0].attrs['names']
+        (['fused'], ('mul', 'exp', 'sin', 'add', 'tanh'))
+    """
+    counts = use_counts(graph)
+    outputs = {o.id for o in graph.outputs + graph.effects}
+    groups: dict[int, list[Node]] = {}  # root node id -> members (inputs before users)
+    for node in graph.nodes:
+        if not _fusable(node):
+            continue
+        members: list[Node] = []
+        for child in node.inputs:
+            group = groups.get(child.id)
+            if (group is not None and counts[child.id] == 1 and child.id not in outputs
+                    and sum(i is child for i in node.inputs) == 1
+                    and tuple(child.spec.shape) == tuple(node.spec.shape)):
+                members += group
+                del groups[child.id]
+        groups[node.id] = members + [node]
+    by_root = {root: members for root, members in groups.items() if len(members) >= 2}
+
+    def replace(node: Node, original: Node, mapping: dict) -> Node:
+        members = by_root.get(original.id)
+        return node if members is None else _fuse(members, mapping)
+
+    return rewrite(graph, replace, pass_original=True)
+
+
+def _fuse(members: list[Node], mapping: dict) -> Node:
+    """One fused node computing the tree ``members`` (root last)."""
+    inside = {n.id: n for n in members}
+    externals: list[Node] = []
+    program: list = []
+    free: list[int] = []
+    used = [1]  # register 0 is the result
+
+    def external(child: Node) -> int:
+        child = mapping.get(child.id, child)
+        for index, known in enumerate(externals):
+            if known is child:
+                return index
+        externals.append(child)
+        return len(externals) - 1
+
+    def size(node: Node) -> int:
+        return 1 + sum(size(c) for c in node.inputs if c.id in inside)
+
+    def emit(node: Node, dest: int) -> None:
+        refs: list = [None] * len(node.inputs)
+        temps = []
+        order = sorted((i for i, c in enumerate(node.inputs) if c.id in inside),
+                       key=lambda i: -size(node.inputs[i]))
+        for rank, position in enumerate(order):
+            if rank == 0:
+                register = dest
+            else:
+                register = free.pop() if free else used[0]
+                if register == used[0]:
+                    used[0] += 1
+                temps.append(register)
+            emit(node.inputs[position], register)
+            refs[position] = -register - 1
+        for position, child in enumerate(node.inputs):
+            if refs[position] is None:
+                refs[position] = external(child)
+        program.append((node.op.name, tuple(refs), dest))
+        free.extend(temps)
+
+    root = members[-1]
+    emit(root, 0)
+    return Node("op", op=FUSED, inputs=externals,
+                attrs={"program": tuple(program), "names": tuple(p[0] for p in program),
+                       "shape": tuple(root.spec.shape), "dtype": root.spec.dtype,
+                       "registers": used[0]},
+                spec=root.spec)
+
+
+def matmul_epilogue_fusion(graph: Graph) -> Graph:
+    """Fold a matrix product read only by a fused elementwise node into it: the product is then
+    computed a block of rows at a time and consumed at once (a GEMM epilogue), so it never
+    needs a buffer of its own. A weight gradient feeding an optimizer update is the typical
+    case.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> a, b = Variable('a', shape=(4, 3)), Variable('b', shape=(3, 5))
+        >>> g = elementwise_fusion(Graph.from_symbols([((a @ b) * 2 + 1).relu()]))
+        >>> dead_code_elimination(matmul_epilogue_fusion(g)).ops()
+        ['fused_matmul']
+    """
+    counts = use_counts(graph)
+    outputs = {o.id for o in graph.outputs + graph.effects}
+
+    def fold(node: Node, original: Node, mapping: dict) -> Node:
+        if node.kind != "op" or node.op.name != "fused" or len(node.spec.shape) != 2:
+            return node
+        for index, child in enumerate(node.inputs):
+            known = original.inputs[index]  # (use counts are by the original nodes' ids)
+            if (child.kind == "op" and child.op.name == "matmul" and counts[known.id] == 1
+                    and known.id not in outputs and child.spec == node.spec
+                    and all(len(i.spec.shape) == 2 for i in child.inputs)
+                    and sum(i is child for i in node.inputs) == 1):
+                others = [c for c in node.inputs if c is not child]
+                remap = {index: 0}
+                for position in range(len(node.inputs)):
+                    if position != index:
+                        remap[position] = len(remap)
+                program = tuple((name, tuple(ref if ref < 0 else remap[ref] for ref in refs),
+                                 dest) for name, refs, dest in node.attrs["program"])
+                attrs = dict(node.attrs, program=program,
+                             names=("matmul",) + tuple(node.attrs["names"]))
+                return Node("op", op=FUSED_MATMUL, inputs=list(child.inputs) + others,
+                            attrs=attrs, spec=node.spec)
+        return node
+
+    return rewrite(graph, fold, pass_original=True)
+
+
+def order_side_effects(graph: Graph) -> Graph:
+    """Order writes into tensors (``assign``, used by compiled training steps) and schedule the
+    graph for low memory.
+
+    * every ``assign(target, value)`` runs after all other reads of ``target``; where possible
+      the node computing ``value`` itself waits for them, so the memory planner can let it
+      write straight into the target's array (no copy, no extra buffer);
+    * the execution order is a depth-first walk that starts with the side effects needing the
+      fewest nodes (the last layer's update first: its gradient is ready first) and visits the
+      deepest input of each node first, so cheap values are computed just before they are used
+      instead of being held through the whole backward pass.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+        >>> w = hg.ones(2)
+        >>> later = Symbol(as_node(w)) * 3
+        >>> write = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) + 1)])
+        >>> g = order_side_effects(Graph.from_symbols([later], [Symbol(write)]))
+        >>> g.ops()[-1]
+        'assign'
+    """
+    nodes = graph.nodes
+    readers: dict[int, list] = {}
+    for node in nodes:
+        for child in node.inputs:
+            readers.setdefault(child.id, []).append(node)
+    # Values that share memory with a tensor (views of it) count as reads of it.
+    aliases: dict[int, set] = {}
+    for node in nodes:
+        own = {node.id}
+        if node.kind == "op" and node.op.name in _VIEW_LIKE:
+            for child in node.inputs:
+                own |= aliases.get(child.id, {child.id})
+        aliases[node.id] = own
+    bit = {node.id: 1 << index for index, node in enumerate(nodes)}
+    ancestors: dict[int, int] = {}
+    for node in nodes:
+        mask = 0
+        for child in node.inputs:
+            mask |= ancestors[child.id] | bit[child.id]
+        ancestors[node.id] = mask
+    outputs = {o.id for o in graph.outputs}
+    added: list = []
+    for node in nodes:
+        if node.kind != "op" or node.op.name != "assign":
+            continue
+        target, value = node.inputs
+        others = [n for n in nodes if n is not node and n is not value
+                  and any(target.id in aliases[c.id] for c in n.inputs)
+                  and not (n.kind == "op" and n.op.name == "assign")]
+        node.deps = others + ([value] if value is not target else [])
+        if (value.kind == "op" and value.id not in outputs
+                and (value.op.name in UFUNC_KERNELS or value.op.name in FUSED_OPS)):
+            safe = [n for n in others if not ancestors[n.id] & bit[value.id]]
+            if len(safe) == len(others):
+                value.deps = value.deps + [n for n in safe if n not in value.deps]
+                added.append(value)
+    order = _schedule(graph, ancestors)
+    if order is None:  # the extra waits made a cycle: keep copies instead of direct writes
+        for value in added:
+            value.deps = []
+        order = _schedule(graph, ancestors)
+    return Graph(order, graph.outputs, graph.effects)
+
+
+_VIEW_LIKE = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient"}
+
+
+def _schedule(graph: Graph, ancestors: dict) -> list | None:
+    """Depth-first order (see :func:`order_side_effects`); None if dependencies form a cycle."""
+    depth: dict[int, int] = {}
+    for node in graph.nodes:
+        depth[node.id] = 1 + max((depth[c.id] for c in node.inputs), default=0)
+    roots = sorted(graph.effects, key=lambda n: bin(ancestors.get(n.id, 0)).count("1"))
+    roots += list(graph.outputs)
+    order: list[Node] = []
+    state: dict[int, int] = {}  # 1: on the stack, 2: done
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                state[node.id] = 2
+                order.append(node)
+                continue
+            if state.get(node.id) == 2:
+                continue
+            if state.get(node.id) == 1:
+                return None
+            state[node.id] = 1
+            stack.append((node, True))
+            children = sorted(node.inputs + node.deps, key=lambda c: depth.get(c.id, 0))
+            for child in children:  # deepest last on the stack, so visited first
+                if state.get(child.id) != 2:
+                    if state.get(child.id) == 1:
+                        return None
+                    stack.append((child, False))
+    return order
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch splitting: a graph whose every value is computed row by row from its inputs' rows (an
+# MLP's inference, say) can run on blocks of rows, so each intermediate buffer holds a block.
+
+FUSED_OPS = {"fused", "fused_matmul"}
+ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "lt", "le", "gt",
+                                "ge", "logical_and", "logical_or", "logical_not", "isnan",
+                                "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
+
+
+# Operators (registered by hybridgrad.nn's convolution module) that compute each sample of a
+# batch-first input from that sample alone, given weights that are not batched.
+PER_SAMPLE = {"conv2d", "conv_transpose2d", "max_pool2d"}
+
+
+def row_independent(graph: Graph) -> set | None:
+    """Ids of the nodes whose row ``i`` depends only on row ``i`` of the inputs (all inputs
+    sharing their first dimension), or None when some output is not computed that way.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(8, 3))
+        >>> ok = Graph.from_symbols([(x @ x.sum(dim=0, keepdim=True).T).relu()])
+        >>> row_independent(ok) is None  # a sum over the batch mixes rows
+        True
+        >>> len(row_independent(Graph.from_symbols([x.log_softmax(dim=1)])))
+        8
+    """
+    inputs = graph.inputs()
+    if not inputs or graph.effects:
+        return None
+    shapes = [tuple(n.spec.shape) for n in inputs]
+    if any(not shape for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
+        return None
+    rows = shapes[0][0]
+    batched: set[int] = {n.id for n in inputs}
+    for node in graph.nodes:
+        if node.kind != "op" or not any(i.id in batched for i in node.inputs):
+            continue
+        shape = tuple(node.spec.shape)
+        if not shape or shape[0] != rows or not _rowwise(node, batched, rows):
+            return None
+        batched.add(node.id)
+    if not all(o.id in batched for o in graph.outputs):
+        return None
+    return batched
+
+
+def _rowwise(node: Node, batched: set, rows: int) -> bool:
+    name, attrs = node.op.name, node.attrs
+    ndim = len(node.spec.shape)
+    flags = [i.id in batched for i in node.inputs]
+    if name in ROWWISE:
+        for child, flag in zip(node.inputs, flags):
+            shape = tuple(child.spec.shape)
+            if flag and (len(shape) != ndim or shape[0] != rows):
+                return False
+            if not flag and len(shape) == ndim and shape[0] != 1:
+                return False
+        return True
+    if name == "matmul":
+        a, b = node.inputs
+        return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
+    if name in PER_SAMPLE:  # (batch-first image operators: sample i only reads sample i)
+        return flags[0] and not any(flags[1:])
+    if name == "fused_matmul":
+        if flags[:2] != [True, False]:
+            return False
+        for child, flag in zip(node.inputs[2:], flags[2:]):
+            shape = tuple(child.spec.shape)
+            if (flag and shape[:1] != (rows,)) or (not flag and len(shape) == ndim
+                                                   and shape[0] != 1):
+                return False
+        return True
+    if name in ("sum", "amax", "prod"):
+        return attrs["axis"] is not None and 0 not in attrs["axis"]
+    if name in ("argmax", "argmin"):
+        return attrs["axis"] is not None and attrs["axis"] != 0 and (
+            attrs["keepdims"] or len(node.inputs[0].spec.shape) > 1)
+    if name in ("reshape", "broadcast_to"):
+        return node.inputs[0].spec.shape[:1] == (rows,)
+    if name == "permute":
+        return attrs["dims"][0] == 0
+    return False
+
+
+def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
+    """A copy of ``graph`` for inputs of ``rows`` rows (see :func:`row_independent`)."""
+    mapping: dict[int, Node] = {}
+
+    def first(shape):
+        return (rows,) + tuple(shape[1:])
+
+    for node in graph.nodes:
+        new = node.copy([mapping[i.id] for i in node.inputs])
+        if node.id in batched:
+            new.spec = Spec(first(node.spec.shape), node.spec.dtype)
+            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused",
+                                                      "fused_matmul"):
+                new.attrs = dict(node.attrs, shape=first(node.attrs["shape"]))
+        mapping[node.id] = new
+    return Graph([mapping[n.id] for n in graph.nodes], [mapping[o.id] for o in graph.outputs])
+
+
+def _nbytes(spec: Spec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+
+
+def rematerialize(graph: Graph) -> Graph:
+    """Trade compute for memory in a training graph (Chen et al. 2016, "sqrt(n)" checkpoints).
+
+    The forward pass is what the outputs (the loss) depend on; the backward pass is everything
+    else the side effects (the updates) need. Every ``ceil(sqrt(n))``-th of the ``n`` forward
+    operators is a checkpoint, kept until the backward pass reads it; any other forward value
+    the backward pass reads is recomputed from the nearest checkpoints just before it is needed
+    (the schedule computes each recomputed node right before its first reader), so only the
+    checkpoints and one segment at a time stay alive.
+
+    Run it after common-subexpression elimination (which would merge the copies back).
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable, grad
+        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
+        >>> import hybridgrad as hg
+        >>> w = hg.nn.Parameter(hg.ones(4))
+        >>> x = Variable('x', shape=(4,))
+        >>> h = x
+        >>> for _ in range(9):
+        ...     h = (h * w).tanh()
+        >>> loss = h.sum()
+        >>> (g,) = grad(loss, [w])
+        >>> update = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) - g)])
+        >>> graph = Graph.from_symbols([loss], [Symbol(update)])
+        >>> len(rematerialize(graph).op_nodes()) > len(graph.op_nodes())
+        True
+    """
+    if not graph.effects:
+        return graph
+    forward = [n for n in topological(graph.outputs) if n.kind == "op"]
+    forward_ids = {n.id for n in forward}
+    if len(forward) < 4:
+        return graph
+    segment = math.ceil(math.sqrt(len(forward)))
+    keep = {n.id for index, n in enumerate(forward) if (index + 1) % segment == 0}
+    keep |= {o.id for o in graph.outputs}
+    clones: dict[int, Node] = {}
+
+    def recomputed(node: Node) -> Node:
+        if node.id not in forward_ids or node.id in keep:
+            return node
+        clone = clones.get(node.id)
+        if clone is None:
+            clone = node.copy([recomputed(i) for i in node.inputs])
+            clones[node.id] = clone
+        return clone
+
+    def replace(node: Node, original: Node, mapping: dict) -> Node:
+        if original.id in forward_ids or node.kind != "op":
+            return node
+        inputs = [recomputed(i) if i.id in forward_ids else i for i in node.inputs]
+        if all(a is b for a, b in zip(inputs, node.inputs)):
+            return node
+        fresh = node.copy(inputs)
+        fresh.deps = node.deps
+        return fresh
+
+    return rewrite(graph, replace, pass_original=True)
+
+
+DEFAULT_PIPELINE = (
+    dead_code_elimination,
+    constant_folding,
+    algebraic_simplification,
+    common_subexpression_elimination,
+    algebraic_simplification,
+    dead_code_elimination,
+    elementwise_fusion,
+    matmul_epilogue_fusion,
+    dead_code_elimination,
+)
+
+
+def optimize(graph: Graph, pipeline=DEFAULT_PIPELINE) -> Graph:
+    """Run the passes in order.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(4,))
+        >>> optimize(Graph.from_symbols([(x * 1).exp().exp()])).ops()
+        ['fused']
+    """
+    for apply_pass in pipeline:
+        graph = apply_pass(graph)
+    return graph
+
+
+__all__ = ["STOP_GRADIENT", "algebraic_simplification", "common_subexpression_elimination",
+           "constant_folding", "dead_code_elimination", "elementwise_fusion", "optimize",
+           "rewrite", "specialize", "use_counts"]
