@@ -10,15 +10,13 @@ Examples::
     hybridgrad lab ctc --quick
 
 The same commands are reachable as ``hybridgrad captcha train|eval|predict``. The generic
-``train``/``eval``/``predict``/``lab`` commands of other modules call in with two lines each::
+``train``/``eval``/``predict`` commands call in with two lines each::
 
-    from hybridgrad.commands import captcha
     captcha.add_train_options(parser)               # in their register(); skips existing flags
     if args.model == "captcha": return captcha.train_command(args)   # first line of run()
 
-(the same for ``add_eval_options``/``eval_command``, ``add_predict_options``/``predict_command``
-and ``add_lab_options``/``lab_command``). Until those modules exist this module registers the
-four commands itself, each accepting only ``captcha`` (``ctc`` for ``lab``).
+(likewise ``add_eval_options``/``eval_command`` and ``add_predict_options``/``predict_command``);
+``hybridgrad lab ctc`` is the lab's command running :mod:`hybridgrad.lab.ctc`.
 
 Example:
     >>> import argparse
@@ -30,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -138,6 +135,11 @@ def train_command(args) -> int:
     """Handler of ``train captcha``."""
     from hybridgrad.models.captcha_train import resolve_config, train
 
+    for flag in ("resume", "distributed", "judge", "data_dir"):
+        if getattr(args, flag, None):
+            raise CommandError(f"--{flag.replace('_', '-')} is not available for captcha "
+                               f"models; start a new run (captchas are rendered, not read "
+                               f"from --data-dir).")
     try:
         config = resolve_config(_overrides(args), quick=bool(getattr(args, "quick", False)))
     except ValueError as error:
@@ -262,26 +264,6 @@ def predict_command(args) -> int:
     return 0
 
 
-def add_lab_options(parser) -> None:
-    """The options of ``lab ctc``."""
-    _add(parser, "--out", help="output folder (default runs/lab/ctc)")
-    _add(parser, "--quick", action="store_true", help="a small, fast version of the experiment")
-
-
-def lab_command(args) -> int:
-    """Handler of ``lab ctc``."""
-    from hybridgrad.lab import ctc
-
-    out = getattr(args, "out", None) or os.path.join("runs", "lab", "ctc")
-    result = ctc.run(out, quick=bool(getattr(args, "quick", False)))
-    print(result["verdict"])
-    for key, value in result["numbers"].items():
-        print(f"  {key}: {value}")
-    for path in result["images"]:
-        print(f"  picture: {path}")
-    return 0
-
-
 def _dispatch(args) -> int:
     handlers = {"train": train_command, "eval": eval_command, "predict": predict_command}
     if not getattr(args, "captcha_command", None):
@@ -290,13 +272,8 @@ def _dispatch(args) -> int:
     return handlers[args.captcha_command](args)
 
 
-def _command_exists(name: str) -> bool:
-    return importlib.util.find_spec(f"hybridgrad.commands.{name}") is not None
-
-
 def register(subparsers) -> None:
-    """Add ``captcha train|eval|predict`` and, while no other module provides them, ``train
-    captcha``, ``eval captcha``, ``predict captcha`` and ``lab ctc``."""
+    """Add ``captcha train|eval|predict`` (the same as ``train|eval|predict captcha``)."""
     parser = subparsers.add_parser(
         "captcha", help="captcha recognition: one-hot CNN or CRNN + CTC (train, eval, predict)",
         description="Captcha recognition on images rendered by the captcha package.")
@@ -307,15 +284,3 @@ def register(subparsers) -> None:
             ("predict", add_predict_options, "read captcha image files")):
         adder(commands.add_parser(name, help=text, description=text))
     parser.set_defaults(handler=_dispatch)
-    for name, adder, handler, choice in (
-            ("train", add_train_options, train_command, "captcha"),
-            ("eval", add_eval_options, eval_command, "captcha"),
-            ("predict", add_predict_options, predict_command, "captcha"),
-            ("lab", add_lab_options, lab_command, "ctc")):
-        if _command_exists(name):
-            continue
-        sub = subparsers.add_parser(name, help=f"{name} {choice} (see 'hybridgrad captcha')")
-        sub.add_argument("target", choices=(choice,), metavar=choice.upper(),
-                         help=f"only '{choice}' for now")
-        adder(sub)
-        sub.set_defaults(handler=handler)

@@ -35,8 +35,8 @@ CLAIM_EN = ("Thinking: if the code has variable length, how should it be improve
 #: The shared budget; ``model``-specific sizes come from the captcha defaults.
 BUDGET = {"length": "4-6", "epochs": 6, "train_size": 40000, "val_size": 500,
           "test_size": 2000, "batch_size": 64, "lr": 3e-3}
-QUICK_BUDGET = {"length": "4-6", "epochs": 2, "train_size": 1024, "val_size": 0,
-                "test_size": 200, "batch_size": 32, "lr": 3e-3, "channels": [8, 16, 16, 16],
+QUICK_BUDGET = {"length": "4-6", "epochs": 1, "train_size": 256, "val_size": 0,
+                "test_size": 64, "batch_size": 32, "lr": 3e-3, "channels": [8, 16, 16, 16],
                 "hidden": 32, "onehot_hidden": 64}
 
 

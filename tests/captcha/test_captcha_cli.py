@@ -92,12 +92,19 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
     from hybridgrad.lab import ctc
 
     monkeypatch.setattr(ctc, "QUICK_BUDGET", {**ctc.QUICK_BUDGET, "train_size": 32,
-                                              "test_size": 8, "epochs": 1})
+                                              "test_size": 8})
     assert main(["lab", "ctc", "--quick", "--out", str(tmp_path / "lab")]) == 0
-    text = capsys.readouterr().out
-    assert text.split(":")[0] in ("supported in this run", "not supported", "partly supported")
-    assert (tmp_path / "lab" / "ctc_reads.png").exists()
-    assert "crnn_ctc_accuracy" in text and "onehot_accuracy" in text
+    assert (tmp_path / "lab" / "ctc" / "ctc_reads.png").exists()
+    result = ctc.run(tmp_path / "direct", quick=True)
+    assert result["verdict"].split(":")[0] in ("supported in this run", "not supported",
+                                               "partly supported")
+    assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result["numbers"])
+    assert result["numbers"]["budget"]["length"] == "4-6"
+
+
+def test_generic_train_refuses_resume_for_captcha(tmp_path, capsys):
+    assert main(["train", "captcha", "--resume", str(tmp_path / "x.safetensors")]) == 2
+    assert "--resume is not available" in capsys.readouterr().err
 
 
 def test_options_plug_into_a_generic_train_parser():
