@@ -264,10 +264,36 @@ def predict_command(args) -> int:
     return 0
 
 
+def add_export_options(parser) -> None:
+    """The options of ``captcha export``."""
+    _add_model_selection(parser)
+    _add(parser, "--checkpoint", metavar="CKPT", help="checkpoint (default "
+         "runs/captcha-MODEL-LENGTH/checkpoint.safetensors)")
+    _add(parser, "-o", "--output", default=None, help="ONNX file (default: beside the "
+         "checkpoint, model.onnx)")
+
+
+def export_command(args) -> int:
+    """Handler of ``captcha export``: ONNX file, checked with onnxruntime."""
+    from hybridgrad.models.captcha_train import export_onnx
+
+    checkpoint = _checkpoint(args)
+    output = getattr(args, "output", None) or os.path.join(os.path.dirname(checkpoint),
+                                                           "model.onnx")
+    try:
+        info = export_onnx(checkpoint, output)
+    except Exception as error:  # unsupported operator, onnxruntime mismatch, bad checkpoint
+        raise CommandError(f"cannot export {checkpoint}: {error}") from None
+    print(f"wrote {info['path']} ({info['model']}, input images {info['input_shape']}, "
+          f"onnxruntime agrees within {info['max_abs_difference']:.2g})")
+    return 0
+
+
 def _dispatch(args) -> int:
-    handlers = {"train": train_command, "eval": eval_command, "predict": predict_command}
+    handlers = {"train": train_command, "eval": eval_command, "predict": predict_command,
+                "export": export_command}
     if not getattr(args, "captcha_command", None):
-        raise CommandError("say what to do: 'hybridgrad captcha train|eval|predict' "
+        raise CommandError("say what to do: 'hybridgrad captcha train|eval|predict|export' "
                            "(see --help).")
     return handlers[args.captcha_command](args)
 
@@ -281,6 +307,8 @@ def register(subparsers) -> None:
     for name, adder, text in (
             ("train", add_train_options, "train a captcha reader"),
             ("eval", add_eval_options, "whole-string accuracy on held-out captchas"),
-            ("predict", add_predict_options, "read captcha image files")):
+            ("predict", add_predict_options, "read captcha image files"),
+            ("export", add_export_options, "write the network as ONNX (checked with "
+             "onnxruntime)")):
         adder(commands.add_parser(name, help=text, description=text))
     parser.set_defaults(handler=_dispatch)

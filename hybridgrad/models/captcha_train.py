@@ -413,6 +413,38 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
     return result
 
 
+def export_onnx(checkpoint: str, path: str, verify: bool = True) -> dict:
+    """Write a captcha checkpoint's network as ONNX (``images`` ``(N, 1, h, w)`` in [-1, 1] ->
+    CRNN log-probabilities ``(T, N, C)`` or one-hot scores ``(N, max_len * K)``, batch size
+    dynamic) and, with ``verify``, check onnxruntime's output against the eager model.
+
+    Returns ``{"path", "model", "input_shape", "max_abs_difference"}``; decode the outputs with
+    :func:`hybridgrad.models.captcha.ctc_decode` / ``onehot_decode`` and the config's charset.
+    """
+    model, _, config = load_checkpoint(checkpoint)
+    height, width = input_size(config)
+    generator = np.random.default_rng(0)
+    example = hg.tensor(generator.uniform(-1, 1, (2, 1, height, width)).astype(np.float32))
+    batch_axis = 1 if config["model"] == "crnn" else 0
+    hg.onnx.export(model, example, path, input_names=["images"], output_names=["scores"],
+                   dynamic_axes={"images": [0], "scores": [batch_axis]})
+    difference = None
+    if verify:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        probe = generator.uniform(-1, 1, (3, 1, height, width)).astype(np.float32)
+        (got,) = session.run(None, {"images": probe})
+        with hg.no_grad():
+            expected = model(hg.tensor(probe)).data
+        difference = float(np.abs(got - expected).max())
+        if not difference < 1e-3:
+            raise RuntimeError(f"export_onnx: onnxruntime differs from the eager model by "
+                               f"{difference}")
+    return {"path": path, "model": config["model"], "input_shape": [None, 1, height, width],
+            "max_abs_difference": difference}
+
+
 def read_image(path: str, config: dict) -> np.ndarray:
     """An image file as the rendered-size uint8 grayscale array the model expects."""
     from PIL import Image, UnidentifiedImageError
@@ -431,6 +463,6 @@ def read_image(path: str, config: dict) -> np.ndarray:
 
 
 __all__ = ["CHARSETS", "DEFAULTS", "QUICK", "build_model", "charset", "edit_distance",
-           "evaluate", "examples", "input_size", "load_checkpoint", "loss_of", "make_codec",
-           "prepare", "read", "read_image", "resolve_config", "save_checkpoint", "spec_of",
-           "train"]
+           "evaluate", "examples", "export_onnx", "input_size", "load_checkpoint", "loss_of",
+           "make_codec", "prepare", "read", "read_image", "resolve_config", "save_checkpoint",
+           "spec_of", "train"]

@@ -52,11 +52,31 @@ def test_train_eval_predict_crnn(tmp_path, capsys):
     assert [line.split("\t")[0] for line in lines] == paths
     assert all(0.0 <= float(line.split("\t")[2]) <= 1.0 for line in lines)
 
+    # ONNX: onnxruntime gives the eager model's log-probabilities on real captchas (texts are
+    # not compared: an untrained model's near-ties flip on rounding).
+    import numpy as np
+    import onnxruntime
+
+    import hybridgrad as hg
+    from hybridgrad.models.captcha_train import export_onnx, prepare, read_image
+
+    info = export_onnx(checkpoint, str(tmp_path / "crnn.onnx"))
+    assert info["max_abs_difference"] < 1e-4
+    batch = prepare(np.stack([read_image(p, config) for p in paths]), config)
+    session = onnxruntime.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
+    (log_probs,) = session.run(None, {"images": batch.data})
+    with hg.no_grad():
+        expected = model(batch).data
+    assert log_probs.shape == expected.shape == (10, 2, 37)   # T = 40 / 4 at --quick sizes
+    assert np.allclose(log_probs, expected, atol=1e-4)
+
 
 def test_train_onehot_bce_fixed_length_through_the_captcha_command(tmp_path, capsys):
     out = tmp_path / "onehot"
     assert main(["captcha", "train", "--model", "onehot", "--loss", "bce", "--length", "4",
                  "--no-cache", "--out", str(out), *TINY]) == 0
+    assert main(["captcha", "export", "--checkpoint", str(out / "checkpoint.safetensors")]) == 0
+    assert "onnxruntime agrees" in capsys.readouterr().out and (out / "model.onnx").exists()
     _, codec, config = load_checkpoint(str(out / "checkpoint.safetensors"))
     assert config["loss"] == "bce" and codec.size == 4 * 36      # the notes' vector exactly
     assert not (tmp_path / "cache").exists()                      # --no-cache wrote nothing
