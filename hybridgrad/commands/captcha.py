@@ -77,6 +77,8 @@ def add_train_options(parser) -> None:
          "(default $HYBRIDGRAD_CACHE/captcha or ~/.cache/hybridgrad/captcha)")
     _add(parser, "--no-cache", action="store_true", help="draw the captchas in memory only")
     _add(parser, "--workers", type=int, help="threads drawing captchas (default 2)")
+    _add(parser, "--max-minutes", type=float, help="stop training after this many minutes "
+         "(then evaluate)")
     _add(parser, "--quick", action="store_true", help="a seconds-long smoke run")
     _add(parser, "--no-progress", action="store_true", help="no progress bar")
 
@@ -97,7 +99,7 @@ def _overrides(args) -> dict:
              "downsample": "downsample", "train_size": "train_size", "val_size": "val_size",
              "test_size": "test_size", "beam_width": "beam_width", "epochs": "epochs",
              "batch_size": "batch_size", "lr": "lr", "seed": "seed", "cache_dir": "cache_dir",
-             "workers": "workers"}
+             "workers": "workers", "max_minutes": "max_minutes"}
     for attribute, key in names.items():
         value = getattr(args, attribute, None)
         if value is not None:

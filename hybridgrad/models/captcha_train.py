@@ -10,7 +10,8 @@ checkpoint so ``eval`` and ``predict`` rebuild the same model and preprocessing:
   every epoch by DataLoader threads, validation and test drawn into memory);
 * model: ``model`` (``"crnn"`` or ``"onehot"``), ``channels``, ``hidden``, ``rnn`` (lstm/gru),
   ``loss`` of the one-hot model (``"ce"`` per-position softmax, ``"bce"`` the notes' sigmoid);
-* optimisation: Adam with a one-cycle schedule peaking at ``lr``, ``batch_size``, ``epochs``.
+* optimisation: Adam with a one-cycle schedule peaking at ``lr``, ``batch_size``, ``epochs``;
+  ``max_minutes`` stops the training early (then evaluates) when the time is up.
 
 Example:
     >>> import tempfile
@@ -51,6 +52,7 @@ DEFAULTS = {
     "cache_dir": None, "workers": 2, "epochs": 6, "batch_size": 64, "lr": 3e-3,
     "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
     "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce", "beam_width": 1,
+    "max_minutes": None,
 }
 
 #: ``--quick``: a seconds-long smoke run (small images, tiny model, a few hundred images).
@@ -352,6 +354,7 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
     open(metrics_path, "w").close()
     started, step = time.time(), 0
+    limit = None if config["max_minutes"] is None else 60.0 * float(config["max_minutes"])
     if log:
         parameters = sum(p.data.size for p in model.parameters())
         log(f"captcha {config['model']}: length {config['length']}, input "
@@ -373,6 +376,8 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             scheduler.step()
             losses.append(float(loss.item()))
             step += 1
+            if limit is not None and time.time() - started > limit:
+                break
             if log and bar is None and step % 100 == 0:
                 log(f"  step {step}/{total}: loss {np.mean(losses[-100:]):.4f}, "
                     f"{time.time() - started:.0f} s")
@@ -383,6 +388,9 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             bar.close()
         record = {"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)),
                   "seconds": round(time.time() - started, 1)}
+        stopped = limit is not None and time.time() - started > limit
+        if stopped:
+            record["stopped_early"] = True
         if len(data["val"][0]):
             val = evaluate(model, *data["val"], codec, config, beam_width=1)
             record.update(val_accuracy=val["accuracy"], val_char_accuracy=val["char_accuracy"])
@@ -392,10 +400,12 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
         if log:
             log("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and k != "seconds"
                                  else f"{k} {v}" for k, v in record.items()))
+        if stopped:
+            break
     train_seconds = time.time() - started
     test = evaluate(model, *data["test"], codec, config, beam_width=1)
     result = {"config": config, "checkpoint": checkpoint, "train_seconds": round(train_seconds, 1),
-              "steps": step, "test_size": len(data["test"][1]),
+              "steps": step, "planned_steps": total, "test_size": len(data["test"][1]),
               "test_accuracy": test["accuracy"], "test_char_accuracy": test["char_accuracy"],
               "accuracy_by_length": test["accuracy_by_length"]}
     if config["model"] == "crnn" and int(config["beam_width"]) > 1:
