@@ -143,3 +143,14 @@ def test_options_plug_into_a_generic_train_parser():
     assert args.model == "captcha" and args.arch == "onehot"
     assert captcha._overrides(args) == {"model": "onehot", "length": "4-6", "epochs": 2,
                                         "lr": 0.01, "onehot_hidden": 48}
+
+
+def test_max_minutes_stops_training_and_still_evaluates(tmp_path):
+    from hybridgrad.models.captcha_train import train
+
+    config = resolve_config({"train_size": 96, "val_size": 0, "test_size": 4, "epochs": 3,
+                             "max_minutes": 0.0, "cache": False}, quick=True)
+    result = train(config, str(tmp_path), log=None)
+    assert result["steps"] == 1 and result["planned_steps"] == 9
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records == [{**records[0], "stopped_early": True}] and result["test_size"] == 4
