@@ -45,6 +45,9 @@ def register(subparsers) -> None:
     parser.add_argument("--data-dir", help="folder holding the MNIST IDX files")
     parser.add_argument("--subset", type=int, help="only the first N test images")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+
+    captcha.add_eval_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -109,6 +112,10 @@ def _no_grad(loader):
 
 def run(args) -> int:
     """Handler of ``hybridgrad eval``."""
+    if args.model == "captcha":
+        from hybridgrad.commands import captcha
+
+        return captcha.eval_command(args)
     from hybridgrad.training.helpers import spec_or_error
 
     spec = spec_or_error(args.model)

@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--top", type=int, default=1, help="show the K most likely digits")
     parser.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                         help="invert to white-on-black (default: when the image is light)")
+    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+
+    captcha.add_predict_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -70,6 +73,10 @@ def read_digit(path: str, invert: str = "auto") -> np.ndarray:
 
 def run(args) -> int:
     """Handler of ``hybridgrad predict``."""
+    if args.model == "captcha":
+        from hybridgrad.commands import captcha
+
+        return captcha.predict_command(args)
     import hybridgrad as hg
     from hybridgrad.training.helpers import open_model, spec_or_error
     from hybridgrad.training.tasks import TASKS

@@ -62,6 +62,9 @@ def register(subparsers) -> None:
                         "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
                         "MODEL --distributed' (--batch-size stays the global batch, split over "
                         "the N processes; rank 0 writes --out). See docs/distributed.md")
+    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+
+    captcha.add_train_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -126,6 +129,10 @@ def _resumed_config(args, spec) -> dict:
 
 def run(args) -> int:
     """Handler of ``hybridgrad train``."""
+    if args.model == "captcha":
+        from hybridgrad.commands import captcha
+
+        return captcha.train_command(args)
     from hybridgrad.training import (
         CheckpointError,
         DatasetNotFoundError,

@@ -132,7 +132,11 @@ def test_layer_norm_large_offsets(seed, scale, offset):
     reference = (data - mean) / np.sqrt(var + LONG(1e-5))
     out, grad = _value_and_grad(lambda t: F.layer_norm(t, (8,)) * hg.tensor(
         np.linspace(-1, 1, 8, dtype=np.float32)), x)
-    _close(out, reference * np.linspace(-1, 1, 8), rtol=1e-3, atol_scale=1e-3)
+    # float32 holds values near `offset` (and their mean) only to ~eps * offset, which becomes
+    # eps * offset / std after normalising: the best any float32 layer norm can do.
+    spread = float(np.sqrt(var).min())
+    float32_limit = 16 * float(np.finfo(np.float32).eps) * (offset + 1.0) / max(spread, 1e-30)
+    _close(out, reference * np.linspace(-1, 1, 8), rtol=1e-3, atol_scale=1e-3 + float32_limit)
     assert np.abs(grad).max() < 1e3
 
 

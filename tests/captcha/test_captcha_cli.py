@@ -1,0 +1,156 @@
+"""The captcha command line with --quick and tiny splits, into tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from hybridgrad.cli import main
+from hybridgrad.data.captcha_cache import CaptchaSpec, generate_split
+from hybridgrad.models.captcha_train import load_checkpoint, resolve_config
+
+TINY = ["--quick", "--train-size", "32", "--val-size", "8", "--test-size", "8"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYBRIDGRAD_CACHE", str(tmp_path / "cache"))
+
+
+def test_train_eval_predict_crnn(tmp_path, capsys):
+    out = tmp_path / "crnn"
+    assert main(["train", "captcha", "--model", "crnn", "--length", "3-4", "--rnn", "gru",
+                 "--beam-width", "2", "--out", str(out), *TINY]) == 0
+    text = capsys.readouterr().out
+    assert "test: whole-string accuracy" in text and "prefix beam search (width 2)" in text
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and records[0]["step"] == 1
+    result = json.loads((out / "result.json").read_text())
+    assert result["config"]["length"] == "3-4" and result["test_size"] == 8
+    model, codec, config = load_checkpoint(str(out / "checkpoint.safetensors"))
+    assert config["rnn"] == "gru" and codec.num_classes == 37
+
+    checkpoint = str(out / "checkpoint.safetensors")
+    assert main(["eval", "captcha", "--checkpoint", checkpoint, "--test-size", "6",
+                 "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["test_size"] == 6 and 0.0 <= figures["accuracy"] <= 1.0
+    assert set(figures["accuracy_by_length"]) <= {"3", "4"}
+
+    images, texts = generate_split(CaptchaSpec(length=(3, 4), height=32, width=80), "test", 2,
+                                   workers=1)
+    paths = []
+    for index, image in enumerate(images):
+        path = tmp_path / f"c{index}.png"
+        Image.fromarray(image).resize((120, 50)).save(path)   # any size: resized on read
+        paths.append(str(path))
+    assert main(["predict", "captcha", *paths, "--checkpoint", checkpoint,
+                 "--beam-width", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == paths
+    assert all(0.0 <= float(line.split("\t")[2]) <= 1.0 for line in lines)
+
+    # ONNX: onnxruntime gives the eager model's log-probabilities on real captchas (texts are
+    # not compared: an untrained model's near-ties flip on rounding).
+    import numpy as np
+    import onnxruntime
+
+    import hybridgrad as hg
+    from hybridgrad.models.captcha_train import export_onnx, prepare, read_image
+
+    info = export_onnx(checkpoint, str(tmp_path / "crnn.onnx"))
+    assert info["max_abs_difference"] < 1e-4
+    batch = prepare(np.stack([read_image(p, config) for p in paths]), config)
+    session = onnxruntime.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
+    (log_probs,) = session.run(None, {"images": batch.data})
+    with hg.no_grad():
+        expected = model(batch).data
+    assert log_probs.shape == expected.shape == (10, 2, 37)   # T = 40 / 4 at --quick sizes
+    assert np.allclose(log_probs, expected, atol=1e-4)
+
+
+def test_train_onehot_bce_fixed_length_through_the_captcha_command(tmp_path, capsys):
+    out = tmp_path / "onehot"
+    assert main(["captcha", "train", "--model", "onehot", "--loss", "bce", "--length", "4",
+                 "--no-cache", "--out", str(out), *TINY]) == 0
+    assert main(["captcha", "export", "--checkpoint", str(out / "checkpoint.safetensors")]) == 0
+    assert "onnxruntime agrees" in capsys.readouterr().out and (out / "model.onnx").exists()
+    _, codec, config = load_checkpoint(str(out / "checkpoint.safetensors"))
+    assert config["loss"] == "bce" and codec.size == 4 * 36      # the notes' vector exactly
+    assert not (tmp_path / "cache").exists()                      # --no-cache wrote nothing
+
+
+def test_onehot_variable_length_gets_a_padding_class():
+    config = resolve_config({"model": "onehot", "length": "4-6"}, quick=True)
+    from hybridgrad.models.captcha_train import build_model, make_codec
+
+    assert make_codec(config).size == 6 * 37
+    assert build_model(config).classifier[-1].out_features == 6 * 37
+
+
+def test_user_errors_are_one_paragraph(tmp_path, capsys):
+    assert main(["eval", "captcha", "--checkpoint", str(tmp_path / "none.safetensors")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["train", "captcha", "--length", "6-4", "--out", str(tmp_path / "x"),
+                 *TINY]) == 2
+    assert "length" in capsys.readouterr().err
+    assert main(["train", "captcha", "--channels", "4,x", *TINY]) == 2
+    assert "--channels" in capsys.readouterr().err
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    out = tmp_path / "m"
+    assert main(["train", "captcha", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["predict", "captcha", str(bad), "--checkpoint",
+                 str(out / "checkpoint.safetensors")]) == 2
+    assert "not an image" in capsys.readouterr().err
+
+
+def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
+    from hybridgrad.lab import ctc
+
+    monkeypatch.setattr(ctc, "QUICK_BUDGET", {**ctc.QUICK_BUDGET, "train_size": 32,
+                                              "test_size": 8})
+    assert main(["lab", "ctc", "--quick", "--out", str(tmp_path / "lab")]) == 0
+    assert (tmp_path / "lab" / "ctc" / "ctc_reads.png").exists()
+    result = ctc.run(tmp_path / "direct", quick=True)
+    assert result["verdict"].split(":")[0] in ("supported in this run", "not supported",
+                                               "partly supported")
+    assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result["numbers"])
+    assert result["numbers"]["budget"]["length"] == "4-6"
+
+
+def test_generic_train_refuses_resume_for_captcha(tmp_path, capsys):
+    assert main(["train", "captcha", "--resume", str(tmp_path / "x.safetensors")]) == 2
+    assert "--resume is not available" in capsys.readouterr().err
+
+
+def test_options_plug_into_a_generic_train_parser():
+    import argparse
+
+    from hybridgrad.commands import captcha
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--set", action="append", dest="overrides")
+    captcha.add_train_options(parser)                 # no clash with the generic flags
+    args = parser.parse_args(["captcha", "--model", "onehot", "--length", "4-6", "--epochs",
+                              "2", "--set", "lr=0.01", "--hidden", "48"])
+    assert args.model == "captcha" and args.arch == "onehot"
+    assert captcha._overrides(args) == {"model": "onehot", "length": "4-6", "epochs": 2,
+                                        "lr": 0.01, "onehot_hidden": 48}
+
+
+def test_max_minutes_stops_training_and_still_evaluates(tmp_path):
+    from hybridgrad.models.captcha_train import train
+
+    config = resolve_config({"train_size": 96, "val_size": 0, "test_size": 4, "epochs": 3,
+                             "max_minutes": 0.0, "cache": False}, quick=True)
+    result = train(config, str(tmp_path), log=None)
+    assert result["steps"] == 1 and result["planned_steps"] == 9
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records == [{**records[0], "stopped_early": True}] and result["test_size"] == 4
