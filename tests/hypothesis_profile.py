@@ -1,4 +1,4 @@
-"""Test-suite settings shared by every test folder."""
+"""Hypothesis settings for the whole suite (loaded as a pytest plugin: `-p tests.hypothesis_profile`)."""
 
 import os
 
