@@ -302,6 +302,13 @@ def _matmul(b, node):
     return b.add("MatMul", names)
 
 
+@exports("linear")
+def _linear(b, node):
+    # x @ w^T: a Transpose and a MatMul (any number of leading dimensions, like the forward).
+    (x, w), _ = _promoted(b, node)
+    return b.add("MatMul", [x, b.add("Transpose", [w], perm=[1, 0])])
+
+
 @exports("reshape")
 def _reshape(b, node):
     x = node.inputs[0]
