@@ -140,3 +140,4 @@ from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402
     symbolic,
 )
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
+from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads
