@@ -485,6 +485,8 @@ UNEXPORTABLE = {
     "max_pool2d_gather": "it is part of max pooling's gradient; export the forward model only",
     "ctc_nll": "ONNX has no CTC loss operator; export the model without its loss",
     "ctc_nll_backward": "it is the gradient of the CTC loss",
+    "batch_norm_train": "it is eager training-mode batch norm (batch statistics); models are "
+                        "exported in evaluation mode, where batch norm uses its running statistics",
 }
 
 

@@ -23,6 +23,9 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
+
+import numpy as np
 
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
@@ -67,3 +70,119 @@ def _linear(xp, x, w):
     # One 2-D product instead of NumPy's loop over the leading (batch) dimensions.
     lead = x.shape[:-1]
     return xp.matmul(x.reshape(math.prod(lead), x.shape[-1]), w.T).reshape(lead + (w.shape[0],))
+
+
+# ----------------------------------------------------------------------------------------------
+# Batch normalisation with batch statistics (training mode).
+#
+# The composite (mean, subtract, square, mean, add, sqrt, divide, multiply, add: nine primitives
+# and as many backward steps over the whole activation) took 37 ms forward + backward for a
+# (64, 32, 26, 26) input against PyTorch's 5 ms. The fused forward makes six NumPy passes; the
+# first-order backward computes the closed-form input gradient in NumPy. Gradients of gradients
+# (create_graph) and symbolic graphs use the same formulas written in framework operators.
+
+_LAST_STATS = threading.local()
+
+
+def _bn_axes(ndim: int) -> tuple:
+    return (0,) + tuple(range(2, ndim))
+
+
+def _bn_view(shape: tuple) -> tuple:
+    return (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+def _batch_norm_train_shape(x, weight, bias, eps):
+    shape = tuple(x.shape)
+    if len(shape) < 2 or tuple(weight.shape) != (shape[1],) or tuple(bias.shape) != (shape[1],):
+        raise OpError(f"batch_norm_train: expected an input (N, C, *) and a weight and bias of "
+                      f"shape (C,), got input {shape}, weight {tuple(weight.shape)} and bias "
+                      f"{tuple(bias.shape)}")
+    return Spec(shape, promote(x.dtype, weight.dtype, bias.dtype))
+
+
+def batch_norm_statistics(x: np.ndarray, eps: float) -> tuple:
+    """(mean, biased variance, 1/sqrt(var + eps)) per channel of (N, C, *), kept as (1, C, 1..).
+
+    Example:
+        >>> m, v, inv = batch_norm_statistics(np.array([[1.0], [3.0]]), 0.0)
+        >>> m.tolist(), v.tolist(), inv.tolist()
+        ([[2.0]], [[1.0]], [[1.0]])
+    """
+    axes = _bn_axes(x.ndim)
+    count = x.size // x.shape[1] if x.shape[1] else 0
+    mean = np.add.reduce(x, axis=axes, keepdims=True) / x.dtype.type(count)
+    centered = x - mean
+    var = np.add.reduce(np.square(centered, out=centered), axis=axes, keepdims=True)
+    var /= x.dtype.type(count)
+    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    return mean, var.astype(x.dtype, copy=False), inv_std.astype(x.dtype, copy=False)
+
+
+def last_batch_norm_statistics() -> tuple:
+    """(mean, var) of the latest ``batch_norm_train`` forward on this thread (for the running
+    statistics, so that they are not computed twice)."""
+    return _LAST_STATS.value
+
+
+def _batch_norm_train_vjp(g, inputs, out, needs, eps):
+    x, weight, bias = inputs
+    from hybridgrad.autograd import is_grad_enabled
+    from hybridgrad.tensor import Tensor
+
+    shape = tuple(x.shape)
+    axes, view = _bn_axes(len(shape)), _bn_view(shape)
+    if isinstance(g, Tensor) and not is_grad_enabled():
+        # First order: closed form in NumPy (nothing is recorded, so nothing needs a VJP).
+        xd, gd, wd = x.data, g.data, weight.data.reshape(view)
+        count = gd.dtype.type(xd.size // shape[1])
+        mean, _, inv_std = batch_norm_statistics(xd, eps)
+        x_hat = xd - mean
+        x_hat *= inv_std
+        grad_bias = np.add.reduce(gd, axis=axes, keepdims=True)
+        grad_weight = np.add.reduce(gd * x_hat, axis=axes, keepdims=True)
+        grad_x = None
+        if needs[0]:
+            scale = inv_std * wd
+            grad_x = gd * scale
+            x_hat *= scale * grad_weight / count
+            grad_x -= x_hat
+            grad_x -= scale * grad_bias / count
+            grad_x = Tensor._wrap(grad_x)
+        return (grad_x,
+                Tensor._wrap(grad_weight.reshape(shape[1])) if needs[1] else None,
+                Tensor._wrap(grad_bias.reshape(shape[1])) if needs[2] else None)
+    # Gradients of gradients and symbolic graphs: the same formulas in framework operators.
+    mean = F.mean(x, axes, keepdim=True)
+    centered = x - mean
+    inv_std = 1.0 / F.sqrt(F.mean(centered * centered, axes, keepdim=True) + eps)
+    x_hat = centered * inv_std
+    grad_x = grad_weight = grad_bias = None
+    if needs[0]:
+        gw = g * F.reshape(weight, view)
+        grad_x = inv_std * (gw - F.mean(gw, axes, keepdim=True)
+                            - x_hat * F.mean(gw * x_hat, axes, keepdim=True))
+    if needs[1]:
+        grad_weight = F.sum(g * x_hat, axes)
+    if needs[2]:
+        grad_bias = F.sum(g, axes)
+    return grad_x, grad_weight, grad_bias
+
+
+@register("batch_norm_train", gradcheck="tests/ops/test_fused.py",
+          shape=_batch_norm_train_shape, vjp=_batch_norm_train_vjp, promotes=True,
+          float_only=True, formula="batchnorm({x}, {w}, {b})",
+          derivatives=("({w} / sigma) * (grad - mean(grad) - xhat * mean(grad * xhat))",
+                       "sum(grad * xhat)", "sum(grad)"),
+          arg_names=("x", "w", "b"))
+def _batch_norm_train(xp, x, weight, bias, eps):
+    """Normalise (N, C, *) with its own per-channel mean and biased variance, then scale and
+    shift: ``(x - mean) / sqrt(var + eps) * weight + bias`` (weight, bias of shape (C,))."""
+    _batch_norm_train_shape(x, weight, bias, eps)
+    mean, var, inv_std = batch_norm_statistics(x, eps)
+    _LAST_STATS.value = (mean, var)
+    view = _bn_view(x.shape)
+    out = x - mean
+    out *= inv_std * weight.reshape(view)
+    out += bias.reshape(view)
+    return out

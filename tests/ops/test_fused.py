@@ -70,3 +70,73 @@ def test_nn_linear_matches_hand_formula():
     x = hg.tensor(np.arange(8, dtype=np.float32).reshape(2, 4))
     expected = x.data @ layer.weight.data.T + layer.bias.data
     np.testing.assert_allclose(layer(x).data, expected, rtol=1e-6)
+
+
+def _composite_batch_norm(x, weight, bias, eps):
+    axes = (0,) + tuple(range(2, len(x.shape)))
+    view = (1, x.shape[1]) + (1,) * (len(x.shape) - 2)
+    mean = hg.mean(x, axes, keepdim=True)
+    centered = x - mean
+    var = hg.mean(centered * centered, axes, keepdim=True)
+    return centered / hg.sqrt(var + eps) * weight.reshape(view) + bias.reshape(view)
+
+
+BN_SHAPES = st.sampled_from([(4, 3), (3, 2, 5), (2, 3, 2, 3), (5, 1, 2, 2)])
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=BN_SHAPES, seed=st.integers(0, 99))
+def test_batch_norm_train_gradcheck(shape, seed):
+    rng = np.random.default_rng(seed)
+    x = hg.tensor(rng.standard_normal(shape), requires_grad=True)
+    w = hg.tensor(rng.standard_normal(shape[1]), requires_grad=True)
+    b = hg.tensor(rng.standard_normal(shape[1]), requires_grad=True)
+    assert gradcheck(lambda *t: apply("batch_norm_train", *t, eps=1e-5), [x, w, b])
+
+
+def test_batch_norm_train_gradgradcheck():
+    rng = np.random.default_rng(3)
+    x = hg.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    w = hg.tensor(rng.standard_normal(2), requires_grad=True)
+    b = hg.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradgradcheck(lambda *t: apply("batch_norm_train", *t, eps=1e-5), [x, w, b])
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5, 5)])
+def test_batch_norm_train_equals_composite_forward_and_backward(shape):
+    rng = np.random.default_rng(4)
+    values = [rng.standard_normal(shape).astype(np.float32) * 3 + 1,
+              rng.standard_normal(shape[1]).astype(np.float32),
+              rng.standard_normal(shape[1]).astype(np.float32)]
+    g = hg.tensor(rng.standard_normal(shape).astype(np.float32))
+    fused = [hg.tensor(v, requires_grad=True) for v in values]
+    plain = [hg.tensor(v, requires_grad=True) for v in values]
+    y_fused = apply("batch_norm_train", *fused, eps=1e-5)
+    y_plain = _composite_batch_norm(*plain, 1e-5)
+    assert y_fused.dtype == np.float32
+    np.testing.assert_allclose(y_fused.data, y_plain.data, rtol=1e-4, atol=1e-5)
+    y_fused.backward(g)
+    y_plain.backward(g)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-3, atol=1e-4)
+
+
+def test_batch_norm_layer_running_stats_and_missing_affine():
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((8, 3, 4, 4)).astype(np.float32)
+    layer = hg.nn.BatchNorm2d(3, affine=False)
+    out = layer(hg.tensor(data, requires_grad=True))
+    mean = data.mean(axis=(0, 2, 3))
+    var = data.var(axis=(0, 2, 3))
+    expected = (data - mean.reshape(1, 3, 1, 1)) / np.sqrt(var.reshape(1, 3, 1, 1) + 1e-5)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.running_mean.data, 0.1 * mean, rtol=1e-5, atol=1e-6)
+    unbiased = data.var(axis=(0, 2, 3), ddof=1)
+    np.testing.assert_allclose(layer.running_var.data, 0.9 + 0.1 * unbiased, rtol=1e-5)
+    out.sum().backward()  # no weight/bias parameters to reach; the input gradient is ~0
+    assert int(layer.num_batches_tracked.data) == 1
+
+
+def test_batch_norm_train_rejects_bad_shapes():
+    with pytest.raises(OpError, match=r"batch_norm_train: .*weight \(2,\)"):
+        apply("batch_norm_train", hg.ones(4, 3), hg.ones(2), hg.ones(3), eps=1e-5)
