@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 
 import numpy as np
 
@@ -82,6 +83,11 @@ def _linear(xp, x, w):
 # (create_graph) and symbolic graphs use the same formulas written in framework operators.
 
 _LAST_STATS = threading.local()
+# (weak reference to the output array, mean, 1/std) by id of the output array, so that the
+# first-order backward reuses the forward's statistics (as PyTorch saves them). Bounded: an
+# output that is never differentiated only costs its (C,)-sized entry until it is pushed out.
+_FORWARD_STATS: dict = {}
+_FORWARD_STATS_MAX = 64
 
 
 def _bn_axes(ndim: int) -> tuple:
@@ -136,7 +142,11 @@ def _batch_norm_train_vjp(g, inputs, out, needs, eps):
         # First order: closed form in NumPy (nothing is recorded, so nothing needs a VJP).
         xd, gd, wd = x.data, g.data, weight.data.reshape(view)
         count = gd.dtype.type(xd.size // shape[1])
-        mean, _, inv_std = batch_norm_statistics(xd, eps)
+        saved = _FORWARD_STATS.pop(id(out.data), None)
+        if saved is not None and saved[0]() is out.data and saved[1].dtype == xd.dtype:
+            mean, inv_std = saved[1], saved[2]
+        else:
+            mean, _, inv_std = batch_norm_statistics(xd, eps)
         x_hat = xd - mean
         x_hat *= inv_std
         grad_bias = np.add.reduce(gd, axis=axes, keepdims=True)
@@ -185,4 +195,7 @@ def _batch_norm_train(xp, x, weight, bias, eps):
     out = x - mean
     out *= inv_std * weight.reshape(view)
     out += bias.reshape(view)
+    while len(_FORWARD_STATS) >= _FORWARD_STATS_MAX:
+        _FORWARD_STATS.pop(next(iter(_FORWARD_STATS)), None)
+    _FORWARD_STATS[id(out)] = (weakref.ref(out), mean, inv_std)
     return out

@@ -140,3 +140,23 @@ def test_batch_norm_layer_running_stats_and_missing_affine():
 def test_batch_norm_train_rejects_bad_shapes():
     with pytest.raises(OpError, match=r"batch_norm_train: .*weight \(2,\)"):
         apply("batch_norm_train", hg.ones(4, 3), hg.ones(2), hg.ones(3), eps=1e-5)
+
+
+def test_batch_norm_train_backward_reuses_forward_statistics_and_retains_graph():
+    from hybridgrad.ops import fused
+
+    rng = np.random.default_rng(6)
+    x = hg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    w, b = hg.ones(2, dtype=hg.float64), hg.zeros(2, dtype=hg.float64)
+    y = apply("batch_norm_train", x, w, b, eps=1e-5)
+    assert id(y.data) in fused._FORWARD_STATS
+    g = hg.tensor(rng.standard_normal((4, 2, 3)))
+    y.backward(g, retain_graph=True)  # uses (and drops) the saved statistics
+    assert id(y.data) not in fused._FORWARD_STATS
+    first = x.grad.data.copy()
+    x.grad = None
+    y.backward(g)  # statistics recomputed: the same gradient
+    np.testing.assert_allclose(x.grad.data, first, rtol=1e-12, atol=1e-12)
+    for _ in range(fused._FORWARD_STATS_MAX + 5):  # never-differentiated outputs stay bounded
+        apply("batch_norm_train", x.detach(), w, b, eps=1e-5)
+    assert len(fused._FORWARD_STATS) <= fused._FORWARD_STATS_MAX
