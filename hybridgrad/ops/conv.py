@@ -400,13 +400,19 @@ def _max_pool_backward_array(x, best, g, kernel_size, stride, padding, dilation,
                               ceil_mode)
     hit = np.empty(best.shape, dtype=bool)
     first = np.empty(best.shape, dtype=bool)
-    found = np.zeros(best.shape, dtype=bool)
+    found = np.empty(best.shape, dtype=bool)
+    last = kernel_size[0] * kernel_size[1] - 1
     taps = zip(_tap_views(padded, kernel_size, stride, dilation, out_size),
                _tap_views(result, kernel_size, stride, dilation, out_size))
-    for (_, view), (_, target) in taps:
+    for (tap, view), (_, target) in taps:
+        if tap == 0:
+            np.equal(view, best, out=found)
+            np.multiply(g, found, out=target)
+            continue
         np.equal(view, best, out=hit)
         np.greater(hit, found, out=first)  # the first tap that equals the maximum wins
-        np.logical_or(found, hit, out=found)
+        if tap != last:
+            np.logical_or(found, hit, out=found)
         np.multiply(g, first, out=target)
     n, c, h, w = x.shape
     return result[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
