@@ -140,10 +140,14 @@ def _batch_norm_train_vjp(g, inputs, out, needs, eps):
     axes, view = _bn_axes(len(shape)), _bn_view(shape)
     if isinstance(g, Tensor) and not is_grad_enabled():
         # First order: closed form in NumPy (nothing is recorded, so nothing needs a VJP).
-        xd, gd, wd = x.data, g.data, weight.data.reshape(view)
+        # The forward's dtype (after promotion and the cast of integer inputs).
+        dtype = out.data.dtype
+        xd = x.data.astype(dtype, copy=False)
+        gd = g.data.astype(dtype, copy=False)
+        wd = weight.data.astype(dtype, copy=False).reshape(view)
         count = gd.dtype.type(xd.size // shape[1])
         saved = _FORWARD_STATS.pop(id(out.data), None)
-        if saved is not None and saved[0]() is out.data and saved[1].dtype == xd.dtype:
+        if saved is not None and saved[0]() is out.data:
             mean, inv_std = saved[1], saved[2]
         else:
             mean, _, inv_std = batch_norm_statistics(xd, eps)
@@ -189,13 +193,19 @@ def _batch_norm_train(xp, x, weight, bias, eps):
     """Normalise (N, C, *) with its own per-channel mean and biased variance, then scale and
     shift: ``(x - mean) / sqrt(var + eps) * weight + bias`` (weight, bias of shape (C,))."""
     _batch_norm_train_shape(x, weight, bias, eps)
+    # float_only casts integer inputs but skips promotion: promote here (the shape rule's dtype).
+    dtype = np.result_type(x, weight, bias)
+    x, weight, bias = (a.astype(dtype, copy=False) for a in (x, weight, bias))
     mean, var, inv_std = batch_norm_statistics(x, eps)
     _LAST_STATS.value = (mean, var)
     view = _bn_view(x.shape)
     out = x - mean
     out *= inv_std * weight.reshape(view)
     out += bias.reshape(view)
-    while len(_FORWARD_STATS) >= _FORWARD_STATS_MAX:
-        _FORWARD_STATS.pop(next(iter(_FORWARD_STATS)), None)
+    try:
+        while len(_FORWARD_STATS) >= _FORWARD_STATS_MAX:
+            _FORWARD_STATS.pop(next(iter(_FORWARD_STATS)), None)
+    except (RuntimeError, StopIteration):  # another thread changed the table meanwhile
+        pass
     _FORWARD_STATS[id(out)] = (weakref.ref(out), mean, inv_std)
     return out

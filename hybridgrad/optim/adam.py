@@ -74,8 +74,10 @@ class Adam(Optimizer):
                     else:
                         grad = grad + weight_decay * param.data
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                # The same arithmetic, in place in two scratch buffers (fewer temporaries).
-                scratch = np.subtract(grad, exp_avg)
+                # The same arithmetic, in place in one scratch buffer (fewer temporaries; out=
+                # keeps 0-d results arrays).
+                scratch = np.empty(exp_avg.shape, dtype=np.result_type(grad, exp_avg))
+                np.subtract(grad, exp_avg, out=scratch)
                 scratch *= 1 - beta1
                 exp_avg += scratch
                 exp_avg_sq *= beta2

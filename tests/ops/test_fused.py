@@ -160,3 +160,22 @@ def test_batch_norm_train_backward_reuses_forward_statistics_and_retains_graph()
     for _ in range(fused._FORWARD_STATS_MAX + 5):  # never-differentiated outputs stay bounded
         apply("batch_norm_train", x.detach(), w, b, eps=1e-5)
     assert len(fused._FORWARD_STATS) <= fused._FORWARD_STATS_MAX
+
+
+def test_batch_norm_train_mixed_and_integer_inputs():
+    rng = np.random.default_rng(7)
+    data = rng.integers(-3, 4, (5, 2, 3))
+    w = hg.tensor(rng.standard_normal(2), requires_grad=True)  # float64
+    b = hg.tensor(rng.standard_normal(2), requires_grad=True)
+    y = apply("batch_norm_train", hg.tensor(data), w, b, eps=1e-5)
+    assert y.dtype == np.float64
+    g = rng.standard_normal((5, 2, 3))
+    y.backward(hg.tensor(g))
+    x_hat = (data - data.mean(axis=(0, 2), keepdims=True)) / np.sqrt(
+        data.var(axis=(0, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(w.grad.data, (g * x_hat).sum(axis=(0, 2)), rtol=1e-10)
+    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2)), rtol=1e-10)
+    x32 = hg.tensor(rng.standard_normal((4, 2)).astype(np.float32), requires_grad=True)
+    y32 = apply("batch_norm_train", x32, w, b, eps=1e-5)  # float32 input, float64 affine
+    y32.sum().backward()
+    assert x32.grad.dtype == np.float32 and y32.dtype == np.float64
