@@ -146,3 +146,5 @@ from hybridgrad.serialization import load, save  # noqa: E402 - safetensors chec
 detect_anomaly = autograd.detect_anomaly
 set_anomaly = autograd.set_anomaly
 is_anomaly_enabled = autograd.is_anomaly_enabled
+
+from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads

@@ -1,4 +1,4 @@
-"""Hypothesis settings for the whole suite (loaded as a pytest plugin: `-p tests.hypothesis_profile`)."""
+"""Hypothesis settings for the suite, loaded as the pytest plugin `tests.hypothesis_profile`."""
 
 import os
 

@@ -21,6 +21,7 @@ from hybridgrad.autograd import no_grad
 from hybridgrad.nn.linear import linear
 from hybridgrad.ops import api as ops
 from hybridgrad.ops.conv import conv_output_size
+from hybridgrad.ops.fused import last_batch_norm_statistics
 from hybridgrad.ops.registry import apply
 from hybridgrad.tensor import Tensor
 
@@ -393,6 +394,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                              f"got input of shape {shape}")
+        if isinstance(input, Tensor) and input.dtype.kind == "f":
+            return _fused_batch_norm(input, running_mean, running_var, weight, bias, momentum,
+                                     eps, count)
         mean = ops.mean(input, axes, keepdim=True)
         centered = input - mean
         var = ops.mean(centered * centered, axes, keepdim=True)
@@ -419,6 +423,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         out = out * ops.reshape(weight, view)
     if bias is not None:
         out = out + ops.reshape(bias, view)
+    return out
+
+
+def _fused_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps, count):
+    """Eager training-mode batch norm as one primitive (ops/fused.py), same semantics as the
+    composite below it (which symbolic graphs keep using)."""
+    channels = input.shape[1]
+    if weight is None:
+        weight = Tensor._wrap(np.ones(channels, dtype=input.dtype))
+    if bias is None:
+        bias = Tensor._wrap(np.zeros(channels, dtype=input.dtype))
+    out = apply("batch_norm_train", input, weight, bias, eps=float(eps))
+    if running_mean is not None or running_var is not None:
+        mean, var = last_batch_norm_statistics()
+        if running_mean is not None:
+            running_mean.data[...] = ((1 - momentum) * running_mean.data
+                                      + momentum * mean.reshape(channels))
+        if running_var is not None:
+            unbiased = var.reshape(channels) * (count / (count - 1))
+            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
     return out
 
 

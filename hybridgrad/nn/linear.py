@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops.registry import apply
 from hybridgrad.tensor import default_generator
 
 
@@ -25,7 +25,8 @@ def linear(x, weight, bias=None):
         >>> linear(hg.ones(1, 2), hg.ones(3, 2)).tolist()
         [[2.0, 2.0, 2.0]]
     """
-    out = F.matmul(x, F.transpose(weight, 0, 1))
+    # One fused primitive (its weight gradient is computed in the weight's own layout).
+    out = apply("linear", x, weight)
     return out if bias is None else out + bias
 
 

@@ -302,6 +302,13 @@ def _matmul(b, node):
     return b.add("MatMul", names)
 
 
+@exports("linear")
+def _linear(b, node):
+    # x @ w^T: a Transpose and a MatMul (any number of leading dimensions, like the forward).
+    (x, w), _ = _promoted(b, node)
+    return b.add("MatMul", [x, b.add("Transpose", [w], perm=[1, 0])])
+
+
 @exports("reshape")
 def _reshape(b, node):
     x = node.inputs[0]
@@ -478,6 +485,8 @@ UNEXPORTABLE = {
     "max_pool2d_gather": "it is part of max pooling's gradient; export the forward model only",
     "ctc_nll": "ONNX has no CTC loss operator; export the model without its loss",
     "ctc_nll_backward": "it is the gradient of the CTC loss",
+    "batch_norm_train": "it is eager training-mode batch norm (batch statistics); models are "
+                        "exported in evaluation mode, where batch norm uses its running statistics",
 }
 
 

@@ -13,6 +13,7 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     ctc,
     elementwise,
     extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
+    fused,  # linear, batch_norm_train (speed)
     movement,
     reduction,
 )

@@ -198,7 +198,20 @@ def _where(xp, condition, a, b):
 
         common = promote(a.dtype, b.dtype)
         a, b = a.astype(common, copy=False), b.astype(common, copy=False)
+    # where(mask, g, 0) is every masked gradient (relu, clamp, ...). np.where branches per
+    # element: 7 ms for a random mask over 1.4M floats. Multiplying g's bit pattern (as
+    # unsigned integers) by the mask is branch-free and bit-identical (+0.0 where the mask is
+    # off; NaN, inf and -0.0 kept where it is on).
+    if a.dtype.kind == "f" and max(a.size, b.size) >= _WHERE_MULTIPLY_MIN_SIZE:
+        if b.ndim == 0 and a.dtype.itemsize in _UINT and b == 0 and not np.signbit(b):
+            return np.multiply(a.view(_UINT[a.dtype.itemsize]), condition).view(a.dtype)
+        if a.ndim == 0 and b.dtype.itemsize in _UINT and a == 0 and not np.signbit(a):
+            return np.multiply(b.view(_UINT[b.dtype.itemsize]), ~condition).view(b.dtype)
     return xp.where(condition, a, b)
+
+
+_WHERE_MULTIPLY_MIN_SIZE = 4096
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _clamp_vjp(g, inputs, out, needs, low, high):

@@ -74,18 +74,29 @@ class Adam(Optimizer):
                     else:
                         grad = grad + weight_decay * param.data
                 exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                exp_avg += (grad - exp_avg) * (1 - beta1)
+                # The same arithmetic, in place in one scratch buffer (fewer temporaries; out=
+                # keeps 0-d results arrays).
+                scratch = np.empty(exp_avg.shape, dtype=np.result_type(grad, exp_avg))
+                np.subtract(grad, exp_avg, out=scratch)
+                scratch *= 1 - beta1
+                exp_avg += scratch
                 exp_avg_sq *= beta2
-                exp_avg_sq += (1 - beta2) * grad * grad
+                np.multiply(1 - beta2, grad, out=scratch, casting="same_kind")
+                scratch *= grad
+                exp_avg_sq += scratch
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
                 if group["amsgrad"]:
                     maximum = state["max_exp_avg_sq"].data
                     np.maximum(maximum, exp_avg_sq, out=maximum)
-                    denominator = np.sqrt(maximum) / bias_correction2_sqrt + eps
+                    denominator = np.sqrt(maximum)
                 else:
-                    denominator = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-                update = (lr / bias_correction1) * exp_avg / denominator
+                    denominator = np.sqrt(exp_avg_sq)
+                denominator /= bias_correction2_sqrt
+                denominator += eps
+                update = np.multiply(lr / bias_correction1, exp_avg, out=scratch,
+                                     casting="same_kind")
+                update /= denominator
                 param.data -= update.astype(param.data.dtype, copy=False)
         return loss
 

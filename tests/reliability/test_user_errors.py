@@ -57,7 +57,9 @@ def test_mlp_given_wrong_feature_size_names_linear_layer():
     with pytest.raises(ValueError) as info:
         _model("mlp")(hg.zeros(28, 28))
     message = str(info.value)
-    assert message.startswith("matmul: shapes (28, 28) and (784, 64) are not aligned")
+    assert message.startswith("linear: expected an input (..., in_features) and a weight "
+                              "(out_features, in_features), got input (28, 28) and weight "
+                              "(64, 784)")
     assert "in layer 'net.1' (Linear, expects input (*, 784)) called with shape (28, 28)" \
         in message
 
