@@ -27,7 +27,7 @@ from hybridgrad import dtypes
 from hybridgrad.ops.registry import Spec
 from hybridgrad.symbolic import passes as P
 from hybridgrad.symbolic.graph import Graph, Node, SymbolError
-from hybridgrad.symbolic.memory import OUT_OPS, Plan, may_alias, nbytes, plan_memory
+from hybridgrad.symbolic.memory import CONV_OPS, OUT_OPS, Plan, may_alias, nbytes, plan_memory
 
 
 def _where_kernel(out, condition, a, b):
@@ -74,7 +74,56 @@ def _kernel(node: Node):
         return lambda out, a: _clamp_kernel(out, a, low, high)
     if name == "ones_like":
         return lambda out, a: (out.fill(1), out)[1]
+    if name in CONV_OPS:
+        return _conv_kernel(node)
     raise KeyError(name)
+
+
+# Bytes of im2col workspace a convolution may use at once in compiled code (see _conv_kernel).
+CONV_BLOCK_BYTES = 1 << 20
+
+
+def conv_block(node: Node) -> int:
+    """Samples per block for a convolution node so that its im2col columns (input channels x
+    kernel taps x output pixels per sample) stay within :data:`CONV_BLOCK_BYTES`."""
+    weight = node.inputs[1] if node.op.name != "conv2d_weight" else node
+    out_channels, cg, kh, kw = weight.spec.shape
+    pixels_of = node if node.op.name == "conv2d" else node.inputs[
+        0 if node.op.name == "conv_transpose2d" else 1]
+    oh, ow = pixels_of.spec.shape[2:]
+    groups = node.attrs.get("groups", 1)
+    per_sample = cg * groups * kh * kw * oh * ow * np.dtype(node.spec.dtype).itemsize
+    return max(1, CONV_BLOCK_BYTES // max(1, per_sample))
+
+
+def _conv_kernel(node: Node):
+    """fn(out, a, b) running a convolution primitive on blocks of samples into ``out``.
+
+    The operators compute every sample independently (``conv2d``, ``conv_transpose2d``) or sum
+    over samples (``conv2d_weight``, the weight gradient), so a block of samples at a time
+    computes the same values while the operator's internal im2col columns, which the memory
+    planner cannot see, hold one block instead of the whole batch. The operator itself is
+    unchanged: this is its eager forward called on slices."""
+    op, attrs, rows = node.op, node.attrs, conv_block(node)
+    reduce = node.op.name == "conv2d_weight"
+
+    def run(out, a, b):
+        total = a.shape[0]
+        if rows >= total:
+            np.copyto(out, op.forward(np, a, b, **attrs), casting="unsafe")
+            return out
+        for start in range(0, total, rows):
+            part = op.forward(np, a[start:start + rows], b[start:start + rows] if reduce else b,
+                              **attrs)
+            if not reduce:
+                out[start:start + rows] = part
+            elif start == 0:
+                np.copyto(out, part, casting="unsafe")
+            else:
+                np.add(out, part, out=out, casting="unsafe")
+        return out
+
+    return run
 
 
 def _generic(node: Node):
