@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.symbolic import Variable, compile, executor, grad
+from hybridgrad.symbolic import Variable, compile, executor, grad  # noqa: A004
 from hybridgrad.symbolic.memory import check_plan
 
 
