@@ -478,6 +478,8 @@ UNEXPORTABLE = {
     "max_pool2d_gather": "it is part of max pooling's gradient; export the forward model only",
     "ctc_nll": "ONNX has no CTC loss operator; export the model without its loss",
     "ctc_nll_backward": "it is the gradient of the CTC loss",
+    "dropout_mask": "it is dropout's random training-mode mask; export in evaluation mode "
+                    "(model.eval())",
 }
 
 

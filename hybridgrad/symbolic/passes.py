@@ -710,6 +710,13 @@ def order_side_effects(graph: Graph) -> Graph:
             if len(safe) == len(others):
                 value.deps = value.deps + [n for n in safe if n not in value.deps]
                 added.append(value)
+    # Random operators draw from one generator: keep them in their traced order (eager order),
+    # so that compiled and eager code draw the same numbers from the same seed.
+    draws = sorted((n for n in nodes if n.kind == "op" and n.op.extra.get("random")),
+                   key=lambda n: (n.attrs.get("draw", 0), n.id))
+    for before, after in zip(draws, draws[1:]):
+        if before not in after.deps and not ancestors[before.id] & bit[after.id]:
+            after.deps = after.deps + [before]
     order = _schedule(graph, ancestors)
     if order is None:  # the extra waits made a cycle: keep copies instead of direct writes
         for value in added:
@@ -901,7 +908,7 @@ def rematerialize(graph: Graph) -> Graph:
     clones: dict[int, Node] = {}
 
     def recomputed(node: Node) -> Node:
-        if node.id not in forward_ids or node.id in keep:
+        if node.id not in forward_ids or node.id in keep or node.op.extra.get("random"):
             return node
         clone = clones.get(node.id)
         if clone is None:

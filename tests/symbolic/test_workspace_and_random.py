@@ -38,3 +38,96 @@ def test_blocked_convolutions_equal_the_operators(monkeypatch, stride, padding, 
     rows = [executor.conv_block(n) for n in f.graph.nodes
             if n.kind == "op" and n.op.name == "conv2d"]
     assert rows and max(rows) < 7
+
+
+class _Net(hg.nn.Module):
+    """Two dropouts on parallel branches (their draw order must follow the code's order)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = hg.nn.Linear(5, 8)
+        self.b = hg.nn.Linear(5, 8)
+        self.out = hg.nn.Linear(8, 3)
+        self.drop1 = hg.nn.Dropout(0.3)
+        self.drop2 = hg.nn.Dropout(0.6)
+
+    def forward(self, x):
+        left = self.drop2(self.b(x).tanh())   # drawn first in eager code
+        right = self.drop1(self.a(x).relu())
+        return self.out(left * 0.5 + right)
+
+
+def _sgd_step(model, x, t, lr):
+    loss = ((model(x) - t) ** 2).mean()
+    for p in model.parameters():
+        p.grad = None
+    loss.backward()
+    with hg.no_grad():
+        for p in model.parameters():
+            p.data -= lr * p.grad.data
+    return loss
+
+
+class SGD:
+    def __init__(self, params, lr):
+        self.param_groups = [dict(params=list(params), lr=lr, momentum=0.0, dampening=0.0,
+                                  weight_decay=0.0, nesterov=False)]
+        self.state = {}
+
+
+def _make(seed):
+    hg.manual_seed(seed)
+    return _Net()
+
+
+def test_traced_dropout_draws_fresh_masks_like_eager():
+    model = _make(0)
+    x = hg.randn(6, 5)
+    traced = hg.jit.trace(model, x)            # training mode: dropout is live
+    assert "dropout_mask" in str(traced.compiled.graph)
+    hg.manual_seed(123)
+    eager = [model(x).data.copy() for _ in range(3)]
+    hg.manual_seed(123)
+    compiled = [traced(x).data.copy() for _ in range(3)]
+    for e, c in zip(eager, compiled):
+        np.testing.assert_allclose(c, e, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(compiled[0], compiled[1])  # a new mask on every call
+
+
+def test_compiled_training_with_dropout_equals_eager_from_the_same_seed():
+    eager_model, compiled_model = _make(1), _make(1)
+    rng = np.random.default_rng(0)
+    data = [(hg.tensor(rng.standard_normal((8, 5)).astype(np.float32)),
+             hg.tensor(rng.standard_normal((8, 3)).astype(np.float32))) for _ in range(4)]
+
+    def mse(y, t):
+        return ((y - t) ** 2).mean()
+
+    step = hg.jit.train_step(compiled_model, mse, SGD(compiled_model.parameters(), 0.1))
+    hg.manual_seed(7)
+    eager_losses = [_sgd_step(eager_model, x, t, 0.1).item() for x, t in data]
+    hg.manual_seed(7)
+    compiled_losses = [step(x, t).item() for x, t in data]
+    np.testing.assert_allclose(compiled_losses, eager_losses, rtol=1e-5)
+    for a, b in zip(eager_model.parameters(), compiled_model.parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+
+
+def test_remat_keeps_dropout_masks_and_results():
+    models = [_make(2), _make(2)]
+    x = hg.randn(4, 5)
+    t = hg.randn(4, 3)
+
+    def mse(y, t):
+        return ((y - t) ** 2).mean()
+
+    losses = []
+    for model, remat in zip(models, (None, "sqrt")):
+        step = hg.jit.train_step(model, mse, SGD(model.parameters(), 0.1), remat=remat)
+        hg.manual_seed(3)
+        losses.append([step(x, t).item() for _ in range(2)])
+        ops = step.compiled.graph.ops()
+        assert ops.count("dropout_mask") == 2, ops   # never recomputed (a new draw)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+    for a, b in zip(*(m.parameters() for m in models)):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
