@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.symbolic import TracingError
 
 # (Checked in this checkout's own tree: an editable install elsewhere could otherwise provide
 # a hybridgrad.optim that does not belong with this checkout's hybridgrad.)
