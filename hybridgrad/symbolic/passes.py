@@ -348,6 +348,80 @@ def algebraic_simplification(graph: Graph) -> Graph:
     return rewrite(graph, simplify)
 
 
+def fold_scalar_affine(graph: Graph) -> Graph:
+    """Collapse chains of ``+ c``, ``- c``, ``* c``, ``/ c`` by scalar constants on one floating
+    value into at most one multiply and one add: ``((x - c1) * a) + b -> x * a + (b - c1*a)``.
+
+    This *reassociates* floating-point arithmetic (as XLA's algebraic simplifier and C's
+    ``-ffast-math`` do): the result is the same function of ``x`` but may differ from the eager
+    order of operations by rounding (a few units in the last place). It applies only to single-
+    use intermediates of the result's shape and dtype, and only where it removes operations.
+    ``compile(..., pipeline=EXACT_PIPELINE)`` leaves it out for results bit-identical to eager.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(4,))
+        >>> fold_scalar_affine(Graph.from_symbols([((x - 1) * 2 + 3) / 4])).ops()
+        ['mul', 'add']
+    """
+    uses = use_counts(graph)
+    chain: dict[int, tuple] = {}   # rewritten node id -> (x, scale, shift, original op count)
+
+    def scalar(node: Node):
+        if node.kind != "const" or node.spec is None or tuple(node.spec.shape) != ():
+            return None
+        return float(np.asarray(node.value))
+
+    def fold(node: Node, original: Node, mapping: dict) -> Node:
+        if (node.kind != "op" or node.op.name not in ("add", "sub", "mul", "div")
+                or node.spec is None or np.dtype(node.spec.dtype).kind != "f"):
+            return node
+        a, b = node.inputs
+        name = node.op.name
+        if scalar(b) is not None and scalar(a) is None:
+            operand, c, left = a, scalar(b), False
+        elif scalar(a) is not None and scalar(b) is None and name in ("add", "mul", "sub"):
+            operand, c, left = b, scalar(a), True
+        else:
+            return node
+        if operand.spec != node.spec:
+            return node
+        inner = chain.get(operand.id) if uses.get(original.inputs[1 if left else 0].id) == 1 \
+            else None
+        x, scale, shift, count = inner if inner is not None else (operand, 1.0, 0.0, 0)
+        if name == "add":
+            shift += c
+        elif name == "sub":
+            scale, shift = (-scale, c - shift) if left else (scale, shift - c)
+        elif name == "mul":
+            scale, shift = scale * c, shift * c
+        else:
+            if c == 0:
+                return node
+            scale, shift = scale / c, shift / c
+        count += 1
+        chain_entry = (x, scale, shift, count)
+        needed = (scale != 1.0) + (shift != 0.0)
+        if inner is None or needed >= count:
+            chain[node.id] = chain_entry
+            return node
+        dtype = node.spec.dtype
+        result = x
+        for op_name, value in (("mul", scale), ("add", shift)):
+            if (op_name == "mul" and value == 1.0) or (op_name == "add" and value == 0.0):
+                continue
+            const = Node("const", value=np.asarray(value, dtype=dtype), spec=Spec((), dtype),
+                         weak=True)
+            result = Node("op", op=get_op(op_name), inputs=[result, const], attrs={},
+                          spec=node.spec)
+        if result is x:
+            return x
+        chain[result.id] = chain_entry
+        return result
+
+    return rewrite(graph, fold, pass_original=True)
+
+
 # ----------------------------------------------------------------------------------------------
 # Elementwise fusion.
 
@@ -935,11 +1009,17 @@ DEFAULT_PIPELINE = (
     algebraic_simplification,
     common_subexpression_elimination,
     algebraic_simplification,
+    fold_scalar_affine,
     dead_code_elimination,
     elementwise_fusion,
     matmul_epilogue_fusion,
     dead_code_elimination,
 )
+
+
+# The default passes without floating-point reassociation: results equal eager mode's bit for bit
+# (up to the order of reductions inside fused matmul epilogues).
+EXACT_PIPELINE = tuple(p for p in DEFAULT_PIPELINE if p is not fold_scalar_affine)
 
 
 def optimize(graph: Graph, pipeline=DEFAULT_PIPELINE) -> Graph:

@@ -131,3 +131,49 @@ def test_remat_keeps_dropout_masks_and_results():
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
     for a, b in zip(*(m.parameters() for m in models)):
         np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
+
+
+def test_scalar_affine_chains_fold_to_one_multiply_and_one_add():
+    from hybridgrad.symbolic import passes as P
+    from hybridgrad.symbolic.graph import Graph
+
+    x = Variable("x", shape=(5,), dtype=np.float64)
+    y = (((x - 1.5) * 2.0 + 3.0) / 4.0 - 0.25) * -1.0
+    folded = P.fold_scalar_affine(P.dead_code_elimination(Graph.from_symbols([y])))
+    folded = P.dead_code_elimination(folded)
+    assert folded.ops() == ["mul", "add"]
+    xv = np.linspace(-3, 3, 5)
+    expected = (((xv - 1.5) * 2.0 + 3.0) / 4.0 - 0.25) * -1.0
+    np.testing.assert_allclose(compile(y)(x=xv), expected, rtol=1e-14, atol=1e-14)
+    # Shared intermediates are not folded (that would compute them twice).
+    shared = x * 2.0
+    two = compile([shared + 1.0, shared - 1.0])
+    assert P.fold_scalar_affine(Graph.from_symbols([shared + 1.0, shared - 1.0])).ops() == [
+        "mul", "add", "sub"]
+    np.testing.assert_allclose(two(x=xv)[1], xv * 2 - 1)
+    # The exact pipeline leaves the chain alone: bit-identical to eager.
+    exact = compile(y, pipeline=P.EXACT_PIPELINE)(x=xv)
+    assert np.array_equal(exact, expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_scalar_chains_match_eager(seed):
+    rng = np.random.default_rng(seed)
+    x = Variable("x", shape=(6,), dtype=np.float64)
+    xv = rng.standard_normal(6)
+    y, expected = x, xv.copy()
+    for _ in range(8):
+        kind, c = rng.integers(0, 6), float(rng.uniform(0.5, 2.0))
+        if kind == 0:
+            y, expected = y + c, expected + c
+        elif kind == 1:
+            y, expected = y - c, expected - c
+        elif kind == 2:
+            y, expected = y * c, expected * c
+        elif kind == 3:
+            y, expected = y / c, expected / c
+        elif kind == 4:
+            y, expected = c - y, c - expected
+        else:
+            y, expected = (y * c).tanh(), np.tanh(expected * c)
+    np.testing.assert_allclose(compile(y)(x=xv), expected, rtol=1e-12, atol=1e-12)
