@@ -107,9 +107,10 @@ def trace(module_or_function, example_inputs, optimize: bool = True,
 
     Parameters are read when the compiled graph runs, so later training updates are seen. New
     input shapes (or a module switched between train/eval) trace again. Data-dependent Python
-    control flow and random draws (dropout in training mode) are refused with an error naming
-    the line. ``split_batch=False`` keeps whole-batch execution for row-independent graphs
-    (faster matrix products, more memory: see :func:`hybridgrad.symbolic.compile`).
+    control flow and direct random draws are refused with an error naming the line (dropout
+    in training mode traces: its mask is drawn each call, as in eager mode).
+    ``split_batch=False`` keeps whole-batch execution for row-independent graphs (faster matrix
+    products, more memory: see :func:`hybridgrad.symbolic.compile`).
 
     Example:
         >>> import hybridgrad as hg

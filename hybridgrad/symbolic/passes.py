@@ -976,8 +976,25 @@ def rematerialize(graph: Graph) -> Graph:
     forward_ids = {n.id for n in forward}
     if len(forward) < 4:
         return graph
-    segment = math.ceil(math.sqrt(len(forward)))
-    keep = {n.id for index, n in enumerate(forward) if (index + 1) % segment == 0}
+    # Checkpoints are chosen among the m forward values that the backward pass reads (the ones
+    # that would otherwise stay alive). Segments shrink towards the output: when the backward
+    # pass reaches segment i (counted from the input), the checkpoints of the i - 1 segments
+    # below it are still alive, so segment i may hold M - i + 1 values for a peak of about M
+    # throughout, with M(M+1)/2 >= m: M ~ sqrt(2m), where equal segments of sqrt(m) values
+    # peak at 2 sqrt(m).
+    read_later = set()
+    for node in graph.nodes:
+        if node.id not in forward_ids:
+            read_later.update(c.id for c in node.inputs if c.id in forward_ids)
+    stored = [n for n in forward if n.id in read_later]
+    if len(stored) < 4:
+        return graph
+    length = math.ceil((math.sqrt(8 * len(stored) + 1) - 1) / 2)
+    keep, end = set(), 0
+    while end < len(stored):
+        end = min(end + max(length, 1), len(stored))
+        keep.add(stored[end - 1].id)
+        length -= 1
     keep |= {o.id for o in graph.outputs}
     clones: dict[int, Node] = {}
 

@@ -8,9 +8,10 @@ What cannot be traced is refused with an error naming the user's file and line:
 
 * data-dependent Python control flow (``if x > 0``, ``bool(x)``, ``x.item()``, ``float(x)``,
   ``x.numpy()``, ``x.tolist()``): a graph has no values while it is built;
-* random numbers drawn from :func:`hybridgrad.default_generator` (dropout in training mode): a
-  traced mask would be frozen into a constant and repeat every call. Trace in evaluation mode
-  (``model.eval()``) or run the training step eagerly.
+* random numbers drawn directly from :func:`hybridgrad.default_generator`: a traced draw would
+  be frozen into a constant and repeat every call. Dropout (``hg.nn.Dropout``,
+  ``hg.nn.functional.dropout``) traces in training mode: on symbols it builds the random
+  primitive ``dropout_mask``, drawn from the default generator each time the graph runs.
 
 Example:
     >>> import hybridgrad as hg
@@ -37,8 +38,9 @@ class _NoRandomGenerator:
         raise TracingError(
             f"random numbers were drawn from hg.default_generator() while tracing (.{name}), "
             f"at {where}. A traced random mask would be frozen into a constant and repeat on "
-            f"every call. Random operators such as dropout in training mode cannot be traced: "
-            f"call model.eval() before tracing/hybridizing, or run this step eagerly.")
+            f"every call. Only random primitives (dropout, whose mask is the dropout_mask "
+            f"operator drawn at run time) can be traced: draw through them, call model.eval() "
+            f"before tracing/hybridizing, or run this step eagerly.")
 
 
 def as_array(value) -> np.ndarray:
