@@ -177,3 +177,34 @@ def test_random_scalar_chains_match_eager(seed):
         else:
             y, expected = (y * c).tanh(), np.tanh(expected * c)
     np.testing.assert_allclose(compile(y)(x=xv), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_remat_checkpoints_cut_a_deep_mlp_step_memory_by_more_than_3x():
+    from hybridgrad.symbolic import check_plan
+
+    def deep():
+        hg.manual_seed(0)
+        layers = []
+        for _ in range(36):
+            layers += [hg.nn.Linear(16, 16), hg.nn.Tanh()]
+        return hg.nn.Sequential(*layers, hg.nn.Linear(16, 3))
+
+    def mse(y, t):
+        return ((y - t) ** 2).mean()
+
+    rng = np.random.default_rng(0)
+    x = hg.tensor(rng.standard_normal((32, 16)).astype(np.float32))
+    t = hg.tensor(rng.standard_normal((32, 3)).astype(np.float32))
+    planned, weights = {}, {}
+    for remat in (None, "sqrt"):
+        model = deep()
+        step = hg.jit.train_step(model, mse, SGD(model.parameters(), 0.05), remat=remat)
+        for _ in range(2):
+            step(x, t)
+        check_plan(step.compiled.plan)
+        planned[remat] = step.memory_report()["planned_bytes"]
+        weights[remat] = [p.data.copy() for p in model.parameters()]
+    # 36 stored activations: checkpoints plus one segment at a time, about sqrt(2 * 36) = 9.
+    assert planned["sqrt"] < planned[None] / 3, planned
+    for a, b in zip(weights[None], weights["sqrt"]):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
