@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-import hybridgrad as hg
+# Measure the checkout this script is in (not whichever hybridgrad is installed): a script's own
+# directory, not the current one, heads sys.path.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import hybridgrad as hg  # noqa: E402
 
 
 def timed_pair(first, second, repeat: int) -> tuple[float, float]:
