@@ -51,11 +51,15 @@ def as_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], list[str]]:
+def trace_graph(function, example_inputs, module=None,
+                state_updates: list | None = None) -> tuple[list[Symbol], list[str]]:
     """Run ``function(*symbols)`` with symbols shaped like ``example_inputs``; return the output
     symbols (a list) and the input names (``input0``, ``input1``...).
 
-    Parameters and buffers of ``module`` get their dotted names in the graph.
+    Parameters and buffers of ``module`` get their dotted names in the graph. With a list as
+    ``state_updates``, writes that the code makes into tensors (batch norm's running statistics
+    in training mode) are appended to it as ``assign`` symbols, to compile as side effects;
+    without one they are a :class:`TracingError`.
     """
     import importlib
 
@@ -82,6 +86,7 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
                     sub._parameters[key] = Symbol(G.tensor_node(value))
     names = [f"input{i}" for i in range(len(example_inputs))]
     token = G._recorder.set([])
+    updates_token = G._state_updates.set(state_updates)
     saved_generator = tensor_module._generator
     tensor_module._generator = _NoRandomGenerator()
     try:
@@ -93,6 +98,7 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
     finally:
         tensor_module._generator = saved_generator
         G._recorder.reset(token)
+        G._state_updates.reset(updates_token)
         for registry, key, value in swapped:
             registry[key] = value
     outputs = list(result) if isinstance(result, (list, tuple)) else [result]

@@ -208,3 +208,53 @@ def test_remat_checkpoints_cut_a_deep_mlp_step_memory_by_more_than_3x():
     assert planned["sqrt"] < planned[None] / 3, planned
     for a, b in zip(weights[None], weights["sqrt"]):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def _bn_net(seed):
+    hg.manual_seed(seed)
+    return hg.nn.Sequential(hg.nn.Linear(4, 6), hg.nn.BatchNorm1d(6), hg.nn.ReLU(),
+                            hg.nn.Linear(6, 2))
+
+
+def test_batch_norm_training_traces_with_running_statistics_as_graph_updates():
+    eager, compiled = _bn_net(0), _bn_net(0)
+    traced = hg.jit.trace(compiled, hg.randn(8, 4))
+    for _ in range(3):
+        x = hg.randn(8, 4)
+        np.testing.assert_allclose(traced(x).data, eager(x).data, rtol=1e-5, atol=1e-6)
+    assert len(traced._cache) == 1   # its own updates do not force a new trace
+    for name, buffer in eager[1].named_buffers():
+        np.testing.assert_allclose(dict(compiled[1].named_buffers())[name].data, buffer.data,
+                                   rtol=1e-5, atol=1e-6, err_msg=name)
+    assert int(compiled[1].num_batches_tracked.data) == 3
+    # Evaluation mode then uses the running statistics the compiled graph wrote.
+    eager.eval(), compiled.eval()
+    x = hg.randn(5, 4)
+    np.testing.assert_allclose(traced(x).data, eager(x).data, rtol=1e-5, atol=1e-6)
+
+
+def test_train_step_with_batch_norm_equals_the_eager_loop():
+    eager, compiled = _bn_net(1), _bn_net(1)
+    rng = np.random.default_rng(1)
+    data = [(hg.tensor(rng.standard_normal((8, 4)).astype(np.float32)),
+             hg.tensor(rng.standard_normal((8, 2)).astype(np.float32))) for _ in range(3)]
+
+    def mse(y, t):
+        return ((y - t) ** 2).mean()
+
+    step = hg.jit.train_step(compiled, mse, SGD(compiled.parameters(), 0.1))
+    for x, t in data:
+        expected = _sgd_step(eager, x, t, 0.1).item()
+        np.testing.assert_allclose(step(x, t).item(), expected, rtol=1e-5)
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(eager.named_buffers(), compiled.buffers()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_batch_norm_momentum_none_is_refused_while_tracing():
+    from hybridgrad.symbolic import TracingError
+
+    model = hg.nn.Sequential(hg.nn.Linear(3, 3), hg.nn.BatchNorm1d(3, momentum=None))
+    with pytest.raises(TracingError, match="momentum=None"):
+        hg.jit.trace(model, hg.randn(4, 3))
