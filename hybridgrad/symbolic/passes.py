@@ -513,7 +513,15 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     into_out = matmul is not None and not aliased and _reads_early(program, 0)
     if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
         product = np.matmul(matmul[0], matmul[1], out=out)
-        return run_fused(out, [product] + list(externals), program, registers)
+        operands = [product] + list(externals)
+        if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
+            # (What the call below would conclude: nothing else aliases ``out`` and the product,
+            # exactly ``out``, is read only before the first write; skip its checks, which
+            # cost as much as a small product.)
+            _run_program([out] + [np.empty_like(out) for _ in range(registers - 1)], operands,
+                         program)
+            return out
+        return run_fused(out, operands, program, registers)
     blocking = None
     if matmul is not None and out.ndim == 2 and out.size > MATMUL_BLOCK_ELEMENTS:
         rows = out.shape[0]
