@@ -54,9 +54,13 @@ class TracedFunction:
         if entry is not None and not _buffers_unchanged(entry[3]):
             entry = None  # a buffer (running statistics...) changed since tracing
         if entry is None:
+            updates: list = []
             snapshot = _snapshot_buffers(self.module)
-            outputs, names = trace_graph(self.function, inputs, self.module)
-            entry = (CompiledFunction(outputs, optimize=self.optimize,
+            outputs, names = trace_graph(self.function, inputs, self.module, updates)
+            # Buffers the graph itself updates (running statistics) are not compared.
+            written = {id(u.node.inputs[0].value) for u in updates}
+            snapshot = [item for item in snapshot if id(item[0]) not in written]
+            entry = (CompiledFunction(outputs, effects=updates, optimize=self.optimize,
                                       split_batch=self.split_batch), names, len(outputs),
                      snapshot)
             self._cache[key] = entry
@@ -107,9 +111,10 @@ def trace(module_or_function, example_inputs, optimize: bool = True,
 
     Parameters are read when the compiled graph runs, so later training updates are seen. New
     input shapes (or a module switched between train/eval) trace again. Data-dependent Python
-    control flow and random draws (dropout in training mode) are refused with an error naming
-    the line. ``split_batch=False`` keeps whole-batch execution for row-independent graphs
-    (faster matrix products, more memory: see :func:`hybridgrad.symbolic.compile`).
+    control flow and direct random draws are refused with an error naming the line (dropout
+    in training mode traces: its mask is drawn each call, as in eager mode).
+    ``split_batch=False`` keeps whole-batch execution for row-independent graphs (faster matrix
+    products, more memory: see :func:`hybridgrad.symbolic.compile`).
 
     Example:
         >>> import hybridgrad as hg
@@ -214,8 +219,9 @@ class TrainStep:
                     entry["exp_avg_sq"] = zeros()
 
     def _build(self, inputs, targets) -> tuple:
+        state_updates: list = []   # (running statistics of batch norm in training mode)
         outputs, names = trace_graph(lambda x, t: self.loss_fn(self.model(x), t),
-                                     [inputs, targets], self.model)
+                                     [inputs, targets], self.model, state_updates)
         loss = outputs[0]
         if int(np.prod(loss.shape, dtype=np.int64)) != 1:
             raise SymbolError(f"train_step: the loss must have one element, got shape "
@@ -225,7 +231,7 @@ class TrainStep:
         groups = self.optimizer.param_groups
         params = [p for group in groups for p in group["params"] if p.requires_grad]
         grads = dict(zip((id(p) for p in params), grad(loss, params, allow_unused=True)))
-        effects, scalars, variables = [], [], {}
+        effects, scalars, variables = list(state_updates), [], {}
         for index, group in enumerate(groups):
             settings = _group_settings(self.optimizer, group)
             for param in group["params"]:

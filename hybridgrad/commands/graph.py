@@ -105,8 +105,10 @@ def run(args) -> int:
         print(f"# example {args.example!r} ({'optimized' if optimize else 'not optimized'})")
         print(compiled.graph)
         if compiled.plan is not None or not optimize:
-            report = compiled.memory_report()
-            print("# memory: " + ", ".join(f"{k}={v}" for k, v in report.items()))
+            from hybridgrad.symbolic.executor import format_memory_report
+
+            report = format_memory_report(compiled.memory_report())
+            print("\n".join("# " + line for line in report.splitlines()))
         return 0
     extension = os.path.splitext(args.output)[1].lower()
     source = compiled.to_dot(title)

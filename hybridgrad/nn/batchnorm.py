@@ -70,7 +70,18 @@ class _BatchNorm(Module):
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+        if (self.training and self.track_running_stats and self.num_batches_tracked is not None
+                and not isinstance(input, Tensor)):
+            # Tracing (hg.jit): the counter's increment is a side effect of the compiled graph.
+            from hybridgrad.symbolic.graph import TracingError, record_state_update, state_symbol
+
+            if self.momentum is None:
+                raise TracingError(f"{type(self).__name__}(momentum=None) averages with "
+                                   f"1/num_batches_tracked, a value read at trace time: use a "
+                                   f"float momentum to trace it in training mode")
+            record_state_update(self.num_batches_tracked,
+                                state_symbol(self.num_batches_tracked) + 1)
+        elif self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.data[...] += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked.data)

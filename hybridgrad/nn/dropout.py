@@ -49,6 +49,13 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
     dtype = input.dtype if np.dtype(input.dtype).kind == "f" else np.dtype(np.float32)
     if p == 1.0:
         return input * Tensor._wrap(np.zeros(shape, dtype=dtype))
+    if generator is None and not isinstance(input, Tensor):
+        # A symbol (tracing, hg.jit / hybridize): the mask is a random primitive drawn from the
+        # default generator each time the compiled graph runs, the same draw as below.
+        from hybridgrad.ops.random_ops import next_draw
+        from hybridgrad.ops.registry import apply
+
+        return input * apply("dropout_mask", input, p=p, draw=next_draw())
     rng = generator if generator is not None else default_generator()
     # Keep with probability 1 - p; the scale is folded into the mask (one multiply).
     keep = rng.random(shape) >= p

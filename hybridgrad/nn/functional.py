@@ -401,7 +401,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = input - mean
         var = ops.mean(centered * centered, axes, keepdim=True)
         out = centered / ops.sqrt(var + eps)
-        if running_mean is not None or running_var is not None:
+        if (running_mean is not None or running_var is not None) and not isinstance(input,
+                                                                                     Tensor):
+            # Tracing (hg.jit): the updates become side effects of the compiled graph, the
+            # same formulas as below, run on every call.
+            from hybridgrad.symbolic.graph import record_state_update, state_symbol
+
+            if running_mean is not None:
+                batch_mean = ops.reshape(mean, (channels,))
+                record_state_update(running_mean, (1 - momentum) * state_symbol(running_mean)
+                                    + momentum * batch_mean)
+            if running_var is not None:
+                unbiased = ops.reshape(var, (channels,)) * (count / (count - 1))
+                record_state_update(running_var, (1 - momentum) * state_symbol(running_var)
+                                    + momentum * unbiased)
+        elif running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
                     batch_mean = mean.data.reshape(channels)

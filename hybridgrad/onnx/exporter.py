@@ -487,6 +487,8 @@ UNEXPORTABLE = {
     "ctc_nll_backward": "it is the gradient of the CTC loss",
     "batch_norm_train": "it is eager training-mode batch norm (batch statistics); models are "
                         "exported in evaluation mode, where batch norm uses its running statistics",
+    "dropout_mask": "it is dropout's random training-mode mask; export in evaluation mode "
+                    "(model.eval())",
 }
 
 

@@ -15,6 +15,7 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
     fused,  # linear, batch_norm_train (speed)
     movement,
+    random_ops,  # dropout_mask, drawn when it runs (compiled graphs included)
     reduction,
 )
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register

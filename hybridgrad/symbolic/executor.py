@@ -27,7 +27,7 @@ from hybridgrad import dtypes
 from hybridgrad.ops.registry import Spec
 from hybridgrad.symbolic import passes as P
 from hybridgrad.symbolic.graph import Graph, Node, SymbolError
-from hybridgrad.symbolic.memory import OUT_OPS, Plan, may_alias, nbytes, plan_memory
+from hybridgrad.symbolic.memory import CONV_OPS, OUT_OPS, Plan, may_alias, nbytes, plan_memory
 
 
 def _where_kernel(out, condition, a, b):
@@ -74,7 +74,56 @@ def _kernel(node: Node):
         return lambda out, a: _clamp_kernel(out, a, low, high)
     if name == "ones_like":
         return lambda out, a: (out.fill(1), out)[1]
+    if name in CONV_OPS:
+        return _conv_kernel(node)
     raise KeyError(name)
+
+
+# Bytes of im2col workspace a convolution may use at once in compiled code (see _conv_kernel).
+CONV_BLOCK_BYTES = 1 << 20
+
+
+def conv_block(node: Node) -> int:
+    """Samples per block for a convolution node so that its im2col columns (input channels x
+    kernel taps x output pixels per sample) stay within :data:`CONV_BLOCK_BYTES`."""
+    weight = node.inputs[1] if node.op.name != "conv2d_weight" else node
+    out_channels, cg, kh, kw = weight.spec.shape
+    pixels_of = node if node.op.name == "conv2d" else node.inputs[
+        0 if node.op.name == "conv_transpose2d" else 1]
+    oh, ow = pixels_of.spec.shape[2:]
+    groups = node.attrs.get("groups", 1)
+    per_sample = cg * groups * kh * kw * oh * ow * np.dtype(node.spec.dtype).itemsize
+    return max(1, CONV_BLOCK_BYTES // max(1, per_sample))
+
+
+def _conv_kernel(node: Node):
+    """fn(out, a, b) running a convolution primitive on blocks of samples into ``out``.
+
+    The operators compute every sample independently (``conv2d``, ``conv_transpose2d``) or sum
+    over samples (``conv2d_weight``, the weight gradient), so a block of samples at a time
+    computes the same values while the operator's internal im2col columns, which the memory
+    planner cannot see, hold one block instead of the whole batch. The operator itself is
+    unchanged: this is its eager forward called on slices."""
+    op, attrs, rows = node.op, node.attrs, conv_block(node)
+    reduce = node.op.name == "conv2d_weight"
+
+    def run(out, a, b):
+        total = a.shape[0]
+        if rows >= total:
+            np.copyto(out, op.forward(np, a, b, **attrs), casting="unsafe")
+            return out
+        for start in range(0, total, rows):
+            part = op.forward(np, a[start:start + rows], b[start:start + rows] if reduce else b,
+                              **attrs)
+            if not reduce:
+                out[start:start + rows] = part
+            elif start == 0:
+                np.copyto(out, part, casting="unsafe")
+            else:
+                np.add(out, part, out=out, casting="unsafe")
+        return out
+
+    return run
 
 
 def _generic(node: Node):
@@ -305,6 +354,7 @@ class CompiledFunction:
                 executable = Executable(P.order_side_effects(graph), None)
             self._cache[key] = executable
         self._last = executable
+        self._last_specs = specs
         return executable
 
     def __call__(self, *args, **kwargs):
@@ -335,29 +385,59 @@ class CompiledFunction:
         return self.graph.to_dot(title)
 
     def memory_report(self) -> dict:
-        """Bytes and buffer counts: naive (a buffer per node) vs planned (after reuse).
+        """Memory of the naive executor vs the compiled one, for the last input signature.
+
+        * ``naive_bytes`` / ``naive_buffers``: what ``compile(..., optimize=False)`` allocates
+          per call: every operator result of the *unoptimised* graph (views excepted) in its
+          own array, all kept until the end;
+        * ``planned_bytes`` / ``planned_buffers``: the buffers the compiled function keeps
+          between calls (allocated once per signature, for one row block when the batch is
+          split);
+        * ``output_bytes`` / ``output_buffers``: the fresh arrays returned on each call;
+        * ``self_allocated_bytes`` / ``self_allocating_ops``: results of operators without an
+          ``out=`` kernel, which allocate their own arrays (freed after their last read);
+        * ``compiled_bytes`` / ``compiled_buffers``: the sum of the three, an upper bound on
+          what one compiled call holds at once (operators' internal temporaries excepted);
+        * ``inplace_ops``, ``direct_writes`` (results written straight into a parameter or
+          optimizer state), ``reused_results``; ``row_block`` when the batch is split.
+
+        :func:`format_memory_report` prints it as a small table.
 
         Example:
-            >>> from hybridgrad.symbolic import Variable, compile
-            >>> x = Variable('x', shape=(1000,))
-            >>> r = compile(((x * x).exp() @ x.sin()) + x.sum()).memory_report()
-            >>> r['planned_bytes'] < r['naive_bytes']
-            True
+            >>> import numpy as np
+            >>> from hybridgrad.symbolic import Variable, Constant, compile
+            >>> A = Variable('A'); B = Variable('B')
+            >>> f = compile(B * A + Constant(1)); _ = f(A=np.ones(10), B=np.ones(10))
+            >>> r = f.memory_report()
+            >>> r['naive_bytes'], r['naive_buffers'], r['planned_bytes'], r['compiled_bytes']
+            (160, 2, 0, 80)
         """
         if self._last is None:
             raise SymbolError("memory_report: call the compiled function once first (the "
                               "shapes of its inputs are not known yet)")
+        naive = plan_memory(P.order_side_effects(P.specialize(self.source, self._last_specs)))
         plan = self._last.plan
-        if plan is None:
-            plan = plan_memory(self._last.graph)
-            report = plan.report()
-            report["planned_bytes"] = report["naive_bytes"]
-            report["planned_buffers"] = report["naive_buffers"]
+        if plan is None:  # the naive executor itself: everything it computes is kept
+            report = naive.report()
+            report.update(planned_bytes=0, planned_buffers=0, output_bytes=0, output_buffers=0,
+                          self_allocated_bytes=naive.naive_bytes,
+                          self_allocating_ops=naive.naive_buffers,
+                          compiled_bytes=naive.naive_bytes, compiled_buffers=naive.naive_buffers)
             return report
         report = plan.report()
+        report["naive_bytes"], report["naive_buffers"] = naive.naive_bytes, naive.naive_buffers
+        seen, output_bytes = set(), 0
+        for out in self._last.graph.outputs:
+            if out.id not in seen:
+                seen.add(out.id)
+                output_bytes += nbytes(out.spec)
+        report["output_bytes"], report["output_buffers"] = output_bytes, len(seen)
         if isinstance(self._last, SplitExecutable):
-            report["naive_bytes"] = plan_memory(self._last.graph).naive_bytes
             report["row_block"] = self._last.rows
+        report["compiled_bytes"] = (report["planned_bytes"] + output_bytes
+                                    + report["self_allocated_bytes"])
+        report["compiled_buffers"] = (report["planned_buffers"] + len(seen)
+                                      + report["self_allocating_ops"])
         return report
 
     def __repr__(self) -> str:
@@ -383,3 +463,35 @@ def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: 
         array([0., 1., 4.])
     """
     return CompiledFunction(outputs, effects, optimize, pipeline, split_batch, remat)
+
+
+def format_memory_report(report: dict) -> str:
+    """A :meth:`CompiledFunction.memory_report` as lines of text (what ``hybridgrad graph``
+    prints).
+
+    Example:
+        >>> print(format_memory_report(dict(naive_bytes=160, naive_buffers=2, planned_bytes=0,
+        ...     planned_buffers=0, output_bytes=80, output_buffers=1, self_allocated_bytes=0,
+        ...     self_allocating_ops=0, compiled_bytes=80, compiled_buffers=1)))
+        memory per call            bytes  arrays
+          naive executor             160       2  (every result of the unoptimised graph, kept)
+          compiled                    80       1  (= planned + outputs + operator-allocated)
+            planned buffers            0       0  (allocated once, reused every call)
+            outputs                   80       1  (fresh arrays returned to the caller)
+            operator-allocated         0       0  (ops without out= kernels)
+    """
+    rows = [("naive executor", "naive", "(every result of the unoptimised graph, kept)", 2),
+            ("compiled", "compiled", "(= planned + outputs + operator-allocated)", 2),
+            ("planned buffers", "planned", "(allocated once, reused every call)", 4),
+            ("outputs", "output", "(fresh arrays returned to the caller)", 4),
+            ("operator-allocated", "self_allocated", "(ops without out= kernels)", 4)]
+    lines = [f"{'memory per call':22} {'bytes':>9}  arrays"]
+    for label, key, note, indent in rows:
+        count = report.get(f"{key}_buffers", report.get("self_allocating_ops", 0))
+        lines.append(f"{' ' * indent}{label:{22 - indent}} {report.get(key + '_bytes', 0):>9} "
+                     f"{count:>7}  {note}")
+    extra = [f"{k}={report[k]}" for k in ("inplace_ops", "direct_writes", "reused_results",
+                                          "row_block") if report.get(k)]
+    if extra:
+        lines.append("  " + ", ".join(extra))
+    return "\n".join(lines)

@@ -38,7 +38,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops.methods import OpsMixin
-from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue
+from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue, get_op
 
 _ids = itertools.count()
 
@@ -386,6 +386,43 @@ def Constant(value) -> Symbol:  # noqa: N802 - the notes' name
 # The active trace (a list collecting every node created), if any.
 _recorder: contextvars.ContextVar[list | None] = contextvars.ContextVar("symbolic_recorder",
                                                                         default=None)
+
+
+# Writes into tensors (``assign`` symbols) recorded while tracing eager code that updates state
+# (batch norm's running statistics): None when the active trace does not accept them.
+_state_updates: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "symbolic_state_updates", default=None)
+
+
+def state_symbol(tensor) -> Symbol:
+    """A symbol reading ``tensor`` (a buffer, say) each time the compiled graph runs."""
+    return Symbol(tensor_node(tensor))
+
+
+def record_state_update(tensor, value) -> None:
+    """While tracing, record ``tensor <- value`` (a symbol of the tensor's shape) as a side
+    effect of the graph: the compiled function writes it into the tensor on every call. Eager
+    code updating module state (batch norm's running statistics in training mode) calls this
+    when its input is a symbol.
+
+    Raises :class:`TracingError` when the active trace does not take state updates (only
+    ``hg.jit.trace``, ``Module.hybridize`` and ``hg.jit.train_step`` do).
+    """
+    updates = _state_updates.get()
+    if updates is None:
+        filename, lineno, line = _user_frame()
+        where = f"{filename}:{lineno}" + (f": {line}" if line else "")
+        raise TracingError(f"a tensor's state (running statistics, say) is updated while "
+                           f"tracing at {where}, and this trace cannot record updates; trace "
+                           f"with hg.jit.trace/hg.jit.train_step or in evaluation mode")
+    target = tensor_node(tensor)
+    node = as_node(value)
+    if node.spec is not None and tuple(node.spec.shape) != tuple(target.spec.shape):
+        raise SymbolError(f"state update: value of shape {tuple(node.spec.shape)} for a tensor "
+                          f"of shape {tuple(target.spec.shape)}")
+    if node.spec is not None and node.spec.dtype != target.spec.dtype:
+        node = build_internal(get_op("cast"), [node], {"dtype": target.spec.dtype})
+    updates.append(Symbol(build_internal(ASSIGN, [target, node])))
 
 
 def as_node(value: Any) -> Node:

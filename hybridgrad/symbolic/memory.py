@@ -37,9 +37,13 @@ from hybridgrad.ops.registry import Spec
 from hybridgrad.symbolic.graph import Graph, Node
 from hybridgrad.symbolic.passes import UFUNC_KERNELS
 
+# Convolution operators (hybridgrad.ops.conv) run by the executor a block of samples at a time
+# into a planned buffer: their im2col workspace is bounded by a block, not the whole batch.
+CONV_OPS = ("conv2d", "conv_transpose2d", "conv2d_weight")
+
 # Operators that can write their result into a given buffer (the executor has an out= kernel).
 OUT_OPS = set(UFUNC_KERNELS) | {"fused", "fused_matmul", "matmul", "sum", "where", "cast",
-                                "clamp", "ones_like"}
+                                "clamp", "ones_like"} | set(CONV_OPS)
 # Operators whose results are views of an input (or may be: unknown operators are assumed to be).
 VIEW_OPS = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient", "assign"}
 # Operators known to return a fresh array that shares nothing with their inputs.

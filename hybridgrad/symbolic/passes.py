@@ -348,6 +348,80 @@ def algebraic_simplification(graph: Graph) -> Graph:
     return rewrite(graph, simplify)
 
 
+def fold_scalar_affine(graph: Graph) -> Graph:
+    """Collapse chains of ``+ c``, ``- c``, ``* c``, ``/ c`` by scalar constants on one floating
+    value into at most one multiply and one add: ``((x - c1) * a) + b -> x * a + (b - c1*a)``.
+
+    This *reassociates* floating-point arithmetic (as XLA's algebraic simplifier and C's
+    ``-ffast-math`` do): the result is the same function of ``x`` but may differ from the eager
+    order of operations by rounding (a few units in the last place). It applies only to single-
+    use intermediates of the result's shape and dtype, and only where it removes operations.
+    ``compile(..., pipeline=EXACT_PIPELINE)`` leaves it out for results bit-identical to eager.
+
+    Example:
+        >>> from hybridgrad.symbolic import Variable
+        >>> x = Variable('x', shape=(4,))
+        >>> fold_scalar_affine(Graph.from_symbols([((x - 1) * 2 + 3) / 4])).ops()
+        ['mul', 'add']
+    """
+    uses = use_counts(graph)
+    chain: dict[int, tuple] = {}   # rewritten node id -> (x, scale, shift, original op count)
+
+    def scalar(node: Node):
+        if node.kind != "const" or node.spec is None or tuple(node.spec.shape) != ():
+            return None
+        return float(np.asarray(node.value))
+
+    def fold(node: Node, original: Node, mapping: dict) -> Node:
+        if (node.kind != "op" or node.op.name not in ("add", "sub", "mul", "div")
+                or node.spec is None or np.dtype(node.spec.dtype).kind != "f"):
+            return node
+        a, b = node.inputs
+        name = node.op.name
+        if scalar(b) is not None and scalar(a) is None:
+            operand, c, left = a, scalar(b), False
+        elif scalar(a) is not None and scalar(b) is None and name in ("add", "mul", "sub"):
+            operand, c, left = b, scalar(a), True
+        else:
+            return node
+        if operand.spec != node.spec:
+            return node
+        inner = chain.get(operand.id) if uses.get(original.inputs[1 if left else 0].id) == 1 \
+            else None
+        x, scale, shift, count = inner if inner is not None else (operand, 1.0, 0.0, 0)
+        if name == "add":
+            shift += c
+        elif name == "sub":
+            scale, shift = (-scale, c - shift) if left else (scale, shift - c)
+        elif name == "mul":
+            scale, shift = scale * c, shift * c
+        else:
+            if c == 0:
+                return node
+            scale, shift = scale / c, shift / c
+        count += 1
+        chain_entry = (x, scale, shift, count)
+        needed = (scale != 1.0) + (shift != 0.0)
+        if inner is None or needed >= count:
+            chain[node.id] = chain_entry
+            return node
+        dtype = node.spec.dtype
+        result = x
+        for op_name, value in (("mul", scale), ("add", shift)):
+            if (op_name == "mul" and value == 1.0) or (op_name == "add" and value == 0.0):
+                continue
+            const = Node("const", value=np.asarray(value, dtype=dtype), spec=Spec((), dtype),
+                         weak=True)
+            result = Node("op", op=get_op(op_name), inputs=[result, const], attrs={},
+                          spec=node.spec)
+        if result is x:
+            return x
+        chain[result.id] = chain_entry
+        return result
+
+    return rewrite(graph, fold, pass_original=True)
+
+
 # ----------------------------------------------------------------------------------------------
 # Elementwise fusion.
 
@@ -439,7 +513,15 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     into_out = matmul is not None and not aliased and _reads_early(program, 0)
     if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
         product = np.matmul(matmul[0], matmul[1], out=out)
-        return run_fused(out, [product] + list(externals), program, registers)
+        operands = [product] + list(externals)
+        if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
+            # (What the call below would conclude: nothing else aliases ``out`` and the product,
+            # exactly ``out``, is read only before the first write; skip its checks, which
+            # cost as much as a small product.)
+            _run_program([out] + [np.empty_like(out) for _ in range(registers - 1)], operands,
+                         program)
+            return out
+        return run_fused(out, operands, program, registers)
     blocking = None
     if matmul is not None and out.ndim == 2 and out.size > MATMUL_BLOCK_ELEMENTS:
         rows = out.shape[0]
@@ -710,6 +792,13 @@ def order_side_effects(graph: Graph) -> Graph:
             if len(safe) == len(others):
                 value.deps = value.deps + [n for n in safe if n not in value.deps]
                 added.append(value)
+    # Random operators draw from one generator: keep them in their traced order (eager order),
+    # so that compiled and eager code draw the same numbers from the same seed.
+    draws = sorted((n for n in nodes if n.kind == "op" and n.op.extra.get("random")),
+                   key=lambda n: (n.attrs.get("draw", 0), n.id))
+    for before, after in zip(draws, draws[1:]):
+        if before not in after.deps and not ancestors[before.id] & bit[after.id]:
+            after.deps = after.deps + [before]
     order = _schedule(graph, ancestors)
     if order is None:  # the extra waits made a cycle: keep copies instead of direct writes
         for value in added:
@@ -895,13 +984,30 @@ def rematerialize(graph: Graph) -> Graph:
     forward_ids = {n.id for n in forward}
     if len(forward) < 4:
         return graph
-    segment = math.ceil(math.sqrt(len(forward)))
-    keep = {n.id for index, n in enumerate(forward) if (index + 1) % segment == 0}
+    # Checkpoints are chosen among the m forward values that the backward pass reads (the ones
+    # that would otherwise stay alive). Segments shrink towards the output: when the backward
+    # pass reaches segment i (counted from the input), the checkpoints of the i - 1 segments
+    # below it are still alive, so segment i may hold M - i + 1 values for a peak of about M
+    # throughout, with M(M+1)/2 >= m: M ~ sqrt(2m), where equal segments of sqrt(m) values
+    # peak at 2 sqrt(m).
+    read_later = set()
+    for node in graph.nodes:
+        if node.id not in forward_ids:
+            read_later.update(c.id for c in node.inputs if c.id in forward_ids)
+    stored = [n for n in forward if n.id in read_later]
+    if len(stored) < 4:
+        return graph
+    length = math.ceil((math.sqrt(8 * len(stored) + 1) - 1) / 2)
+    keep, end = set(), 0
+    while end < len(stored):
+        end = min(end + max(length, 1), len(stored))
+        keep.add(stored[end - 1].id)
+        length -= 1
     keep |= {o.id for o in graph.outputs}
     clones: dict[int, Node] = {}
 
     def recomputed(node: Node) -> Node:
-        if node.id not in forward_ids or node.id in keep:
+        if node.id not in forward_ids or node.id in keep or node.op.extra.get("random"):
             return node
         clone = clones.get(node.id)
         if clone is None:
@@ -928,11 +1034,17 @@ DEFAULT_PIPELINE = (
     algebraic_simplification,
     common_subexpression_elimination,
     algebraic_simplification,
+    fold_scalar_affine,
     dead_code_elimination,
     elementwise_fusion,
     matmul_epilogue_fusion,
     dead_code_elimination,
 )
+
+
+# The default passes without floating-point reassociation: results equal eager mode's bit for bit
+# (up to the order of reductions inside fused matmul epilogues).
+EXACT_PIPELINE = tuple(p for p in DEFAULT_PIPELINE if p is not fold_scalar_affine)
 
 
 def optimize(graph: Graph, pipeline=DEFAULT_PIPELINE) -> Graph:

@@ -8,9 +8,10 @@ What cannot be traced is refused with an error naming the user's file and line:
 
 * data-dependent Python control flow (``if x > 0``, ``bool(x)``, ``x.item()``, ``float(x)``,
   ``x.numpy()``, ``x.tolist()``): a graph has no values while it is built;
-* random numbers drawn from :func:`hybridgrad.default_generator` (dropout in training mode): a
-  traced mask would be frozen into a constant and repeat every call. Trace in evaluation mode
-  (``model.eval()``) or run the training step eagerly.
+* random numbers drawn directly from :func:`hybridgrad.default_generator`: a traced draw would
+  be frozen into a constant and repeat every call. Dropout (``hg.nn.Dropout``,
+  ``hg.nn.functional.dropout``) traces in training mode: on symbols it builds the random
+  primitive ``dropout_mask``, drawn from the default generator each time the graph runs.
 
 Example:
     >>> import hybridgrad as hg
@@ -37,8 +38,9 @@ class _NoRandomGenerator:
         raise TracingError(
             f"random numbers were drawn from hg.default_generator() while tracing (.{name}), "
             f"at {where}. A traced random mask would be frozen into a constant and repeat on "
-            f"every call. Random operators such as dropout in training mode cannot be traced: "
-            f"call model.eval() before tracing/hybridizing, or run this step eagerly.")
+            f"every call. Only random primitives (dropout, whose mask is the dropout_mask "
+            f"operator drawn at run time) can be traced: draw through them, call model.eval() "
+            f"before tracing/hybridizing, or run this step eagerly.")
 
 
 def as_array(value) -> np.ndarray:
@@ -49,11 +51,15 @@ def as_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], list[str]]:
+def trace_graph(function, example_inputs, module=None,
+                state_updates: list | None = None) -> tuple[list[Symbol], list[str]]:
     """Run ``function(*symbols)`` with symbols shaped like ``example_inputs``; return the output
     symbols (a list) and the input names (``input0``, ``input1``...).
 
-    Parameters and buffers of ``module`` get their dotted names in the graph.
+    Parameters and buffers of ``module`` get their dotted names in the graph. With a list as
+    ``state_updates``, writes that the code makes into tensors (batch norm's running statistics
+    in training mode) are appended to it as ``assign`` symbols, to compile as side effects;
+    without one they are a :class:`TracingError`.
     """
     import importlib
 
@@ -80,6 +86,7 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
                     sub._parameters[key] = Symbol(G.tensor_node(value))
     names = [f"input{i}" for i in range(len(example_inputs))]
     token = G._recorder.set([])
+    updates_token = G._state_updates.set(state_updates)
     saved_generator = tensor_module._generator
     tensor_module._generator = _NoRandomGenerator()
     try:
@@ -91,6 +98,7 @@ def trace_graph(function, example_inputs, module=None) -> tuple[list[Symbol], li
     finally:
         tensor_module._generator = saved_generator
         G._recorder.reset(token)
+        G._state_updates.reset(updates_token)
         for registry, key, value in swapped:
             registry[key] = value
     outputs = list(result) if isinstance(result, (list, tuple)) else [result]

@@ -46,6 +46,8 @@ RECIPES = {
     "neg": _unary(), "exp": _unary(), "log": _unary(_pos), "sqrt": _unary(_pos),
     "abs": _unary(), "sign": _unary(grad=()), "sin": _unary(), "cos": _unary(), "tanh": _unary(),
     "sigmoid": _unary(), "relu": _unary(), "softplus": _unary(), "erf": _unary(),
+    # Random: p=0 keeps every element (a draw still happens), so eager and graph agree.
+    "dropout_mask": lambda rng: ([_f(rng, 3, 4)], {"p": 0.0}, ()),
     "cast": lambda rng: ([_f(rng, 3, 4)], {"dtype": np.dtype("float32")}, ()),
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(right=_pos),
     "pow": lambda rng: ([_pos(rng, 3, 4), _f(rng, 4)], {}, (0, 1)),

@@ -15,7 +15,9 @@ from hybridgrad.symbolic.executor import SplitExecutable
 def test_graph_command_prints_graph_and_memory(capsys):
     assert main(["graph", "--example", "notes"]) == 0
     out = capsys.readouterr().out
-    assert "input A : float64(10,)" in out and "fused(" in out and "naive_bytes=80" in out
+    assert "input A : float64(10,)" in out and "fused(" in out
+    assert "naive executor             160       2" in out, out
+    assert "compiled                    80       1" in out, out
 
 
 def test_graph_command_unoptimized_and_training_step(capsys):

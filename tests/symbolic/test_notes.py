@@ -33,7 +33,12 @@ def test_building_computes_nothing_and_graph_prints():
     assert "fused" in text and "float64(10,)" in text, text
     assert f.to_dot().startswith('digraph "graph"')
     report = f.memory_report()
-    assert report["naive_buffers"] == 1 and report["planned_buffers"] == 0
+    # Naive: C = B*A and D = C+1 each in their own array (2 x 80 bytes), both kept. Compiled:
+    # one fused kernel writing straight into the returned array, no planned buffer.
+    assert (report["naive_bytes"], report["naive_buffers"]) == (160, 2)
+    assert (report["planned_bytes"], report["planned_buffers"]) == (0, 0)
+    assert (report["output_bytes"], report["compiled_bytes"], report["compiled_buffers"]) == (
+        80, 80, 1)
 
 
 def test_inputs_by_position_new_signature_and_naive_executor():
