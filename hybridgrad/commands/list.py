@@ -41,13 +41,17 @@ def model_lines() -> list[str]:
 
 
 def _lab_lines() -> list[str]:
-    try:
-        from hybridgrad import lab
-    except ImportError:
-        return []
-    experiments = getattr(lab, "EXPERIMENTS", None) or getattr(lab, "REGISTRY", None) or {}
-    return [f"  {name:20s} {getattr(item, 'description', '')}"
-            for name, item in sorted(experiments.items())]
+    from hybridgrad import lab
+
+    lines = []
+    for name in lab.names():
+        try:
+            english = lab.claim(name)[1]
+        except Exception:  # an experiment whose module cannot load still gets listed
+            english = ""
+        summary = english if len(english) <= 80 else english[:77].rstrip() + "..."
+        lines.append(f"  {name:20s} {summary}")
+    return lines
 
 
 def run(args) -> int:
