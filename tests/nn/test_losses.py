@@ -68,7 +68,7 @@ TARGETS01 = rng.random((4, 3))
 WEIGHT = rng.random((4, 3)) + 0.5
 
 
-@pytest.mark.parametrize("reduction,weighted", itertools.product(REDUCTIONS, (False, True)))
+@pytest.mark.parametrize("reduction,weighted", list(itertools.product(REDUCTIONS, (False, True))))
 def test_binary_cross_entropy(reduction, weighted):
     weight = WEIGHT if weighted else np.ones_like(WEIGHT)
     expected = -weight * (TARGETS01 * np.log(PROBS) + (1 - TARGETS01) * np.log(1 - PROBS))
@@ -93,8 +93,8 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
         L.binary_cross_entropy(hg.tensor([1.5]), hg.tensor([1.0]))
 
 
-@pytest.mark.parametrize("reduction,weighted,pos", itertools.product(REDUCTIONS, (False, True),
-                                                                      (False, True)))
+@pytest.mark.parametrize("reduction,weighted,pos",
+                         list(itertools.product(REDUCTIONS, (False, True), (False, True))))
 def test_binary_cross_entropy_with_logits(reduction, weighted, pos):
     weight = WEIGHT if weighted else np.ones_like(WEIGHT)
     pos_weight = np.array([0.5, 2.0, 3.0]) if pos else np.ones(3)
