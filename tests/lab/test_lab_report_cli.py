@@ -64,3 +64,14 @@ def test_cli_list_and_unknown(capsys):
     assert "positional-encoding" in capsys.readouterr().out
     assert main(["lab", "normalisation"]) == 2
     assert "did you mean 'normalization'" in capsys.readouterr().err
+
+
+def test_cli_all_skips_named_experiments_and_rejects_unknown_ones(tmp_path, monkeypatch, capsys):
+    subset = {name: lab.EXPERIMENTS[name] for name in ("one-hot", "ctc")}
+    monkeypatch.setattr(lab, "EXPERIMENTS", subset)
+    assert main(["lab", "all", "--quick", "--skip", "ctc", "--out", str(tmp_path)]) == 0
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| one-hot |" in markdown and "| ctc |" not in markdown
+    assert not (tmp_path / "ctc").exists()
+    assert main(["lab", "all", "--skip", "ctcc", "--out", str(tmp_path)]) == 2
+    assert "--skip" in capsys.readouterr().err
