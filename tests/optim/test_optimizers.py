@@ -302,8 +302,8 @@ def test_load_state_dict_checks_group_sizes():
 # Gradient clipping.
 
 
-@pytest.mark.parametrize("norm_type,max_norm", itertools.product((2.0, 1.0, 3.0, math.inf),
-                                                                 (0.5, 100.0)))
+@pytest.mark.parametrize("norm_type,max_norm",
+                         list(itertools.product((2.0, 1.0, 3.0, math.inf), (0.5, 100.0))))
 def test_clip_grad_norm(norm_type, max_norm):
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal((3, 2)), rng.standard_normal(4)]
