@@ -121,16 +121,6 @@ float = float32  # noqa: A001
 __version__ = "0.1.0"
 
 
-def explain(loss, names=None, learning_rate=None, file=None):
-    """Explain the forward and backward pass that produced a scalar ``loss``.
-
-    See :func:`hybridgrad.explain.explain`.
-    """
-    from hybridgrad.explain import explain as _explain
-
-    return _explain(loss, names=names, learning_rate=learning_rate, file=file)
-
-
 import hybridgrad.distributed as distributed  # noqa: E402 - data parallelism (MPI only under mpirun)
 import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
 from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402 - compiled execution over the same registry
@@ -147,4 +137,7 @@ detect_anomaly = autograd.detect_anomaly
 set_anomaly = autograd.set_anomaly
 is_anomaly_enabled = autograd.is_anomaly_enabled
 
+# Importing the submodule binds hg.explain to the module; rebinding it to the function here (the
+# import system does not rebind a loaded submodule) makes hg.explain(loss, ...) the entry point.
+from hybridgrad.explain import explain  # noqa: E402
 from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads

@@ -39,7 +39,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -704,15 +703,3 @@ def write_graph(dot_text: str, path: str) -> list[str]:
             subprocess.run([program, f"-T{suffix}", dot_path, "-o", path], check=True)
             written.append(path)
     return written
-
-
-class _CallableModule(types.ModuleType):
-    """``hg.explain`` is this module once it is imported, so the module itself is callable:
-    ``hg.explain(loss, names=...)`` and ``hg.explain.explain(loss, ...)`` are the same call."""
-
-    def __call__(self, loss, names=None, learning_rate=None, file=None, root_name="loss"):
-        return explain(loss, names=names, learning_rate=learning_rate, file=file,
-                       root_name=root_name)
-
-
-sys.modules[__name__].__class__ = _CallableModule

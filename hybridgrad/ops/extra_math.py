@@ -17,23 +17,20 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import REGISTRY, Spec, apply, elementwise_rule, register
+from hybridgrad.ops.registry import Spec, apply, elementwise_rule, register
 
 _CHECKS = "tests/onnx/test_extra_math.py"
 
 
-def _register_once(name: str, **kwargs):
-    """Register unless another module already provides the primitive (branches merge in any
-    order; the first registration wins and the names mean the same thing)."""
-    if name in REGISTRY:
-        return lambda forward: REGISTRY[name]
+def _register(name: str, **kwargs):
+    """Register a primitive whose gradient checks live in this module's test file."""
     if kwargs.get("vjp") is not None:
         kwargs.setdefault("gradcheck", _CHECKS)
     return register(name, **kwargs)
 
 
 def _unary(name, forward, vjp, formula, derivative, float_only=True):
-    _register_once(
+    _register(
         name, shape=elementwise_rule(name, "float" if float_only else "promote"), vjp=vjp,
         formula=formula, derivatives=(derivative,), float_only=float_only, arg_names=("a",),
     )(forward)
@@ -72,7 +69,7 @@ _unary("atanh", lambda xp, a: xp.arctanh(a), lambda g, i, out, needs: (g / (1 - 
 
 
 def _binary(name, forward, vjp, formula, derivatives):
-    _register_once(name, shape=elementwise_rule(name), vjp=vjp, formula=formula,
+    _register(name, shape=elementwise_rule(name), vjp=vjp, formula=formula,
                    derivatives=derivatives, promotes=True, arg_names=("a", "b"))(forward)
 
 
@@ -95,7 +92,7 @@ def _int_div(xp, a, b):
     return xp.trunc(a / b)
 
 
-_register_once("trunc_div", shape=elementwise_rule("trunc_div"), formula="trunc({a} / {b})",
+_register("trunc_div", shape=elementwise_rule("trunc_div"), formula="trunc({a} / {b})",
                promotes=True, arg_names=("a", "b"))(_int_div)
 
 for _name, _function, _symbol in [
@@ -103,15 +100,15 @@ for _name, _function, _symbol in [
     ("bitwise_xor", np.bitwise_xor, "^"), ("left_shift", np.left_shift, "<<"),
     ("right_shift", np.right_shift, ">>"),
 ]:
-    _register_once(_name, shape=elementwise_rule(_name), formula="{a} " + _symbol + " {b}",
+    _register(_name, shape=elementwise_rule(_name), formula="{a} " + _symbol + " {b}",
                    promotes=True, arg_names=("a", "b"))(
         (lambda function: lambda xp, a, b: function(a, b))(_function))
-_register_once("logical_xor", shape=elementwise_rule("logical_xor", "bool"),
+_register("logical_xor", shape=elementwise_rule("logical_xor", "bool"),
                formula="{a} xor {b}", promotes=True, arg_names=("a", "b"))(
     lambda xp, a, b: np.logical_xor(a, b))
-_register_once("bitwise_not", shape=elementwise_rule("bitwise_not"), formula="~{a}",
+_register("bitwise_not", shape=elementwise_rule("bitwise_not"), formula="~{a}",
                arg_names=("a",))(lambda xp, a: np.invert(a))
-_register_once("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
+_register("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
                arg_names=("a",))(lambda xp, a: np.isinf(a))
 
 
@@ -131,7 +128,7 @@ def _cumsum_vjp(g, inputs, out, needs, axis, exclusive, reverse):
     return (apply("cumsum", g, axis=axis, exclusive=exclusive, reverse=not reverse),)
 
 
-_register_once("cumsum", shape=lambda a, axis, exclusive, reverse: Spec(a.shape, a.dtype),
+_register("cumsum", shape=lambda a, axis, exclusive, reverse: Spec(a.shape, a.dtype),
                vjp=_cumsum_vjp, formula="cumsum({a})", derivatives=("1",),
                arg_names=("a",))(_cumsum_forward)
 
@@ -201,7 +198,7 @@ def _fft_shape(a, length, inverse, onesided):
     return Spec(tuple(a.shape[:-2]) + (bins, 2), a.dtype)
 
 
-_register_once("fft", shape=_fft_shape, vjp=_fft_vjp, formula="fft({a})",
+_register("fft", shape=_fft_shape, vjp=_fft_vjp, formula="fft({a})",
                derivatives=("conjugate transform",), arg_names=("a",))(_fft_forward)
 
 

@@ -3,17 +3,15 @@ trained once per session."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from model_cli_helpers import SMALL, run_cli
+
+from tests.data_root import mnist_root_or_skip
 
 
 @pytest.fixture(scope="session")
 def mnist():
-    if not os.environ.get("HYBRIDGRAD_DATA"):
-        pytest.skip("needs MNIST: set HYBRIDGRAD_DATA to the folder holding mnist/")
-    return os.environ["HYBRIDGRAD_DATA"]
+    return mnist_root_or_skip()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 
 from hybridgrad.cli import main
 from hybridgrad.training import load_checkpoint
+from tests.data_root import mnist_root_or_skip
 
 sys.path.insert(0, str(Path(__file__).parent))
 from mpi_launch import mpi_unavailable_reason, run_mpi, run_mpi_command  # noqa: E402
@@ -26,8 +27,7 @@ ARGS = ["--quick", "--no-progress", "--set", "train_subset=256", "--set", "test_
 
 @pytest.fixture
 def mnist():
-    if not os.environ.get("HYBRIDGRAD_DATA"):
-        pytest.skip("needs MNIST: set HYBRIDGRAD_DATA to the folder holding mnist/")
+    return mnist_root_or_skip()
 
 
 @needs_mpi

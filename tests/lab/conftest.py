@@ -2,24 +2,15 @@
 of each experiment per session, shared by the tests that inspect it."""
 
 import os
-from pathlib import Path
 
 import pytest
 
-
-def _find_data_root() -> Path | None:
-    if os.environ.get("HYBRIDGRAD_DATA"):
-        return Path(os.environ["HYBRIDGRAD_DATA"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "data"
-        if (candidate / "mnist").is_dir():
-            return candidate
-    return None
+from tests.data_root import find_data_root
 
 
 @pytest.fixture(scope="session")
 def mnist_root():
-    root = _find_data_root()
+    root = find_data_root()
     if root is None or not (root / "mnist").is_dir():
         pytest.skip("MNIST files not available: set HYBRIDGRAD_DATA to a folder with mnist/")
     return root

@@ -17,6 +17,7 @@ from hybridgrad.models import get_spec
 from hybridgrad.training import Trainer
 from hybridgrad.training.checkpoint import load_checkpoint
 from hybridgrad.training.plots import read_metrics
+from tests.data_root import mnist_root_or_skip
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import crash_test  # noqa: E402
@@ -24,9 +25,7 @@ import crash_test  # noqa: E402
 
 @pytest.fixture
 def mnist():
-    if not os.environ.get("HYBRIDGRAD_DATA"):
-        pytest.skip("needs MNIST: set HYBRIDGRAD_DATA to the folder holding mnist/")
-    return os.environ["HYBRIDGRAD_DATA"]
+    return mnist_root_or_skip()
 
 
 def _config(**overrides):

@@ -12,6 +12,7 @@ import pytest
 import hybridgrad as hg
 from hybridgrad.cli import main
 from hybridgrad.models import get_spec
+from tests.data_root import mnist_root_or_skip
 
 QUICK = ["--quick", "--no-progress", "--set", "train_subset=128", "--set", "test_subset=64"]
 
@@ -29,9 +30,7 @@ def _cli(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def mnist():
-    if not os.environ.get("HYBRIDGRAD_DATA"):
-        pytest.skip("needs MNIST: set HYBRIDGRAD_DATA to the folder holding mnist/")
-    return os.environ["HYBRIDGRAD_DATA"]
+    return mnist_root_or_skip()
 
 
 @pytest.fixture(scope="module")
