@@ -29,12 +29,53 @@ from hybridgrad.symbolic import passes as P
 from hybridgrad.symbolic.graph import Graph, Node, SymbolError
 from hybridgrad.symbolic.memory import CONV_OPS, OUT_OPS, Plan, may_alias, nbytes, plan_memory
 
+_SELECT_BITS = {np.dtype(np.float32): np.dtype(np.int32),
+                np.dtype(np.float64): np.dtype(np.int64)}
+_SELECT_BLOCK_ELEMENTS = 1 << 16
+
+
+def _row_block(array: np.ndarray, out: np.ndarray, rows: slice) -> np.ndarray:
+    """Rows ``rows`` of an operand that spans all of ``out``'s rows; a broadcast one whole."""
+    spans = array.ndim == out.ndim and array.shape[0] == out.shape[0] and out.shape[0] > 1
+    return array[rows] if spans else array
+
 
 def _where_kernel(out, condition, a, b):
     if condition.dtype != np.bool_:
         condition = condition.astype(bool)
-    np.copyto(out, b, casting="unsafe")
-    np.copyto(out, a, casting="unsafe", where=condition)
+    bits = _SELECT_BITS.get(out.dtype)
+    # (a weak Python scalar, relu's gradient ``where(x > 0, g, 0)``, arrives as an int64 0-d
+    # array: cast as the general path's copyto would)
+    if bits is not None and b.size == 1 and b.dtype != out.dtype:
+        b = b.astype(out.dtype)
+    if bits is not None and a.size == 1 and a.dtype != out.dtype:
+        a = a.astype(out.dtype)
+    if bits is None or a.dtype != out.dtype or b.dtype != out.dtype or out.ndim == 0:
+        np.copyto(out, b, casting="unsafe")
+        np.copyto(out, a, casting="unsafe", where=condition)
+        return out
+    # A branch-free select on the bit patterns, ``(a & mask) | (b & ~mask)`` with mask all ones
+    # where the condition holds: np.where and masked copies branch per element and were ~10x
+    # slower (0.53-0.72 ms against 0.06 ms for 256x512 floats) on an unpredictable mask such as
+    # relu's gradient mask. Exact, NaN and infinities included. Rows in blocks, so that the
+    # integer mask, which the memory planner does not see, stays small.
+    rows = out.shape[0]
+    step = max(1, _SELECT_BLOCK_ELEMENTS // max(1, out.size // max(rows, 1)))
+    zero_b = b.size == 1 and not b.reshape(-1).view(bits)[0]
+    whole = out.view(bits)
+    for start in range(0, rows, step):
+        stop = min(start + step, rows)
+
+        rows_of = slice(start, stop)
+        mask = np.subtract(0, _row_block(condition, out, rows_of), dtype=bits)
+        target = whole[rows_of]
+        if zero_b:
+            np.bitwise_and(_row_block(a, out, rows_of).view(bits), mask, out=target)
+            continue
+        # (b is read before ``out`` is written: ``out`` may be b's own memory)
+        other = np.bitwise_and(_row_block(b, out, rows_of).view(bits), np.invert(mask))
+        np.bitwise_and(_row_block(a, out, rows_of).view(bits), mask, out=target)
+        np.bitwise_or(target, other, out=target)
     return out
 
 

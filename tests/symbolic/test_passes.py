@@ -185,3 +185,20 @@ def test_optimize_pipeline_end_to_end():
     y = (x * 1).exp() + (x * 1).exp() + Constant(2.0) * 0.5
     after = P.optimize(_graph(y))
     assert after.ops() == ["exp", "fused"] or after.ops() == ["fused"]
+
+
+def test_lower_linear_rewrites_matrix_inputs_only():
+    from hybridgrad.ops.registry import apply
+
+    weight = hg.randn(4, 3)
+    matrix = Variable("m", shape=(5, 3))
+    batch = Variable("b", shape=(2, 5, 3))
+    lowered = P.lower_linear(Graph.from_symbols([apply("linear", matrix, weight),
+                                                 apply("linear", batch, weight)]))
+    assert sorted(lowered.ops()) == ["linear", "matmul", "permute"]
+    feeds = {"m": np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32),
+             "b": np.random.default_rng(1).standard_normal((2, 5, 3)).astype(np.float32)}
+    compiled = compile([apply("linear", matrix, weight), apply("linear", batch, weight)])
+    first, second = compiled(**feeds)
+    np.testing.assert_allclose(first, feeds["m"] @ weight.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second, feeds["b"] @ weight.data.T, rtol=1e-5, atol=1e-6)

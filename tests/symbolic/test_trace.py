@@ -29,7 +29,9 @@ def test_trace_of_an_mlp_equals_eager():
     np.testing.assert_allclose(traced(x2).data, model(x2).data, rtol=1e-6, atol=1e-6)
     text = str(traced.graph)
     assert "tensor 0.weight" in text and "tensor 2.bias" in text
-    assert "linear" in text  # nn.Linear is one fused primitive (ops/fused.py)
+    # nn.Linear's fused primitive is lowered to a product with the transposed weight, which
+    # joins the bias and activation as a GEMM epilogue (passes.lower_linear).
+    assert "linear" not in text and "fused_matmul" in text
 
 
 def test_trace_reads_parameters_at_call_time():

@@ -1,0 +1,59 @@
+"""The compiled executor's own kernels against NumPy (they must be exact, not just close)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from hybridgrad.symbolic.executor import _where_kernel
+from hybridgrad.symbolic.passes import run_fused
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=1, max_dims=3,
+                                                max_side=70),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16),
+       zero_b=st.booleans(), into=st.sampled_from(["fresh", "a", "b"]))
+def test_where_kernel_equals_numpy_bit_for_bit(shapes, dtype, seed, zero_b, into):
+    rng = np.random.default_rng(seed)
+    (cond_shape, a_shape, b_shape), result = shapes.input_shapes, shapes.result_shape
+    condition = rng.random(cond_shape) > 0.5
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = np.zeros((), dtype) if zero_b else rng.standard_normal(b_shape).astype(dtype)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0], dtype)
+    a.reshape(-1)[: min(a.size, 4)] = special[: min(a.size, 4)]
+    expected = np.broadcast_to(np.where(condition, a, b), result)
+    if into == "a" and a.shape == result:
+        out = a  # the memory planner's in-place execution into an operand
+    elif into == "b" and b.shape == result:
+        out = b
+    else:
+        out = np.empty(result, dtype)
+    got = _where_kernel(out, condition, a, b)
+    assert got is out
+    np.testing.assert_array_equal(got.view(np.uint8), np.ascontiguousarray(expected).view(np.uint8))
+
+
+def test_where_kernel_keeps_negative_zero_and_casts_other_dtypes():
+    condition = np.array([True, False, False])
+    a = np.array([1.0, 2.0, 3.0], np.float32)
+    out = np.empty(3, np.float32)
+    _where_kernel(out, condition, a, np.array(-0.0, np.float32))
+    assert np.signbit(out[1]) and out[0] == 1.0
+    _where_kernel(out, condition, a, np.array(5, np.int64))  # (the general path)
+    assert out.tolist() == [1.0, 5.0, 5.0]
+
+
+def test_matmul_epilogue_into_the_buffer_it_reads():
+    """``buf = buf * 0.9 + g.T @ x`` written into ``buf`` itself (an optimizer's momentum),
+    in blocks of rows: each block must read its rows of the old ``buf`` before writing them."""
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((64, 300)).astype(np.float32)
+    x = rng.standard_normal((64, 200)).astype(np.float32)
+    buffer = rng.standard_normal((300, 200)).astype(np.float32)
+    expected = buffer * np.float32(0.9) + g.T @ x
+    program = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))
+    run_fused(buffer, [buffer, np.float32(0.9), np.float32(1.0)], program, 2, matmul=(g.T, x))
+    np.testing.assert_allclose(buffer, expected, rtol=1e-5, atol=1e-4)
