@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 
 CLAIM_ZH = "思考：如果是不定长编码，该如何改进?（笔记的回答：）CRNN + CTC 解决变长文本识别"
@@ -78,6 +79,26 @@ def _picture(out_dir: str, config: dict, results: dict) -> str:
     return path
 
 
+def finished_run(config: dict, run_dir: str) -> dict | None:
+    """The ``result.json`` of a finished training in ``run_dir`` whose config is ``config``
+    (an hour of training is not repeated when the lab is run again), else None.
+
+    Example:
+        >>> import tempfile
+        >>> finished_run({"model": "crnn"}, tempfile.mkdtemp()) is None
+        True
+    """
+    path = os.path.join(run_dir, "result.json")
+    if not os.path.exists(path) or not os.path.exists(os.path.join(run_dir,
+                                                                   "checkpoint.safetensors")):
+        return None
+    with open(path) as handle:
+        result = json.load(handle)
+    if result.get("config") != json.loads(json.dumps(config)):
+        return None
+    return result
+
+
 def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None) -> dict:
     """Train both models with one budget on captchas of 4-6 characters; compare.
 
@@ -96,7 +117,8 @@ def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None)
     results = {}
     for name in ("crnn", "onehot"):
         config = resolve_config({**budget, "model": name})
-        results[name] = train(config, os.path.join(out_dir, name), log=None)
+        results[name] = (finished_run(config, os.path.join(out_dir, name))
+                         or train(config, os.path.join(out_dir, name), log=None))
     crnn, onehot = results["crnn"]["test_accuracy"], results["onehot"]["test_accuracy"]
     numbers = {
         "crnn_ctc_accuracy": crnn, "onehot_accuracy": onehot,
@@ -125,5 +147,5 @@ def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None)
     return {"verdict": verdict, "supported": supported, "numbers": numbers, "images": images}
 
 
-__all__ = ["BUDGET", "CLAIM_EN", "CLAIM_ZH", "QUICK_BUDGET", "run"]
+__all__ = ["BUDGET", "CLAIM_EN", "CLAIM_ZH", "QUICK_BUDGET", "finished_run", "run"]
 

@@ -120,6 +120,19 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
                                                "partly supported")
     assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result["numbers"])
     assert result["numbers"]["budget"]["length"] == "4-6"
+    # Run again: both finished trainings (same config) are read back, not repeated.
+    from hybridgrad.models import captcha_train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(captcha_train, "train", no_training)
+    again = ctc.run(tmp_path / "direct", quick=True)
+    assert again["numbers"]["crnn_ctc_accuracy"] == result["numbers"]["crnn_ctc_accuracy"]
+    # ...but a different budget is.
+    monkeypatch.setattr(ctc, "QUICK_BUDGET", {**ctc.QUICK_BUDGET, "lr": 1e-3})
+    with pytest.raises(AssertionError, match="trained again"):
+        ctc.run(tmp_path / "direct", quick=True)
 
 
 def test_generic_train_refuses_resume_for_captcha(tmp_path, capsys):
