@@ -646,7 +646,16 @@ def elementwise_fusion(graph: Graph) -> Graph:
                 members += group
                 del groups[child.id]
         groups[node.id] = members + [node]
-    by_root = {root: members for root, members in groups.items() if len(members) >= 2}
+    def epilogue_of_product(node: Node) -> bool:
+        # A lone operator on a matrix product that nothing else reads (the bias of a layer
+        # whose pre-activation the backward pass keeps) is fused too, so that
+        # matmul_epilogue_fusion can apply it as the product is written.
+        return any(child.kind == "op" and child.op.name == "matmul" and counts[child.id] == 1
+                   and child.id not in outputs and child.spec == node.spec
+                   for child in node.inputs)
+
+    by_root = {root: members for root, members in groups.items()
+               if len(members) >= 2 or epilogue_of_product(members[0])}
 
     def replace(node: Node, original: Node, mapping: dict) -> Node:
         members = by_root.get(original.id)
