@@ -40,6 +40,26 @@ def model_lines() -> list[str]:
     return lines
 
 
+def captcha_lines() -> list[str]:
+    """The captcha recognisers (their own options: ``hybridgrad train captcha --help``).
+
+    Example:
+        >>> captcha_lines()[0].split()[:2]
+        ['captcha', 'the']
+    """
+    lines = ["  captcha the notes' fixed-length one-hot CNN (--model onehot) and CRNN + CTC "
+             "(--model crnn) on captchas of --length 4 or 4-6"]
+    for model, length, bar in (("onehot", "4", 0.97), ("crnn", "4", 0.98), ("crnn", "4-6", 0.95),
+                               ("onehot", "4-6", None)):
+        folder = os.path.join("runs", f"captcha-{model}-{length}")
+        trained = ("trained" if os.path.exists(os.path.join(folder, "checkpoint.safetensors"))
+                   else "-")
+        goal = f"whole-string accuracy >= {bar}" if bar else "reported beside the CRNN's"
+        lines.append(f"        --model {model} --length {length}: bar: {goal} (within 60 "
+                     f"minutes), {folder}: {trained}")
+    return lines
+
+
 def _lab_lines() -> list[str]:
     from hybridgrad import lab
 
@@ -57,7 +77,7 @@ def _lab_lines() -> list[str]:
 def run(args) -> int:
     """Handler of ``hybridgrad list``."""
     print("models (hybridgrad train NAME; eval, sample, predict):")
-    print("\n".join(model_lines()))
+    print("\n".join(model_lines() + captcha_lines()))
     lab_lines = _lab_lines()
     if lab_lines:
         print("lab experiments:")

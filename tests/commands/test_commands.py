@@ -75,6 +75,8 @@ def test_list_names_every_model(capsys):
     for name in ("mlp", "cnn", "vit", "cgan", "vae", "cvae"):
         assert f"  {name}" in out
     assert "label_accuracy >= 0.95" in out
+    assert "  captcha" in out
+    assert "--model crnn --length 4-6: bar: whole-string accuracy >= 0.95" in out
 
 
 def _error(capsys, *argv) -> str:
