@@ -81,6 +81,8 @@ def add_train_options(parser) -> None:
          "(then evaluate)")
     _add(parser, "--quick", action="store_true", help="a seconds-long smoke run")
     _add(parser, "--no-progress", action="store_true", help="no progress bar")
+    _add(parser, "--resume", metavar="CHECKPOINT", help="continue an interrupted run after its "
+         "last finished epoch, with its own settings (--max-minutes and --beam-width may change)")
 
 
 def _overrides(args) -> dict:
@@ -135,27 +137,43 @@ def default_out(config: dict) -> str:
 
 def train_command(args) -> int:
     """Handler of ``train captcha``."""
-    from hybridgrad.models.captcha_train import resolve_config, train
+    from hybridgrad.models.captcha_train import resolve_config, resume_config, train
 
-    for flag in ("resume", "distributed", "judge", "data_dir"):
+    for flag in ("distributed", "judge", "data_dir"):
         if getattr(args, flag, None):
             raise CommandError(f"--{flag.replace('_', '-')} is not available for captcha "
-                               f"models; start a new run (captchas are rendered, not read "
-                               f"from --data-dir).")
+                               f"models (captchas are rendered, not read from --data-dir).")
+    resume = getattr(args, "resume", None)
     try:
-        config = resolve_config(_overrides(args), quick=bool(getattr(args, "quick", False)))
-    except ValueError as error:
+        if resume:
+            # The run's own settings; only the time limit and the reporting may change.
+            saved = resume_config(resume)
+            given = _overrides(args)
+            for key in ("max_minutes", "beam_width"):
+                if given.get(key) is not None:
+                    saved[key] = given[key]
+            config = resolve_config({k: v for k, v in saved.items() if k != "quick"},
+                                    quick=bool(saved.get("quick", False)))
+        else:
+            config = resolve_config(_overrides(args), quick=bool(getattr(args, "quick", False)))
+    except (ValueError, OSError) as error:
         raise CommandError(str(error)) from None
-    out = getattr(args, "out", None) or default_out(config)
+    out = getattr(args, "out", None) or (os.path.dirname(resume) if resume
+                                         else default_out(config))
     print(f"hybridgrad train captcha --model {config['model']} --length {config['length']}: "
           f"{config['epochs']} epoch(s) of {config['train_size']} captchas, batch "
           f"{config['batch_size']}, lr {config['lr']}, seed {config['seed']}"
           f"{' (quick)' if config['quick'] else ''} -> {out}")
     try:
         result = train(config, out, log=print,
-                       progress=not getattr(args, "no_progress", False) and sys.stderr.isatty())
+                       progress=not getattr(args, "no_progress", False) and sys.stderr.isatty(),
+                       resume=resume)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     except KeyboardInterrupt:
-        print(f"interrupted; the last finished epoch is in {out}", file=sys.stderr)
+        checkpoint = os.path.join(out, "checkpoint.safetensors")
+        print(f"interrupted; the last finished epoch is in {checkpoint} (continue with "
+              f"'hybridgrad train captcha --resume {checkpoint}')", file=sys.stderr)
         return 130
     _print_examples(result["examples"])
     print(f"done: {result['checkpoint']}, metrics in {os.path.join(out, 'metrics.jsonl')}")

@@ -276,15 +276,40 @@ def load_checkpoint(path: str):
         >>> load_checkpoint(path)[2]["model"]
         'crnn'
     """
-    state = hg.load(path)
-    if not isinstance(state, dict) or state.get("kind") != "captcha":
-        raise ValueError(f"{path} is not a captcha checkpoint (written by 'hybridgrad train "
-                         f"captcha')")
+    state = _read_checkpoint(path)
     config = json.loads(state["config"])
     model = build_model(config)
     model.load_state_dict(state["model"])
     model.eval()
     return model, make_codec(config), config
+
+
+def _restore(path: str, config: dict, model, optimizer, scheduler, metrics_path: str):
+    """Load an interrupted run's state; ``(epochs done, steps done, seconds trained)``."""
+    state = _read_checkpoint(path)
+    saved = json.loads(state["config"])
+    differing = sorted(key for key in set(saved) | set(config)
+                       if key not in ("max_minutes", "beam_width", "cache_dir", "workers")
+                       and saved.get(key) != json.loads(json.dumps(config.get(key))))
+    if differing:
+        raise ValueError(f"captcha: cannot resume {path}: its settings differ in {differing} "
+                         f"(resume with the checkpoint's own settings)")
+    if "progress" not in state:
+        raise ValueError(f"captcha: {path} holds weights only (no optimizer state); it cannot "
+                         f"be resumed")
+    progress = json.loads(state["progress"])
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    hg.default_generator().bit_generator.state = progress["rng"]
+    kept = []
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as handle:
+            kept = [line for line in handle
+                    if line.strip() and json.loads(line)["epoch"] <= progress["epoch"]]
+    with open(metrics_path, "w") as handle:
+        handle.writelines(kept)
+    return int(progress["epoch"]), int(progress["step"]), float(progress["seconds"])
 
 
 def _splits(config: dict, log):
@@ -330,11 +355,39 @@ def _batches(config: dict, data, epoch: int, steps: int):
         yield np.asarray(getattr(images, "data", images)), list(texts)
 
 
-def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict:
+def resume_config(path: str) -> dict:
+    """The config a checkpoint was trained with (what ``--resume`` continues).
+
+    Example:
+        >>> import tempfile
+        >>> config = resolve_config(quick=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
+        >>> save_checkpoint(build_model(config), config, path)
+        >>> resume_config(path)["model"]
+        'crnn'
+    """
+    return json.loads(_read_checkpoint(path)["config"])
+
+
+def _read_checkpoint(path: str) -> dict:
+    state = hg.load(path)
+    if not isinstance(state, dict) or state.get("kind") != "captcha":
+        raise ValueError(f"{path} is not a captcha checkpoint (written by 'hybridgrad train "
+                         f"captcha')")
+    return state
+
+
+def train(config: dict, out_dir: str, log=print, progress: bool = False,
+          resume: str | None = None) -> dict:
     """Train the model a (resolved) config describes; write ``checkpoint.safetensors``,
     ``metrics.jsonl`` and ``result.json`` into ``out_dir``; return the result: test accuracy
     (greedy decoding; for the CRNN also prefix beam search when ``beam_width`` > 1),
     character accuracy, accuracy per length, timings and example reads.
+
+    ``resume``: a checkpoint of an interrupted run (saved after every epoch with the optimizer,
+    schedule and random state); training continues after its last finished epoch and ends with
+    the weights an uninterrupted run would have (``config`` must be the checkpoint's, see
+    :func:`resume_config`).
     """
     config = resolve_config({k: v for k, v in config.items() if k != "quick"},
                             quick=bool(config.get("quick", False)))
@@ -352,15 +405,20 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
                                                  total_steps=max(total, 2))
     checkpoint = os.path.join(out_dir, "checkpoint.safetensors")
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    open(metrics_path, "w").close()
-    started, step = time.time(), 0
+    first_epoch, step, seconds_before = 0, 0, 0.0
+    if resume is None:
+        open(metrics_path, "w").close()
+    else:
+        first_epoch, step, seconds_before = _restore(resume, config, model, optimizer,
+                                                     scheduler, metrics_path)
+    started = time.time() - seconds_before
     limit = None if config["max_minutes"] is None else 60.0 * float(config["max_minutes"])
     if log:
         parameters = sum(p.data.size for p in model.parameters())
         log(f"captcha {config['model']}: length {config['length']}, input "
             f"{'x'.join(map(str, input_size(config)))}, {parameters} parameters, {total} steps "
-            f"of {batch_size}")
-    for epoch in range(int(config["epochs"])):
+            f"of {batch_size}" + (f"; resumed after epoch {first_epoch}" if resume else ""))
+    for epoch in range(first_epoch, int(config["epochs"])):
         losses = []
         bar = None
         if progress:
@@ -396,7 +454,11 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False) -> dict
             record.update(val_accuracy=val["accuracy"], val_char_accuracy=val["char_accuracy"])
         with open(metrics_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        save_checkpoint(model, config, checkpoint)
+        save_checkpoint(model, config, checkpoint, {
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "progress": json.dumps({"epoch": epoch + 1, "step": step,
+                                    "seconds": time.time() - started,
+                                    "rng": hg.default_generator().bit_generator.state})})
         if log:
             log("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and k != "seconds"
                                  else f"{k} {v}" for k, v in record.items()))

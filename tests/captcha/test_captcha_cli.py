@@ -135,9 +135,59 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
         ctc.run(tmp_path / "direct", quick=True)
 
 
-def test_generic_train_refuses_resume_for_captcha(tmp_path, capsys):
-    assert main(["train", "captcha", "--resume", str(tmp_path / "x.safetensors")]) == 2
-    assert "--resume is not available" in capsys.readouterr().err
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    import hybridgrad as hg
+    from hybridgrad.models import captcha_train
+
+    config = resolve_config({"train_size": 64, "val_size": 4, "test_size": 4, "epochs": 3,
+                             "cache": False}, quick=True)
+    straight = captcha_train.train(config, str(tmp_path / "straight"), log=None)
+
+    saved = captcha_train.save_checkpoint
+    calls = []
+
+    def crash_after_the_second_epoch(*args, **kwargs):
+        saved(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(captcha_train, "save_checkpoint", crash_after_the_second_epoch)
+    hg.manual_seed(123)  # the resumed run must not depend on the process's random state
+    with pytest.raises(KeyboardInterrupt):
+        captcha_train.train(config, str(tmp_path / "broken"), log=None)
+    monkeypatch.setattr(captcha_train, "save_checkpoint", saved)
+    checkpoint = tmp_path / "broken" / "checkpoint.safetensors"
+    assert main(["train", "captcha", "--resume", str(checkpoint)]) == 0
+    assert "resumed after epoch 2" in capsys.readouterr().out
+    resumed = json.loads((tmp_path / "broken" / "result.json").read_text())
+    assert resumed["steps"] == straight["steps"] == 6
+    first, _, _ = load_checkpoint(straight["checkpoint"])
+    second, _, _ = load_checkpoint(str(checkpoint))
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    epochs = [json.loads(line)["epoch"]
+              for line in (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_resume_refuses_other_settings_and_weight_only_checkpoints(tmp_path, capsys):
+    from hybridgrad.models import captcha_train
+
+    config = resolve_config({"train_size": 32, "val_size": 0, "test_size": 4, "cache": False},
+                            quick=True)
+    captcha_train.train(config, str(tmp_path / "run"), log=None)
+    checkpoint = str(tmp_path / "run" / "checkpoint.safetensors")
+    with pytest.raises(ValueError, match=r"differ in \['lr'\]"):
+        captcha_train.train({**config, "lr": 0.5}, str(tmp_path / "run"), log=None,
+                            resume=checkpoint)
+    weights_only = str(tmp_path / "weights.safetensors")
+    captcha_train.save_checkpoint(captcha_train.build_model(config), config, weights_only)
+    assert main(["train", "captcha", "--resume", weights_only]) == 2
+    assert "no optimizer state" in capsys.readouterr().err
+    assert main(["train", "captcha", "--resume", str(tmp_path / "missing.safetensors")]) == 2
 
 
 def test_options_plug_into_a_generic_train_parser():
