@@ -94,7 +94,13 @@ def finished_run(config: dict, run_dir: str) -> dict | None:
         return None
     with open(path) as handle:
         result = json.load(handle)
-    if result.get("config") != json.loads(json.dumps(config)):
+    wanted = json.loads(json.dumps(config))
+    saved = result.get("config", {})
+    # Settings that change neither the training nor the greedy test figures may differ.
+    free = {"max_minutes", "beam_width", "cache_dir", "workers"}
+    if any(saved.get(key) != wanted.get(key) for key in (set(saved) | set(wanted)) - free):
+        return None
+    if result.get("steps") != result.get("planned_steps"):  # stopped early: not the budget
         return None
     return result
 
