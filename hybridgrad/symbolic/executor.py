@@ -177,7 +177,7 @@ def _generic(node: Node):
 class Executable:
     """One specialised graph with its plan and buffers, ready to run."""
 
-    def __init__(self, graph: Graph, plan: Plan | None):
+    def __init__(self, graph: Graph, plan: Plan | None, share: list | None = None):
         self.graph = graph
         self.plan = plan
         slot = {n.id: i for i, n in enumerate(graph.nodes)}
@@ -186,8 +186,14 @@ class Executable:
         self.params = [(slot[n.id], n.value) for n in graph.nodes if n.kind == "param"]
         self.consts = [(slot[n.id], np.asarray(n.value, dtype=n.spec.dtype))
                        for n in graph.nodes if n.kind == "const"]
-        self.buffers = [] if plan is None else [np.empty(size, np.uint8)
-                                                for size in plan.buffer_sizes]
+        sizes = [] if plan is None else plan.buffer_sizes
+        if share is not None and len(share) >= len(sizes) and all(
+                size <= len(buffer) for size, buffer in zip(sizes, share)):
+            # (an executable that never runs at the same time as the owner of these buffers:
+            # the last, shorter block of rows of a split batch)
+            self.buffers = [buffer[:size] for size, buffer in zip(sizes, share)]
+        else:
+            self.buffers = [np.empty(size, np.uint8) for size in sizes]
         outputs = {o.id for o in graph.outputs}
         steps = []
         for index, node in enumerate(graph.nodes):
@@ -261,7 +267,9 @@ class SplitExecutable:
 
     def _make(self, rows: int) -> Executable:
         graph = P.rebatch(self.graph, self.batched, rows)
-        return Executable(graph, plan_memory(graph))
+        block = getattr(self, "block", None)
+        return Executable(graph, plan_memory(graph), share=None if block is None else
+                          block.buffers)
 
     def run(self, feeds: dict) -> list:
         total = next(iter(feeds.values())).shape[0]

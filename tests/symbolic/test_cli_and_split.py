@@ -54,6 +54,10 @@ def test_row_independent_graph_runs_in_row_blocks():
     np.testing.assert_allclose(split(x=value), whole(x=value), rtol=1e-5, atol=1e-6)
     check_plan(split.plan)
     assert split.memory_report()["planned_bytes"] < whole.memory_report()["planned_bytes"] / 4
+    # The shorter last block runs in the full block's buffers (it never runs at the same time).
+    (tail,) = split._last._tails.values()
+    assert tail.buffers and all(np.shares_memory(mine, theirs) for mine, theirs
+                                in zip(tail.buffers, split._last.block.buffers))
 
 
 def test_graphs_mixing_rows_are_not_split():
