@@ -62,7 +62,7 @@ def add_train_options(parser) -> None:
     _add(parser, "--width", type=int, help="rendered captcha width (default 160)")
     _add(parser, "--downsample", type=int, help="average NxN pixel blocks before the network "
          "(default 2: 64x160 -> 32x80)")
-    _add(parser, "--train-size", type=int, help="training captchas (default 40000)")
+    _add(parser, "--train-size", type=int, help="training captchas (default 100000)")
     _add(parser, "--val-size", type=int, help="validation captchas, checked every epoch")
     _add(parser, "--test-size", type=int, help="held-out test captchas (default 2000)")
     _add(parser, "--beam-width", type=int, help="CRNN: also report prefix beam search of this "

@@ -34,7 +34,7 @@ CLAIM_EN = ("Thinking: if the code has variable length, how should it be improve
             "answer:) CRNN + CTC solves variable-length text recognition.")
 
 #: The shared budget; ``model``-specific sizes come from the captcha defaults.
-BUDGET = {"length": "4-6", "epochs": 6, "train_size": 40000, "val_size": 500,
+BUDGET = {"length": "4-6", "epochs": 5, "train_size": 100000, "val_size": 500,
           "test_size": 2000, "batch_size": 64, "lr": 3e-3}
 QUICK_BUDGET = {"length": "4-6", "epochs": 1, "train_size": 256, "val_size": 0,
                 "test_size": 64, "batch_size": 32, "lr": 3e-3, "channels": [8, 16, 16, 16],

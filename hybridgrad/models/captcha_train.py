@@ -48,8 +48,8 @@ CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "
 #: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
 DEFAULTS = {
     "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
-    "downsample": 2, "train_size": 40000, "val_size": 500, "test_size": 2000, "cache": True,
-    "cache_dir": None, "workers": 2, "epochs": 6, "batch_size": 64, "lr": 3e-3,
+    "downsample": 2, "train_size": 100000, "val_size": 500, "test_size": 2000, "cache": True,
+    "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
     "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
     "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce", "beam_width": 1,
     "max_minutes": None,
