@@ -227,7 +227,7 @@ def add_eval_options(parser) -> None:
 def eval_command(args) -> int:
     """Handler of ``eval captcha``: whole-string accuracy on the held-out test split."""
     from hybridgrad.data.captcha_cache import load_split
-    from hybridgrad.models.captcha_train import evaluate, examples, spec_of
+    from hybridgrad.models.captcha_train import confusions, evaluate, examples, spec_of
 
     model, codec, config = _load(args)
     size = getattr(args, "test_size", None) or getattr(args, "subset", None) or 2000
@@ -240,7 +240,8 @@ def eval_command(args) -> int:
     found = examples(result["reads"], count=10)
     figures = {"model": config["model"], "length": config["length"], "test_size": len(texts),
                "accuracy": result["accuracy"], "char_accuracy": result["char_accuracy"],
-               "accuracy_by_length": result["accuracy_by_length"], "wrong_examples": found["wrong"]}
+               "accuracy_by_length": result["accuracy_by_length"], "wrong_examples": found["wrong"],
+               "confusions": confusions(result["reads"])}
     if getattr(args, "json", False):
         print(json.dumps(figures, indent=1))
         return 0
@@ -251,6 +252,11 @@ def eval_command(args) -> int:
         print("  by length: " + ", ".join(f"{k}: {v:.4f}"
                                            for k, v in result["accuracy_by_length"].items()))
     _print_examples({"wrong": found["wrong"]})
+    mistakes = figures["confusions"]
+    if mistakes["wrong"]:
+        pairs = ", ".join(f"{a}->{b} {n}" for a, b, n in mistakes["substitutions"])
+        print(f"  {mistakes['wrong']} wrong reads: {mistakes['wrong_length']} of the wrong "
+              f"length; characters confused most (truth->read count): {pairs or '-'}")
     return 0
 
 

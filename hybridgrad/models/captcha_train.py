@@ -243,6 +243,33 @@ def evaluate(model, images: np.ndarray, texts: list[str], codec, config: dict,
     }
 
 
+def confusions(reads, top: int = 10) -> dict:
+    """What the wrong reads got wrong: ``substitutions`` (``[truth char, read char, count]``,
+    most frequent first, from reads of the right length, compared position by position),
+    ``wrong_length`` (reads with a missing or extra character) and ``wrong``.
+
+    Example:
+        >>> confusions([("O0AB", "00AB", 1.0), ("XY0", "XYO", 1.0), ("6UUR", "6UR", 1.0),
+        ...             ("ABCD", "ABCD", 1.0)])
+        {'wrong': 3, 'wrong_length': 1, 'substitutions': [['0', 'O', 1], ['O', '0', 1]]}
+    """
+    counts: dict = {}
+    wrong = wrong_length = 0
+    for truth, got, _ in reads:
+        if truth == got:
+            continue
+        wrong += 1
+        if len(truth) != len(got):
+            wrong_length += 1
+            continue
+        for expected, read in zip(truth, got):
+            if expected != read:
+                counts[(expected, read)] = counts.get((expected, read), 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return {"wrong": wrong, "wrong_length": wrong_length,
+            "substitutions": [[a, b, n] for (a, b), n in ranked]}
+
+
 def examples(reads, count: int = 8) -> dict:
     """The first ``count`` right and wrong reads, as dicts with the test index.
 

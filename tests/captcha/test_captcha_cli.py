@@ -38,6 +38,9 @@ def test_train_eval_predict_crnn(tmp_path, capsys):
     figures = json.loads(capsys.readouterr().out)
     assert figures["test_size"] == 6 and 0.0 <= figures["accuracy"] <= 1.0
     assert set(figures["accuracy_by_length"]) <= {"3", "4"}
+    mistakes = figures["confusions"]  # (a barely trained model: most reads are wrong)
+    assert mistakes["wrong"] == round(6 * (1 - figures["accuracy"]))
+    assert all(count >= 1 and a != b for a, b, count in mistakes["substitutions"])
 
     images, texts = generate_split(CaptchaSpec(length=(3, 4), height=32, width=80), "test", 2,
                                    workers=1)
