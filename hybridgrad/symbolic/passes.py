@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -580,8 +581,10 @@ def _same_memory(array: np.ndarray, out: np.ndarray) -> bool:
             and array.__array_interface__["data"][0] == out.__array_interface__["data"][0])
 
 
+@functools.lru_cache(maxsize=1024)
 def _reads_early(program: tuple, external: int) -> bool:
-    """Whether ``external`` is read only up to the first step writing the result."""
+    """Whether ``external`` is read only up to the first step writing the result (a property
+    of the static program: cached, since every call of a fused kernel asks it again)."""
     first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
     return all(i <= first_write for i, (_, refs, _) in enumerate(program) if external in refs)
 
