@@ -94,11 +94,12 @@ def finished_run(config: dict, run_dir: str) -> dict | None:
         return None
     with open(path) as handle:
         result = json.load(handle)
+    from hybridgrad.models.captcha_train import RUN_INDEPENDENT
+
     wanted = json.loads(json.dumps(config))
     saved = result.get("config", {})
-    # Settings that change neither the training nor the greedy test figures may differ.
-    free = {"max_minutes", "beam_width", "cache_dir", "workers"}
-    if any(saved.get(key) != wanted.get(key) for key in (set(saved) | set(wanted)) - free):
+    if any(saved.get(key) != wanted.get(key)
+           for key in (set(saved) | set(wanted)) - RUN_INDEPENDENT):
         return None
     if result.get("steps") != result.get("planned_steps"):  # stopped early: not the budget
         return None

@@ -45,6 +45,10 @@ from hybridgrad.models.captcha import (
 
 CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "0123456789"}
 
+#: Settings that change neither the trained weights nor the greedy test figures (a time limit,
+#: reporting, where and how captchas are cached): a resumed or reused run may differ in them.
+RUN_INDEPENDENT = frozenset({"max_minutes", "beam_width", "cache_dir", "workers"})
+
 #: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
 DEFAULTS = {
     "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
@@ -315,9 +319,8 @@ def _restore(path: str, config: dict, model, optimizer, scheduler, metrics_path:
     """Load an interrupted run's state; ``(epochs done, steps done, seconds trained)``."""
     state = _read_checkpoint(path)
     saved = json.loads(state["config"])
-    differing = sorted(key for key in set(saved) | set(config)
-                       if key not in ("max_minutes", "beam_width", "cache_dir", "workers")
-                       and saved.get(key) != json.loads(json.dumps(config.get(key))))
+    differing = sorted(key for key in (set(saved) | set(config)) - RUN_INDEPENDENT
+                       if saved.get(key) != json.loads(json.dumps(config.get(key))))
     if differing:
         raise ValueError(f"captcha: cannot resume {path}: its settings differ in {differing} "
                          f"(resume with the checkpoint's own settings)")
