@@ -28,6 +28,7 @@ from hybridgrad.lab.common import (
     fmt,
     markdown_table,
     mnist_arrays,
+    outcome,
     plt,
     save,
     train_classifier,
@@ -219,8 +220,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
                "head_distance_trained": distance_after,
                "normalized_entropy_per_head": [float(v) for v in entropy_after],
                "checks": checks}
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (f"the ViT ({source}, {depth} layers, {heads} heads, {patch}x{patch} patches, no "
                f"convolution) reaches test accuracy {fmt(accuracy)} after {epochs} epoch(s) on "
                f"{train_count} images (chance 0.1; 'well above' taken as > 0.5); the mean "

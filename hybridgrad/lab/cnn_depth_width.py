@@ -23,6 +23,7 @@ from hybridgrad.lab.common import (
     fmt,
     markdown_table,
     mnist_arrays,
+    outcome,
     plt,
     save,
     train_classifier,
@@ -180,8 +181,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     numbers = {"networks": results, "nearest_centroid_accuracy": {
         "pixels": pixels, **{f"block {i + 1}": v for i, v in enumerate(by_layer)}},
         "checks": checks}
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (f"after {epochs} epoch(s) on {train_count} images, test accuracy: baseline "
                f"({shallow} conv, {narrow} channels) {fmt(base)}, wider ({wide} channels) "
                f"{fmt(results['wider']['test_accuracy'])}, deeper ({deep} convs) "

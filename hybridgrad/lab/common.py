@@ -183,6 +183,18 @@ def train_classifier(model, optimizer, x_train, y_train, epochs: int, batch_size
     return history
 
 
+def outcome(checks: dict) -> tuple[list[str], bool | None]:
+    """``(failed check names, supported)`` from named pass/fail checks: supported when all
+    pass, not supported when all fail, partly (None) otherwise.
+
+    Example:
+        >>> outcome({"faster": True, "smaller": False})
+        (['smaller'], None)
+    """
+    failed = [name for name, ok in checks.items() if not ok]
+    return failed, True if not failed else (False if len(failed) == len(checks) else None)
+
+
 def verdict(supported: bool | None, because: str) -> str:
     """The verdict line: ``"supported in this run: ..."``, ``"not supported: ..."`` or
     ``"partly supported: ..."`` (``supported`` None).

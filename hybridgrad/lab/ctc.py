@@ -94,12 +94,9 @@ def finished_run(config: dict, run_dir: str) -> dict | None:
         return None
     with open(path) as handle:
         result = json.load(handle)
-    from hybridgrad.models.captcha_train import RUN_INDEPENDENT
+    from hybridgrad.models.captcha_train import config_differences
 
-    wanted = json.loads(json.dumps(config))
-    saved = result.get("config", {})
-    if any(saved.get(key) != wanted.get(key)
-           for key in (set(saved) | set(wanted)) - RUN_INDEPENDENT):
+    if config_differences(result.get("config", {}), config):
         return None
     if result.get("steps") != result.get("planned_steps"):  # stopped early: not the budget
         return None

@@ -24,6 +24,7 @@ from hybridgrad.lab.common import (
     fmt,
     markdown_table,
     mnist_arrays,
+    outcome,
     plt,
     save,
     train_classifier,
@@ -196,8 +197,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
                             "train_loss": train_loss.tolist(), "test_loss": test_loss.tolist(),
                             "best_epoch": best + 1, "seconds": long_seconds},
                "checks": checks}
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (
         f"batch {smallest} vs {largest}: {fmt(sweep[smallest]['seconds_per_epoch'])} vs "
         f"{fmt(sweep[largest]['seconds_per_epoch'])} s per epoch of {train_count} images; "

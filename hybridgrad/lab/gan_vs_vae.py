@@ -24,7 +24,7 @@ import numpy as np
 import hybridgrad as hg
 import hybridgrad.nn.functional as F
 from hybridgrad.lab import Result, skipped
-from hybridgrad.lab.common import fmt, markdown_table, mnist_arrays, plt, save, verdict
+from hybridgrad.lab.common import fmt, markdown_table, mnist_arrays, outcome, plt, save, verdict
 
 CLAIM_ZH = ("生成对抗网络（GAN） VS 变分自编码器（VAE）： GAN 倾向于生成逼真的合成样本，而 VAE "
             "倾向于生成具有一定程度多样性的"
@@ -195,8 +195,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     numbers = {"measures": measured, "gan_steps": gan_steps, "vae_steps": vae_steps,
                "gan_seconds": gan_seconds, "vae_seconds": vae_seconds,
                "train_images": train_count, "checks": checks}
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (f"after {gan_steps} CGAN steps and {vae_steps} CVAE steps (batch {batch}): "
                f"sharpness (mean squared Laplacian) CGAN {fmt(gan['sharpness'])} vs CVAE "
                f"{fmt(vae['sharpness'])} (real digits {fmt(measured['real MNIST']['sharpness'])}"

@@ -22,6 +22,7 @@ from hybridgrad.lab.common import (
     fmt,
     markdown_table,
     mnist_arrays,
+    outcome,
     plt,
     save,
     train_classifier,
@@ -198,8 +199,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
             f"{fmt(scaled['test_accuracy'])}, standardised {fmt(standard['test_accuracy'])}, "
             f"raw + BatchNorm {fmt(batchnorm['test_accuracy'])}")
     numbers["checks"] = checks
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (f"after {epochs} epoch(s) on {train_count} images: " + "; ".join(reasons)
                + (f". Failed checks: {'; '.join(failed)}" if failed else ""))
     rows = [[activation, variant, values["saturation_at_init"], values["saturation_after"],

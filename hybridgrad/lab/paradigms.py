@@ -23,7 +23,7 @@ import hybridgrad as hg
 import hybridgrad.nn.functional as F
 from hybridgrad import nn
 from hybridgrad.lab import Result, skipped
-from hybridgrad.lab.common import fmt, markdown_table, plt, save, verdict
+from hybridgrad.lab.common import fmt, markdown_table, outcome, plt, save, verdict
 
 CLAIM_ZH = ("深度学习编程范式 Tensorflow vs Pytorch（符号式与命令式程序）命令式 * 更加灵活：原生"
             "语言的灵活性跟运行时断点 ……"
@@ -211,8 +211,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     numbers = {"cases": measured, "model": f"MLP 784-{width}x{depth}-10 (tanh), batch {batch}",
                "tracer_refused_data_dependent_branch": refused, "tracer_message": message,
                "checks": checks}
-    failed = [name for name, ok in checks.items() if not ok]
-    supported = True if not failed else (False if len(failed) == len(checks) else None)
+    failed, supported = outcome(checks)
     because = (
         f"training step peak memory {fmt(train['eager_peak_bytes'] / 2 ** 20)} MiB eager vs "
         f"{fmt(train['compiled_peak_bytes'] / 2 ** 20)} MiB compiled (ratio "

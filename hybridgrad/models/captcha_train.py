@@ -49,6 +49,19 @@ CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "
 #: reporting, where and how captchas are cached): a resumed or reused run may differ in them.
 RUN_INDEPENDENT = frozenset({"max_minutes", "beam_width", "cache_dir", "workers"})
 
+
+def config_differences(saved: dict, wanted: dict) -> list[str]:
+    """Settings (outside :data:`RUN_INDEPENDENT`) in which two configs differ, compared as
+    they are stored (JSON).
+
+    Example:
+        >>> config_differences({"lr": 0.003, "max_minutes": 57}, {"lr": 0.01})
+        ['lr']
+    """
+    saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
+    return sorted(key for key in (set(saved) | set(wanted)) - RUN_INDEPENDENT
+                  if saved.get(key) != wanted.get(key))
+
 #: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
 DEFAULTS = {
     "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
@@ -319,8 +332,7 @@ def _restore(path: str, config: dict, model, optimizer, scheduler, metrics_path:
     """Load an interrupted run's state; ``(epochs done, steps done, seconds trained)``."""
     state = _read_checkpoint(path)
     saved = json.loads(state["config"])
-    differing = sorted(key for key in (set(saved) | set(config)) - RUN_INDEPENDENT
-                       if saved.get(key) != json.loads(json.dumps(config.get(key))))
+    differing = config_differences(saved, config)
     if differing:
         raise ValueError(f"captcha: cannot resume {path}: its settings differ in {differing} "
                          f"(resume with the checkpoint's own settings)")

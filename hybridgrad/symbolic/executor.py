@@ -64,9 +64,7 @@ def _where_kernel(out, condition, a, b):
     zero_b = b.size == 1 and not b.reshape(-1).view(bits)[0]
     whole = out.view(bits)
     for start in range(0, rows, step):
-        stop = min(start + step, rows)
-
-        rows_of = slice(start, stop)
+        rows_of = slice(start, min(start + step, rows))
         mask = np.subtract(0, _row_block(condition, out, rows_of), dtype=bits)
         target = whole[rows_of]
         if zero_b:
@@ -261,15 +259,13 @@ class SplitExecutable:
         self.graph = graph
         self.batched = batched
         self.rows = rows
-        self.block = self._make(rows)
+        self.block = self._make(rows, share=None)
         self.plan = self.block.plan
         self._tails: dict[int, Executable] = {}
 
-    def _make(self, rows: int) -> Executable:
+    def _make(self, rows: int, share: list | None) -> Executable:
         graph = P.rebatch(self.graph, self.batched, rows)
-        block = getattr(self, "block", None)
-        return Executable(graph, plan_memory(graph), share=None if block is None else
-                          block.buffers)
+        return Executable(graph, plan_memory(graph), share=share)
 
     def run(self, feeds: dict) -> list:
         total = next(iter(feeds.values())).shape[0]
@@ -280,7 +276,8 @@ class SplitExecutable:
             if stop - start != self.rows:
                 executable = self._tails.get(stop - start)
                 if executable is None:
-                    executable = self._tails[stop - start] = self._make(stop - start)
+                    executable = self._tails[stop - start] = self._make(
+                        stop - start, share=self.block.buffers)
             results = executable.run({k: v[start:stop] for k, v in feeds.items()})
             for out, part in zip(outputs, results):
                 out[start:stop] = part

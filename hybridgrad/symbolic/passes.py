@@ -468,10 +468,12 @@ def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray
 
 BLOCK_ELEMENTS = 1 << 16         # elementwise blocks: few ufunc calls, still cache-sized
 MATMUL_BLOCK_ELEMENTS = 1 << 15  # matmul-epilogue blocks (their scratch is held per call)
-# Fewer rows than this per product and OpenBLAS spends more time packing the right operand
-# (whole, once per call) than multiplying: 41-row blocks of a (512, 256) @ (256, 784) weight
-# gradient took 2.28 ms against 1.71 ms in 128-row blocks and 1.52 ms in one call.
+# OpenBLAS packs the whole right operand on every call, so thin row blocks pay that packing
+# many times: 41-row blocks of a (512, 256) @ (256, 784) weight gradient took 2.28 ms against
+# 1.71 ms in 128-row blocks and 1.52 ms in one call.
 MATMUL_MIN_ROWS = 128
+# Stands for the not-yet-computed product (operand 0 of a matmul epilogue) in alias checks:
+# empty, so it never counts as sharing memory with the result.
 _NO_ARRAY = np.empty(0)
 
 
