@@ -58,6 +58,8 @@ def add_train_options(parser) -> None:
     _add(parser, "--rnn", choices=("lstm", "gru"), help="CRNN recurrent layer (default lstm)")
     _add(parser, "--hidden", type=int, help="CRNN recurrent hidden size per direction")
     _add(parser, "--channels", help="conv block widths, comma separated (e.g. 16,32,64,96)")
+    _add(parser, "--wide-pools", type=int, help="CRNN: leading conv blocks that halve the "
+         "width too (default 2: time steps = width / 4)")
     _add(parser, "--height", type=int, help="rendered captcha height (default 64)")
     _add(parser, "--width", type=int, help="rendered captcha width (default 160)")
     _add(parser, "--downsample", type=int, help="average NxN pixel blocks before the network "
@@ -97,7 +99,8 @@ def _overrides(args) -> dict:
         except json.JSONDecodeError:
             overrides[key] = value
     names = {"arch": "model", "length": "length", "charset": "charset", "loss": "loss",
-             "rnn": "rnn", "hidden": "hidden", "height": "height", "width": "width",
+             "rnn": "rnn", "hidden": "hidden", "wide_pools": "wide_pools", "height": "height",
+             "width": "width",
              "downsample": "downsample", "train_size": "train_size", "val_size": "val_size",
              "test_size": "test_size", "beam_width": "beam_width", "epochs": "epochs",
              "batch_size": "batch_size", "lr": "lr", "seed": "seed", "cache_dir": "cache_dir",

@@ -193,18 +193,23 @@ def onehot_decode(logits, codec: OneHotTextCodec) -> tuple[list[str], np.ndarray
 class CRNN(nn.Module):
     """Convolutional recurrent network for text lines (Shi, Bai & Yao 2015), trained with CTC.
 
-    Conv blocks (3x3 conv + batch norm + ReLU + max pooling; the first two pool 2x2, the rest
-    2x1 so the width keeps its resolution) shrink a ``height x width`` image to a
-    ``channels[-1] x height/2**len(channels) x width/4`` map; each column, flattened, is one
-    time step (``T = width / 4``) of a bidirectional LSTM (or GRU); a linear layer maps each
+    Conv blocks (3x3 conv + batch norm + ReLU + max pooling; the first ``wide_pools`` pool 2x2,
+    the rest 2x1 so the width keeps its resolution) shrink a ``height x width`` image to a
+    ``channels[-1] x height/2**len(channels) x width/2**wide_pools`` map; each column,
+    flattened, is one time step (``T = width / 2**wide_pools``) of a bidirectional LSTM (or
+    GRU); a linear layer maps each
     step to
     ``num_classes`` scores (class 0 is the CTC blank) and ``forward`` returns their
     log-softmax, shape ``(T, N, num_classes)`` as ``ctc_loss`` expects.
 
     Args:
         num_classes: ``len(charset) + 1``.
-        height, width: input size; height must divide by ``2 ** len(channels)``, width by 4.
-        channels: conv block widths (any number >= 3 of blocks).
+        height, width: input size; height must divide by ``2 ** len(channels)``, width by
+            ``2 ** wide_pools``.
+        channels: conv block widths (any number >= 2 of blocks).
+        wide_pools: leading blocks that also halve the width (default 2: ``T = width / 4``;
+            one more block with 3 keeps ``T`` for an input of twice the width, see
+            docs/captcha.md).
         hidden: recurrent hidden size per direction.
         num_layers: recurrent layers.
         rnn: ``"lstm"`` or ``"gru"``.
@@ -219,19 +224,25 @@ class CRNN(nn.Module):
 
     def __init__(self, num_classes: int = 37, height: int = 64, width: int = 160,
                  channels: Sequence[int] = (32, 64, 128, 128), hidden: int = 128,
-                 num_layers: int = 2, rnn: str = "lstm", dropout: float = 0.1):
+                 num_layers: int = 2, rnn: str = "lstm", dropout: float = 0.1,
+                 wide_pools: int = 2):
         super().__init__()
+        wide_pools = int(wide_pools)
         if len(channels) < 2:
             raise ValueError(f"CRNN: needs at least 2 conv blocks, got channels {channels}")
-        if height % 2 ** len(channels) or width % 4:
+        if not 0 <= wide_pools <= len(channels):
+            raise ValueError(f"CRNN: wide_pools must be between 0 and the {len(channels)} "
+                             f"conv blocks, got {wide_pools}")
+        if height % 2 ** len(channels) or width % 2 ** wide_pools:
             raise ValueError(f"CRNN: height {height} must be a multiple of "
-                             f"{2 ** len(channels)} and width {width} a multiple of 4")
+                             f"{2 ** len(channels)} and width {width} a multiple of "
+                             f"{2 ** wide_pools}")
         layers, previous = [], 1
         for block, count in enumerate(channels):
-            layers += _conv_block(previous, int(count), (2, 2) if block < 2 else (2, 1))
+            layers += _conv_block(previous, int(count), (2, 2) if block < wide_pools else (2, 1))
             previous = int(count)
         self.features = nn.Sequential(*layers)
-        self.steps = width // 4
+        self.steps = width // 2 ** wide_pools
         features = previous * (height // 2 ** len(channels))
         kinds = {"lstm": nn.LSTM, "gru": nn.GRU}
         if rnn not in kinds:

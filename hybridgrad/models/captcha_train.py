@@ -9,6 +9,7 @@ checkpoint so ``eval`` and ``predict`` rebuild the same model and preprocessing:
   (True: splits drawn once and kept on disk as PNG; False: training captchas drawn on the fly
   every epoch by DataLoader threads, validation and test drawn into memory);
 * model: ``model`` (``"crnn"`` or ``"onehot"``), ``channels``, ``hidden``, ``rnn`` (lstm/gru),
+  ``wide_pools`` (CRNN: leading conv blocks that halve the width too),
   ``loss`` of the one-hot model (``"ce"`` per-position softmax, ``"bce"`` the notes' sigmoid);
 * optimisation: Adam with a one-cycle schedule peaking at ``lr``, ``batch_size``, ``epochs``;
   ``max_minutes`` stops the training early (then evaluates) when the time is up.
@@ -68,7 +69,8 @@ DEFAULTS = {
     "downsample": 2, "train_size": 100000, "val_size": 500, "test_size": 2000, "cache": True,
     "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
     "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
-    "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce", "beam_width": 1,
+    "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
+    "beam_width": 1,
     "max_minutes": None,
 }
 
@@ -175,7 +177,8 @@ def build_model(config: dict):
     if config["model"] == "crnn":
         return CRNN(codec.num_classes, height=height, width=width, channels=config["channels"],
                     hidden=int(config["hidden"]), rnn=config["rnn"],
-                    dropout=float(config["dropout"]))
+                    dropout=float(config["dropout"]),
+                    wide_pools=int(config.get("wide_pools", 2)))
     return OneHotCNN(codec.max_len, codec.num_classes, height=height, width=width,
                      channels=config["channels"], hidden=int(config["onehot_hidden"]),
                      dropout=float(config["dropout"]))

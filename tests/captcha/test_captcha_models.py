@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hybridgrad as hg
+from hybridgrad import nn
 from hybridgrad.data.encoding import CTCTextCodec, OneHotTextCodec
 from hybridgrad.models.captcha import (
     ALPHANUMERIC,
@@ -159,6 +160,19 @@ def test_crnn_shapes_and_log_probabilities():
         CRNN(7, height=20, width=40, channels=(4, 4, 4, 4))
     with pytest.raises(ValueError, match="rnn"):
         CRNN(7, height=16, width=40, channels=(4, 4, 4, 4), rnn="transformer")
+
+
+def test_crnn_wide_pools_set_the_time_steps():
+    hg.manual_seed(0)
+    model = CRNN(num_classes=7, height=32, width=48, channels=(2, 2, 2, 2, 2), hidden=3,
+                 wide_pools=3)
+    assert model(hg.randn(2, 1, 32, 48)).shape == (6, 2, 7)     # T = 48 / 2**3
+    pools = [layer for layer in model.features if isinstance(layer, nn.MaxPool2d)]
+    assert [tuple(p.kernel_size) for p in pools] == [(2, 2)] * 3 + [(2, 1)] * 2
+    with pytest.raises(ValueError, match="wide_pools"):
+        CRNN(7, height=16, width=40, channels=(4, 4), wide_pools=3)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        CRNN(7, height=16, width=20, channels=(4, 4, 4), wide_pools=3)
 
 
 def test_onehot_cnn_shape_errors():
