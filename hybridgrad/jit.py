@@ -25,7 +25,10 @@ from hybridgrad.symbolic.trace import as_array, trace_graph
 
 
 def _signature(values) -> tuple:
-    arrays = [as_array(v) for v in values]
+    return _signature_of([as_array(v) for v in values])
+
+
+def _signature_of(arrays) -> tuple:
     return tuple((tuple(a.shape), a.dtype.str) for a in arrays)
 
 
@@ -45,11 +48,14 @@ class TracedFunction:
         self._last = None
 
     def _key(self, inputs) -> tuple:
-        mode = None if self.module is None else bool(self.module.training)
-        return _signature(inputs), mode
+        return self._key_of([as_array(v) for v in inputs])
 
-    def compiled_for(self, inputs) -> tuple:
-        key = self._key(inputs)
+    def _key_of(self, arrays) -> tuple:
+        mode = None if self.module is None else bool(self.module.training)
+        return _signature_of(arrays), mode
+
+    def compiled_for(self, inputs, arrays=None) -> tuple:
+        key = self._key_of([as_array(v) for v in inputs] if arrays is None else arrays)
         entry = self._cache.get(key)
         if entry is not None and not _buffers_unchanged(entry[3]):
             entry = None  # a buffer (running statistics...) changed since tracing
@@ -70,8 +76,11 @@ class TracedFunction:
     def __call__(self, *inputs):
         from hybridgrad.tensor import Tensor
 
-        compiled, names, count, _ = self.compiled_for(inputs)
-        results = compiled(*[as_array(v) for v in inputs])
+        # Inputs are converted once: the signature and the call read the same arrays (at batch
+        # size 1 such per-call costs are a tenth of the run).
+        arrays = [as_array(v) for v in inputs]
+        compiled, names, count, _ = self.compiled_for(inputs, arrays)
+        results = compiled(*arrays)
         if count == 1:
             return Tensor._wrap(results[0])
         return tuple(Tensor._wrap(r) for r in results)

@@ -200,6 +200,8 @@ class Executable:
             ins = tuple(slot[c.id] for c in node.inputs)
             if plan is None or node.op.name not in OUT_OPS:
                 function = _generic(node)
+                if node.op.name == "permute" and node.inputs[0].kind == "param":
+                    function = _view_of_param(function)
             elif node.id in plan.direct:
                 # Written straight into the tensor that an assign would copy it to.
                 ins = ins + (slot[plan.direct[node.id]],)
@@ -241,6 +243,20 @@ class Executable:
                 for index in frees:
                     env[index] = None
         return [np.array(env[i], copy=True) if copy else env[i] for i, copy in self.outputs]
+
+
+def _view_of_param(function):
+    """``function`` (a transposing view) of a parameter's array, computed again only when the
+    parameter holds another array: a view sees in-place updates, and at batch size 1 the
+    per-call cost of re-deriving ``w.T`` was measurable (three layers: ~8 of ~120 us)."""
+    last = [None, None]
+
+    def run(array):
+        if last[0] is not array:
+            last[0], last[1] = array, function(array)
+        return last[1]
+
+    return run
 
 
 def _bind(kernel, view):
@@ -340,6 +356,8 @@ class CompiledFunction:
         self._declared = {n.name: n for n in inputs}
         self._cache: dict = {}
         self._last: Executable | None = None
+        # (executable, specs, ((shape, dtype) per input)) of the last call: its fast path.
+        self._previous: tuple | None = None
         if all(n.spec is not None for n in inputs):
             self._executable({n.name: n.spec for n in inputs})
 
@@ -404,9 +422,22 @@ class CompiledFunction:
         return executable
 
     def __call__(self, *args, **kwargs):
+        if self._previous is not None and not kwargs:
+            executable, specs, signature = self._previous
+            if len(args) == len(signature) and all(
+                    type(a) is np.ndarray and a.shape == shape and a.dtype == dtype
+                    for a, (shape, dtype) in zip(args, signature)):
+                # The previous call's positional array signature: its checks (names, declared
+                # dtypes, shapes) passed for exactly these shapes and dtypes.
+                self._last, self._last_specs = executable, specs
+                results = executable.run(dict(zip(self.input_names, args)))
+                return results[0] if self._single else tuple(results)
         feeds = self._feeds(args, kwargs)
         specs = {name: Spec(tuple(a.shape), a.dtype) for name, a in feeds.items()}
-        results = self._executable(specs).run(feeds)
+        executable = self._executable(specs)
+        results = executable.run(feeds)
+        self._previous = (executable, specs, tuple((feeds[name].shape, feeds[name].dtype)
+                                                   for name in self.input_names))
         return results[0] if self._single else tuple(results)
 
     # Introspection.

@@ -74,3 +74,28 @@ def test_clear_errors():
         f(A=np.ones(3))
     with pytest.raises(ValueError, match="of Variable 'B' is unknown"):
         Variable('B').sum(dim=0)
+
+
+def test_repeated_positional_calls_keep_every_check():
+    # Calls with the previous call's positional shapes and dtypes skip re-validation; anything
+    # else must still be checked, and the fast path must pick the right signature.
+    import pytest
+
+    A = Variable('A', shape=(3,), dtype='float32')
+    f = compile(A * 2)
+    np.testing.assert_array_equal(f(np.ones(3, np.float32)), [2, 2, 2])
+    np.testing.assert_array_equal(f(np.full(3, 4, np.float32)), [8, 8, 8])
+    with pytest.raises(TypeError, match="expected dtype float32"):
+        f(np.ones(3))
+    with pytest.raises(ValueError, match=r"expected shape \(3,\)"):
+        f(np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="takes 1 inputs"):
+        f(np.ones(3, np.float32), np.ones(3, np.float32))
+    x = Variable('x')
+    g = compile(x + 1)
+    assert g(np.ones((2, 3))).shape == (2, 3)
+    assert g(np.ones(4)).tolist() == [2.0] * 4      # another signature: another executable
+    assert g(np.ones((2, 3), np.float32)).dtype == np.float32
+    assert g(np.ones(4)).tolist() == [2.0] * 4 and g.graph.outputs[0].spec.shape == (4,)
+    assert g(x=np.ones(5)).shape == (5,) and g(np.ones(5)).shape == (5,)
+    assert g.memory_report()["output_bytes"] == 40

@@ -46,6 +46,9 @@ def test_trace_reads_parameters_at_call_time():
     # Replacing .data (as load_state_dict does) is seen too.
     model.load_state_dict(_mlp().state_dict())
     np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-6, atol=1e-6)
+    # So are in-place changes of a weight (the compiled graph reads it transposed).
+    model[0].weight.data *= 2.0
+    np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-6, atol=1e-6)
 
 
 def test_trace_of_a_function_with_multiple_outputs():
