@@ -730,9 +730,11 @@ def _export_recurrent(b: Builder, node, call) -> list[str]:
         inputs = [layer_input, b.constant(np.stack(w).astype(dtype), hint=f"{prefix}.W"),
                   b.constant(np.stack(r).astype(dtype), hint=f"{prefix}.R"),
                   b.constant(np.stack(bias).astype(dtype), hint=f"{prefix}.B"), ""]
-        span = b.ints([layer * directions], "start"), b.ints([(layer + 1) * directions], "end")
-        for state in states:
-            inputs.append(b.add("Slice", [state, span[0], span[1], b.ints([0])]))
+        if states:  # this layer's slice of the initial states (no initializers otherwise)
+            span = b.ints([layer * directions], "start"), b.ints([(layer + 1) * directions],
+                                                                  "end")
+            for state in states:
+                inputs.append(b.add("Slice", [state, span[0], span[1], b.ints([0])]))
         attributes = {"hidden_size": hidden,
                       "direction": "bidirectional" if directions == 2 else "forward"}
         if mode == "GRU":

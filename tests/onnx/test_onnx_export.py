@@ -111,6 +111,9 @@ def test_bidirectional_lstm(tmp_path):
 
     proto = round_trip(Tagger(), hg.randn(2, 5, 3), tmp_path)
     assert "LSTM" in op_types(proto)
+    # Every initializer is read by a node (onnxruntime warns about, and drops, unused ones).
+    read = {name for node in proto.graph.node for name in node.input}
+    assert {t.name for t in proto.graph.initializer} <= read
 
 
 @needs("GRU")
