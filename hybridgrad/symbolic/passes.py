@@ -514,16 +514,18 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
         np.copyto(out, run_fused(np.empty_like(out), externals, program, registers, matmul))
         return out
     operands = list(externals) if matmul is None else [None] + list(externals)
-    aliased = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
-                  for a in operands)
+    overlapping = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
+                      for a in operands)
+    aliased = overlapping
     if aliased and _exact_early_alias(out, [_NO_ARRAY if a is None else a for a in operands],
                                       program):
         # (an optimizer state updated in place, ``buf = buf * momentum + grad``: each block
         # reads its rows of the old value before writing them, so no scratch copy is needed)
         aliased = False
-    # The product can be written straight into the result when nothing else aliases it and
-    # the program reads the product only until its first write of the result.
-    into_out = matmul is not None and not aliased and _reads_early(program, 0)
+    # The product can be written straight into the result when no operand shares its memory
+    # (writing the product there would clobber that operand before the program reads it, even
+    # an exact in-place alias) and the program reads the product only until its first write.
+    into_out = matmul is not None and not overlapping and _reads_early(program, 0)
     if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
         product = np.matmul(matmul[0], matmul[1], out=out)
         operands = [product] + list(externals)

@@ -57,3 +57,33 @@ def test_matmul_epilogue_into_the_buffer_it_reads():
     program = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))
     run_fused(buffer, [buffer, np.float32(0.9), np.float32(1.0)], program, 2, matmul=(g.T, x))
     np.testing.assert_allclose(buffer, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_matmul_epilogue_in_place_over_an_operand_read_with_the_product():
+    """``out = a @ b + out`` (the planner put the result in place over the addend, read for the
+    last time here): the product must not be written into ``out`` before the addend is read.
+    Found by the random-graph test of the memory planner: ``(x + x + x @ x) @ x`` was wrong."""
+    rng = np.random.default_rng(1)
+    for rows in (4, 300):  # the whole-array path and the row-blocked one
+        a = rng.standard_normal((rows, 64))
+        b = rng.standard_normal((64, 200))
+        buffer = rng.standard_normal((rows, 200))
+        expected = a @ b + buffer
+        run_fused(buffer, [buffer], (("add", (0, 1), 0),), 1, matmul=(a, b))
+        np.testing.assert_allclose(buffer, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_product_plus_an_addend_it_overwrites_equals_eager():
+    import hybridgrad as hg
+    from hybridgrad import symbolic
+
+    def program(x):
+        twice = x + x
+        return [x + twice, (twice + x @ x) @ x]
+
+    value = np.random.default_rng(0).standard_normal((4, 4))
+    f = symbolic.compile(program(symbolic.Variable('x', shape=(4, 4), dtype='float64')))
+    want = [t.data for t in program(hg.tensor(value))]
+    for _ in range(2):
+        for got, expected in zip(f(x=value), want):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
