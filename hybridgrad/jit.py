@@ -47,15 +47,13 @@ class TracedFunction:
         self._cache: dict = {}
         self._last = None
 
-    def _key(self, inputs) -> tuple:
-        return self._key_of([as_array(v) for v in inputs])
-
-    def _key_of(self, arrays) -> tuple:
-        mode = None if self.module is None else bool(self.module.training)
-        return _signature_of(arrays), mode
-
     def compiled_for(self, inputs, arrays=None) -> tuple:
-        key = self._key_of([as_array(v) for v in inputs] if arrays is None else arrays)
+        """``(compiled, input names, output count, buffer snapshot)`` for these inputs
+        (``arrays``: the inputs already converted to arrays), tracing on a new signature."""
+        if arrays is None:
+            arrays = [as_array(v) for v in inputs]
+        mode = None if self.module is None else bool(self.module.training)
+        key = (_signature_of(arrays), mode)
         entry = self._cache.get(key)
         if entry is not None and not _buffers_unchanged(entry[3]):
             entry = None  # a buffer (running statistics...) changed since tracing

@@ -197,10 +197,9 @@ class CRNN(nn.Module):
     the rest 2x1 so the width keeps its resolution) shrink a ``height x width`` image to a
     ``channels[-1] x height/2**len(channels) x width/2**wide_pools`` map; each column,
     flattened, is one time step (``T = width / 2**wide_pools``) of a bidirectional LSTM (or
-    GRU); a linear layer maps each
-    step to
-    ``num_classes`` scores (class 0 is the CTC blank) and ``forward`` returns their
-    log-softmax, shape ``(T, N, num_classes)`` as ``ctc_loss`` expects.
+    GRU); a linear layer maps each step to ``num_classes`` scores (class 0 is the CTC blank)
+    and ``forward`` returns their log-softmax, shape ``(T, N, num_classes)`` as ``ctc_loss``
+    expects.
 
     Args:
         num_classes: ``len(charset) + 1``.

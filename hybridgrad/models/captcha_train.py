@@ -70,8 +70,7 @@ DEFAULTS = {
     "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
     "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
     "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
-    "beam_width": 1,
-    "max_minutes": None,
+    "beam_width": 1, "max_minutes": None,
 }
 
 #: ``--quick``: a seconds-long smoke run (small images, tiny model, a few hundred images).
