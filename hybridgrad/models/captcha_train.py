@@ -53,13 +53,16 @@ RUN_INDEPENDENT = frozenset({"max_minutes", "beam_width", "cache_dir", "workers"
 
 def config_differences(saved: dict, wanted: dict) -> list[str]:
     """Settings (outside :data:`RUN_INDEPENDENT`) in which two configs differ, compared as
-    they are stored (JSON).
+    they are stored (JSON); a setting missing from one (saved before it existed) counts as its
+    default, which keeps the behaviour of the code that saved it.
 
     Example:
         >>> config_differences({"lr": 0.003, "max_minutes": 57}, {"lr": 0.01})
         ['lr']
+        >>> config_differences({}, {"wide_pools": 2}), config_differences({}, {"wide_pools": 3})
+        ([], ['wide_pools'])
     """
-    saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
+    saved, wanted = (with_defaults(json.loads(json.dumps(c))) for c in (saved, wanted))
     return sorted(key for key in (set(saved) | set(wanted)) - RUN_INDEPENDENT
                   if saved.get(key) != wanted.get(key))
 
@@ -72,6 +75,16 @@ DEFAULTS = {
     "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
     "beam_width": 1, "max_minutes": None,
 }
+
+def with_defaults(config: dict) -> dict:
+    """``config`` with the settings it lacks (added after it was saved) at their defaults.
+
+    Example:
+        >>> with_defaults({"model": "onehot"})["wide_pools"]
+        2
+    """
+    return {**{key: DEFAULTS[key] for key in DEFAULTS.keys() - config.keys()}, **config}
+
 
 #: ``--quick``: a seconds-long smoke run (small images, tiny model, a few hundred images).
 QUICK = {"height": 32, "width": 80, "train_size": 256, "val_size": 32, "test_size": 64,
@@ -177,7 +190,7 @@ def build_model(config: dict):
         return CRNN(codec.num_classes, height=height, width=width, channels=config["channels"],
                     hidden=int(config["hidden"]), rnn=config["rnn"],
                     dropout=float(config["dropout"]),
-                    wide_pools=int(config.get("wide_pools", 2)))
+                    wide_pools=int(config["wide_pools"]))
     return OneHotCNN(codec.max_len, codec.num_classes, height=height, width=width,
                      channels=config["channels"], hidden=int(config["onehot_hidden"]),
                      dropout=float(config["dropout"]))
@@ -323,7 +336,7 @@ def load_checkpoint(path: str):
         'crnn'
     """
     state = _read_checkpoint(path)
-    config = json.loads(state["config"])
+    config = with_defaults(json.loads(state["config"]))
     model = build_model(config)
     model.load_state_dict(state["model"])
     model.eval()
@@ -410,7 +423,7 @@ def resume_config(path: str) -> dict:
         >>> resume_config(path)["model"]
         'crnn'
     """
-    return json.loads(_read_checkpoint(path)["config"])
+    return with_defaults(json.loads(_read_checkpoint(path)["config"]))
 
 
 def _read_checkpoint(path: str) -> dict:

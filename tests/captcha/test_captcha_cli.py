@@ -193,6 +193,25 @@ def test_resume_refuses_other_settings_and_weight_only_checkpoints(tmp_path, cap
     assert main(["train", "captcha", "--resume", str(tmp_path / "missing.safetensors")]) == 2
 
 
+def test_runs_saved_before_a_setting_existed_still_load_resume_and_count_as_finished(tmp_path):
+    # Session 2's checkpoints and result.json have no "wide_pools" (added in session 3): they
+    # mean its default, so they must load, resume and be reused by the lab, not be refused.
+    from hybridgrad.lab.ctc import finished_run
+    from hybridgrad.models import captcha_train
+
+    config = resolve_config({"train_size": 32, "val_size": 0, "test_size": 4, "cache": False},
+                            quick=True)
+    older = {key: value for key, value in config.items() if key != "wide_pools"}
+    checkpoint = str(tmp_path / "checkpoint.safetensors")
+    captcha_train.save_checkpoint(captcha_train.build_model(config), older, checkpoint)
+    assert load_checkpoint(checkpoint)[2]["wide_pools"] == 2
+    assert captcha_train.resume_config(checkpoint)["wide_pools"] == 2
+    (tmp_path / "result.json").write_text(json.dumps({"config": older, "steps": 1,
+                                                      "planned_steps": 1}))
+    assert finished_run(config, str(tmp_path))["steps"] == 1
+    assert finished_run({**config, "wide_pools": 1}, str(tmp_path)) is None
+
+
 def test_options_plug_into_a_generic_train_parser():
     import argparse
 
