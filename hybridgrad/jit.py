@@ -24,10 +24,6 @@ from hybridgrad.symbolic.graph import ASSIGN, Symbol, SymbolError, Variable
 from hybridgrad.symbolic.trace import as_array, trace_graph
 
 
-def _signature(values) -> tuple:
-    return _signature_of([as_array(v) for v in values])
-
-
 def _signature_of(arrays) -> tuple:
     return tuple((tuple(a.shape), a.dtype.str) for a in arrays)
 
@@ -347,14 +343,15 @@ class TrainStep:
         from hybridgrad.tensor import Tensor
 
         self._ensure_state()
-        key = (_signature([inputs, targets]), bool(getattr(self.model, "training", True)))
+        arrays = [as_array(inputs), as_array(targets)]
+        key = (_signature_of(arrays), bool(getattr(self.model, "training", True)))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._build(inputs, targets)
             self._cache[key] = entry
         compiled, wanted = entry
         self._last = compiled
-        feeds = {"input0": as_array(inputs), "input1": as_array(targets)}
+        feeds = {"input0": arrays[0], "input1": arrays[1]}
         feeds.update(self._scalars(wanted))
         (loss,) = compiled(**feeds)
         self._advance_state()

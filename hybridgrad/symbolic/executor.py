@@ -248,7 +248,8 @@ class Executable:
 def _view_of_param(function):
     """``function`` (a transposing view) of a parameter's array, computed again only when the
     parameter holds another array: a view sees in-place updates, and at batch size 1 the
-    per-call cost of re-deriving ``w.T`` was measurable (three layers: ~8 of ~120 us)."""
+    per-call cost of re-deriving ``w.T`` was measurable (three layers: ~8 of ~120 us). Only
+    ``permute``, which always returns a view: a reshape may copy, and a copy would go stale."""
     last = [None, None]
 
     def run(array):

@@ -596,14 +596,9 @@ def _reads_early(program: tuple, external: int) -> bool:
 def _exact_early_alias(out, externals, program) -> bool:
     """True when every input sharing memory with ``out`` is exactly ``out`` and is read only
     up to the first step that writes ``out``."""
-    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
-    for index, array in enumerate(externals):
-        if array.size > 1 and np.may_share_memory(array, out):
-            exact = _same_memory(array, out)
-            reads = [i for i, (_, refs, _) in enumerate(program) if index in refs]
-            if not exact or any(i > first_write for i in reads):
-                return False
-    return True
+    return all(_same_memory(array, out) and _reads_early(program, index)
+               for index, array in enumerate(externals)
+               if array.size > 1 and np.may_share_memory(array, out))
 
 
 def _fused_forward(xp, *arrays, program, names, shape, dtype, registers=1):
