@@ -491,6 +491,107 @@ def _row_blocks(out: np.ndarray, externals: list) -> tuple[int, list] | None:
     return max(1, BLOCK_ELEMENTS // max(1, out.size // rows)), sliced
 
 
+@functools.lru_cache(maxsize=1024)
+def _accumulate_form(program: tuple) -> tuple | None:
+    """``(readings, product_scale)`` when the program computes ``x * x_scale + product *
+    product_scale`` (terms in either order), the product being external 0: the form of an
+    optimizer state fed a weight gradient, ``buf = buf * momentum + (g.T @ x) * (1 -
+    dampening)``. ``readings`` are the possible ``(x, x_scale)`` external indices (``x_scale``
+    None for 1; a product of two externals reads either way round, which the caller settles by
+    their sizes); ``product_scale`` an external index or None. None for any other program.
+
+    Example:
+        >>> _accumulate_form((("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0)))
+        (((1, 2), (2, 1)), 3)
+        >>> _accumulate_form((("add", (1, 0), 0),)), _accumulate_form((("sub", (1, 0), 0),))
+        ((((1, None),), None), None)
+    """
+    registers: dict = {}
+    for name, refs, dest in program:
+        if name not in ("add", "mul") or len(refs) != 2:
+            return None
+        operands = [registers.get(-ref - 1) if ref < 0 else ("external", ref) for ref in refs]
+        if any(operand is None for operand in operands):
+            return None
+        registers[dest] = (name, *operands)
+    result = registers.get(0)
+    if result is None or result[0] != "add":
+        return None
+
+    def readings(expression):
+        if expression[0] == "external":
+            return [(expression[1], None)]
+        if expression[0] == "mul" and all(e[0] == "external" for e in expression[1:]):
+            first, second = expression[1][1], expression[2][1]
+            return [(first, second), (second, first)]
+        return []
+
+    for product_term, x_term in ((result[1], result[2]), (result[2], result[1])):
+        products = [r for r in readings(product_term) if r[0] == 0 and r[1] != 0]
+        xs = tuple(r for r in readings(x_term) if 0 not in r)
+        if products and xs:
+            return xs, products[0][1]
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _scipy_blas():
+    """SciPy's BLAS wrappers, or None: only they expose GEMM's ``beta`` (``C = alpha * A @ B +
+    beta * C`` in one call), which NumPy's matmul does not."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return blas
+
+
+def _scalar(array) -> float | None:
+    return float(array.reshape(-1)[0]) if array.size == 1 else None
+
+
+def _accumulate_in_place(out, externals, program, matmul) -> np.ndarray | None:
+    """``out = out * beta + (a @ b) * alpha`` as one GEMM call writing ``out`` in place, when
+    the program has that form and SciPy's BLAS is there; None otherwise (the caller's general
+    path then runs). Row blocks of the product fed to the update would cost 10% more on this
+    OpenBLAS (``benchmarks/gemm_blocks.py``) and a whole product as much memory as ``out``."""
+    form = _accumulate_form(program)
+    if form is None or out.ndim != 2 or not out.flags.c_contiguous or out.size == 0 \
+            or out.dtype not in (np.float32, np.float64):
+        return None
+    readings, product_scale = form
+    operands = [None] + list(externals)
+    chosen = [(x, scale) for x, scale in readings
+              if operands[x].dtype == out.dtype and _same_memory(operands[x], out)
+              and (scale is None or operands[scale].size == 1)]
+    if not chosen:
+        return None
+    x, x_scale = chosen[0]
+    beta = 1.0 if x_scale is None else _scalar(operands[x_scale])
+    alpha = 1.0 if product_scale is None else _scalar(operands[product_scale])
+    # (BLAS skips a term whose factor is 0 where NumPy would propagate a NaN through it)
+    if alpha is None or beta is None or alpha == 0 or beta == 0:
+        return None
+    a, b = matmul
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != out.dtype or b.dtype != out.dtype \
+            or np.may_share_memory(a, out) or np.may_share_memory(b, out):
+        return None
+    blas = _scipy_blas()
+    if blas is None:
+        return None
+    # BLAS is column-major: out.T (Fortran-ordered) = b.T @ a.T, each operand passed as is
+    # with a transpose flag, so nothing is copied.
+    left, left_transposed = (b.T, 0) if b.flags.c_contiguous else (b, 1)
+    right, right_transposed = (a.T, 0) if a.flags.c_contiguous else (a, 1)
+    if not (left.flags.f_contiguous and right.flags.f_contiguous):
+        return None
+    gemm = blas.get_blas_funcs("gemm", dtype=out.dtype)
+    result = gemm(alpha, left, right, beta=beta, c=out.T, trans_a=left_transposed,
+                  trans_b=right_transposed, overwrite_c=True)
+    if not np.shares_memory(result, out):   # (a wrapper that copied after all)
+        np.copyto(out, result.T)
+    return out
+
+
 def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int = 1,
               matmul: tuple | None = None) -> np.ndarray:
     """Run a fused elementwise program into ``out``, block of rows by block of rows, so that
@@ -503,6 +604,10 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
     ``out`` may be the memory of an input (the memory planner's in-place execution): each block
     is then computed in scratch first, unless ``out`` is exactly an input that no step reads
     after the first write to ``out``."""
+    if matmul is not None and out.size > MATMUL_BLOCK_ELEMENTS:
+        done = _accumulate_in_place(out, externals, program, matmul)
+        if done is not None:
+            return done
     if matmul is not None and any(np.may_share_memory(m, out) for m in matmul):
         # The product reads whole rows/columns of its operands: with ``out`` overlapping one
         # of them, compute it in full before anything is written.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hybridgrad.symbolic import passes
 from hybridgrad.symbolic.executor import _where_kernel
 from hybridgrad.symbolic.passes import run_fused
+
+MOMENTUM = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))
+
 
 
 @settings(max_examples=60, deadline=None)
@@ -46,7 +51,7 @@ def test_where_kernel_keeps_negative_zero_and_casts_other_dtypes():
     assert out.tolist() == [1.0, 5.0, 5.0]
 
 
-def test_matmul_epilogue_into_the_buffer_it_reads():
+def test_matmul_epilogue_into_the_buffer_it_reads(blas):
     """``buf = buf * 0.9 + g.T @ x`` written into ``buf`` itself (an optimizer's momentum),
     in blocks of rows: each block must read its rows of the old ``buf`` before writing them."""
     rng = np.random.default_rng(0)
@@ -54,12 +59,11 @@ def test_matmul_epilogue_into_the_buffer_it_reads():
     x = rng.standard_normal((64, 200)).astype(np.float32)
     buffer = rng.standard_normal((300, 200)).astype(np.float32)
     expected = buffer * np.float32(0.9) + g.T @ x
-    program = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))
-    run_fused(buffer, [buffer, np.float32(0.9), np.float32(1.0)], program, 2, matmul=(g.T, x))
+    run_fused(buffer, [buffer, np.float32(0.9), np.float32(1.0)], MOMENTUM, 2, matmul=(g.T, x))
     np.testing.assert_allclose(buffer, expected, rtol=1e-5, atol=1e-4)
 
 
-def test_matmul_epilogue_in_place_over_an_operand_read_with_the_product():
+def test_matmul_epilogue_in_place_over_an_operand_read_with_the_product(blas):
     """``out = a @ b + out`` (the planner put the result in place over the addend, read for the
     last time here): the product must not be written into ``out`` before the addend is read.
     Found by the random-graph test of the memory planner: ``(x + x + x @ x) @ x`` was wrong."""
@@ -87,3 +91,49 @@ def test_compiled_product_plus_an_addend_it_overwrites_equals_eager():
     for _ in range(2):
         for got, expected in zip(f(x=value), want):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_order", ["C", "F"])
+@pytest.mark.parametrize("b_order", ["C", "F"])
+@pytest.mark.parametrize("momentum_first", [True, False])
+def test_product_accumulated_into_its_result_is_one_gemm_for_every_layout(
+        dtype, a_order, b_order, momentum_first):
+    if passes._scipy_blas() is None:
+        pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
+    rng = np.random.default_rng(2)
+    a = np.asarray(rng.standard_normal((300, 64)), dtype=dtype, order=a_order)
+    b = np.asarray(rng.standard_normal((64, 200)), dtype=dtype, order=b_order)
+    buffer = rng.standard_normal((300, 200)).astype(dtype)
+    keep, take = np.asarray(0.9, dtype), np.asarray(0.5, dtype)
+    expected = buffer * keep + (a @ b) * take
+    program = MOMENTUM if momentum_first else (
+        ("mul", (3, 0), 0), ("mul", (2, 1), 1), ("add", (-1, -2), 0))  # take*p + keep*buf
+    got = passes._accumulate_in_place(buffer, [buffer, keep, take], program, (a, b))
+    assert got is buffer                      # taken, and written in place
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(buffer, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_accumulation_falls_back_where_one_gemm_would_differ_or_cannot_apply():
+    if passes._scipy_blas() is None:
+        pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((300, 64)), rng.standard_normal((64, 200))
+    buffer = rng.standard_normal((300, 200))
+    one = np.asarray(1.0)
+    # A factor of 0: BLAS would skip the term where NumPy propagates a NaN through it.
+    buffer[0, 0] = np.nan
+    assert passes._accumulate_in_place(buffer, [buffer, np.asarray(0.0), one], MOMENTUM,
+                                       (a, b)) is None
+    run_fused(buffer, [buffer, np.asarray(0.0), one], MOMENTUM, 2, matmul=(a, b))
+    assert np.isnan(buffer[0, 0])             # as eager: nan * 0 + p is nan
+    # A result that is not the addend's memory, an operand overlapping it, other programs.
+    other = buffer.copy()
+    assert passes._accumulate_in_place(other, [buffer, one, one], MOMENTUM, (a, b)) is None
+    square = rng.standard_normal((300, 300))
+    assert passes._accumulate_in_place(square, [square, one, one], MOMENTUM,
+                                       (square, square)) is None
+    assert passes._accumulate_in_place(buffer, [buffer], (("sub", (1, 0), 0),), (a, b)) is None
+    strided = np.zeros((300, 400))[:, ::2]
+    assert passes._accumulate_in_place(strided, [strided, one, one], MOMENTUM, (a, b)) is None

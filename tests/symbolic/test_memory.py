@@ -66,14 +66,17 @@ def test_random_graphs_plan_is_safe_and_results_match_eager(program, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(programs(), st.integers(0, 2**31 - 1))
-def test_random_graphs_match_eager_when_every_kernel_runs_in_blocks(program, seed):
+@given(programs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_random_graphs_match_eager_when_every_kernel_runs_in_blocks(program, seed, scipy_gemm):
     # 4 x 4 values never reach the block sizes of real workloads, so the kernels' blocked paths
-    # (row blocks of fused programs, matmul epilogues and selects, in place over their inputs)
+    # (row blocks of fused programs, matmul epilogues and selects, in place over their inputs,
+    # and products accumulated into their result by one GEMM or, without SciPy, in blocks)
     # would go untested: shrink the blocks to a few elements.
     with mock.patch.multiple(passes, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
                              MATMUL_MIN_ROWS=1), \
-            mock.patch.object(executor, "_SELECT_BLOCK_ELEMENTS", 3):
+            mock.patch.object(executor, "_SELECT_BLOCK_ELEMENTS", 3), \
+            mock.patch.object(passes, "_scipy_blas",
+                              passes._scipy_blas if scipy_gemm else lambda: None):
         _check_random_graph(program, seed)
 
 

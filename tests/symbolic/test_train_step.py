@@ -136,6 +136,33 @@ def test_compiled_steps_equal_the_eager_loop(make, loss_fn, classes):
     assert report["planned_bytes"] < report["naive_bytes"]
 
 
+def test_weight_gradients_fed_to_momentum_equal_the_eager_loop_at_full_size(blas):
+    """Weights large enough (256 x 200) that the weight gradient goes into the momentum buffer
+    the way real layers' do (one accumulating GEMM, or row blocks without SciPy)."""
+    def model():
+        hg.manual_seed(0)
+        return hg.nn.Sequential(hg.nn.Linear(200, 256), _Tanh(), hg.nn.Linear(256, 3))
+
+    rng = np.random.default_rng(4)
+    xs = [hg.tensor(rng.standard_normal((16, 200)).astype(np.float32)) for _ in range(4)]
+    ts = [hg.tensor(rng.standard_normal((16, 3)).astype(np.float32)) for _ in range(4)]
+    eager_model, compiled_model = model(), model()
+    eager_opt = SGD(eager_model.parameters(), lr=0.05, momentum=0.9, dampening=0.25)
+    compiled_opt = SGD(compiled_model.parameters(), lr=0.05, momentum=0.9, dampening=0.25)
+    step = hg.jit.train_step(compiled_model, _mse, compiled_opt)
+    for x, t in zip(xs, ts):
+        eager_model.zero_grad()
+        loss = _mse(eager_model(x), t)
+        loss.backward()
+        eager_opt.step()
+        np.testing.assert_allclose(step(x, t).item(), loss.item(), rtol=1e-5)
+    for (name, a), b in zip(eager_model.named_parameters(), compiled_model.parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(compiled_opt.state[b]["momentum_buffer"].data,
+                                   eager_opt.state[a]["momentum_buffer"].data, rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+
+
 def test_learning_rate_changes_are_read_each_step():
     xs, ts = _data(2)
     model = _model()

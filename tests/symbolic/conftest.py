@@ -1,0 +1,19 @@
+"""Fixtures shared by the compiler's tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from hybridgrad.symbolic import passes
+
+
+@pytest.fixture(params=["scipy-gemm", "numpy-only"])
+def blas(request, monkeypatch):
+    """Both paths of a matrix product accumulated into its result (an optimizer state fed a
+    weight gradient): one GEMM call through SciPy's BLAS, the row-blocked NumPy epilogue
+    without it."""
+    if request.param == "numpy-only":
+        monkeypatch.setattr(passes, "_scipy_blas", lambda: None)
+    elif passes._scipy_blas() is None:
+        pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
+    return request.param
