@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 
 _LIMITER = None  # the last threadpoolctl limiter, kept so that its limit stays in force
+_REQUESTED: int | None = None  # the count asked for, applied again to BLAS libraries loaded later
 
 
 def _threadpoolctl():
@@ -47,7 +48,7 @@ def set_num_threads(num_threads: int) -> None:
         ...
         ValueError: set_num_threads: expected a positive number of threads, got 0
     """
-    global _LIMITER
+    global _LIMITER, _REQUESTED
     if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
         raise ValueError(f"set_num_threads: expected a positive number of threads, got "
                          f"{num_threads!r}")
@@ -58,6 +59,17 @@ def set_num_threads(num_threads: int) -> None:
             "threadpoolctl); without it, start Python with OPENBLAS_NUM_THREADS="
             f"{num_threads} (and OMP_NUM_THREADS / MKL_NUM_THREADS) set in the environment")
     _LIMITER = threadpoolctl.threadpool_limits(limits=num_threads, user_api="blas")
+    _REQUESTED = num_threads
+
+
+def reapply() -> None:
+    """Apply the count of the last :func:`set_num_threads` to BLAS libraries loaded since (a
+    limit reaches only the libraries loaded when it is set; the compiler loads SciPy's BLAS,
+    a second OpenBLAS, on first use). Does nothing if the count was never set."""
+    global _LIMITER
+    threadpoolctl = _threadpoolctl()
+    if _REQUESTED is not None and threadpoolctl is not None:
+        _LIMITER = threadpoolctl.threadpool_limits(limits=_REQUESTED, user_api="blas")
 
 
 def get_num_threads() -> int:

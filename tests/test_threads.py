@@ -49,3 +49,20 @@ def test_import_changes_no_thread_setting():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout.split()
     assert out == ["False", "None"]
+
+
+def test_the_count_reaches_scipys_blas_loaded_after_it():
+    """The compiler loads SciPy's BLAS (a second OpenBLAS) on first use; a limit set before
+    that must reach it too (threadpoolctl limits only the libraries loaded when it is set)."""
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy")
+    code = ("import hybridgrad as hg, threadpoolctl; hg.set_num_threads(1); "
+            "from hybridgrad.symbolic.passes import _scipy_blas; _scipy_blas(); "
+            "print(sorted({i['filepath'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas'}).__len__(), max(i['num_threads'] for i in "
+            "threadpoolctl.threadpool_info() if i['user_api'] == 'blas'))")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    libraries, most = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, env=env, check=True).stdout.split()
+    assert int(most) == 1, f"{libraries} BLAS libraries, one of them uses {most} threads"

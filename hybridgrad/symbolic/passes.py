@@ -542,6 +542,9 @@ def _scipy_blas():
         from scipy.linalg import blas
     except ImportError:
         return None
+    from hybridgrad import threads
+
+    threads.reapply()  # (SciPy brings its own OpenBLAS: hg.set_num_threads must reach it too)
     return blas
 
 
