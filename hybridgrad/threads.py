@@ -65,7 +65,12 @@ def set_num_threads(num_threads: int) -> None:
 def reapply() -> None:
     """Apply the count of the last :func:`set_num_threads` to BLAS libraries loaded since (a
     limit reaches only the libraries loaded when it is set; the compiler loads SciPy's BLAS,
-    a second OpenBLAS, on first use). Does nothing if the count was never set."""
+    a second OpenBLAS, on first use). Does nothing if the count was never set.
+
+    Example:
+        >>> from hybridgrad import threads
+        >>> threads.reapply()  # after importing a library that brings its own BLAS
+    """
     global _LIMITER
     threadpoolctl = _threadpoolctl()
     if _REQUESTED is not None and threadpoolctl is not None:
