@@ -14,23 +14,13 @@ Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_rnn.py [--lengths 50 200] 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best_of
 
 import hybridgrad as hg
 from hybridgrad.nn.rnn import _linear_t, _lstm_step
 from hybridgrad.ops import api as F
-
-
-def best_of(function, repeat: int) -> float:
-    function()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def numpy_forward(x, w_ih, w_hh, b_ih, b_hh):

@@ -15,23 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 import numpy as np
 import safetensors.numpy
+from timing import best_of
 
 import hybridgrad as hg
 from hybridgrad.data import MNIST, CaptchaDataset, DataLoader, Subset
 from hybridgrad.data.transforms import ToTensor
-
-
-def timed(function, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -52,12 +43,12 @@ def main() -> None:
             for start in range(0, n, 64):
                 batch[start:start + 64]
 
-        base = timed(reference, 3)
+        base = best_of(reference, 3, warmup=False)
         rows.append((f"MNIST {n} items: NumPy whole-array reference", base, 1.0))
         for workers in (0, 2):
             loader = DataLoader(dataset, batch_size=64, shuffle=True, generator=0,
                                 num_workers=workers)
-            seconds = timed(lambda loader=loader: [None for _ in loader])
+            seconds = best_of(lambda loader=loader: [None for _ in loader], 1, warmup=False)
             rows.append((f"MNIST {n} items: DataLoader num_workers={workers}", seconds,
                          seconds / base))
     else:
@@ -69,10 +60,12 @@ def main() -> None:
     megabytes = sum(a.nbytes for a in arrays.values()) / 2 ** 20
     with tempfile.TemporaryDirectory() as folder:
         ours, theirs = os.path.join(folder, "a.safetensors"), os.path.join(folder, "b.safetensors")
-        reference_save = timed(lambda: safetensors.numpy.save_file(arrays, theirs), 3)
-        save = timed(lambda: hg.save(state, ours), 3)
-        reference_load = timed(lambda: safetensors.numpy.load_file(theirs), 3)
-        load = timed(lambda: hg.load(ours), 3)
+        reference_save = best_of(lambda: safetensors.numpy.save_file(arrays, theirs), 3,
+                                 warmup=False)
+        save = best_of(lambda: hg.save(state, ours), 3, warmup=False)
+        reference_load = best_of(lambda: safetensors.numpy.load_file(theirs), 3,
+                                 warmup=False)
+        load = best_of(lambda: hg.load(ours), 3, warmup=False)
     rows.append((f"save {megabytes:.0f} MB: safetensors.numpy.save_file", reference_save, 1.0))
     rows.append((f"save {megabytes:.0f} MB: hg.save (atomic, fsync)", save,
                  save / reference_save))
@@ -81,7 +74,7 @@ def main() -> None:
 
     count = 20 if args.quick else 100
     captchas = CaptchaDataset(size=count, seed=0)
-    seconds = timed(lambda: [captchas[i] for i in range(count)])
+    seconds = best_of(lambda: [captchas[i] for i in range(count)], 1, warmup=False)
     rows.append((f"captcha: {count} images ({count / seconds:.0f} images/s)", seconds, 1.0))
 
     print(f"{'case':58s} {'seconds':>9s} {'ratio':>7s}")

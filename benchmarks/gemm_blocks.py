@@ -24,23 +24,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
+from timing import best_of
 
 BATCH, SIZES = 256, (784, 512, 512, 10)
 EAGER_INFERENCE_PEAK = 1.53 * 2**20  # benchmarks/symbolic.py, (b) batch 256, eager
-
-
-def best_time(function, repeat: int) -> float:
-    """Best of ``repeat`` calls after a warm-up, in seconds."""
-    function()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def network(rng):
@@ -124,12 +113,12 @@ def main(argv=None) -> None:
     for rows in (BATCH, 128, 85, 64):
         run, held = inference_in_blocks(x, weights, rows)
         np.testing.assert_allclose(run(), reference_output, rtol=1e-5, atol=1e-5)
-        rows_list.append((f"(b) MLP inference, {rows}-row blocks", best_time(run, args.repeat),
+        rows_list.append((f"(b) MLP inference, {rows}-row blocks", best_of(run, args.repeat),
                           held, held / EAGER_INFERENCE_PEAK))
     for rows in (128, 85):
         run, held = inference_in_blocks(x, weights, rows, contiguous_transpose=True)
         np.testing.assert_allclose(run(), reference_output, rtol=1e-5, atol=1e-5)
-        rows_list.append((f"(b) {rows}-row blocks, W.T copied", best_time(run, args.repeat),
+        rows_list.append((f"(b) {rows}-row blocks, W.T copied", best_of(run, args.repeat),
                           held, held / EAGER_INFERENCE_PEAK))
     gradient_out = rng.standard_normal((BATCH, SIZES[1])).astype(np.float32)
     start = rng.standard_normal((SIZES[1], SIZES[0])).astype(np.float32)
@@ -140,15 +129,15 @@ def main(argv=None) -> None:
     whole()
     blocked()
     np.testing.assert_allclose(buffers[1], expected, rtol=1e-4, atol=1e-3)
-    rows_list.append(("(c) dW1 + momentum, materialised", best_time(whole, args.repeat),
+    rows_list.append(("(c) dW1 + momentum, materialised", best_of(whole, args.repeat),
                       whole_bytes, None))
-    rows_list.append(("(c) dW1 + momentum, 128-row blocks", best_time(blocked, args.repeat),
+    rows_list.append(("(c) dW1 + momentum, 128-row blocks", best_of(blocked, args.repeat),
                       blocked_bytes, None))
     gemm, gemm_bytes = momentum_one_gemm(gradient_out, x, buffers[2])
     if gemm is not None:
         gemm()
         np.testing.assert_allclose(buffers[2], expected, rtol=1e-4, atol=1e-3)
-        rows_list.append(("(c) dW1 + momentum, one GEMM (SciPy)", best_time(gemm, args.repeat),
+        rows_list.append(("(c) dW1 + momentum, one GEMM (SciPy)", best_of(gemm, args.repeat),
                           gemm_bytes, None))
 
     print(f"load average: {' '.join(f'{v:.1f}' for v in os.getloadavg())}; "

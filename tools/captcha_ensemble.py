@@ -31,7 +31,6 @@ import hybridgrad as hg
 from hybridgrad.data.captcha_cache import load_split
 from hybridgrad.models.captcha import ctc_decode
 from hybridgrad.models.captcha_train import (
-    charset,
     confusions,
     edit_distance,
     load_checkpoint,
@@ -69,7 +68,7 @@ def _check_compatible(configs: list[dict], paths: list[str]) -> None:
         if config["model"] != "crnn":
             raise ValueError(f"captcha_ensemble: {path} is a {config['model']!r} model; only "
                              f"CRNN checkpoints (per-frame CTC outputs) can be averaged")
-        if charset(config) != charset(first) or spec_of(config) != spec_of(first):
+        if spec_of(config) != spec_of(first):   # (charset, lengths, picture size)
             raise ValueError(f"captcha_ensemble: {path} was trained on other captchas "
                              f"({spec_of(config)}) than {paths[0]} ({spec_of(first)})")
 

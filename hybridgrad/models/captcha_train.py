@@ -50,6 +50,26 @@ CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "
 #: reporting, where and how captchas are cached): a resumed or reused run may differ in them.
 RUN_INDEPENDENT = frozenset({"max_minutes", "beam_width", "cache_dir", "workers"})
 
+#: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
+DEFAULTS = {
+    "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
+    "downsample": 2, "train_size": 100000, "val_size": 500, "test_size": 2000, "cache": True,
+    "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
+    "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
+    "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
+    "beam_width": 1, "max_minutes": None,
+}
+
+
+def with_defaults(config: dict) -> dict:
+    """``config`` with the settings it lacks (added after it was saved) at their defaults.
+
+    Example:
+        >>> with_defaults({"model": "onehot"})["wide_pools"]
+        2
+    """
+    return {**{key: DEFAULTS[key] for key in DEFAULTS.keys() - config.keys()}, **config}
+
 
 def config_differences(saved: dict, wanted: dict) -> list[str]:
     """Settings (outside :data:`RUN_INDEPENDENT`) in which two configs differ, compared as
@@ -65,25 +85,6 @@ def config_differences(saved: dict, wanted: dict) -> list[str]:
     saved, wanted = (with_defaults(json.loads(json.dumps(c))) for c in (saved, wanted))
     return sorted(key for key in (set(saved) | set(wanted)) - RUN_INDEPENDENT
                   if saved.get(key) != wanted.get(key))
-
-#: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
-DEFAULTS = {
-    "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
-    "downsample": 2, "train_size": 100000, "val_size": 500, "test_size": 2000, "cache": True,
-    "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
-    "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
-    "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
-    "beam_width": 1, "max_minutes": None,
-}
-
-def with_defaults(config: dict) -> dict:
-    """``config`` with the settings it lacks (added after it was saved) at their defaults.
-
-    Example:
-        >>> with_defaults({"model": "onehot"})["wide_pools"]
-        2
-    """
-    return {**{key: DEFAULTS[key] for key in DEFAULTS.keys() - config.keys()}, **config}
 
 
 #: ``--quick``: a seconds-long smoke run (small images, tiny model, a few hundred images).

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.models.captcha_train import build_model, resolve_config, save_checkpoint
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "captcha_ensemble.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("captcha_ensemble", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from hybridgrad.data.captcha_cache import load_split
+from hybridgrad.models.captcha_train import (
+    build_model,
+    load_checkpoint,
+    resolve_config,
+    save_checkpoint,
+    spec_of,
+)
 
 
-def test_average_is_the_log_of_the_mean_probability_frame_by_frame():
+@pytest.fixture(scope="module")
+def tool(load_tool):
+    return load_tool("captcha_ensemble")
+
+
+def test_average_is_the_log_of_the_mean_probability_frame_by_frame(tool):
     rng = np.random.default_rng(0)
     members = [np.log(rng.dirichlet(np.ones(5), size=(3, 2))) for _ in range(3)]
-    got = _tool().average_log_probs(members)
+    got = tool.average_log_probs(members)
     expected = np.log(np.mean([np.exp(m) for m in members], axis=0))
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(np.exp(got).sum(axis=2), 1.0, rtol=1e-6)
     # stable where exp underflows: -1000 and -1001 average to log((e^-1000 + e^-1001) / 2)
-    far = _tool().average_log_probs([np.full((1, 1, 1), -1000.0), np.full((1, 1, 1), -1001.0)])
+    far = tool.average_log_probs([np.full((1, 1, 1), -1000.0), np.full((1, 1, 1), -1001.0)])
     assert far[0, 0, 0] == pytest.approx(-1000 + np.log((1 + np.exp(-1)) / 2), abs=1e-3)
 
 
@@ -41,15 +41,12 @@ def _checkpoint(tmp_path, name, seed, **overrides):
     return path
 
 
-def test_members_are_scored_alone_and_the_ensemble_decodes_their_average(tmp_path):
-    tool = _tool()
+def test_members_are_scored_alone_and_the_ensemble_decodes_their_average(tool, tmp_path):
     first, second = _checkpoint(tmp_path, "a", 0), _checkpoint(tmp_path, "b", 1)
     result = tool.run([first, second], count=6, cache_dir=str(tmp_path / "cache"), log=None)
     assert [m["checkpoint"] for m in result["members"]] == [first, second]
     assert result["test"] == 6
     # The ensemble's reads are the greedy reads of the averaged frames.
-    from hybridgrad.data.captcha_cache import load_split
-    from hybridgrad.models.captcha_train import load_checkpoint, spec_of
     loaded = [load_checkpoint(p) for p in (first, second)]
     images, texts = load_split(spec_of(loaded[0][2]), "test", 6, seed=0,
                                cache_dir=str(tmp_path / "cache"))
@@ -58,8 +55,7 @@ def test_members_are_scored_alone_and_the_ensemble_decodes_their_average(tmp_pat
     assert result["ensemble"]["accuracy"] == np.mean([t == r for t, r in zip(texts, reads)])
 
 
-def test_models_that_cannot_be_averaged_are_refused_by_name(tmp_path):
-    tool = _tool()
+def test_models_that_cannot_be_averaged_are_refused_by_name(tool, tmp_path):
     crnn = _checkpoint(tmp_path, "crnn", 0)
     onehot = _checkpoint(tmp_path, "onehot", 0, model="onehot")
     with pytest.raises(ValueError, match="onehot.safetensors is a 'onehot' model"):

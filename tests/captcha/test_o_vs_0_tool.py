@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "captcha_o_vs_0.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("captcha_o_vs_0", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import pytest
 
 
-def test_glyphs_are_deterministic_single_characters_of_both_classes():
-    tool = _tool()
+@pytest.fixture(scope="module")
+def tool(load_tool):
+    return load_tool("captcha_o_vs_0")
+
+
+def test_glyphs_are_deterministic_single_characters_of_both_classes(tool):
     images, labels = tool.render(40, seed=5)
     again, labels_again = tool.render(40, seed=5)
     other, _ = tool.render(40, seed=6)
@@ -28,8 +21,8 @@ def test_glyphs_are_deterministic_single_characters_of_both_classes():
     assert set(labels.tolist()) == {0, 1}        # both O and 0 drawn
 
 
-def test_a_smoke_run_reports_accuracy_and_both_error_directions():
-    result = _tool().run(train=64, test=32, epochs=1, factors=(2,), log=None)
+def test_a_smoke_run_reports_accuracy_and_both_error_directions(tool):
+    result = tool.run(train=64, test=32, epochs=1, factors=(2,), log=None)
     report = result["2"]
     assert report["input"] == "32x40" and report["test"] == 32
     errors = report["O_read_as_0"] + report["0_read_as_O"]
