@@ -54,6 +54,15 @@ class Tensor(OpsMixin):
 
     # Attributes.
     @property
+    def _array(self) -> np.ndarray:
+        """The NumPy array behind this tensor (internal code's accessor; ``.data`` is PyTorch's)."""
+        return self.data
+
+    @_array.setter
+    def _array(self, value: np.ndarray) -> None:
+        self.data = value
+
+    @property
     def shape(self) -> tuple:
         return self.data.shape
 
