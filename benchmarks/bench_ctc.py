@@ -63,7 +63,7 @@ def hybridgrad_ctc(log_probs, targets, input_lengths, target_lengths):
     tensor = hg.tensor(log_probs, requires_grad=True)
     loss = ctc_loss(tensor, hg.tensor(targets), input_lengths, target_lengths, reduction="sum")
     loss.backward()
-    return loss.item(), tensor.grad.data
+    return loss.item(), tensor.grad._array
 
 
 def best_time(function, arguments, repeats):

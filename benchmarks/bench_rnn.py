@@ -62,8 +62,8 @@ def measure(lstm, length: int, batch: int, repeat: int) -> tuple:
         with hg.no_grad():
             lstm(x)
 
-    arrays = [t.data for t in (w_ih, w_hh, b_ih, b_hh)]
-    reference = best_of(lambda: numpy_forward(x.data, *arrays), repeat)
+    arrays = [t._array for t in (w_ih, w_hh, b_ih, b_hh)]
+    reference = best_of(lambda: numpy_forward(x._array, *arrays), repeat)
     return (reference, best_of(no_grad_forward, repeat), best_of(train_step, repeat),
             best_of(sliced_step, repeat))
 

@@ -45,7 +45,7 @@ def compare(name, torch_fn, hg_fn, inputs: list[np.ndarray], modules=None):
     hg_inputs = [hg.tensor(a, requires_grad=a.dtype.kind == "f") for a in inputs]
     torch_out, hg_out = flatten(torch_fn(*torch_inputs)), flatten(hg_fn(*hg_inputs))
     assert len(torch_out) == len(hg_out), name
-    out_diff = max(float(np.max(np.abs(t.detach().numpy() - h.data)))
+    out_diff = max(float(np.max(np.abs(t.detach().numpy() - h._array)))
                    for t, h in zip(torch_out, hg_out))
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal(t.shape) for t in torch_out]
@@ -56,13 +56,13 @@ def compare(name, torch_fn, hg_fn, inputs: list[np.ndarray], modules=None):
     if isinstance(torch_module, torch.nn.Module) and isinstance(hg_module, hg.nn.Module):
         hg_parameters = dict(hg_module.named_parameters())
         for key, parameter in torch_module.named_parameters():
-            got = hg_parameters[key].grad.data
+            got = hg_parameters[key].grad._array
             grad_diff = max(grad_diff, float(np.max(np.abs(parameter.grad.numpy() - got))))
             parameter.grad = None
         hg_module.zero_grad()
     for t, h in zip(torch_inputs, hg_inputs):
         if t.grad is not None:
-            grad_diff = max(grad_diff, float(np.max(np.abs(t.grad.numpy() - h.grad.data))))
+            grad_diff = max(grad_diff, float(np.max(np.abs(t.grad.numpy() - h.grad._array))))
     RESULTS.append((name, out_diff, grad_diff))
 
 

@@ -4,7 +4,7 @@
 
 Rows:
 * MNIST epoch through DataLoader(batch 64, shuffle, ToTensor) with 0 and 2 worker threads,
-  against the whole-array reference (one vectorised NumPy pass over ``MNIST.data``);
+  against the whole-array reference (one vectorised NumPy pass over ``MNIST._array``);
 * ``hg.save`` / ``hg.load`` of a state_dict against ``safetensors.numpy.save_file`` /
   ``load_file`` on the same arrays (the price of atomicity and validation);
 * captcha images per second.
@@ -35,7 +35,7 @@ def main() -> None:
         mnist = MNIST(train=True, transform=ToTensor(), download=False)
         dataset = Subset(mnist, range(10000)) if args.quick else mnist
         n = len(dataset)
-        images = mnist.data.data[:n]
+        images = mnist.data._array[:n]
 
         def reference():
             order = np.random.default_rng(0).permutation(n)
@@ -56,7 +56,7 @@ def main() -> None:
 
     width = 1024 if args.quick else 2048
     state = hg.nn.Sequential(hg.nn.Linear(width, width), hg.nn.Linear(width, width)).state_dict()
-    arrays = {key: value.data for key, value in state.items()}
+    arrays = {key: value._array for key, value in state.items()}
     megabytes = sum(a.nbytes for a in arrays.values()) / 2 ** 20
     with tempfile.TemporaryDirectory() as folder:
         ours, theirs = os.path.join(folder, "a.safetensors"), os.path.join(folder, "b.safetensors")

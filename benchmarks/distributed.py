@@ -78,7 +78,7 @@ def worker(args) -> None:
     allreduce = comm.allreduce(np.array([averager.seconds]), op="max")[0]
 
     # A bare allreduce of the gradients' size, for the cost of the communication alone.
-    gradient_floats = sum(p.data.size for p in model.parameters())
+    gradient_floats = sum(p._array.size for p in model.parameters())
     buffer = np.ones(gradient_floats, dtype=np.float32)
     for _ in range(3):
         comm.allreduce(buffer)
@@ -90,7 +90,7 @@ def worker(args) -> None:
         times.append(time.perf_counter() - start)
     bare = comm.allreduce(np.array([float(np.median(times))]), op="max")[0]
     # ... and the same gradients as one call per tensor, as without bucketing.
-    pieces = [np.ones(p.data.size, dtype=np.float32) for p in model.parameters()]
+    pieces = [np.ones(p._array.size, dtype=np.float32) for p in model.parameters()]
     times = []
     for _ in range(30):
         start = time.perf_counter()

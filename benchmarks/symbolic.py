@@ -94,7 +94,7 @@ def chain(x):
 def bench_chain(repeat):
     data = hg.tensor(np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32))
     traced = hg.jit.trace(chain, data)
-    np.testing.assert_allclose(traced(data).data, chain(data).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(traced(data)._array, chain(data)._array, rtol=1e-5, atol=1e-6)
     with hg.no_grad():
         # Calls of a few ms: more samples, so that the best of them escapes other processes'
         # time slices on a shared machine as often as the longer cases' do.
@@ -120,7 +120,7 @@ def bench_inference(repeat):
         traced = hg.jit.trace(model, x, split_batch=split)
         suffix = "" if split else ", no split"
         with hg.no_grad():
-            np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(traced(x)._array, model(x)._array, rtol=1e-4, atol=1e-5)
             record(f"(b) MLP inference, batch {batch}{suffix}", lambda x=x: model(x),
                    lambda x=x, traced=traced: traced(x), traced.compiled,
                    repeat if batch > 1 else repeat * 5, 1.0, 0.25)

@@ -80,7 +80,7 @@ def hg_step(model, x, y, lr=0.01):
     model.zero_grad()
     loss.backward()
     for p in model.parameters():
-        p.data -= lr * p.grad.data
+        p._array -= lr * p.grad._array
     return loss
 
 
@@ -163,11 +163,11 @@ def main(argv=None) -> None:
                 torch.set_num_threads(int(args.threads))
             reference = torch_models(torch)[name]
             # Same weights in both frameworks: the state_dicts share keys and shapes.
-            reference.load_state_dict({k: torch.from_numpy(np.array(v.data))
+            reference.load_state_dict({k: torch.from_numpy(np.array(v._array))
                                        for k, v in model.state_dict().items()})
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
             with torch.no_grad():
-                difference = np.abs(reference(tx).numpy() - model(hx).data).max()
+                difference = np.abs(reference(tx).numpy() - model(hx)._array).max()
             if difference > 1e-3:
                 raise SystemExit(f"{name}: outputs differ from PyTorch by {difference}")
             steps["pytorch"] = functools.partial(torch_step, torch, reference, tx, ty)

@@ -167,7 +167,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     convert = False
     for value in values:
         if isinstance(value, Tensor):
-            arrays.append(value.data)
+            arrays.append(value._array)
             if value.requires_grad:
                 needs_grad = True
         else:
@@ -193,7 +193,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     if _anomaly_enabled.get():
         _check_anomaly(op, "forward", result, values, _user_location())
     output = object.__new__(Tensor)
-    output.data = result
+    output._array = result
     output.grad = None
     output._retains_grad = False
     if needs_grad and op.vjp is not None and _grad_enabled.get():
@@ -212,12 +212,12 @@ def _convert_inputs(values, Tensor, op=None) -> tuple[list, list]:  # noqa: N803
     partner = None
     for value in values:
         if isinstance(value, Tensor):
-            partner = value.data.dtype
+            partner = value._array.dtype
             break
     arrays = []
     for index, value in enumerate(values):
         if isinstance(value, Tensor):
-            arrays.append(value.data)
+            arrays.append(value._array)
         elif isinstance(value, np.ndarray):
             arrays.append(value)
             values[index] = Tensor._wrap(value)
@@ -326,7 +326,7 @@ def _user_location() -> str | None:
 def _check_anomaly(op: OpDef, phase: str, result, inputs, created_at: str | None = None) -> None:
     Tensor = _Tensor or _tensor_class()  # noqa: N806 - the class
 
-    data = result.data if isinstance(result, Tensor) else result
+    data = result._array if isinstance(result, Tensor) else result
     if isinstance(data, np.ndarray) and data.dtype.kind == "f" and not np.isfinite(data).all():
         kinds = " and ".join(kind for kind, bad in (("NaN", np.isnan(data).any()),
                                                     ("Inf", np.isinf(data).any())) if bad)
@@ -437,7 +437,7 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
     wanted_ids = {id(t) for t in wanted} if wanted is not None else None
     # Arrays already handed out as some tensor's .grad (or owned by the caller): a leaf must
     # never share gradient memory with another tensor, so optimisers may update it in place.
-    claimed = {id(g.data) for g in root_grads}
+    claimed = {id(g._array) for g in root_grads}
     results: dict[int, Any] = {}
     anomaly = _anomaly_enabled.get()
     grad_token = _grad_enabled.set(create_graph)
@@ -471,18 +471,18 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
                 if not needed or input_grad is None:
                     continue
-                target = value.data
+                target = value._array
                 if create_graph:
                     input_grad = sum_to(input_grad, target.shape)
                     if input_grad.dtype != target.dtype:
                         input_grad = input_grad.to(target.dtype)
                 else:
-                    array = input_grad.data
+                    array = input_grad._array
                     if array.shape != target.shape:
                         array = _sum_to_array(array, target.shape)
                     if array.dtype != target.dtype:
                         array = array.astype(target.dtype)
-                    if array is not input_grad.data:
+                    if array is not input_grad._array:
                         input_grad = wrap(array)
                 if anomaly:
                     _check_anomaly(op, "backward", input_grad, inputs, node.created_at)
@@ -493,7 +493,7 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 elif create_graph:
                     grads[value_key] = previous + input_grad
                 else:
-                    grads[value_key] = wrap(previous.data + input_grad.data)
+                    grads[value_key] = wrap(previous._array + input_grad._array)
             if not retain_graph:
                 node.inputs = None
     finally:
@@ -507,7 +507,7 @@ def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
-    data = grad.data
+    data = grad._array
     if tensor.grad is None:
         # Own, writeable memory: VJPs may return views (broadcast_to is read-only) or the same
         # array for several inputs (add passes its gradient through to both).
@@ -517,7 +517,7 @@ def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:
         claimed.add(id(data))
         tensor.grad = _Tensor._wrap(data)
     else:
-        tensor.grad = _Tensor._wrap(tensor.grad.data + data)
+        tensor.grad = _Tensor._wrap(tensor.grad._array + data)
 
 
 def _as_tensor_grad(output, grad):

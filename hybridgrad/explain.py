@@ -340,12 +340,12 @@ class _Graph:
                 if key in given:
                     item = _Item(tensor, "leaf", name=given[key])
                 elif tensor.numel() == 1 and not tensor.requires_grad:
-                    item = _Item(tensor, "const", name=format_number(tensor.data))
+                    item = _Item(tensor, "const", name=format_number(tensor._array))
                 else:
                     item = _Item(tensor, "leaf", name=self._fresh("input", counters))
                 item.symbol = item.name
                 # Arrays stay by name in expressions; their values are listed once.
-                item.numeric = format_number(tensor.data) if tensor.numel() == 1 else item.name
+                item.numeric = format_number(tensor._array) if tensor.numel() == 1 else item.name
             else:
                 item = _Item(tensor, "op")
                 if tensor is loss:
@@ -364,7 +364,7 @@ class _Graph:
                         item.name = self._fresh(node.op.name, counters)
                 if not item.inline:
                     item.symbol = item.name
-                    item.numeric = format_number(tensor.data)
+                    item.numeric = format_number(tensor._array)
             item.consumers = consumers.get(key, 0)
             self.items[key] = item
 
@@ -381,7 +381,7 @@ class _Graph:
         node = tensor._node
         inputs = _node_inputs(node)
         if how == "value":
-            texts = [format_number(v.data) for v in inputs]
+            texts = [format_number(v._array) for v in inputs]
         else:
             texts = [getattr(self.item(v), how) for v in inputs]
         names = _arg_names(node.op, len(inputs))
@@ -416,21 +416,21 @@ class _Graph:
 def _check_domain(graph: _Graph) -> None:
     for tensor in graph.order:
         node = tensor._node
-        if node is None or tensor.data.dtype.kind != "f" or np.isfinite(tensor.data).all():
+        if node is None or tensor._array.dtype.kind != "f" or np.isfinite(tensor._array).all():
             continue
         inputs = _node_inputs(node)
-        if all(np.isfinite(v.data).all() for v in inputs if v.data.dtype.kind == "f"):
+        if all(np.isfinite(v._array).all() for v in inputs if v._array.dtype.kind == "f"):
             item = graph.item(tensor)
             hint = _DOMAIN_HINTS.get(node.op.name, "the result is not a finite number")
             raise ExplainError(
-                f"explain: {node.op.name} produced {format_number(tensor.data)} at "
+                f"explain: {node.op.name} produced {format_number(tensor._array)} at "
                 f"{graph.formula(tensor, 'symbol')} = {graph.formula(tensor, 'value')}: {hint}"
                 + ("" if item.inline else f" (computing {item.symbol})"))
 
 
 def _backward(graph: _Graph) -> tuple[dict, list]:
     """Run every recorded VJP from the loss down; return gradients by id and the edge list."""
-    grads: dict[int, Tensor] = {id(graph.loss): Tensor._wrap(np.ones_like(graph.loss.data))}
+    grads: dict[int, Tensor] = {id(graph.loss): Tensor._wrap(np.ones_like(graph.loss._array))}
     edges: list = []  # (output tensor, input position, input tensor, contribution)
     with no_grad():
         for tensor in reversed(graph.order):
@@ -520,13 +520,13 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
         item = graph.item(tensor)
         if item.kind == "leaf":
             note = " (requires grad)" if tensor.requires_grad else ""
-            out(f"  {item.name} = {format_number(tensor.data)}{note}")
+            out(f"  {item.name} = {format_number(tensor._array)}{note}")
     for tensor in graph.order:
         item = graph.item(tensor)
         if item.kind != "op" or item.inline:
             continue
         parts = [f"{item.name} = {graph.formula(tensor, 'symbol')}",
-                 graph.formula(tensor, "numeric"), format_number(tensor.data)]
+                 graph.formula(tensor, "numeric"), format_number(tensor._array)]
         out("  " + " = ".join(_dedupe(parts)))
 
     out("")
@@ -542,14 +542,14 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
         op_name = output._node.op.name
         if "grad" in local:
             symbolic = local.replace("grad", _d(out_item.symbol))
-            numeric = local_value.replace("grad", format_number(upstream.data))
+            numeric = local_value.replace("grad", format_number(upstream._array))
         else:
             symbolic = _product([_d(out_item.symbol), local]) if local != "1" else \
                 _d(out_item.symbol)
             numeric = " * ".join(_wrap_negative(f) if not _needs_group(f) or f.startswith("-")
-                                 else f"({f})" for f in (format_number(upstream.data),
+                                 else f"({f})" for f in (format_number(upstream._array),
                                                          local_value))
-        parts = [f"{target} {sign} {symbolic}", numeric, format_number(contribution.data)]
+        parts = [f"{target} {sign} {symbolic}", numeric, format_number(contribution._array)]
         out(f"  [{op_name}] " + " = ".join(_dedupe(parts)))
 
     out("")
@@ -563,8 +563,8 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
             out(f"  {_d(item.symbol)} = 0 (L does not depend on {item.symbol})")
             gradients[item.name] = 0.0
             continue
-        gradients[item.name] = total.data.item() if total.numel() == 1 else total.data.copy()
-        out("  " + " = ".join(_dedupe(_chain(graph, edges, leaf) + [format_number(total.data)])))
+        gradients[item.name] = total._array.item() if total.numel() == 1 else total._array.copy()
+        out("  " + " = ".join(_dedupe(_chain(graph, edges, leaf) + [format_number(total._array)])))
 
     updates: dict[str, Any] = {}
     if learning_rate is not None:
@@ -573,12 +573,12 @@ def explain(loss: Tensor, names: dict | None = None, learning_rate: float | None
         for leaf in leaves:
             item = graph.item(leaf)
             total = grads.get(id(leaf))
-            step = np.zeros_like(leaf.data) if total is None else total.data
+            step = np.zeros_like(leaf._array) if total is None else total._array
             with np.errstate(all="ignore"):
-                new = leaf.data - np.asarray(learning_rate, dtype=leaf.data.dtype) * step
+                new = leaf._array - np.asarray(learning_rate, dtype=leaf._array.dtype) * step
             updates[item.name] = new.item() if new.size == 1 else new
             out(f"  {item.name} = {item.name} - lr * {_d(item.symbol)} = "
-                f"{format_number(leaf.data)} - {format_number(learning_rate)} * "
+                f"{format_number(leaf._array)} - {format_number(learning_rate)} * "
                 f"{_wrap_negative(format_number(step))} = {format_number(new)}")
 
     text = "\n".join(lines) + "\n"
@@ -642,10 +642,10 @@ def _dot(graph: _Graph, grads: dict) -> str:
     ids = {id(t): f"n{i}" for i, t in enumerate(graph.order)}
     for tensor in graph.order:
         item = graph.item(tensor)
-        label = f"{item.symbol} = {format_number(tensor.data)}"
+        label = f"{item.symbol} = {format_number(tensor._array)}"
         grad = grads.get(id(tensor))
         if grad is not None:
-            label += f"\\n{_d(item.symbol)} = {format_number(grad.data)}"
+            label += f"\\n{_d(item.symbol)} = {format_number(grad._array)}"
         label = label.replace('"', '\\"')
         if tensor._node is None:
             shape = "box" if item.kind == "leaf" else "plaintext"

@@ -100,11 +100,11 @@ class TracedFunction:
 def _snapshot_buffers(module) -> list:
     if module is None:
         return []
-    return [(buffer, buffer.data, buffer.data.copy()) for _, buffer in module.named_buffers()]
+    return [(buffer, buffer._array, buffer._array.copy()) for _, buffer in module.named_buffers()]
 
 
 def _buffers_unchanged(snapshot: list) -> bool:
-    return all(buffer.data is array and np.array_equal(array, copy)
+    return all(buffer._array is array and np.array_equal(array, copy)
                for buffer, array, copy in snapshot)
 
 
@@ -211,7 +211,7 @@ class TrainStep:
                 entry = state.setdefault(param, {}) if hasattr(state, "setdefault") else None
                 if entry is None:
                     raise TypeError("train_step: optimizer.state must be a dict")
-                zeros = lambda p=param: Tensor._wrap(np.zeros_like(p.data))  # noqa: E731
+                zeros = lambda p=param: Tensor._wrap(np.zeros_like(p._array))  # noqa: E731
                 if (kind == "SGD" and group.get("momentum", 0)
                         and entry.get("momentum_buffer") is None):
                     entry["momentum_buffer"] = zeros()
@@ -334,8 +334,8 @@ class TrainStep:
                     continue
                 if "step" in entry:
                     step = entry["step"]
-                    if hasattr(step, "data"):
-                        step.data = np.asarray(step.data + 1, dtype=step.data.dtype)
+                    if hasattr(step, "_array"):
+                        step._array = np.asarray(step._array + 1, dtype=step._array.dtype)
                     else:
                         entry["step"] = step + 1
 
@@ -373,7 +373,7 @@ class TrainStep:
 
 def _step_value(entry: dict) -> float:
     step = entry.get("step", 0)
-    return float(step.data) if hasattr(step, "data") else float(step)
+    return float(step._array) if hasattr(step, "_array") else float(step)
 
 
 def train_step(model, loss_fn, optimizer, optimize: bool = True,

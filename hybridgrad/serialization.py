@@ -101,7 +101,7 @@ class _Flattener:
 
     def encode(self, value: Any, path: tuple) -> Any:
         if isinstance(value, Tensor):
-            return self._store(value.data, path, "__tensor__", id(value))
+            return self._store(value._array, path, "__tensor__", id(value))
         if isinstance(value, np.ndarray):
             return self._store(value, path, "__ndarray__", id(value))
         if isinstance(value, np.generic):

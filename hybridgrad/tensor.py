@@ -30,10 +30,10 @@ class Tensor(OpsMixin):
         (2,)
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
-        self.data = _to_array(data, dtypes.to_dtype(dtype))
+        self._array = _to_array(data, dtypes.to_dtype(dtype))
         self.grad = None
         self._node = None
         self._retains_grad = False
@@ -45,7 +45,7 @@ class Tensor(OpsMixin):
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """Wrap an array without copying or checks (the hot path of every operator)."""
         tensor = object.__new__(cls)
-        tensor.data = array
+        tensor._array = array
         tensor.requires_grad = False
         tensor.grad = None
         tensor._node = None
@@ -54,25 +54,36 @@ class Tensor(OpsMixin):
 
     # Attributes.
     @property
-    def _array(self) -> np.ndarray:
-        """The NumPy array behind this tensor (internal code's accessor; ``.data`` is PyTorch's)."""
-        return self.data
+    def data(self) -> Tensor:
+        """This tensor's values as a new tensor sharing its storage, outside the graph (PyTorch's
+        ``.data``): in-place changes through it are seen here and are not recorded by autograd.
 
-    @_array.setter
-    def _array(self, value: np.ndarray) -> None:
-        self.data = value
+        Internal code reads the NumPy array itself as ``._array``.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.tensor([1.0, 2.0], requires_grad=True)
+            >>> w.data.requires_grad, w.data._array is w._array
+            (False, True)
+        """
+        return Tensor._wrap(self._array)
+
+    @data.setter
+    def data(self, value) -> None:
+        array = value._array if isinstance(value, Tensor) else np.asarray(value)
+        self._array = array
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def device(self) -> str:
@@ -90,30 +101,30 @@ class Tensor(OpsMixin):
 
     def size(self, dim: int | None = None):
         """The shape, or the size of one dimension."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._array.shape if dim is None else self._array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._array.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     # Autograd.
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set whether gradients are computed for this (leaf) tensor; returns self."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                f"only floating-point tensors can require gradients, got dtype {self._array.dtype}"
             )
         if not requires_grad and self._node is not None:
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
@@ -139,7 +150,7 @@ class Tensor(OpsMixin):
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut off from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._array)
 
     def detach_(self) -> Tensor:
         self._node = None
@@ -155,28 +166,28 @@ class Tensor(OpsMixin):
         """The underlying array (shared memory, as in PyTorch)."""
         if self.requires_grad and is_grad_enabled() and self._node is not None:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach() first")
-        return self.data
+        return self._array
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to Python "
                              f"scalars, this one has shape {tuple(self.shape)}")
-        return self.data.item()
+        return self._array.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._array.tolist()
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data
+        if dtype is not None and np.dtype(dtype) != self._array.dtype:
+            return self._array.astype(dtype)
+        return self._array
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+        if self._array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self._array.size} elements is "
                                "ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self._array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -185,21 +196,21 @@ class Tensor(OpsMixin):
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
-        return int(self.data)
+        return int(self._array)
 
     def any(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data.any()))
+        return Tensor._wrap(np.asarray(self._array.any()))
 
     def all(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data.all()))
+        return Tensor._wrap(np.asarray(self._array.all()))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self._array, separator=", ", precision=4, prefix="tensor(")
         extra = ""
-        if self.data.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
-            extra += f", dtype={self.data.dtype}"
+        if self._array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
+            extra += f", dtype={self._array.dtype}"
         if self._node is not None:
             extra += f", grad_fn={self._node}"
         elif self.requires_grad:
@@ -214,13 +225,13 @@ class Tensor(OpsMixin):
 
     def copy_(self, source) -> Tensor:
         self._check_inplace()
-        np.copyto(self.data, np.asarray(source.data if isinstance(source, Tensor) else source),
+        np.copyto(self._array, np.asarray(source._array if isinstance(source, Tensor) else source),
                   casting="same_kind")
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_inplace()
-        self.data.fill(value)
+        self._array.fill(value)
         return self
 
     def zero_(self) -> Tensor:
@@ -230,19 +241,19 @@ class Tensor(OpsMixin):
         from hybridgrad.ops.api import _freeze_index
 
         self._check_inplace()
-        self.data[_freeze_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._array[_freeze_index(index)] = value._array if isinstance(value, Tensor) else value
 
 
 def _clone(tensor: Tensor) -> Tensor:
     from hybridgrad.ops.registry import apply
 
-    return apply("add", tensor, 0) if tensor.data.dtype.kind != "b" else Tensor._wrap(
-        tensor.data.copy())
+    return apply("add", tensor, 0) if tensor._array.dtype.kind != "b" else Tensor._wrap(
+        tensor._array.copy())
 
 
 def _to_array(data: Any, dtype: np.dtype | None) -> np.ndarray:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._array
     if isinstance(data, np.ndarray):
         array = data
     else:
@@ -310,7 +321,7 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
         (dtype('int64'), dtype('float32'))
     """
     if isinstance(data, Tensor):
-        data = data.data.copy()
+        data = data._array.copy()
     elif isinstance(data, np.ndarray):
         data = data.copy()
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
@@ -321,7 +332,7 @@ def as_tensor(data: Any, dtype=None) -> Tensor:
 
     Example:
         >>> import numpy as np, hybridgrad as hg
-        >>> a = np.zeros(2); hg.as_tensor(a).data is a
+        >>> a = np.zeros(2); hg.as_tensor(a)._array is a
         True
     """
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):

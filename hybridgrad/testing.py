@@ -35,12 +35,12 @@ def numerical_gradients(function: Callable, inputs: Sequence[Tensor], eps: float
     """
     def scalar() -> float:
         out = _as_output(function(*inputs))
-        data = out.data.astype(np.float64)
+        data = out._array.astype(np.float64)
         return float((data * projection).sum() if projection is not None else data.sum())
 
     grads = []
     for tensor in inputs:
-        flat = tensor.data.reshape(-1)
+        flat = tensor._array.reshape(-1)
         result = np.zeros(flat.shape, dtype=np.float64)
         for index in range(flat.size):
             original = flat[index]
@@ -82,7 +82,7 @@ def gradcheck(function: Callable, inputs: Sequence[Tensor], eps: float = 1e-6,
         else (None,) * len(inputs)
     numeric = numerical_gradients(function, inputs, eps, projection)
     for position, (got, expected) in enumerate(zip(analytic, numeric)):
-        got_array = np.zeros_like(expected) if got is None else got.data
+        got_array = np.zeros_like(expected) if got is None else got._array
         if got_array.shape != expected.shape or not np.allclose(got_array, expected, atol=atol,
                                                                   rtol=rtol):
             if raise_exception:

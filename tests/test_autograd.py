@@ -41,9 +41,9 @@ def test_leaf_gradients_own_writeable_unshared_memory():
     a = hg.ones(2, 2, requires_grad=True)
     b = hg.ones(2, 2, requires_grad=True)
     (a + b).sum().backward()
-    assert a.grad.data.flags.writeable and b.grad.data.flags.writeable
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    a.grad.data *= 10  # An optimiser updating one gradient in place must not touch the other.
+    assert a.grad._array.flags.writeable and b.grad._array.flags.writeable
+    assert not np.shares_memory(a.grad._array, b.grad._array)
+    a.grad._array *= 10  # An optimiser updating one gradient in place must not touch the other.
     assert b.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
@@ -51,7 +51,7 @@ def test_user_gradient_is_not_aliased_by_the_leaf():
     x = hg.ones(2, requires_grad=True)
     seed = hg.tensor([1.0, 2.0])
     x.backward(seed)
-    x.grad.data[0] = 99
+    x.grad._array[0] = 99
     assert seed.tolist() == [1.0, 2.0]
 
 
@@ -129,7 +129,7 @@ def test_detach_and_is_leaf():
     y = x * 3
     assert x.is_leaf and not y.is_leaf and y.grad_fn is not None
     d = y.detach()
-    assert d.is_leaf and not d.requires_grad and d.data is y.data
+    assert d.is_leaf and not d.requires_grad and d._array is y._array
 
 
 def test_retain_grad_keeps_a_non_leaf_gradient():

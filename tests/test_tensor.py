@@ -58,7 +58,7 @@ def test_attributes():
 def test_conversions():
     x = hg.tensor([[1.0, 2.0]])
     assert x.tolist() == [[1.0, 2.0]]
-    assert isinstance(x.numpy(), np.ndarray) and np.asarray(x) is x.data
+    assert isinstance(x.numpy(), np.ndarray) and np.asarray(x) is x._array
     assert np.asarray(x, dtype=np.float64).dtype == np.float64
     assert hg.tensor(3.5).item() == 3.5 and float(hg.tensor([2.0])) == 2.0
     assert int(hg.tensor(7)) == 7

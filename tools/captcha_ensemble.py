@@ -45,7 +45,7 @@ def frame_log_probs(model, images: np.ndarray, config: dict, batch_size: int = 2
     parts = []
     with hg.no_grad():
         for start in range(0, len(images), batch_size):
-            parts.append(model(prepare(images[start:start + batch_size], config)).data)
+            parts.append(model(prepare(images[start:start + batch_size], config))._array)
     return np.concatenate(parts, axis=1)
 
 

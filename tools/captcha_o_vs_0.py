@@ -94,7 +94,7 @@ def run(train: int = 20000, test: int = 2000, epochs: int = 6, batch_size: int =
         model.eval()
         with hg.no_grad():
             predicted = np.concatenate([
-                model(_inputs(test_images[i:i + 256], factor)).data.argmax(axis=1)
+                model(_inputs(test_images[i:i + 256], factor))._array.argmax(axis=1)
                 for i in range(0, test, 256)])
         wrong = predicted != test_labels
         result[str(factor)] = {

@@ -148,8 +148,8 @@ def _states(path: str) -> dict[str, np.ndarray]:
     flat: dict[str, np.ndarray] = {}
 
     def walk(value, key):
-        if hasattr(value, "data") and isinstance(value.data, np.ndarray):
-            flat[key] = value.data
+        if hasattr(value, "data") and isinstance(value._array, np.ndarray):
+            flat[key] = value._array
         elif isinstance(value, np.ndarray):
             flat[key] = value
         elif isinstance(value, dict):

@@ -90,7 +90,7 @@ def evaluate(name: str, checkpoint: str | None = None, judge: str | None = None,
             results.update(task.evaluate(loader))
             model.eval()
             predictions = np.concatenate([
-                np.asarray(model(task.prepare(batch)).data).argmax(1)
+                np.asarray(model(task.prepare(batch))._array).argmax(1)
                 for batch, _ in _no_grad(loader)])
             results["per_digit"] = [float((predictions[labels == digit] == digit).mean())
                                     for digit in range(10)]

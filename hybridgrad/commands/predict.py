@@ -96,7 +96,7 @@ def run(args) -> int:
     task = TASKS[spec.task](spec, config, model)
     model.eval()
     with hg.no_grad():
-        probabilities = np.asarray(hg.softmax(model(task.prepare(images)), 1).data)
+        probabilities = np.asarray(hg.softmax(model(task.prepare(images)), 1)._array)
     for path, row in zip(args.images, probabilities):
         best = np.argsort(-row)[:args.top]
         print(f"{path}: " + ", ".join(f"{digit} ({row[digit]:.1%})" for digit in best))

@@ -72,7 +72,7 @@ def default_collate(batch: list) -> Any:
         raise ValueError("default_collate: cannot collate an empty batch")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack([t.data for t in batch], "tensors")
+        return _stack([t._array for t in batch], "tensors")
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind not in "biuf":
             raise TypeError(f"default_collate: NumPy arrays of dtype {elem.dtype} cannot become "

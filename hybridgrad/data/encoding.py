@@ -51,7 +51,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """
     if isinstance(tensor, SymbolicValue):
         return _one_hot_graph(tensor, num_classes)
-    array = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    array = tensor._array if isinstance(tensor, Tensor) else np.asarray(tensor)
     if array.dtype.kind not in "iu":
         raise TypeError(f"one_hot is only applicable to integer index tensors, got dtype "
                         f"{array.dtype}")
@@ -98,7 +98,7 @@ def _check_charset(charset: str, owner: str) -> str:
 
 def _as_numpy(values) -> np.ndarray:
     if isinstance(values, Tensor):
-        return values.data
+        return values._array
     return np.asarray(values)
 
 

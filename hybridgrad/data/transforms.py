@@ -73,7 +73,7 @@ class Lambda:
 
 def _as_array(image) -> np.ndarray:
     if isinstance(image, Tensor):
-        return image.data
+        return image._array
     if isinstance(image, np.ndarray):
         return image
     if hasattr(image, "mode") and hasattr(image, "size"):  # a PIL image
@@ -90,7 +90,7 @@ class ToTensor:
     Example:
         >>> import numpy as np
         >>> t = ToTensor()(np.full((28, 28), 255, dtype=np.uint8))
-        >>> t.shape, t.dtype, t.data.max()
+        >>> t.shape, t.dtype, t._array.max()
         ((1, 28, 28), dtype('float32'), np.float32(1.0))
     """
 

@@ -115,7 +115,7 @@ def broadcast_parameters(source, root: int = 0, communicator: Communicator | Non
     if communicator.size == 1:
         return
     tensors = [tensor for _, tensor in named]
-    arrays = [tensor.data for tensor in tensors]
+    arrays = [tensor._array for tensor in tensors]
     for bucket in _plan_buckets(arrays, bucket_cap_mb * 1e6):
         flat = np.empty(sum(arrays[i].size for i in bucket), dtype=arrays[bucket[0]].dtype)
         offset = 0
@@ -130,7 +130,7 @@ def broadcast_parameters(source, root: int = 0, communicator: Communicator | Non
             if arrays[i].flags.writeable:
                 np.copyto(arrays[i], value)
             else:
-                tensors[i].data = value.copy()
+                tensors[i]._array = value.copy()
 
 
 def average_buffers(module: Module, communicator: Communicator | None = None) -> None:
@@ -152,16 +152,16 @@ def average_buffers(module: Module, communicator: Communicator | None = None) ->
     if communicator.size == 1:
         return
     buffers = [buffer for buffer in module.buffers() if buffer is not None]
-    floating = [buffer for buffer in buffers if buffer.data.dtype.kind == "f"]
-    others = [buffer for buffer in buffers if buffer.data.dtype.kind != "f"]
-    arrays = [buffer.data for buffer in floating]
+    floating = [buffer for buffer in buffers if buffer._array.dtype.kind == "f"]
+    others = [buffer for buffer in buffers if buffer._array.dtype.kind != "f"]
+    arrays = [buffer._array for buffer in floating]
     for bucket in _plan_buckets(arrays, DEFAULT_BUCKET_CAP_MB * 1e6):
         flat = np.concatenate([arrays[i].reshape(-1) for i in bucket])
         communicator.allreduce(flat)
         flat /= communicator.size
         offset = 0
         for i in bucket:
-            floating[i].data = flat[offset:offset + arrays[i].size].reshape(arrays[i].shape)
+            floating[i]._array = flat[offset:offset + arrays[i].size].reshape(arrays[i].shape)
             offset += arrays[i].size
     if others:
         broadcast_parameters(others, communicator=communicator, check=False)
@@ -197,7 +197,7 @@ class GradientAverager:
                 seen.add(id(parameter))
                 self.parameters.append(parameter)
         self.bucket_cap_mb = float(bucket_cap_mb)
-        self.buckets = _plan_buckets([p.data for p in self.parameters], bucket_cap_mb * 1e6)
+        self.buckets = _plan_buckets([p._array for p in self.parameters], bucket_cap_mb * 1e6)
         self.calls = 0
         self.seconds = 0.0
 
@@ -208,23 +208,23 @@ class GradientAverager:
             return
         present = np.array([p.grad is not None for p in self.parameters], dtype=np.float64)
         for number, bucket in enumerate(self.buckets):
-            dtype = self.parameters[bucket[0]].data.dtype
+            dtype = self.parameters[bucket[0]]._array.dtype
             # The first bucket also carries one slot per parameter counting the ranks that
             # had a gradient for it, so "no gradient anywhere" survives without an extra call.
             extra = len(self.parameters) if number == 0 else 0
-            flat = np.empty(sum(self.parameters[i].data.size for i in bucket) + extra,
+            flat = np.empty(sum(self.parameters[i]._array.size for i in bucket) + extra,
                             dtype=dtype)
             offset = 0
             for i in bucket:
                 parameter = self.parameters[i]
-                count = parameter.data.size
+                count = parameter._array.size
                 if parameter.grad is None:
                     flat[offset:offset + count] = 0
                 else:
-                    grad = parameter.grad.data
-                    if grad.shape != parameter.data.shape:
+                    grad = parameter.grad._array
+                    if grad.shape != parameter._array.shape:
                         raise ValueError(f"GradientAverager: gradient of shape {grad.shape} for "
-                                         f"a parameter of shape {parameter.data.shape}")
+                                         f"a parameter of shape {parameter._array.shape}")
                     flat[offset:offset + count] = grad.reshape(-1)
                 offset += count
             if extra:
@@ -240,8 +240,8 @@ class GradientAverager:
             offset = 0
             for i in bucket:
                 parameter = self.parameters[i]
-                count = parameter.data.size
-                view = flat[offset:offset + count].reshape(parameter.data.shape)
+                count = parameter._array.size
+                view = flat[offset:offset + count].reshape(parameter._array.shape)
                 offset += count
                 parameter.grad = Tensor._wrap(view)
         for parameter, count in zip(self.parameters, present):

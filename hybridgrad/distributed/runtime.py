@@ -159,7 +159,7 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
         >>> all_reduce(hg.tensor([3.0, 4.0])).tolist()
         [3.0, 4.0]
     """
-    tensor.data = _reduced_in_place(tensor.data, lambda array: get_communicator().allreduce(
+    tensor._array = _reduced_in_place(tensor._array, lambda array: get_communicator().allreduce(
         array, op))
     return tensor
 
@@ -172,7 +172,7 @@ def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
         >>> broadcast(hg.tensor([1, 2])).tolist()
         [1, 2]
     """
-    tensor.data = _reduced_in_place(tensor.data, lambda array: get_communicator().broadcast(
+    tensor._array = _reduced_in_place(tensor._array, lambda array: get_communicator().broadcast(
         array, src))
     return tensor
 

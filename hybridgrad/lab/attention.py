@@ -124,7 +124,7 @@ def attention_maps(model, images) -> list[np.ndarray]:
             normed = layer.norm1(x) if layer.norm_first else x
             weights = layer.self_attn(normed, normed, normed, need_weights=True,
                                       average_attn_weights=False)[1]
-            maps.append(np.array(weights.data))
+            maps.append(np.array(weights._array))
             x = layer(x)
     return maps
 

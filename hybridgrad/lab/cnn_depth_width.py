@@ -103,7 +103,7 @@ def _block_features(model: ConvNet, images: np.ndarray) -> list[np.ndarray]:
     # average pool keeps it while making the layers comparable in size.
     pooled = []
     for output in outputs:
-        data = output.data
+        data = output._array
         batch, channels, height, width = data.shape
         data = data[:, :, :height // 2 * 2, :width // 2 * 2]
         data = data.reshape(batch, channels, height // 2, 2, width // 2, 2).mean((3, 5))
@@ -148,7 +148,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
                 for a, b in zip(train_feats, test_feats)]
 
     pyplot = plt()
-    filters = models["deeper + wider"].blocks[0][0].weight.data[:, 0]
+    filters = models["deeper + wider"].blocks[0][0].weight._array[:, 0]
     columns = min(8, len(filters))
     rows = -(-len(filters) // columns)
     figure, axes = pyplot.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.2))

@@ -99,7 +99,7 @@ def mnist_arrays(train_count: int, test_count: int, seed: int = 0):
     arrays = []
     for train, count in ((True, train_count), (False, test_count)):
         dataset = MNIST(train=train, download=False)
-        images, labels = dataset.data.data, dataset.targets.data
+        images, labels = dataset.data._array, dataset.targets._array
         index = rng.permutation(len(labels))[:count]
         arrays += [images[index], labels[index].astype(np.int64)]
     return tuple(arrays)
@@ -134,7 +134,7 @@ def accuracy_and_loss(model, inputs: np.ndarray, labels: np.ndarray, batch_size:
             logits = model(hg.tensor(inputs[start:start + batch_size]))
             target = hg.tensor(labels[start:start + batch_size])
             total_loss += F.cross_entropy(logits, target, reduction="sum").item()
-            correct += int((logits.data.argmax(1) == labels[start:start + batch_size]).sum())
+            correct += int((logits._array.argmax(1) == labels[start:start + batch_size]).sum())
     model.train(was_training)
     return correct / len(labels), total_loss / len(labels)
 

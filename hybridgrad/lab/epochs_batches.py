@@ -58,7 +58,7 @@ def loglog_slope(xs, ys) -> float:
 def _flat_gradient(model, inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     model.zero_grad()
     F.cross_entropy(model(hg.tensor(inputs)), hg.tensor(labels)).backward()
-    return np.concatenate([p.grad.data.ravel() for p in model.parameters()])
+    return np.concatenate([p.grad._array.ravel() for p in model.parameters()])
 
 
 def gradient_noise(model, inputs: np.ndarray, labels: np.ndarray, batch_size: int,

@@ -109,7 +109,7 @@ def _train_cgan(x01: np.ndarray, labels: np.ndarray, steps: int, batch: int, see
 
     def sample(sample_labels: np.ndarray) -> np.ndarray:
         with hg.no_grad():
-            return (gan.generate(hg.tensor(sample_labels)).data + 1) / 2
+            return (gan.generate(hg.tensor(sample_labels))._array + 1) / 2
 
     return sample
 
@@ -135,7 +135,7 @@ def _train_cvae(x01: np.ndarray, labels: np.ndarray, steps: int, batch: int, see
 
     def sample(sample_labels: np.ndarray) -> np.ndarray:
         with hg.no_grad():
-            return vae.sample(len(sample_labels), hg.tensor(sample_labels)).data
+            return vae.sample(len(sample_labels), hg.tensor(sample_labels))._array
 
     return sample
 

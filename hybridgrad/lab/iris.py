@@ -59,8 +59,8 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
 
     out_dir = Path(out_dir)
     iris = Iris()
-    features = iris.data.data.astype(np.float64)
-    species = iris.targets.data
+    features = iris.data._array.astype(np.float64)
+    species = iris.targets._array
     names = iris.classes
     feature_names = [name.replace(" (cm)", "") for name in iris.feature_names]
     setosa = species == 0

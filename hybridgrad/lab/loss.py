@@ -78,7 +78,7 @@ def logit_gradients(margin: float, classes: int = 10) -> tuple[float, float]:
             onehot = hg.tensor(np.eye(classes)[[1]], dtype=hg.float64)
             loss = ((hg.softmax(logits, 1) - onehot) ** 2).sum()
         loss.backward()
-        norms.append(float(np.linalg.norm(logits.grad.data)))
+        norms.append(float(np.linalg.norm(logits.grad._array)))
     return norms[0], norms[1]
 
 
@@ -90,7 +90,7 @@ def mse_on_probabilities(logits, target):
         >>> round(mse_on_probabilities(hg.zeros(1, 2), hg.tensor([0])).item(), 3)
         0.5
     """
-    onehot = hg.tensor(np.eye(logits.shape[1], dtype=np.float32)[target.data])
+    onehot = hg.tensor(np.eye(logits.shape[1], dtype=np.float32)[target._array])
     return ((hg.softmax(logits, 1) - onehot) ** 2).sum() / logits.shape[0]
 
 

@@ -56,7 +56,7 @@ def saturated_share(activations, activation: str) -> float:
         >>> saturated_share(hg.tensor([[0.0, 0.99]]), "tanh")
         0.5
     """
-    values = np.asarray(activations.data if isinstance(activations, hg.Tensor) else activations)
+    values = np.asarray(activations._array if isinstance(activations, hg.Tensor) else activations)
     if activation == "sigmoid":
         return float(((values < 0.02) | (values > 0.98)).mean())
     return float((np.abs(values) > 0.96).mean())

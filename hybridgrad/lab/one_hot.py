@@ -42,10 +42,10 @@ def pairwise_distances(points) -> np.ndarray:
         >>> pairwise_distances(hg.tensor([[0.0, 0.0], [3.0, 4.0]])).tolist()
         [[0.0, 5.0], [5.0, 0.0]]
     """
-    points = hg.tensor(np.asarray(points.data if isinstance(points, hg.Tensor) else points,
+    points = hg.tensor(np.asarray(points._array if isinstance(points, hg.Tensor) else points,
                                   dtype=np.float64))
     difference = points.unsqueeze(1) - points.unsqueeze(0)
-    return hg.sqrt((difference * difference).sum(-1)).data
+    return hg.sqrt((difference * difference).sum(-1))._array
 
 
 def _linear_fit_mse(features: np.ndarray, targets: np.ndarray) -> float:

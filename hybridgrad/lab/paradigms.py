@@ -126,7 +126,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     compiled = jit.trace(model, inputs)
     compiled(inputs)
     inference_compile_seconds = time.perf_counter() - compile_start
-    inference_difference = float(np.abs(compiled(inputs).data - eager_inference().data).max())
+    inference_difference = float(np.abs(compiled(inputs)._array - eager_inference()._array).max())
     measured = {"inference": {
         "eager_seconds": best_time(eager_inference, repeat),
         "compiled_seconds": best_time(lambda: compiled(inputs), repeat),
@@ -158,7 +158,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     for _ in range(steps):
         eager_step()
         compiled_step(inputs, targets)
-    weight_difference = max(float(np.abs(a.data - b.data).max()) for a, b in
+    weight_difference = max(float(np.abs(a._array - b._array).max()) for a, b in
                             zip(eager_model.parameters(), compiled_model.parameters()))
     measured["training step"] = {
         "eager_seconds": best_time(eager_step, repeat),

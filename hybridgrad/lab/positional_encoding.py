@@ -54,7 +54,7 @@ def check_requirements(encode, lengths: tuple, d_model: int, offsets=(1, 2, 5, 1
 
     Example:
         >>> values = check_requirements(
-        ...     lambda n, d: np.asarray(sinusoidal_positional_encoding(n, d, "float64").data),
+        ...     lambda n, d: np.asarray(sinusoidal_positional_encoding(n, d, "float64")._array),
         ...     (20, 40), 8)
         >>> values["min_distance_between_positions"] > 0, values["step_distance_spread"] < 1e-9
         (True, True)
@@ -94,7 +94,7 @@ def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
     lengths = (50, 200) if quick else (50, 500, 2000)
 
     def sinusoidal(length, dim):
-        return sinusoidal_positional_encoding(length, dim, "float64").data
+        return sinusoidal_positional_encoding(length, dim, "float64")._array
 
     measured = {"sinusoidal": check_requirements(sinusoidal, lengths, d_model)}
     for name in ("linear pos", "pos / length"):

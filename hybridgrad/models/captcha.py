@@ -156,7 +156,7 @@ def onehot_loss(logits, targets, max_len: int, kind: str = "ce"):
         return F.binary_cross_entropy_with_logits(logits, targets)
     if kind != "ce":
         raise ValueError(f"onehot_loss: kind must be 'ce' or 'bce', got {kind!r}")
-    target_array = targets.data if isinstance(targets, hg.Tensor) else np.asarray(targets)
+    target_array = targets._array if isinstance(targets, hg.Tensor) else np.asarray(targets)
     batch, size = target_array.shape
     if tuple(logits.shape) != (batch, size):
         raise ValueError(f"onehot_loss: logits {tuple(logits.shape)} and targets "
@@ -181,7 +181,7 @@ def onehot_decode(logits, codec: OneHotTextCodec) -> tuple[list[str], np.ndarray
         >>> texts, bool(confidence[0] > 0.99)
         (['A'], True)
     """
-    array = logits.data if isinstance(logits, hg.Tensor) else np.asarray(logits, np.float64)
+    array = logits._array if isinstance(logits, hg.Tensor) else np.asarray(logits, np.float64)
     scores = array.reshape(len(array), codec.max_len, -1).astype(np.float64)
     scores = scores - scores.max(axis=2, keepdims=True)
     probabilities = np.exp(scores)
@@ -292,7 +292,7 @@ def ctc_decode(log_probs, codec, beam_width: int = 1) -> tuple[list[str], np.nda
         >>> texts, round(float(confidence[0]), 2)
         (['x'], 0.64)
     """
-    array = log_probs.data if isinstance(log_probs, hg.Tensor) else np.asarray(log_probs)
+    array = log_probs._array if isinstance(log_probs, hg.Tensor) else np.asarray(log_probs)
     if beam_width <= 1:
         paths = nn.ctc_greedy_decode(array, blank=codec.blank)
         confidence = np.exp(array.max(axis=2).astype(np.float64).sum(axis=0))

@@ -410,7 +410,7 @@ def _batches(config: dict, data, epoch: int, steps: int):
     for step, (images, texts) in enumerate(loader):
         if step >= steps:
             break
-        yield np.asarray(getattr(images, "data", images)), list(texts)
+        yield np.asarray(getattr(images, "_array", images)), list(texts)
 
 
 def resume_config(path: str) -> dict:
@@ -472,7 +472,7 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False,
     started = time.time() - seconds_before
     limit = None if config["max_minutes"] is None else 60.0 * float(config["max_minutes"])
     if log:
-        parameters = sum(p.data.size for p in model.parameters())
+        parameters = sum(p._array.size for p in model.parameters())
         log(f"captcha {config['model']}: length {config['length']}, input "
             f"{'x'.join(map(str, input_size(config)))}, {parameters} parameters, {total} steps "
             f"of {batch_size}" + (f"; resumed after epoch {first_epoch}" if resume else ""))
@@ -566,7 +566,7 @@ def export_onnx(checkpoint: str, path: str, verify: bool = True) -> dict:
         probe = generator.uniform(-1, 1, (3, 1, height, width)).astype(np.float32)
         (got,) = session.run(None, {"images": probe})
         with hg.no_grad():
-            expected = model(hg.tensor(probe)).data
+            expected = model(hg.tensor(probe))._array
         difference = float(np.abs(got - expected).max())
         if not difference < 1e-3:
             raise RuntimeError(f"export_onnx: onnxruntime differs from the eager model by "

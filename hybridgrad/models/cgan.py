@@ -37,7 +37,7 @@ def one_hot_labels(labels, num_classes: int = 10):
         >>> one_hot_labels(hg.tensor([2]), 4).tolist()
         [[0.0, 0.0, 1.0, 0.0]]
     """
-    indices = np.asarray(labels.data if isinstance(labels, hg.Tensor) else labels, dtype=np.int64)
+    indices = np.asarray(labels._array if isinstance(labels, hg.Tensor) else labels, dtype=np.int64)
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         raise ValueError(f"one_hot_labels: labels must lie in [0, {num_classes}), got "
                          f"{indices.min()}..{indices.max()}")

@@ -52,7 +52,7 @@ def _additive_mask(mask, dtype, true_means_masked: bool, name: str):
         return None
     kind = np.dtype(mask.dtype).kind
     if kind == "b":
-        blocked = mask.data if true_means_masked else ~mask.data
+        blocked = mask._array if true_means_masked else ~mask._array
         return Tensor._wrap(np.where(blocked, -np.inf, 0.0).astype(dtype))
     if kind != "f":
         raise TypeError(f"{name}: masks must be bool or floating point, got {mask.dtype}")
@@ -187,7 +187,7 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
         if bias:
-            self.out_proj.bias.data[...] = 0.0
+            self.out_proj.bias._array[...] = 0.0
         self.bias_k = self.bias_v = None
 
     def _projections(self, query, key, value):
@@ -346,7 +346,7 @@ class PositionalEncoding(Module):
         if length > self.max_len:
             raise ValueError(f"PositionalEncoding: sequence length {length} exceeds max_len "
                              f"{self.max_len}")
-        table = self.pe.data[:length]
+        table = self.pe._array[:length]
         if table.dtype != x.dtype:
             table = table.astype(x.dtype)
         if len(shape) == 3:

@@ -33,14 +33,14 @@ __all__ = ["ctc_greedy_decode", "ctc_loss", "ctc_prefix_beam_search"]
 
 
 def _int_array(name: str, value) -> np.ndarray:
-    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    data = value._array if isinstance(value, Tensor) else np.asarray(value)
     if data.dtype.kind not in "iu" and data.size:
         raise TypeError(f"ctc_loss: {name} must hold integers, got {data.dtype}")
     return data.astype(np.int64).reshape(-1)
 
 
 def _padded_targets(targets, input_lengths, target_lengths, batch: int) -> np.ndarray:
-    data = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    data = targets._array if isinstance(targets, Tensor) else np.asarray(targets)
     if data.size and data.dtype.kind not in "iu":
         raise TypeError(f"ctc_loss: targets must hold integer class indices, got {data.dtype}")
     data = data.astype(np.int64)
@@ -105,7 +105,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     input_lengths = _int_array("input_lengths", input_lengths)
     target_lengths = _int_array("target_lengths", target_lengths)
     if unbatched:
-        targets_data = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+        targets_data = targets._array if isinstance(targets, Tensor) else np.asarray(targets)
         targets = targets_data.reshape(1, -1)
     for name, lengths in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
         if lengths.shape != (batch,):
@@ -136,7 +136,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
 
 
 def _log_prob_array(log_probs) -> np.ndarray:
-    data = log_probs.data if isinstance(log_probs, Tensor) else np.asarray(log_probs)
+    data = log_probs._array if isinstance(log_probs, Tensor) else np.asarray(log_probs)
     if data.ndim not in (2, 3):
         raise ValueError(f"ctc decoding: log_probs must be (T, C) or (T, N, C), got shape "
                          f"{data.shape}")

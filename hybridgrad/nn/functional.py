@@ -418,19 +418,19 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         elif running_mean is not None or running_var is not None:
             with no_grad():
                 if running_mean is not None:
-                    batch_mean = mean.data.reshape(channels)
-                    running_mean.data[...] = ((1 - momentum) * running_mean.data
+                    batch_mean = mean._array.reshape(channels)
+                    running_mean._array[...] = ((1 - momentum) * running_mean._array
                                               + momentum * batch_mean)
                 if running_var is not None:
-                    unbiased = var.data.reshape(channels) * (count / (count - 1))
-                    running_var.data[...] = ((1 - momentum) * running_var.data
+                    unbiased = var._array.reshape(channels) * (count / (count - 1))
+                    running_var._array[...] = ((1 - momentum) * running_var._array
                                              + momentum * unbiased)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when "
                              "training=False")
-        mean = Tensor._wrap(running_mean.data.reshape(view).astype(input.dtype, copy=False))
-        inv_std = Tensor._wrap((1.0 / np.sqrt(running_var.data.astype(np.float64) + eps))
+        mean = Tensor._wrap(running_mean._array.reshape(view).astype(input.dtype, copy=False))
+        inv_std = Tensor._wrap((1.0 / np.sqrt(running_var._array.astype(np.float64) + eps))
                                .reshape(view).astype(input.dtype))
         out = (input - mean) * inv_std
     if weight is not None:
@@ -452,11 +452,11 @@ def _fused_batch_norm(input, running_mean, running_var, weight, bias, momentum, 
     if running_mean is not None or running_var is not None:
         mean, var = last_batch_norm_statistics()
         if running_mean is not None:
-            running_mean.data[...] = ((1 - momentum) * running_mean.data
+            running_mean._array[...] = ((1 - momentum) * running_mean._array
                                       + momentum * mean.reshape(channels))
         if running_var is not None:
             unbiased = var.reshape(channels) * (count / (count - 1))
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased
+            running_var._array[...] = (1 - momentum) * running_var._array + momentum * unbiased
     return out
 
 
@@ -479,7 +479,7 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm: float | N
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not "
                                   "supported")
-    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    indices = input._array if isinstance(input, Tensor) else np.asarray(input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
     if len(weight.shape) != 2:
@@ -497,9 +497,9 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm: float | N
     if max_norm is not None:
         with no_grad():
             rows = np.unique(indices)
-            norms = np.linalg.norm(weight.data[rows].astype(np.float64), ord=norm_type, axis=1)
+            norms = np.linalg.norm(weight._array[rows].astype(np.float64), ord=norm_type, axis=1)
             scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-            weight.data[rows] = (weight.data[rows] * scale[:, None]).astype(weight.dtype)
+            weight._array[rows] = (weight._array[rows] * scale[:, None]).astype(weight.dtype)
     picked = ops.getitem(weight, indices.astype(np.int64, copy=False))
     if padding_idx is not None and getattr(weight, "requires_grad", False):
         keep = Tensor._wrap((indices != padding_idx)[..., None])

@@ -30,7 +30,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     """Write values into the tensor's array in place, keeping its dtype."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a hybridgrad Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = np.asarray(values).astype(tensor.data.dtype, copy=False)
+    tensor._array[...] = np.asarray(values).astype(tensor._array.dtype, copy=False)
     return tensor
 
 
@@ -96,7 +96,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     Example:
         >>> import hybridgrad as hg
         >>> t = uniform_(hg.zeros(1000), -2.0, 3.0)
-        >>> bool(t.data.min() >= -2.0 and t.data.max() <= 3.0)
+        >>> bool(t._array.min() >= -2.0 and t._array.max() <= 3.0)
         True
     """
     return _fill(tensor, _rng(generator).uniform(a, b, tuple(tensor.shape)))
@@ -108,7 +108,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     Example:
         >>> import hybridgrad as hg
         >>> t = normal_(hg.zeros(10000), 3.0, 0.5)
-        >>> round(float(t.data.mean()), 1)
+        >>> round(float(t._array.mean()), 1)
         3.0
     """
     return _fill(tensor, _rng(generator).normal(mean, std, tuple(tensor.shape)))
@@ -121,7 +121,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     Example:
         >>> import hybridgrad as hg
         >>> t = trunc_normal_(hg.zeros(1000), a=-0.5, b=0.5)
-        >>> bool(abs(t.data).max() <= 0.5)
+        >>> bool(abs(t._array).max() <= 0.5)
         True
     """
     rng = _rng(generator)
@@ -188,7 +188,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
     Example:
         >>> import hybridgrad as hg
         >>> t = xavier_uniform_(hg.zeros(30, 20))
-        >>> bool(abs(t.data).max() <= (6 / 50) ** 0.5)
+        >>> bool(abs(t._array).max() <= (6 / 50) ** 0.5)
         True
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -203,7 +203,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     Example:
         >>> import hybridgrad as hg
         >>> t = xavier_normal_(hg.zeros(200, 200))
-        >>> round(float(t.data.std()), 2)
+        >>> round(float(t._array.std()), 2)
         0.07
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -218,7 +218,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Example:
         >>> import hybridgrad as hg
         >>> t = kaiming_uniform_(hg.zeros(10, 50), a=5 ** 0.5)
-        >>> bool(abs(t.data).max() <= 1 / 50 ** 0.5)
+        >>> bool(abs(t._array).max() <= 1 / 50 ** 0.5)
         True
     """
     if 0 in tuple(tensor.shape):
@@ -236,7 +236,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     Example:
         >>> import hybridgrad as hg
         >>> t = kaiming_normal_(hg.zeros(400, 200), nonlinearity="relu")
-        >>> round(float(t.data.std()), 2)
+        >>> round(float(t._array.std()), 2)
         0.1
     """
     if 0 in tuple(tensor.shape):
@@ -252,7 +252,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     Example:
         >>> import hybridgrad as hg
         >>> import numpy as np
-        >>> q = orthogonal_(hg.zeros(3, 5, dtype=hg.float64)).data
+        >>> q = orthogonal_(hg.zeros(3, 5, dtype=hg.float64))._array
         >>> bool(np.allclose(q @ q.T, np.eye(3)))
         True
     """

@@ -172,7 +172,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     target = _as_tensor(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
     if isinstance(input, Tensor):
-        data = input.data
+        data = input._array
         # NaN compares False: NaN inputs pass through to a NaN loss, as in PyTorch.
         if data.size and (data.min() < 0 or data.max() > 1):
             raise ValueError("binary_cross_entropy: input values must be probabilities in [0, 1] "
@@ -230,8 +230,8 @@ def _check_class_target(name: str, input, target, ignore_index: int) -> None:
     if len(shape) < 2 or target_shape != shape[:1] + shape[2:]:
         raise ValueError(f"{name}: expected target of shape {shape[:1] + shape[2:]} for input "
                          f"of shape {shape} (N, C, d1, ...), got {target_shape}")
-    if isinstance(target, Tensor) and target.data.size:
-        values = target.data[target.data != ignore_index]
+    if isinstance(target, Tensor) and target._array.size:
+        values = target._array[target._array != ignore_index]
         if values.size and (values.min() < 0 or values.max() >= shape[1]):
             bad = values[(values < 0) | (values >= shape[1])][0]
             raise IndexError(f"{name}: target {int(bad)} is out of bounds for {shape[1]} classes "

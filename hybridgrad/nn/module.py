@@ -40,7 +40,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True):
         if data is None:
             data = np.zeros((0,), dtype=np.float32)
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data._array if isinstance(data, Tensor) else data)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -244,7 +244,7 @@ class Module:
             if set_to_none or parameter.grad is None:
                 parameter.grad = None
             else:
-                parameter.grad = Tensor._wrap(np.zeros_like(parameter.data))
+                parameter.grad = Tensor._wrap(np.zeros_like(parameter._array))
 
     def apply(self, function: Callable[[Module], None]) -> Module:
         """Call ``function`` on every sub-module (children first), then on this module."""
@@ -295,7 +295,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            array = value._array if isinstance(value, Tensor) else np.asarray(value)
             if tuple(array.shape) != tuple(target.shape):
                 wrong_shape.append(f"{key}: checkpoint {tuple(array.shape)}, "
                                    f"model {tuple(target.shape)}")
@@ -311,8 +311,8 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = state_dict[key]
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
-                target.data = np.array(array, dtype=target.dtype, copy=True)
+                array = value._array if isinstance(value, Tensor) else np.asarray(value)
+                target._array = np.array(array, dtype=target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # Printing.

@@ -273,7 +273,7 @@ class Transformer(Module):
             if parameter.ndim > 1:
                 fan_out, fan_in = parameter.shape[0], int(np.prod(parameter.shape[1:]))
                 bound = math.sqrt(6.0 / (fan_in + fan_out))
-                parameter.data = rng.uniform(-bound, bound, parameter.shape).astype(
+                parameter._array = rng.uniform(-bound, bound, parameter.shape).astype(
                     parameter.dtype)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,

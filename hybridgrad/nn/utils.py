@@ -43,7 +43,7 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
         (2.0, [-2.0, 1.0])
     """
     parameters = [p for p in _as_list(parameters) if p.grad is not None]
-    grads = [p.grad.data for p in parameters]
+    grads = [p.grad._array for p in parameters]
     norm_type = float(norm_type)
     if not grads:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
@@ -65,7 +65,7 @@ def clip_grad_norm_(parameters: Iterable | Tensor, max_norm: float, norm_type: f
         # New arrays rather than in-place scaling: autograd may hand the same gradient array to
         # several leaves (x + y) or a read-only broadcast view (x.sum()).
         for parameter in parameters:
-            grad = parameter.grad.data
+            grad = parameter.grad._array
             parameter.grad = Tensor._wrap((grad * coefficient).astype(grad.dtype, copy=False))
     return Tensor._wrap(total)
 
@@ -82,7 +82,7 @@ def clip_grad_value_(parameters: Iterable | Tensor, clip_value: float) -> None:
     clip_value = float(clip_value)
     for parameter in _as_list(parameters):
         if parameter.grad is not None:
-            parameter.grad = Tensor._wrap(np.clip(parameter.grad.data, -clip_value, clip_value))
+            parameter.grad = Tensor._wrap(np.clip(parameter.grad._array, -clip_value, clip_value))
 
 
 def parameters_to_vector(parameters: Iterable) -> Tensor:
@@ -93,7 +93,7 @@ def parameters_to_vector(parameters: Iterable) -> Tensor:
         >>> parameters_to_vector([hg.ones(2, 2), hg.zeros(1)]).tolist()
         [1.0, 1.0, 1.0, 1.0, 0.0]
     """
-    arrays = [p.data.reshape(-1) for p in _as_list(parameters)]
+    arrays = [p._array.reshape(-1) for p in _as_list(parameters)]
     return Tensor._wrap(np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.float32))
 
 
@@ -106,14 +106,14 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable) -> None:
         >>> vector_to_parameters(hg.tensor([1.0, 2.0, 3.0]), [a, b]); a.tolist(), b.tolist()
         ([1.0, 2.0], [3.0])
     """
-    data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    data = vec._array if isinstance(vec, Tensor) else np.asarray(vec)
     parameters = _as_list(parameters)
-    total = sum(p.data.size for p in parameters)
+    total = sum(p._array.size for p in parameters)
     if data.ndim != 1 or data.size != total:
         raise ValueError(f"vector_to_parameters: expected a 1-D vector of {total} elements, "
                          f"got shape {data.shape}")
     offset = 0
     for parameter in parameters:
-        size = parameter.data.size
-        parameter.data[...] = data[offset:offset + size].reshape(parameter.data.shape)
+        size = parameter._array.size
+        parameter._array[...] = data[offset:offset + size].reshape(parameter._array.shape)
         offset += size

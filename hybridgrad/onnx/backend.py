@@ -29,7 +29,7 @@ def _to_numpy(value):
         return None
     if isinstance(value, (list, tuple)):
         return [_to_numpy(v) for v in value]
-    return np.asarray(value.data if hasattr(value, "data") else value)
+    return np.asarray(value._array if hasattr(value, "_array") else value)
 
 
 def _to_value(value):

@@ -609,7 +609,7 @@ def _leaf_shape(*specs, key, index):
 
 
 def _leaf_forward(xp, *arrays, key, index):
-    return _leaf_run(LEAF_CALLS[key], list(arrays))[index].data
+    return _leaf_run(LEAF_CALLS[key], list(arrays))[index]._array
 
 
 # A primitive of the exporter only (not in the global registry): one traced call of a layer
@@ -671,7 +671,7 @@ def _export_batchnorm(b: Builder, node, call) -> list[str]:
 
     def tensor(name, default):
         value = params.get(name) if params.get(name) is not None else buffers.get(name)
-        array = default if value is None else np.asarray(value.data, dtype=dtype)
+        array = default if value is None else np.asarray(value._array, dtype=dtype)
         return b.constant(array, hint=_param_name(b, module, name))
 
     inputs = [b.name(x), tensor("weight", np.ones(channels, dtype)),
@@ -715,13 +715,13 @@ def _export_recurrent(b: Builder, node, call) -> list[str]:
         w, r, bias = [], [], []
         for direction in range(directions):
             suffix = "_reverse" if direction else ""
-            w_ih = np.asarray(params[f"weight_ih_l{layer}{suffix}"].data)
-            w_hh = np.asarray(params[f"weight_hh_l{layer}{suffix}"].data)
+            w_ih = np.asarray(params[f"weight_ih_l{layer}{suffix}"]._array)
+            w_hh = np.asarray(params[f"weight_hh_l{layer}{suffix}"]._array)
             w.append(_reorder(w_ih, mode, hidden))
             r.append(_reorder(w_hh, mode, hidden))
             if module.bias:
-                b_ih = np.asarray(params[f"bias_ih_l{layer}{suffix}"].data)
-                b_hh = np.asarray(params[f"bias_hh_l{layer}{suffix}"].data)
+                b_ih = np.asarray(params[f"bias_ih_l{layer}{suffix}"]._array)
+                b_hh = np.asarray(params[f"bias_hh_l{layer}{suffix}"]._array)
                 bias.append(np.concatenate([_reorder(b_ih, mode, hidden),
                                             _reorder(b_hh, mode, hidden)]))
             else:
@@ -906,7 +906,7 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
                 _shape_proto(spec.shape, _dynamic_for(dynamic_axes, name))))
         elif node.kind in ("param", "const"):
             spec = builder.spec(node)
-            value = node.value.data if hasattr(node.value, "data") and not isinstance(
+            value = node.value._array if hasattr(node.value, "_array") and not isinstance(
                 node.value, np.ndarray) else node.value
             array = np.asarray(value, dtype=spec.dtype)
             hint = node.name if node.kind == "param" and node.name else "const"
@@ -959,7 +959,7 @@ def _verify_dynamic(proto, model, example_inputs, input_names, dynamic_axes) -> 
     rng = np.random.default_rng(0)
     grown = []
     for name, value in zip(input_names, example_inputs):
-        array = np.asarray(value.data if hasattr(value, "data") else value)
+        array = np.asarray(value._array if hasattr(value, "_array") else value)
         shape = list(array.shape)
         for axis in _dynamic_for(dynamic_axes, name):
             shape[axis] += 1
@@ -984,7 +984,7 @@ def _verify_dynamic(proto, model, example_inputs, input_names, dynamic_axes) -> 
                           f"{str(error).splitlines()[0][:300]}); export with static shapes") \
             from None
     for want, got in zip(expected, actual):
-        want = np.asarray(want.data)
+        want = np.asarray(want._array)
         if want.shape != got.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-4):
             raise ExportError(f"dynamic_axes {dynamic_axes}: the exported graph gives other "
                               "results when the dynamic axes change (a size is fixed inside "

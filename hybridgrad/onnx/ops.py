@@ -174,7 +174,7 @@ class NodeContext:
         value = self.input(index)
         if value is None:
             return default
-        data = getattr(value, "data", None)
+        data = value._array if isinstance(value, Tensor) else None
         if not isinstance(data, np.ndarray):
             raise OnnxImportError(
                 f"{self.op_type} node {self.node.name!r}: input {index} "
@@ -1079,7 +1079,7 @@ def _topk(ctx):
     x = ctx.inputs[0]
     axis = _axis(ctx.attr("axis", -1), _ndim(x))
     k = int(ctx.static(1).reshape(-1)[0]) if ctx.version >= 10 else ctx.attr("k")
-    data = x.data
+    data = x._array
     if ctx.attr("largest", 1):
         # Stable sort of the negated keys keeps the lower index first among equal values.
         keys = -data.astype(np.float64) if data.dtype.kind != "b" else ~data
@@ -1103,7 +1103,7 @@ def _one_hot(ctx):
     check_alloc(tuple(indices.shape) + (depth,), 8, f"OneHot node {ctx.node.name!r}")
     ndim = _ndim(indices) + 1
     axis = _axis(ctx.attr("axis", -1), ndim)
-    index = indices.data.astype(np.int64)
+    index = indices._array.astype(np.int64)
     index = np.where(index < 0, index + depth, index)
     index = np.expand_dims(index, axis)
     positions = np.arange(depth).reshape([-1 if d == axis else 1 for d in range(ndim)])
@@ -1620,7 +1620,7 @@ refresh_supported()
 
 def _nll(log_probs, target, weight, reduction: str, ignore_index):
     """ONNX NegativeLogLikelihoodLoss: log_probs (N, C, d...), target (N, d...)."""
-    target_data = np.asarray(target.data).astype(np.int64)
+    target_data = np.asarray(target._array).astype(np.int64)
     ignored = np.zeros(target_data.shape, bool) if ignore_index is None else (
         target_data == ignore_index)
     safe = np.where(ignored, 0, target_data)
@@ -1795,7 +1795,7 @@ def _blackman(ctx):
 @onnx_op("Unique")
 def _unique(ctx):
     x = ctx.inputs[0]
-    data = x.data
+    data = x._array
     axis = ctx.attr("axis")
     if axis is None:
         flat = data.reshape(-1)
@@ -2067,7 +2067,7 @@ def _bitcast(ctx):
     target = np_dtype(ctx.attr("to"))
     if target.itemsize != x.dtype.itemsize:
         raise ctx.error(f"cannot reinterpret {x.dtype} as {target}: different widths")
-    return const(np.array(x.data, copy=True, order="C").view(target))
+    return const(np.array(x._array, copy=True, order="C").view(target))
 
 
 def _per_axis(value, shape, axis: int, block_size: int = 0):
@@ -2272,7 +2272,7 @@ def _loop(ctx):
                             "HYBRIDGRAD_MAX_LOOP_ITERATIONS to allow more")
         outputs = ctx.extra["run_graph"](body, [const(np.asarray(iteration, np.int64)),
                                                 const(np.asarray(keep_going))] + carried)
-        keep_going = bool(np.asarray(getattr(outputs[0], "data", outputs[0])).reshape(-1)[0])
+        keep_going = bool(np.asarray(getattr(outputs[0], "_array", outputs[0])).reshape(-1)[0])
         carried = outputs[1:1 + n_carried]
         scans.append(outputs[1 + n_carried:])
         iteration += 1
@@ -2490,8 +2490,8 @@ def _grid_sample(ctx):
                 * _like(0.5, grid)
         low, high = (0.0, size - 1.0) if align else (-0.5, size - 0.5)
         if mode == "nearest":
-            coordinate = const(np.rint(coordinate.data).astype(grid.dtype))
-        concrete = np.asarray(coordinate.data, np.float64)
+            coordinate = const(np.rint(coordinate._array).astype(grid.dtype))
+        concrete = np.asarray(coordinate._array, np.float64)
         outside = (concrete < low) | (concrete > high)
         if padding == "border" and outside.any():
             coordinate = F.clamp(coordinate, 0.0, size - 1.0)
@@ -2505,7 +2505,7 @@ def _grid_sample(ctx):
             offset = reflected - sign * concrete
             coordinate = coordinate * const(sign.astype(grid.dtype)) + const(
                 offset.astype(grid.dtype))
-        concrete = np.asarray(coordinate.data, np.float64)
+        concrete = np.asarray(coordinate._array, np.float64)
         if mode == "nearest":
             taps = [concrete.astype(np.int64)]
             weights = [None]
@@ -3076,7 +3076,7 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
         kernel, strides, dilations, begin, end = _pool_setup(ctx, x)
         if wants_indices:
             values = _max_pool_values(ctx, x, kernel, strides, dilations, begin, end)
-            return [values, const(_max_pool_indices(ctx, x.data, values.shape[2:], kernel,
+            return [values, const(_max_pool_indices(ctx, x._array, values.shape[2:], kernel,
                                                     strides, dilations, begin))]
         return _max_pool_values(ctx, x, kernel, strides, dilations, begin, end)
 

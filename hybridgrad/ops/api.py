@@ -772,7 +772,7 @@ def _freeze_index(index) -> Any:
     frozen = []
     for item in index:
         if isinstance(item, Tensor):
-            item = item.data
+            item = item._array
         if isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray):

@@ -24,7 +24,7 @@ Example:
     >>> y.tolist()
     [[[[4.0, 4.0], [4.0, 4.0]]]]
     >>> y.sum().backward()
-    >>> x.grad.data[0, 0].tolist()
+    >>> x.grad._array[0, 0].tolist()
     [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
 """
 
@@ -352,7 +352,7 @@ def _max_pool_vjp(g, inputs, out, needs, **attrs):
     x = inputs[0]
     if type(g) is _tensor_type() and not _grad_enabled():
         # First order (nothing recorded): one fused NumPy pass per tap when it applies.
-        fast = _max_pool_backward_array(x.data, out.data, g.data, **attrs)
+        fast = _max_pool_backward_array(x._array, out._array, g._array, **attrs)
         if fast is not None:
             return (_tensor_type()._wrap(fast),)
     taps = apply("max_pool2d_taps", x.detach(), out.detach(), **attrs)

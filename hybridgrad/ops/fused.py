@@ -141,13 +141,13 @@ def _batch_norm_train_vjp(g, inputs, out, needs, eps):
     if isinstance(g, Tensor) and not is_grad_enabled():
         # First order: closed form in NumPy (nothing is recorded, so nothing needs a VJP).
         # The forward's dtype (after promotion and the cast of integer inputs).
-        dtype = out.data.dtype
-        xd = x.data.astype(dtype, copy=False)
-        gd = g.data.astype(dtype, copy=False)
-        wd = weight.data.astype(dtype, copy=False).reshape(view)
+        dtype = out._array.dtype
+        xd = x._array.astype(dtype, copy=False)
+        gd = g._array.astype(dtype, copy=False)
+        wd = weight._array.astype(dtype, copy=False).reshape(view)
         count = gd.dtype.type(xd.size // shape[1])
-        saved = _FORWARD_STATS.pop(id(out.data), None)
-        if saved is not None and saved[0]() is out.data:
+        saved = _FORWARD_STATS.pop(id(out._array), None)
+        if saved is not None and saved[0]() is out._array:
             mean, inv_std = saved[1], saved[2]
         else:
             mean, _, inv_std = batch_norm_statistics(xd, eps)

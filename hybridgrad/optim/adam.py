@@ -63,17 +63,17 @@ class Adam(Optimizer):
                 state = self.state[param]
                 if not state:
                     state["step"] = _new_step()
-                    state["exp_avg"] = Tensor._wrap(np.zeros_like(param.data))
-                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.data))
+                    state["exp_avg"] = Tensor._wrap(np.zeros_like(param._array))
+                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(param._array))
                     if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.data))
+                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(param._array))
                 step = _step_count(state)
                 if weight_decay != 0:
                     if self._decoupled:
-                        param.data *= 1 - lr * weight_decay
+                        param._array *= 1 - lr * weight_decay
                     else:
-                        grad = grad + weight_decay * param.data
-                exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+                        grad = grad + weight_decay * param._array
+                exp_avg, exp_avg_sq = state["exp_avg"]._array, state["exp_avg_sq"]._array
                 # The same arithmetic, in place in one scratch buffer (fewer temporaries; out=
                 # keeps 0-d results arrays).
                 scratch = np.empty(exp_avg.shape, dtype=np.result_type(grad, exp_avg))
@@ -87,7 +87,7 @@ class Adam(Optimizer):
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
                 if group["amsgrad"]:
-                    maximum = state["max_exp_avg_sq"].data
+                    maximum = state["max_exp_avg_sq"]._array
                     np.maximum(maximum, exp_avg_sq, out=maximum)
                     denominator = np.sqrt(maximum)
                 else:
@@ -97,7 +97,7 @@ class Adam(Optimizer):
                 update = np.multiply(lr / bias_correction1, exp_avg, out=scratch,
                                      casting="same_kind")
                 update /= denominator
-                param.data -= update.astype(param.data.dtype, copy=False)
+                param._array -= update.astype(param._array.dtype, copy=False)
         return loss
 
 

@@ -1,6 +1,6 @@
 """The optimizer base class, with PyTorch's ``param_groups``, ``state`` and ``state_dict``.
 
-Updates run on the parameters' ``.data`` arrays in place, outside autograd (fast: no graph, no
+Updates run on the parameters' ``._array`` arrays in place, outside autograd (fast: no graph, no
 new tensors); per-parameter state tensors have the parameter's dtype (float32 for float32
 parameters).
 
@@ -132,7 +132,7 @@ class Optimizer:
                 if set_to_none:
                     param.grad = None
                 else:
-                    param.grad = Tensor._wrap(np.zeros_like(param.grad.data))
+                    param.grad = Tensor._wrap(np.zeros_like(param.grad._array))
 
     def step(self, closure: Callable | None = None):
         """Perform one update; ``closure`` re-evaluates the model and returns the loss."""
@@ -149,12 +149,12 @@ class Optimizer:
         """The gradient as an array of the parameter's dtype (negated when maximizing)."""
         if param.grad is None:
             return None
-        grad = param.grad.data
-        if grad.shape != param.data.shape:
+        grad = param.grad._array
+        if grad.shape != param._array.shape:
             raise ValueError(f"gradient of shape {grad.shape} for a parameter of shape "
-                             f"{param.data.shape}")
-        if grad.dtype != param.data.dtype:
-            grad = grad.astype(param.data.dtype)
+                             f"{param._array.shape}")
+        if grad.dtype != param._array.dtype:
+            grad = grad.astype(param._array.dtype)
         return -grad if maximize else grad
 
     # State dicts (PyTorch's layout: parameters replaced by their index across groups).
@@ -233,7 +233,7 @@ class Optimizer:
 
 def _copy_value(value):
     if isinstance(value, Tensor):
-        return Tensor._wrap(value.data.copy())
+        return Tensor._wrap(value._array.copy())
     return copy.deepcopy(value)
 
 
@@ -242,12 +242,12 @@ def _cast_value(key: str, value, param: Tensor):
     if isinstance(value, np.ndarray):
         value = Tensor._wrap(value)
     if isinstance(value, Tensor):
-        data = value.data
+        data = value._array
         if key != "step" and data.dtype.kind == "f":
-            if data.shape != param.data.shape:
+            if data.shape != param._array.shape:
                 raise ValueError(f"loaded state {key!r} of shape {data.shape} for a parameter of "
-                                 f"shape {param.data.shape}")
-            data = data.astype(param.data.dtype)
+                                 f"shape {param._array.shape}")
+            data = data.astype(param._array.dtype)
         return Tensor._wrap(np.array(data, copy=True))
     return copy.deepcopy(value)
 
@@ -255,8 +255,8 @@ def _cast_value(key: str, value, param: Tensor):
 def _step_count(state: dict) -> float:
     """Increment the per-parameter 'step' (a float32 0-d tensor, as PyTorch) and return it."""
     step = state["step"]
-    step.data[...] = step.data + 1
-    return float(step.data)
+    step._array[...] = step._array + 1
+    return float(step._array)
 
 
 def _new_step() -> Tensor:

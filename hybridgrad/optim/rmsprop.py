@@ -60,19 +60,19 @@ class RMSprop(Optimizer):
                 state = self.state[param]
                 if not state:
                     state["step"] = _new_step()
-                    state["square_avg"] = Tensor._wrap(np.zeros_like(param.data))
+                    state["square_avg"] = Tensor._wrap(np.zeros_like(param._array))
                     if momentum > 0:
-                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(param.data))
+                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(param._array))
                     if group["centered"]:
-                        state["grad_avg"] = Tensor._wrap(np.zeros_like(param.data))
+                        state["grad_avg"] = Tensor._wrap(np.zeros_like(param._array))
                 _step_count(state)
                 if weight_decay != 0:
-                    grad = grad + weight_decay * param.data
-                square_avg = state["square_avg"].data
+                    grad = grad + weight_decay * param._array
+                square_avg = state["square_avg"]._array
                 square_avg *= alpha
                 square_avg += (1 - alpha) * grad * grad
                 if group["centered"]:
-                    grad_avg = state["grad_avg"].data
+                    grad_avg = state["grad_avg"]._array
                     grad_avg += (grad - grad_avg) * (1 - alpha)
                     # v - a^2 >= 0 in exact arithmetic; clamp the rounding error that would
                     # make it slightly negative (PyTorch would produce NaN there).
@@ -81,10 +81,10 @@ class RMSprop(Optimizer):
                 else:
                     average = np.sqrt(square_avg) + eps
                 if momentum > 0:
-                    buffer = state["momentum_buffer"].data
+                    buffer = state["momentum_buffer"]._array
                     buffer *= momentum
                     buffer += grad / average
-                    param.data -= (lr * buffer).astype(param.data.dtype, copy=False)
+                    param._array -= (lr * buffer).astype(param._array.dtype, copy=False)
                 else:
-                    param.data -= (lr * grad / average).astype(param.data.dtype, copy=False)
+                    param._array -= (lr * grad / average).astype(param._array.dtype, copy=False)
         return loss

@@ -59,19 +59,19 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 if weight_decay != 0:
-                    grad = grad + weight_decay * param.data
+                    grad = grad + weight_decay * param._array
                 if momentum != 0:
                     state = self.state[param]
                     buffer = state.get("momentum_buffer")
                     if buffer is None:
-                        buffer = Tensor._wrap(np.array(grad, dtype=param.data.dtype, copy=True))
+                        buffer = Tensor._wrap(np.array(grad, dtype=param._array.dtype, copy=True))
                         state["momentum_buffer"] = buffer
                     else:
-                        buffer.data *= momentum
-                        buffer.data += (1 - dampening) * grad
+                        buffer._array *= momentum
+                        buffer._array += (1 - dampening) * grad
                     if group["nesterov"]:
-                        grad = grad + momentum * buffer.data
+                        grad = grad + momentum * buffer._array
                     else:
-                        grad = buffer.data
-                param.data -= (lr * grad).astype(param.data.dtype, copy=False)
+                        grad = buffer._array
+                param._array -= (lr * grad).astype(param._array.dtype, copy=False)
         return loss

@@ -234,7 +234,7 @@ class Executable:
         for name, index in self.inputs:
             env[index] = feeds[name]
         for index, tensor in self.params:
-            env[index] = tensor.data
+            env[index] = tensor._array
         for index, array in self.consts:
             env[index] = array
         with np.errstate(all="ignore"):
@@ -381,7 +381,7 @@ class CompiledFunction:
         from hybridgrad.tensor import Tensor
 
         for name, value in feeds.items():
-            array = value.data if isinstance(value, Tensor) else value
+            array = value._array if isinstance(value, Tensor) else value
             if not isinstance(array, np.ndarray):
                 array = np.asarray(array)
                 if array.dtype == np.float64 and not isinstance(value, np.generic):

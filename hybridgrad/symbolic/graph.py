@@ -11,7 +11,7 @@ Node kinds:
 * ``input``: a :func:`Variable` (fed by name when the compiled function is called);
 * ``const``: a constant array, or a *weak* Python scalar whose dtype follows its partner
   (PyTorch's rule: ``float32_symbol * 2.5`` stays float32);
-* ``param``: an eager tensor met while building (a Parameter, a module buffer): its ``.data`` is
+* ``param``: an eager tensor met while building (a Parameter, a module buffer): its ``._array`` is
   read every time the compiled function runs, so training updates are seen;
 * ``op``: a registered primitive (or an internal one such as ``stop_gradient``) applied to nodes.
 
@@ -317,6 +317,11 @@ class Symbol(SymbolicValue, OpsMixin):
         raise _concrete_value_error(".data of a symbol (array code on a traced value or "
                                     "parameter)")
 
+    @property
+    def _array(self):
+        raise _concrete_value_error("the array of a symbol (array code on a traced value or "
+                                    "parameter)")
+
     def _in_place(self, *args, **kwargs):
         raise _concrete_value_error("an in-place update of a symbol (e.g. batch-norm running "
                                     "statistics in training mode)")
@@ -372,7 +377,7 @@ def Constant(value) -> Symbol:  # noqa: N802 - the notes' name
     from hybridgrad.tensor import Tensor
 
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._array
     node = const_node(value)
     recorder = _recorder.get()
     if recorder is not None:

@@ -47,7 +47,7 @@ def as_array(value) -> np.ndarray:
     from hybridgrad.tensor import Tensor
 
     if isinstance(value, Tensor):
-        return value.data
+        return value._array
     return np.asarray(value)
 
 

@@ -26,7 +26,7 @@ def image_grid(images, rows: int, padding: int = 2) -> np.ndarray:
         >>> image_grid(np.ones((4, 1, 2, 2)), rows=2, padding=1).shape
         (7, 7)
     """
-    images = np.asarray(getattr(images, "data", images), dtype=np.float64)
+    images = np.asarray(getattr(images, "_array", images), dtype=np.float64)
     count, channels, height, width = images.shape
     columns = -(-count // rows)
     grid = np.zeros((channels, rows * (height + padding) + padding,

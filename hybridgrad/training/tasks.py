@@ -126,7 +126,7 @@ class Task:
 
     def prepare(self, images01):
         """The model's input from images in [0, 1]."""
-        return hg.tensor(normalize(np.asarray(images01.data if isinstance(images01, hg.Tensor)
+        return hg.tensor(normalize(np.asarray(images01._array if isinstance(images01, hg.Tensor)
                                               else images01), self.config["normalize"]))
 
     def train_step(self, images, labels) -> dict:
@@ -169,7 +169,7 @@ class ClassifierTask(Task):
         loss = losses.cross_entropy(logits, labels)
         loss.backward()
         optimizer.step()
-        correct = (logits.data.argmax(1) == np.asarray(labels.data)).mean()
+        correct = (logits._array.argmax(1) == np.asarray(labels._array)).mean()
         return {"loss": float(loss.item()), "accuracy": float(correct)}
 
     def evaluate(self, loader) -> dict:
@@ -180,7 +180,7 @@ class ClassifierTask(Task):
                 logits = self.model(self.prepare(images))
                 loss = losses.cross_entropy(logits, labels, reduction="sum")
                 total_loss += float(loss.item())
-                correct += int((logits.data.argmax(1) == np.asarray(labels.data)).sum())
+                correct += int((logits._array.argmax(1) == np.asarray(labels._array)).sum())
                 count += len(labels)
         return {"test_loss": total_loss / max(count, 1), "test_accuracy": correct / max(count, 1)}
 
@@ -198,15 +198,15 @@ def judge_accuracy(judge, images01, labels) -> tuple[float, list[float]]:
         >>> judge_accuracy(Always3(), np.zeros((2, 1, 28, 28)), np.array([3, 4]))[0]
         0.5
     """
-    labels = np.asarray(getattr(labels, "data", labels))
-    images01 = np.asarray(getattr(images01, "data", images01), dtype=np.float32)
+    labels = np.asarray(getattr(labels, "_array", labels))
+    images01 = np.asarray(getattr(images01, "_array", images01), dtype=np.float32)
     was_training = getattr(judge, "training", False)
     judge.eval()
     predictions = []
     with hg.no_grad():
         for start in range(0, len(images01), 500):
             batch = hg.tensor(normalize(images01[start:start + 500], "standard"))
-            predictions.append(judge(batch).data.argmax(1))
+            predictions.append(judge(batch)._array.argmax(1))
     if was_training:
         judge.train()
     hits = np.concatenate(predictions) == labels
@@ -325,7 +325,7 @@ class CGANTask(_GeneratesDigits):
                 "d_fake_loss": float(d_fake_loss.item()), "g_loss": float(g_loss.item())}
 
     def _sample_chunk(self, labels) -> np.ndarray:
-        return (np.asarray(self.model.generate(labels).data) + 1.0) / 2.0
+        return (np.asarray(self.model.generate(labels)._array) + 1.0) / 2.0
 
     def evaluate(self, loader) -> dict:
         return self.judged(seed=int(self.config.get("seed", 0)) + 7919)
@@ -389,7 +389,7 @@ class VAETask(_GeneratesDigits):
     def _sample_chunk(self, labels) -> np.ndarray:
         images = (self.model.sample(len(labels), labels) if self.conditional
                   else self.model.sample(len(labels)))
-        return np.asarray(images.data)
+        return np.asarray(images._array)
 
     def reconstructions(self, images01, labels) -> np.ndarray:
         """Pixel means of the model's reconstructions of ``images01`` (z = mu)."""
@@ -400,7 +400,7 @@ class VAETask(_GeneratesDigits):
                          else None)
             mu, _ = self.model.encode(inputs, condition)
             pixels = hg.sigmoid(self.model.decode(mu, condition))
-        return np.asarray(pixels.data).reshape(inputs.shape)
+        return np.asarray(pixels._array).reshape(inputs.shape)
 
     def write_artifacts(self, out_dir: str, epoch: int) -> list[str]:
         seed = int(self.config.get("seed", 0)) + 104729

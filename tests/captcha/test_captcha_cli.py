@@ -67,9 +67,9 @@ def test_train_eval_predict_crnn(tmp_path, capsys):
     assert info["max_abs_difference"] < 1e-4
     batch = prepare(np.stack([read_image(p, config) for p in paths]), config)
     session = onnxruntime.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
-    (log_probs,) = session.run(None, {"images": batch.data})
+    (log_probs,) = session.run(None, {"images": batch._array})
     with hg.no_grad():
-        expected = model(batch).data
+        expected = model(batch)._array
     assert log_probs.shape == expected.shape == (10, 2, 37)   # T = 40 / 4 at --quick sizes
     assert np.allclose(log_probs, expected, atol=1e-4)
 

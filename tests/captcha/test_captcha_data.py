@@ -79,7 +79,7 @@ def test_downsample_and_prepare():
     config = resolve_config({"height": 4, "width": 8, "downsample": 2})
     batch = prepare(np.array([[[0] * 8] * 4, [[255] * 8] * 4], np.uint8), config)
     assert batch.shape == (2, 1, 2, 4)
-    assert batch.data.min() == -1.0 and batch.data.max() == 1.0
+    assert batch._array.min() == -1.0 and batch._array.max() == 1.0
 
 
 def test_on_the_fly_batches_are_the_split_reshuffled_and_repeatable():

@@ -78,7 +78,7 @@ def test_onehot_ce_loss_matches_per_position_softmax_by_hand():
 def test_onehot_bce_loss_matches_the_notes_sigmoid_formula():
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(2, 8))
-    targets = OneHotTextCodec("ab", max_len=4).encode_batch(["abba", "bbbb"]).data
+    targets = OneHotTextCodec("ab", max_len=4).encode_batch(["abba", "bbbb"])._array
     expected = np.mean(np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-abs(logits))))
     got = onehot_loss(hg.tensor(logits), hg.tensor(targets), 4, "bce").item()
     assert got == pytest.approx(expected, rel=1e-6)
@@ -155,7 +155,7 @@ def test_crnn_shapes_and_log_probabilities():
     model = CRNN(num_classes=7, height=16, width=40, channels=(4, 4, 4, 4), hidden=5, rnn="gru")
     output = model(hg.randn(3, 1, 16, 40))
     assert output.shape == (10, 3, 7)                           # T = width / 4
-    assert np.allclose(np.exp(output.data).sum(axis=2), 1.0, atol=1e-5)
+    assert np.allclose(np.exp(output._array).sum(axis=2), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="multiple"):
         CRNN(7, height=20, width=40, channels=(4, 4, 4, 4))
     with pytest.raises(ValueError, match="rnn"):

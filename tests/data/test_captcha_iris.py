@@ -88,7 +88,7 @@ def test_iris():
     features, label = iris[0]
     assert len(iris) == 150 and features.shape == (4,) and features.dtype == np.float32
     assert label == 0 and iris.targets.dtype == np.int64
-    assert np.bincount(iris.targets.data).tolist() == [50, 50, 50]
+    assert np.bincount(iris.targets._array).tolist() == [50, 50, 50]
     assert np.allclose(features, [5.1, 3.5, 1.4, 0.2])
     assert iris.classes == ["setosa", "versicolor", "virginica"]
 

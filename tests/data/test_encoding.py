@@ -15,8 +15,8 @@ def test_one_hot_matches_loop_and_pytorch_semantics():
     assert out.shape == (2, 2, 4) and out.dtype == np.int64
     for index in np.ndindex(2, 2):
         expected = [0] * 4
-        expected[labels.data[index]] = 1
-        assert out.data[index].tolist() == expected
+        expected[labels._array[index]] = 1
+        assert out._array[index].tolist() == expected
     assert one_hot(hg.tensor([1]), num_classes=10).shape == (1, 10)
     assert one_hot(hg.tensor(2), num_classes=3).tolist() == [0, 0, 1]  # 0-d input
 
@@ -55,7 +55,7 @@ def test_one_hot_codec_round_trip(text):
        st.integers(0, 2 ** 32 - 1))
 def test_one_hot_codec_decodes_logits(batch, seed):
     codec = OneHotTextCodec("abc", max_len=5)
-    encoded = codec.encode_batch(batch).data.reshape(len(batch), 5, 3)
+    encoded = codec.encode_batch(batch)._array.reshape(len(batch), 5, 3)
     noise = np.random.default_rng(seed).normal(0, 0.1, encoded.shape)
     logits = encoded * 5 + noise  # arg-max is the true character
     assert codec.decode_batch(logits) == batch
@@ -120,6 +120,6 @@ def test_one_hot_graph_form_matches_eager():
     labels = hg.tensor(np.random.default_rng(0).integers(0, 7, size=(3, 4)))
     composed = _one_hot_graph(labels, 7)
     assert composed.dtype == np.int64
-    assert np.array_equal(composed.data, one_hot(labels, 7).data)
+    assert np.array_equal(composed._array, one_hot(labels, 7)._array)
     with pytest.raises(ValueError, match="explicit num_classes"):
         _one_hot_graph(labels, -1)

@@ -20,8 +20,8 @@ def test_mnist_train_and_test_shapes_dtypes_labels(data_root):
     assert test[0][1] == 7
     assert train.data.shape == (60000, 28, 28) and train.data.dtype == np.uint8
     assert train.targets.dtype == np.int64
-    assert train.targets.data.min() == 0 and train.targets.data.max() == 9
-    assert np.bincount(test.targets.data).tolist()[:2] == [980, 1135]  # published counts
+    assert train.targets._array.min() == 0 and train.targets._array.max() == 9
+    assert np.bincount(test.targets._array).tolist()[:2] == [980, 1135]  # published counts
 
 
 def test_mnist_files_match_published_md5(data_root):
@@ -35,7 +35,7 @@ def test_mnist_with_transform_in_loader(data_root):
                  target_transform=lambda y: y + 100)
     images, labels = next(iter(DataLoader(test, batch_size=8)))
     assert images.shape == (8, 1, 28, 28) and images.dtype == np.float32
-    assert 0.0 <= images.data.min() and images.data.max() <= 1.0
+    assert 0.0 <= images._array.min() and images._array.max() <= 1.0
     assert labels.tolist()[0] == 107
 
 

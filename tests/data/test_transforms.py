@@ -17,13 +17,13 @@ def test_to_tensor_grayscale_and_color():
     gray = np.array([[0, 51], [102, 255]], dtype=np.uint8)
     out = ToTensor()(gray)
     assert out.shape == (1, 2, 2) and out.dtype == np.float32
-    assert np.allclose(out.data[0], [[0, 0.2], [0.4, 1.0]])
+    assert np.allclose(out._array[0], [[0, 0.2], [0.4, 1.0]])
     color = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)  # H x W x C
     out = ToTensor()(color)
     assert out.shape == (3, 2, 4)
-    assert out.data[2, 1, 3] == np.float32(color[1, 3, 2]) / 255
+    assert out._array[2, 1, 3] == np.float32(color[1, 3, 2]) / 255
     floats = ToTensor()(np.full((2, 2), 3.5))
-    assert floats.dtype == np.float32 and floats.data.max() == 3.5  # not rescaled
+    assert floats.dtype == np.float32 and floats._array.max() == 3.5  # not rescaled
     with pytest.raises(ValueError, match="H x W"):
         ToTensor()(np.zeros(3, np.uint8))
 
@@ -42,8 +42,8 @@ def test_normalize_per_channel_matches_formula():
     out = Normalize(mean, std)(hg.tensor(x))
     expected = (x - np.array(mean, np.float32)[:, None, None]) / np.array(std, np.float32)[
         :, None, None]
-    assert out.dtype == np.float32 and np.allclose(out.data, expected, atol=1e-6)
-    normalized = Normalize(x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3)))(hg.tensor(x)).data
+    assert out.dtype == np.float32 and np.allclose(out._array, expected, atol=1e-6)
+    normalized = Normalize(x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3)))(hg.tensor(x))._array
     assert np.allclose(normalized.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     assert np.allclose(normalized.std(axis=(0, 2, 3)), 1, atol=1e-4)
     with pytest.raises(ValueError, match="3 values but the tensor has 2 channels"):
@@ -54,11 +54,11 @@ def test_normalize_per_channel_matches_formula():
 
 def test_normalize_to_range_is_normalize_half_half():
     x = hg.tensor(np.linspace(0, 1, 12, dtype=np.float32).reshape(1, 3, 4))
-    a, b = NormalizeToRange(-1, 1)(x).data, Normalize(0.5, 0.5)(x).data
+    a, b = NormalizeToRange(-1, 1)(x)._array, Normalize(0.5, 0.5)(x)._array
     assert np.allclose(a, b) and a.min() == -1.0 and a.max() == 1.0
-    assert np.allclose(NormalizeToRange(0, 255)(x).data, x.data * 255, atol=1e-4)
+    assert np.allclose(NormalizeToRange(0, 255)(x)._array, x._array * 255, atol=1e-4)
     pipeline = Compose([ToTensor(), NormalizeToRange(-1, 1)])
-    out = pipeline(np.array([[0, 255, 128]], dtype=np.uint8)).data
+    out = pipeline(np.array([[0, 255, 128]], dtype=np.uint8))._array
     assert out[0, 0, 0] == -1 and out[0, 0, 1] == 1 and abs(out[0, 0, 2] - (2 * 128 / 255 - 1)) \
         < 1e-6
 

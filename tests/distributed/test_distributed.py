@@ -224,8 +224,8 @@ def test_broadcast_parameters_copies_rank0_weights_and_buffers():
     def work(communicator):
         hg.manual_seed(communicator.rank)
         model = hg.nn.Sequential(hg.nn.Linear(3, 4), hg.nn.BatchNorm1d(4))
-        model[1].running_mean.data = np.full(4, float(communicator.rank), np.float32)
-        model[0].bias.data.setflags(write=False)  # a read-only array gets replaced, not written
+        model[1].running_mean._array = np.full(4, float(communicator.rank), np.float32)
+        model[0].bias._array.setflags(write=False)  # a read-only array gets replaced, not written
         dist.broadcast_parameters(model, communicator=communicator)
         return {name: value.numpy().copy() for name, value in model.state_dict().items()}
 
@@ -343,7 +343,7 @@ def test_average_buffers_means_running_statistics():
         norm = hg.nn.BatchNorm1d(3)
         norm(hg.tensor(np.full((4, 3), 10.0 * communicator.rank, np.float32)
                        + np.arange(4.0, dtype=np.float32)[:, None]))
-        norm.num_batches_tracked.data = np.array(5 + communicator.rank)
+        norm.num_batches_tracked._array = np.array(5 + communicator.rank)
         dist.average_buffers(norm, communicator)
         return norm.running_mean.numpy().copy(), int(norm.num_batches_tracked.item())
 

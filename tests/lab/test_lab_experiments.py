@@ -99,7 +99,7 @@ def test_positional_encoding_oracle(quick_results):
     numbers = quick_results("positional-encoding").numbers
     longest = max(numbers["lengths"])
     table = np.asarray(sinusoidal_positional_encoding(longest, numbers["d_model"],
-                                                      "float64").data)
+                                                      "float64")._array)
     smallest = min(np.linalg.norm(table[i] - table[j])
                    for i in range(0, longest, 7) for j in range(i + 1, min(i + 40, longest)))
     assert numbers["sinusoidal"]["min_distance_between_positions"] <= smallest + 1e-9

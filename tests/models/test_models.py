@@ -71,8 +71,8 @@ def test_cgan_step_uses_the_notes_targets(kind):
     head = task.model.discriminator.head
     last = head if kind == "notes" else head[-1]
     bias = np.linspace(-1.0, 1.5, last.bias.shape[0]).astype(np.float32)
-    last.weight.data[...] = 0.0
-    last.bias.data[...] = bias
+    last.weight._array[...] = 0.0
+    last.bias._array[...] = bias
     task.optimizers["discriminator"].param_groups[0]["lr"] = 0.0  # D unchanged by its step
     images, labels = _batch(6)
     result = task.train_step(images, labels)
@@ -152,7 +152,7 @@ def test_patch_embedding_matches_a_loop_over_patches():
     embedding = PatchEmbedding(7, 1, 5)
     images = np.random.default_rng(0).random((2, 1, 28, 28)).astype(np.float32)
     got = embedding(hg.tensor(images)).detach().numpy()
-    weight, bias = embedding.projection.weight.data, embedding.projection.bias.data
+    weight, bias = embedding.projection.weight._array, embedding.projection.bias._array
     for b in range(2):
         for row in range(4):
             for col in range(4):

@@ -30,8 +30,8 @@ REFERENCES = {
 def test_function_and_module_match_reference(name):
     function, module, reference = REFERENCES[name]
     x = hg.tensor(X, dtype=hg.float64)
-    np.testing.assert_allclose(function(x).data, reference(X), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(module(x).data, reference(X), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(function(x)._array, reference(X), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(module(x)._array, reference(X), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))
@@ -50,14 +50,14 @@ def test_gradgradcheck_smooth_ones(name):
 
 def test_parameters_of_leaky_relu_elu_gelu():
     x = hg.tensor(X, dtype=hg.float64)
-    np.testing.assert_allclose(hg.nn.LeakyReLU(0.2)(x).data, np.where(X > 0, X, 0.2 * X))
-    np.testing.assert_allclose(hg.nn.ELU(alpha=0.5)(x).data,
+    np.testing.assert_allclose(hg.nn.LeakyReLU(0.2)(x)._array, np.where(X > 0, X, 0.2 * X))
+    np.testing.assert_allclose(hg.nn.ELU(alpha=0.5)(x)._array,
                                np.where(X > 0, X, 0.5 * (np.exp(X) - 1)))
     inner = math.sqrt(2 / math.pi) * (X + 0.044715 * X ** 3)
-    np.testing.assert_allclose(hg.nn.GELU("tanh")(x).data, 0.5 * X * (1 + np.tanh(inner)),
+    np.testing.assert_allclose(hg.nn.GELU("tanh")(x)._array, 0.5 * X * (1 + np.tanh(inner)),
                                rtol=1e-12)
     # The tanh approximation is close to, but not the same as, the exact erf form.
-    difference = np.abs(A.gelu(x, "tanh").data - A.gelu(x).data)
+    difference = np.abs(A.gelu(x, "tanh")._array - A.gelu(x)._array)
     assert 0 < difference.max() < 1e-3
     assert gradcheck(lambda t: A.gelu(t, "tanh"), [hg.tensor(X, dtype=hg.float64,
                                                               requires_grad=True)])
@@ -68,7 +68,7 @@ def test_parameters_of_leaky_relu_elu_gelu():
 def test_elu_has_finite_gradient_for_large_inputs():
     x = hg.tensor([1000.0, -1000.0], dtype=hg.float64, requires_grad=True)
     A.elu(x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [1.0, 0.0])
+    np.testing.assert_allclose(x.grad._array, [1.0, 0.0])
 
 
 def test_softmax_and_log_softmax_modules():
@@ -77,11 +77,11 @@ def test_softmax_and_log_softmax_modules():
     x = hg.tensor(values)
     for dim in (0, 1, -1):
         expected = np.exp(values) / np.exp(values).sum(axis=dim, keepdims=True)
-        np.testing.assert_allclose(hg.nn.Softmax(dim)(x).data, expected, rtol=1e-12)
-        np.testing.assert_allclose(hg.nn.LogSoftmax(dim)(x).data, np.log(expected), rtol=1e-12)
+        np.testing.assert_allclose(hg.nn.Softmax(dim)(x)._array, expected, rtol=1e-12)
+        np.testing.assert_allclose(hg.nn.LogSoftmax(dim)(x)._array, np.log(expected), rtol=1e-12)
     # PyTorch's implicit dim for 3-D input is 0.
     expected = np.exp(values) / np.exp(values).sum(axis=0, keepdims=True)
-    np.testing.assert_allclose(A.softmax(x).data, expected, rtol=1e-12)
+    np.testing.assert_allclose(A.softmax(x)._array, expected, rtol=1e-12)
     t = hg.tensor(values, requires_grad=True)
     assert gradcheck(lambda v: A.log_softmax(v, dim=1), [t])
     assert gradcheck(lambda v: A.softmax(v, dim=-1), [t])
@@ -92,9 +92,9 @@ def test_softmax_and_log_softmax_modules():
 def test_activations_are_monotone_where_expected(values):
     x = hg.tensor(sorted(values), dtype=hg.float64)
     for function in (A.relu, A.leaky_relu, A.elu, A.sigmoid, A.tanh, A.softplus):
-        out = function(x).data
+        out = function(x)._array
         assert np.all(np.diff(out) >= -1e-12)
-    assert np.all(A.gelu(x).data >= -0.17) and np.all(A.silu(x).data >= -0.28)
+    assert np.all(A.gelu(x)._array >= -0.17) and np.all(A.silu(x)._array >= -0.28)
 
 
 def test_modules_have_no_parameters_and_pytorch_repr():

@@ -66,7 +66,7 @@ def test_sdpa_matches_numpy(case):
     out = scaled_dot_product_attention(hg.tensor(q), hg.tensor(k), hg.tensor(v), **kwargs)
     expected = np_sdpa(q, k, v, **ref_kwargs)
     assert out.shape == expected.shape
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_sdpa_causal_is_top_left_aligned_and_ignores_the_future():
@@ -76,8 +76,8 @@ def test_sdpa_causal_is_top_left_aligned_and_ignores_the_future():
     changed[:, 3:] += 100.0  # keys 3, 4 are in the future of every query 0..2
     out2 = scaled_dot_product_attention(hg.tensor(q), hg.tensor(k), hg.tensor(changed),
                                         is_causal=True)
-    np.testing.assert_allclose(out.data, out2.data)
-    np.testing.assert_allclose(out.data[0, 0], v[0, 0])  # query 0 sees only key 0
+    np.testing.assert_allclose(out._array, out2._array)
+    np.testing.assert_allclose(out._array[0, 0], v[0, 0])  # query 0 sees only key 0
 
 
 def test_sdpa_fully_masked_row_is_zero_with_finite_gradients():
@@ -87,11 +87,11 @@ def test_sdpa_fully_masked_row_is_zero_with_finite_gradients():
     mask = np.ones((2, 4), dtype=bool)
     mask[1] = False
     out = scaled_dot_product_attention(q, k, v, attn_mask=hg.tensor(mask))
-    np.testing.assert_array_equal(out.data[1], [0.0, 0.0])
+    np.testing.assert_array_equal(out._array[1], [0.0, 0.0])
     out.sum().backward()
     for t in (q, k, v):
-        assert np.all(np.isfinite(t.grad.data))
-    np.testing.assert_array_equal(q.grad.data[1], np.zeros(3))
+        assert np.all(np.isfinite(t.grad._array))
+    np.testing.assert_array_equal(q.grad._array[1], np.zeros(3))
 
 
 @pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
@@ -116,14 +116,14 @@ def test_sdpa_second_derivatives():
 
 def test_sdpa_dropout_and_errors():
     q, k, v = (hg.tensor(rand(3, 4, seed=s)) for s in (18, 19, 20))
-    np.testing.assert_array_equal(scaled_dot_product_attention(q, k, v, dropout_p=1.0).data,
+    np.testing.assert_array_equal(scaled_dot_product_attention(q, k, v, dropout_p=1.0)._array,
                                   np.zeros((3, 4)))
     hg.manual_seed(0)
-    a = scaled_dot_product_attention(q, k, v, dropout_p=0.5).data
+    a = scaled_dot_product_attention(q, k, v, dropout_p=0.5)._array
     hg.manual_seed(0)
-    b = scaled_dot_product_attention(q, k, v, dropout_p=0.5).data
+    b = scaled_dot_product_attention(q, k, v, dropout_p=0.5)._array
     np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, scaled_dot_product_attention(q, k, v).data)
+    assert not np.allclose(a, scaled_dot_product_attention(q, k, v)._array)
     with pytest.raises(ValueError, match="is_causal"):
         scaled_dot_product_attention(q, k, v, attn_mask=hg.ones(3, 3), is_causal=True)
     with pytest.raises(ValueError, match="incompatible shapes"):
@@ -139,11 +139,11 @@ def np_mha(module, query, key, value, attn_mask=None, key_padding_mask=None, cau
     heads, embed = module.num_heads, module.embed_dim
     head_dim = embed // heads
     if module.in_proj_weight is not None:
-        w_q, w_k, w_v = np.split(module.in_proj_weight.data, 3)
+        w_q, w_k, w_v = np.split(module.in_proj_weight._array, 3)
     else:
-        w_q, w_k, w_v = (module.q_proj_weight.data, module.k_proj_weight.data,
-                         module.v_proj_weight.data)
-    b_q, b_k, b_v = np.split(module.in_proj_bias.data, 3)
+        w_q, w_k, w_v = (module.q_proj_weight._array, module.k_proj_weight._array,
+                         module.v_proj_weight._array)
+    b_q, b_k, b_v = np.split(module.in_proj_bias._array, 3)
     q, k, v = query @ w_q.T + b_q, key @ w_k.T + b_k, value @ w_v.T + b_v
     length, batch, _ = query.shape
     source = key.shape[0]
@@ -171,7 +171,7 @@ def np_mha(module, query, key, value, attn_mask=None, key_padding_mask=None, cau
             w = np_softmax_rows(scores)
             weights[n, h] = w
             out[:, n, cols] = w @ v[:, n, cols]
-    out = out @ module.out_proj.weight.data.T + module.out_proj.bias.data
+    out = out @ module.out_proj.weight._array.T + module.out_proj.bias._array
     return out, weights
 
 
@@ -180,8 +180,8 @@ def make_mha(embed=6, heads=2, seed=0, **kwargs):
     module = hg.nn.MultiheadAttention(embed, heads, dtype=hg.float64, **kwargs)
     # Non-zero biases so that the test sees them (PyTorch initialises them to zero).
     rng = np.random.default_rng(seed)
-    module.in_proj_bias.data[...] = rng.standard_normal(module.in_proj_bias.shape)
-    module.out_proj.bias.data[...] = rng.standard_normal(module.out_proj.bias.shape)
+    module.in_proj_bias._array[...] = rng.standard_normal(module.in_proj_bias.shape)
+    module.out_proj.bias._array[...] = rng.standard_normal(module.out_proj.bias.shape)
     return module
 
 
@@ -192,10 +192,10 @@ def test_mha_parameters_and_init():
         ("in_proj_weight", (24, 8)), ("in_proj_bias", (24,)), ("out_proj.weight", (8, 8)),
         ("out_proj.bias", (8,))]
     bound = math.sqrt(6 / (24 + 8))
-    assert np.abs(module.in_proj_weight.data).max() <= bound
-    assert np.abs(module.in_proj_weight.data).max() > 0.8 * bound
-    np.testing.assert_array_equal(module.in_proj_bias.data, 0)
-    np.testing.assert_array_equal(module.out_proj.bias.data, 0)
+    assert np.abs(module.in_proj_weight._array).max() <= bound
+    assert np.abs(module.in_proj_weight._array).max() > 0.8 * bound
+    np.testing.assert_array_equal(module.in_proj_bias._array, 0)
+    np.testing.assert_array_equal(module.out_proj.bias._array, 0)
     separate = hg.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False)
     assert [(k, v.shape) for k, v in separate.state_dict().items()] == [
         ("q_proj_weight", (8, 8)), ("k_proj_weight", (8, 3)), ("v_proj_weight", (8, 5)),
@@ -235,10 +235,10 @@ def test_mha_self_attention_matches_numpy(case):
     expected_out, expected_weights = np_mha(
         module, x, x, x, attn_mask=masks.get("attn_mask"),
         key_padding_mask=masks.get("key_padding_mask"), causal=masks.get("is_causal", False))
-    np.testing.assert_allclose(out.data, expected_out, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(weights.data, expected_weights, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out._array, expected_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights._array, expected_weights, rtol=1e-10, atol=1e-12)
     _, averaged = module(tensor_x, tensor_x, tensor_x, **kwargs)
-    np.testing.assert_allclose(averaged.data, expected_weights.mean(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(averaged._array, expected_weights.mean(axis=1), rtol=1e-10)
 
 
 def test_mha_cross_attention_batch_first_kdim_vdim():
@@ -251,8 +251,8 @@ def test_mha_cross_attention_batch_first_kdim_vdim():
         module, query.transpose(1, 0, 2), key.transpose(1, 0, 2), value.transpose(1, 0, 2),
         key_padding_mask=padding)
     assert out.shape == (2, 3, 4) and weights.shape == (2, 3, 5)
-    np.testing.assert_allclose(out.data, expected_out.transpose(1, 0, 2), rtol=1e-10)
-    np.testing.assert_allclose(weights.data, expected_weights.mean(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(out._array, expected_out.transpose(1, 0, 2), rtol=1e-10)
+    np.testing.assert_allclose(weights._array, expected_weights.mean(axis=1), rtol=1e-10)
 
 
 def test_mha_unbatched_and_need_weights_false():
@@ -261,11 +261,11 @@ def test_mha_unbatched_and_need_weights_false():
     out, weights = module(hg.tensor(x), hg.tensor(x), hg.tensor(x))
     expected_out, expected_weights = np_mha(module, x[:, None], x[:, None], x[:, None])
     assert out.shape == (3, 6) and weights.shape == (3, 3)
-    np.testing.assert_allclose(out.data, expected_out[:, 0], rtol=1e-10)
-    np.testing.assert_allclose(weights.data, expected_weights.mean(axis=1)[0], rtol=1e-10)
+    np.testing.assert_allclose(out._array, expected_out[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(weights._array, expected_weights.mean(axis=1)[0], rtol=1e-10)
     out2, none = module(hg.tensor(x), hg.tensor(x), hg.tensor(x), need_weights=False)
     assert none is None
-    np.testing.assert_allclose(out2.data, out.data)
+    np.testing.assert_allclose(out2._array, out._array)
 
 
 def test_mha_gradcheck_inputs_and_parameters():
@@ -289,11 +289,11 @@ def test_mha_dropout_train_vs_eval():
     train_out, train_weights = module(x, x, x)
     module.eval()
     eval_out, eval_weights = module(x, x, x)
-    expected_out, expected_weights = np_mha(module, x.data, x.data, x.data)
-    np.testing.assert_allclose(eval_out.data, expected_out, rtol=1e-10)
-    assert not np.allclose(train_out.data, eval_out.data)
+    expected_out, expected_weights = np_mha(module, x._array, x._array, x._array)
+    np.testing.assert_allclose(eval_out._array, expected_out, rtol=1e-10)
+    assert not np.allclose(train_out._array, eval_out._array)
     # Returned training weights are post-dropout: each entry is 0 or 2x the eval weight/head.
-    assert not np.allclose(train_weights.data, eval_weights.data)
+    assert not np.allclose(train_weights._array, eval_weights._array)
 
 
 def test_mha_shape_errors():
@@ -312,7 +312,7 @@ def test_mha_shape_errors():
 
 
 def test_positional_encoding_formula():
-    table = sinusoidal_positional_encoding(50, 8, dtype=hg.float64).data
+    table = sinusoidal_positional_encoding(50, 8, dtype=hg.float64)._array
     for pos in (0, 1, 7, 49):
         for i in range(4):
             angle = pos / 10000 ** (2 * i / 8)
@@ -321,11 +321,11 @@ def test_positional_encoding_formula():
 
 
 def test_positional_encoding_properties():
-    table = sinusoidal_positional_encoding(200, 16, dtype=hg.float64).data
+    table = sinusoidal_positional_encoding(200, 16, dtype=hg.float64)._array
     assert np.all(np.abs(table) <= 1.0)  # bounded, however long the sequence
     assert len({tuple(np.round(row, 9)) for row in table}) == 200  # unique rows
     np.testing.assert_array_equal(table, sinusoidal_positional_encoding(200, 16,
-                                                                         dtype=hg.float64).data)
+                                                                         dtype=hg.float64)._array)
     # PE(pos + k) = M_k PE(pos): one linear map for every pos, depending only on k...
     frequencies = 10000.0 ** (-np.arange(0, 16, 2) / 16)
     for k in (1, 5, 30):
@@ -353,11 +353,11 @@ def test_positional_encoding_module():
     assert list(layer.state_dict()) == []  # non-persistent buffer
     assert [name for name, _ in layer.named_buffers()] == ["pe"]
     x = rand(5, 2, 6, seed=19).astype(np.float32)
-    table = sinusoidal_positional_encoding(5, 6).data
-    np.testing.assert_allclose(layer(hg.tensor(x)).data, x + table[:, None], rtol=1e-6)
+    table = sinusoidal_positional_encoding(5, 6)._array
+    np.testing.assert_allclose(layer(hg.tensor(x))._array, x + table[:, None], rtol=1e-6)
     batch_first = hg.nn.PositionalEncoding(6, max_len=20, dropout=0.0, batch_first=True)
     xb = x.transpose(1, 0, 2)
-    np.testing.assert_allclose(batch_first(hg.tensor(xb)).data, xb + table[None], rtol=1e-6)
+    np.testing.assert_allclose(batch_first(hg.tensor(xb))._array, xb + table[None], rtol=1e-6)
     odd = sinusoidal_positional_encoding(4, 5)
     assert odd.shape == (4, 5)
     with pytest.raises(ValueError, match="max_len"):
@@ -366,7 +366,7 @@ def test_positional_encoding_module():
     assert gradcheck(layer, [t])
     dropping = hg.nn.PositionalEncoding(6, max_len=20, dropout=0.5)
     ones = hg.ones(4, 3, 6)
-    assert not np.allclose(dropping(ones).data, dropping.eval()(ones).data)
+    assert not np.allclose(dropping(ones)._array, dropping.eval()(ones)._array)
 
 
 @settings(max_examples=25, deadline=None)
@@ -382,7 +382,7 @@ def test_sdpa_shapes_and_values_property(batch, length, source, embed, value_dim
     out = scaled_dot_product_attention(hg.tensor(q), hg.tensor(k), hg.tensor(v),
                                        attn_mask=None if mask is None else hg.tensor(mask))
     assert out.shape == (batch, length, value_dim)
-    np.testing.assert_allclose(out.data, np_sdpa(q, k, v, mask=mask), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out._array, np_sdpa(q, k, v, mask=mask), rtol=1e-10, atol=1e-12)
     # Each output row is a convex combination of value rows (or zero when fully masked).
-    assert np.all(out.data <= np.maximum(v.max(axis=1, keepdims=True), 0) + 1e-12)
-    assert np.all(out.data >= np.minimum(v.min(axis=1, keepdims=True), 0) - 1e-12)
+    assert np.all(out._array <= np.maximum(v.max(axis=1, keepdims=True), 0) + 1e-12)
+    assert np.all(out._array >= np.minimum(v.min(axis=1, keepdims=True), 0) - 1e-12)

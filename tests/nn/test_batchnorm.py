@@ -19,33 +19,33 @@ def numpy_bn_train(x, axes, eps, weight, bias):
 def test_batchnorm2d_training_forward_and_running_stats():
     rng = np.random.default_rng(0)
     bn = hg.nn.BatchNorm2d(3, momentum=0.1)
-    bn.weight.data[...] = [1.0, 2.0, 0.5]
-    bn.bias.data[...] = [0.0, -1.0, 3.0]
+    bn.weight._array[...] = [1.0, 2.0, 0.5]
+    bn.bias._array[...] = [0.0, -1.0, 3.0]
     running_mean, running_var = np.zeros(3), np.ones(3)
     for step in range(3):
         x = rng.standard_normal((4, 3, 5, 2)).astype(np.float32) * (step + 1) + step
         out = bn(hg.tensor(x))
-        np.testing.assert_allclose(out.data, numpy_bn_train(x.astype(np.float64), (0, 2, 3),
-                                                            1e-5, bn.weight.data,
-                                                            bn.bias.data), atol=1e-4)
+        np.testing.assert_allclose(out._array, numpy_bn_train(x.astype(np.float64), (0, 2, 3),
+                                                            1e-5, bn.weight._array,
+                                                            bn.bias._array), atol=1e-4)
         running_mean = 0.9 * running_mean + 0.1 * x.mean(axis=(0, 2, 3))
         running_var = 0.9 * running_var + 0.1 * x.var(axis=(0, 2, 3), ddof=1)
-    np.testing.assert_allclose(bn.running_mean.data, running_mean, rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data, running_var, rtol=1e-5)
-    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked.data) == 3
+    np.testing.assert_allclose(bn.running_mean._array, running_mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var._array, running_var, rtol=1e-5)
+    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked._array) == 3
 
 
 def test_batchnorm_eval_uses_running_stats():
     bn = hg.nn.BatchNorm1d(2, eps=1e-3)
-    bn.running_mean.data[...] = [1.0, -2.0]
-    bn.running_var.data[...] = [4.0, 0.25]
-    bn.weight.data[...] = [2.0, 1.0]
-    bn.bias.data[...] = [0.5, 0.0]
+    bn.running_mean._array[...] = [1.0, -2.0]
+    bn.running_var._array[...] = [4.0, 0.25]
+    bn.weight._array[...] = [2.0, 1.0]
+    bn.bias._array[...] = [0.5, 0.0]
     bn.eval()
     x = np.array([[3.0, -1.0], [1.0, -2.0], [0.0, 0.0]], dtype=np.float32)
     expected = (x - [1.0, -2.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-3) * [2.0, 1.0] + [0.5, 0]
-    np.testing.assert_allclose(bn(hg.tensor(x)).data, expected, rtol=1e-5)
-    assert int(bn.num_batches_tracked.data) == 0
+    np.testing.assert_allclose(bn(hg.tensor(x))._array, expected, rtol=1e-5)
+    assert int(bn.num_batches_tracked._array) == 0
     assert bn.running_mean.tolist() == [1.0, -2.0]
 
 
@@ -55,9 +55,9 @@ def test_momentum_none_is_cumulative_average():
     batches = [rng.standard_normal((5, 2)) for _ in range(4)]
     for batch in batches:
         bn(hg.tensor(batch, dtype=hg.float32))
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([b.mean(0) for b in batches], 0),
+    np.testing.assert_allclose(bn.running_mean._array, np.mean([b.mean(0) for b in batches], 0),
                                rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data,
+    np.testing.assert_allclose(bn.running_var._array,
                                np.mean([b.var(0, ddof=1) for b in batches], 0), rtol=1e-5)
 
 
@@ -65,7 +65,7 @@ def test_batchnorm1d_three_dimensional_input():
     x = np.random.default_rng(2).standard_normal((4, 3, 6))
     bn = hg.nn.BatchNorm1d(3, affine=False)
     out = bn(hg.tensor(x, dtype=hg.float64))
-    np.testing.assert_allclose(out.data, numpy_bn_train(x, (0, 2), 1e-5, np.ones(3),
+    np.testing.assert_allclose(out._array, numpy_bn_train(x, (0, 2), 1e-5, np.ones(3),
                                                         np.zeros(3)), atol=1e-10)
     assert bn.weight is None and list(bn.state_dict()) == [
         "running_mean", "running_var", "num_batches_tracked"]
@@ -75,7 +75,7 @@ def test_without_running_stats_eval_uses_batch_statistics():
     bn = hg.nn.BatchNorm2d(2, track_running_stats=False).eval()
     x = np.random.default_rng(3).standard_normal((3, 2, 2, 2))
     out = bn(hg.tensor(x, dtype=hg.float64))
-    np.testing.assert_allclose(out.data, numpy_bn_train(x, (0, 2, 3), 1e-5, np.ones(2),
+    np.testing.assert_allclose(out._array, numpy_bn_train(x, (0, 2, 3), 1e-5, np.ones(2),
                                                         np.zeros(2)), atol=1e-10)
     assert list(bn.state_dict()) == ["weight", "bias"]
 

@@ -79,7 +79,7 @@ def test_conv2d_matches_naive_loops(config):
     w = rng.standard_normal((4, 4 // groups, 3, 2))
     b = rng.standard_normal(4)
     got = F.conv2d(hg.tensor(x), hg.tensor(w), hg.tensor(b), **config)
-    np.testing.assert_allclose(got.data, naive_conv2d(x, w, b, **config), atol=1e-10)
+    np.testing.assert_allclose(got._array, naive_conv2d(x, w, b, **config), atol=1e-10)
 
 
 @settings(max_examples=25, deadline=None)
@@ -92,7 +92,7 @@ def test_conv2d_random_configs(kernel, stride, padding, dilation, groups, size):
     x = rng.standard_normal((1, 2, size, size + 1))
     w = rng.standard_normal((2, 2 // groups, kernel, kernel))
     config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    got = F.conv2d(hg.tensor(x), hg.tensor(w), **config).data
+    got = F.conv2d(hg.tensor(x), hg.tensor(w), **config)._array
     pairs = {k: (v, v) if k != "groups" else v for k, v in config.items()}
     np.testing.assert_allclose(got, naive_conv2d(x, w, **pairs), atol=1e-10)
 
@@ -115,7 +115,7 @@ def test_conv_transpose2d_matches_naive_loops(config):
     w = rng.standard_normal((4, 3, 3, 2))
     b = rng.standard_normal(3 * config["groups"])
     got = F.conv_transpose2d(hg.tensor(x), hg.tensor(w), hg.tensor(b), **config)
-    np.testing.assert_allclose(got.data, naive_conv_transpose2d(x, w, b, **config), atol=1e-10)
+    np.testing.assert_allclose(got._array, naive_conv_transpose2d(x, w, b, **config), atol=1e-10)
 
 
 def test_conv_transpose_is_the_adjoint_of_conv():
@@ -128,7 +128,7 @@ def test_conv_transpose_is_the_adjoint_of_conv():
     back = F.conv_transpose2d(hg.tensor(probe), hg.tensor(w), stride=2, padding=1, groups=2,
                               output_padding=(0, 1))
     assert back.shape == x.shape
-    np.testing.assert_allclose((y.data * probe).sum(), (x * back.data).sum(), rtol=1e-10)
+    np.testing.assert_allclose((y._array * probe).sum(), (x * back._array).sum(), rtol=1e-10)
 
 
 def test_conv1d_matches_naive():
@@ -139,7 +139,7 @@ def test_conv1d_matches_naive():
     got = F.conv1d(hg.tensor(x), hg.tensor(w), hg.tensor(b), stride=2, padding=1, dilation=2,
                    groups=2)
     expected = naive_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (1, 2), 2)[:, :, 0]
-    np.testing.assert_allclose(got.data, expected, atol=1e-10)
+    np.testing.assert_allclose(got._array, expected, atol=1e-10)
 
 
 def test_conv_transpose1d_matches_naive():
@@ -149,7 +149,7 @@ def test_conv_transpose1d_matches_naive():
     got = F.conv_transpose1d(hg.tensor(x), hg.tensor(w), stride=2, padding=1, output_padding=1)
     expected = naive_conv_transpose2d(x[:, :, None], w[:, :, None], None, (1, 2), (0, 1),
                                       (0, 1))[:, :, 0]
-    np.testing.assert_allclose(got.data, expected, atol=1e-10)
+    np.testing.assert_allclose(got._array, expected, atol=1e-10)
 
 
 def test_padding_same_keeps_size_even_kernel():
@@ -160,13 +160,13 @@ def test_padding_same_keeps_size_even_kernel():
     assert got.shape == (1, 1, 5, 6)
     # PyTorch puts the odd extra padding at the end: left/top pad total//2.
     padded = np.pad(x, ((0, 0), (0, 0), (0, 1), (1, 2)))
-    np.testing.assert_allclose(got.data, naive_conv2d(padded, w), atol=1e-10)
+    np.testing.assert_allclose(got._array, naive_conv2d(padded, w), atol=1e-10)
 
 
 def test_unbatched_input():
     x = hg.randn(3, 5, 5)
     conv = hg.nn.Conv2d(3, 2, 3)
-    np.testing.assert_allclose(conv(x).data, conv(x.unsqueeze(0)).data[0], rtol=1e-6)
+    np.testing.assert_allclose(conv(x)._array, conv(x.unsqueeze(0))._array[0], rtol=1e-6)
 
 
 def _f64(*shape, seed=0):
@@ -217,14 +217,14 @@ def test_conv_layers_default_init_matches_pytorch_bounds():
     conv = hg.nn.Conv2d(4, 64, 3)
     bound = 1 / math.sqrt(4 * 9)
     assert conv.weight.shape == (64, 4, 3, 3) and conv.bias.shape == (64,)
-    assert np.abs(conv.weight.data).max() <= bound
-    assert np.abs(conv.weight.data).max() > 0.95 * bound
-    assert np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight._array).max() <= bound
+    assert np.abs(conv.weight._array).max() > 0.95 * bound
+    assert np.abs(conv.bias._array).max() <= bound
     assert conv.weight.dtype == np.float32
     transposed = hg.nn.ConvTranspose2d(8, 6, 3, groups=2)
     assert transposed.weight.shape == (8, 3, 3, 3)
     # PyTorch's fan_in for transposed weights is weight.size(1) * k * k.
-    assert np.abs(transposed.weight.data).max() <= 1 / math.sqrt(3 * 9)
+    assert np.abs(transposed.weight._array).max() <= 1 / math.sqrt(3 * 9)
     assert hg.nn.Conv1d(2, 3, 5, bias=False).bias is None
 
 
@@ -232,9 +232,9 @@ def test_conv_layer_state_dict_keys_and_forward():
     conv = hg.nn.Conv2d(3, 5, (3, 1), stride=2, padding=(1, 0), bias=True)
     assert list(conv.state_dict()) == ["weight", "bias"]
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 4)).astype(np.float32)
-    expected = naive_conv2d(x.astype(np.float64), conv.weight.data.astype(np.float64),
-                            conv.bias.data, (2, 2), (1, 0))
-    np.testing.assert_allclose(conv(hg.tensor(x)).data, expected, rtol=1e-4, atol=1e-5)
+    expected = naive_conv2d(x.astype(np.float64), conv.weight._array.astype(np.float64),
+                            conv.bias._array, (2, 2), (1, 0))
+    np.testing.assert_allclose(conv(hg.tensor(x))._array, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_conv_transpose2d_output_size_argument():
@@ -263,8 +263,8 @@ def test_output_padding_below_dilation_but_not_stride():
     x, w = _f64(1, 1, 3, 3), _f64(1, 1, 2, 2, seed=1)
     config = dict(stride=1, output_padding=1, dilation=2)
     out = F.conv_transpose2d(x, w, **config)
-    expected = naive_conv_transpose2d(x.data, w.data, None, (1, 1), (0, 0), (1, 1), 1, (2, 2))
-    np.testing.assert_allclose(out.data, expected, atol=1e-12)
+    expected = naive_conv_transpose2d(x._array, w._array, None, (1, 1), (0, 0), (1, 1), 1, (2, 2))
+    np.testing.assert_allclose(out._array, expected, atol=1e-12)
     assert gradcheck(lambda x, w: F.conv_transpose2d(x, w, **config), [x, w])
 
 

@@ -77,9 +77,9 @@ def test_single_sample_matches_enumeration(steps, classes, target, blank):
                    reduction="none")
     assert got.shape == (1,)
     if np.isinf(expected):
-        assert np.isinf(got.data[0]) and got.data[0] > 0
+        assert np.isinf(got._array[0]) and got._array[0] > 0
     else:
-        np.testing.assert_allclose(got.data[0], expected, rtol=1e-10)
+        np.testing.assert_allclose(got._array[0], expected, rtol=1e-10)
 
 
 def test_batch_variable_lengths_both_target_formats_and_reductions():
@@ -96,7 +96,7 @@ def test_batch_variable_lengths_both_target_formats_and_reductions():
     for target_tensor in (padded, concatenated):
         none = ctc_loss(hg.tensor(log_probs), target_tensor, input_lengths, lengths,
                         reduction="none")
-        np.testing.assert_allclose(none.data, expected, rtol=1e-10)
+        np.testing.assert_allclose(none._array, expected, rtol=1e-10)
         total = ctc_loss(hg.tensor(log_probs), target_tensor, hg.tensor(input_lengths),
                          hg.tensor(lengths), reduction="sum")
         np.testing.assert_allclose(total.item(), expected.sum(), rtol=1e-10)
@@ -115,7 +115,7 @@ def test_float32_close_to_float64():
     double = ctc_loss(hg.tensor(log_probs), *args, reduction="none")
     single = ctc_loss(hg.tensor(log_probs.astype(np.float32)), *args, reduction="none")
     assert single.dtype == np.float32
-    np.testing.assert_allclose(single.data, double.data, rtol=1e-5)
+    np.testing.assert_allclose(single._array, double._array, rtol=1e-5)
 
 
 def test_impossible_targets_and_zero_infinity():
@@ -124,16 +124,16 @@ def test_impossible_targets_and_zero_infinity():
     targets = hg.tensor([[1, 1], [1, 2]])   # the first needs 3 frames
     log_probs = hg.tensor(data, requires_grad=True)
     loss = ctc_loss(log_probs, targets, [2, 2], [2, 2], reduction="none")
-    assert np.isinf(loss.data[0]) and np.isfinite(loss.data[1])
+    assert np.isinf(loss._array[0]) and np.isfinite(loss._array[1])
     loss.sum().backward()
-    assert np.isnan(log_probs.grad.data[:, 0]).all()
+    assert np.isnan(log_probs.grad._array[:, 0]).all()
 
     log_probs = hg.tensor(data, requires_grad=True)
     loss = ctc_loss(log_probs, targets, [2, 2], [2, 2], reduction="sum", zero_infinity=True)
     np.testing.assert_allclose(loss.item(), enumerate_nll(data[:, 1], [1, 2]), rtol=1e-10)
     loss.backward()
-    assert (log_probs.grad.data[:, 0] == 0).all()
-    assert np.isfinite(log_probs.grad.data).all() and (log_probs.grad.data[:, 1] != 0).any()
+    assert (log_probs.grad._array[:, 0] == 0).all()
+    assert np.isfinite(log_probs.grad._array).all() and (log_probs.grad._array[:, 1] != 0).any()
 
 
 def test_gradient_matches_enumeration_and_finite_differences():
@@ -150,7 +150,7 @@ def test_gradient_matches_enumeration_and_finite_differences():
     assert gradcheck(lambda x: ctc_loss(hg.log_softmax(x, dim=2), targets, *lengths), [logits])
     log_probs = hg.tensor(data, requires_grad=True)
     ctc_loss(log_probs, targets, *lengths, reduction="sum").backward()
-    assert (log_probs.grad.data[3, 2] == 0).all()
+    assert (log_probs.grad._array[3, 2] == 0).all()
 
 
 def test_gradient_of_raw_log_probs_is_minus_occupancy():
@@ -167,7 +167,7 @@ def test_gradient_of_raw_log_probs_is_minus_occupancy():
             total += p
             for t, c in enumerate(path):
                 occupancy[t, c] += p
-    np.testing.assert_allclose(log_probs.grad.data[:, 0], -occupancy / total, rtol=1e-9)
+    np.testing.assert_allclose(log_probs.grad._array[:, 0], -occupancy / total, rtol=1e-9)
 
 
 def test_second_derivative_raises():
@@ -261,14 +261,14 @@ def test_saved_alphas_and_recomputed_alphas_give_the_same_gradient():
     loss = ctc_loss(log_probs, targets, *lengths, reduction="sum")
     assert any(entry[0]() is not None for entry in _SAVED_ALPHAS.values())
     loss.backward()
-    fresh_nll = hg.tensor(loss.data.copy())   # not the forward's output: alphas recomputed
+    fresh_nll = hg.tensor(loss._array.copy())   # not the forward's output: alphas recomputed
     recomputed = ctc_nll_backward(hg.ones(3), hg.tensor(data), targets, hg.tensor(lengths[0]),
                                   hg.tensor(lengths[1]), fresh_nll, 0, False)
-    np.testing.assert_allclose(log_probs.grad.data, recomputed.data, rtol=1e-6)
+    np.testing.assert_allclose(log_probs.grad._array, recomputed._array, rtol=1e-6)
     # Float32 gradients agree with float64 ones.
     double = hg.tensor(data.astype(np.float64), requires_grad=True)
     ctc_loss(double, targets, *lengths, reduction="sum").backward()
-    np.testing.assert_allclose(log_probs.grad.data, double.grad.data, atol=1e-5)
+    np.testing.assert_allclose(log_probs.grad._array, double.grad._array, atol=1e-5)
     del loss
     import gc
 
@@ -294,7 +294,7 @@ def test_property_matches_enumeration(case):
     expected = enumerate_nll(log_probs[:, 0], target, blank)
     padded = hg.tensor([target + [target[0] if target else 1 - min(blank, 1)] * 2])
     got = ctc_loss(hg.tensor(log_probs), padded, [steps], [len(target)], blank=blank,
-                   reduction="none").data[0]
+                   reduction="none")._array[0]
     if np.isinf(expected):
         assert np.isposinf(got)
     else:
@@ -329,9 +329,9 @@ def test_zero_input_lengths_and_empty_time_axis():
     log_probs = hg.tensor(random_log_probs(np.random.default_rng(8), 4, 3, 3), requires_grad=True)
     targets = hg.tensor([[1, 2], [1, 0], [0, 0]])
     loss = ctc_loss(log_probs, targets, [4, 0, 0], [2, 1, 0], reduction="none")
-    assert np.isposinf(loss.data[1]) and loss.data[2] == 0.0 and np.isfinite(loss.data[0])
+    assert np.isposinf(loss._array[1]) and loss._array[2] == 0.0 and np.isfinite(loss._array[0])
     ctc_loss(log_probs, targets, [4, 0, 0], [2, 1, 0], reduction="sum",
              zero_infinity=True).backward()
-    assert not log_probs.grad.data[:, 1:].any() and log_probs.grad.data[:, 0].any()
+    assert not log_probs.grad._array[:, 1:].any() and log_probs.grad._array[:, 0].any()
     empty = ctc_loss(hg.zeros(0, 2, 3), hg.tensor([[1], [0]]), [0, 0], [1, 0], reduction="none")
     assert empty.tolist() == [np.inf, 0.0]

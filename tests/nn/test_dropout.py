@@ -11,7 +11,7 @@ from hybridgrad.nn.dropout import dropout
 def test_training_zeroes_about_p_and_scales_survivors(p):
     hg.manual_seed(0)
     x = hg.ones(20000, dtype=hg.float64)
-    out = hg.nn.Dropout(p)(x).data
+    out = hg.nn.Dropout(p)(x)._array
     kept = out != 0
     np.testing.assert_allclose(out[kept], 1.0 / (1.0 - p))
     # Binomial standard deviation is ~0.0035 here; 0.02 is a loose but meaningful bound.
@@ -25,16 +25,16 @@ def test_eval_mode_and_training_false_are_identity():
     assert layer(x) is x
     assert dropout(x, 0.7, training=False) is x
     layer.train()
-    assert not np.array_equal(layer(x).data, x.data)
+    assert not np.array_equal(layer(x)._array, x._array)
 
 
 def test_edge_probabilities():
     x = hg.randn(3, 4, requires_grad=True)
     assert dropout(x, 0.0) is x
     zeros = dropout(x, 1.0)
-    np.testing.assert_array_equal(zeros.data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(zeros._array, np.zeros((3, 4)))
     zeros.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(x.grad._array, np.zeros((3, 4)))
     with pytest.raises(ValueError, match="between 0 and 1"):
         hg.nn.Dropout(1.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
@@ -43,10 +43,10 @@ def test_edge_probabilities():
 
 def test_mask_comes_from_the_seeded_generator():
     hg.manual_seed(42)
-    first = dropout(hg.ones(50), 0.5).data
+    first = dropout(hg.ones(50), 0.5)._array
     hg.manual_seed(42)
-    second = dropout(hg.ones(50), 0.5).data
-    third = dropout(hg.ones(50), 0.5).data
+    second = dropout(hg.ones(50), 0.5)._array
+    third = dropout(hg.ones(50), 0.5)._array
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(second, third)
 
@@ -56,8 +56,8 @@ def test_gradient_is_the_same_mask():
     x = hg.randn(6, 7, dtype=hg.float64, requires_grad=True)
     out = dropout(x, 0.4)
     out.sum().backward()
-    mask = out.data / x.data
-    np.testing.assert_allclose(x.grad.data, mask)
+    mask = out._array / x._array
+    np.testing.assert_allclose(x.grad._array, mask)
     assert set(np.round(np.unique(mask), 10)) <= {0.0, round(1 / 0.6, 10)}
 
 

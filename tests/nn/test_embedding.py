@@ -13,17 +13,17 @@ def test_lookup_and_shape():
     idx = np.array([[1, 4, 1], [0, 2, 3]])
     out = emb(hg.tensor(idx))
     assert out.shape == (2, 3, 3)
-    np.testing.assert_array_equal(out.data, emb.weight.data[idx])
+    np.testing.assert_array_equal(out._array, emb.weight._array[idx])
 
 
 def test_padding_idx_gets_zero_gradient_and_repeats_accumulate():
     emb = hg.nn.Embedding(4, 2, padding_idx=1)
-    assert emb.weight.data[1].tolist() == [0.0, 0.0]
-    emb.weight.data[1] = [5.0, 5.0]  # a non-zero padding row is still returned as is
+    assert emb.weight._array[1].tolist() == [0.0, 0.0]
+    emb.weight._array[1] = [5.0, 5.0]  # a non-zero padding row is still returned as is
     out = emb(hg.tensor([[1, 2, 2], [1, 0, 3]]))
-    assert out.data[0, 0].tolist() == [5.0, 5.0]
+    assert out._array[0, 0].tolist() == [5.0, 5.0]
     (out * hg.tensor([1.0, 2.0])).sum().backward()
-    grad = emb.weight.grad.data
+    grad = emb.weight.grad._array
     assert grad[1].tolist() == [0.0, 0.0]
     assert grad[2].tolist() == [2.0, 4.0]
     assert grad[0].tolist() == [1.0, 2.0] and grad[3].tolist() == [1.0, 2.0]
@@ -31,12 +31,12 @@ def test_padding_idx_gets_zero_gradient_and_repeats_accumulate():
 
 def test_negative_padding_idx():
     emb = hg.nn.Embedding(4, 2, padding_idx=-1)
-    assert emb.padding_idx == 3 and emb.weight.data[3].tolist() == [0.0, 0.0]
+    assert emb.padding_idx == 3 and emb.weight._array[3].tolist() == [0.0, 0.0]
 
 
 def test_default_init_is_standard_normal():
     hg.manual_seed(0)
-    weight = hg.nn.Embedding(1000, 50).weight.data
+    weight = hg.nn.Embedding(1000, 50).weight._array
     assert abs(weight.mean()) < 0.01 and abs(weight.std() - 1.0) < 0.01
     assert weight.dtype == np.float32
 
@@ -46,15 +46,15 @@ def test_from_pretrained_freeze_and_state_dict():
     emb = hg.nn.Embedding.from_pretrained(table)
     assert not emb.weight.requires_grad and list(emb.state_dict()) == ["weight"]
     assert emb(hg.tensor([1])).tolist() == [[3.0, 4.0]]
-    table.data[0, 0] = 9.0
-    assert emb.weight.data[0, 0] == 1.0  # a copy
+    table._array[0, 0] = 9.0
+    assert emb.weight._array[0, 0] == 1.0  # a copy
     assert hg.nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
 
 
 def test_max_norm_renormalises_looked_up_rows():
     weight = hg.tensor([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]])
     F.embedding(hg.tensor([0, 1]), weight, max_norm=1.0)
-    np.testing.assert_allclose(np.linalg.norm(weight.data, axis=1), [1.0, 0.5, 10.0],
+    np.testing.assert_allclose(np.linalg.norm(weight._array, axis=1), [1.0, 0.5, 10.0],
                                rtol=1e-5)
 
 
@@ -68,10 +68,10 @@ def test_embedding_gradcheck():
     (full,) = hg.autograd.grad((F.embedding(idx, weight) * projection).sum(), weight)
     (padded,) = hg.autograd.grad((F.embedding(idx, weight, padding_idx=2) * projection).sum(),
                                  weight)
-    expected = full.data.copy()
+    expected = full._array.copy()
     expected[2] = 0
-    np.testing.assert_allclose(padded.data, expected)
-    assert np.abs(full.data[2]).sum() > 0
+    np.testing.assert_allclose(padded._array, expected)
+    assert np.abs(full._array[2]).sum() > 0
 
 
 def test_embedding_errors():

@@ -33,38 +33,38 @@ def test_fan_in_and_fan_out():
 def test_uniform_and_normal_in_place_and_statistics():
     t = hg.zeros(200, 100)
     assert init.uniform_(t, -0.5, 1.5) is t
-    assert t.data.min() >= -0.5 and t.data.max() <= 1.5 and abs(t.data.mean() - 0.5) < 0.02
+    assert t._array.min() >= -0.5 and t._array.max() <= 1.5 and abs(t._array.mean() - 0.5) < 0.02
     init.normal_(t, 2.0, 0.1)
-    assert abs(t.data.mean() - 2.0) < 0.005 and abs(t.data.std() - 0.1) < 0.005
+    assert abs(t._array.mean() - 2.0) < 0.005 and abs(t._array.std() - 0.1) < 0.005
     assert t.dtype == np.float32
 
 
 def test_constant_zeros_ones_eye():
     t = hg.zeros(2, 3)
-    assert init.constant_(t, 1.5).data.tolist() == [[1.5] * 3] * 2
-    assert init.zeros_(t).data.sum() == 0
-    assert init.ones_(t).data.sum() == 6
-    assert init.eye_(t).data.tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert init.constant_(t, 1.5)._array.tolist() == [[1.5] * 3] * 2
+    assert init.zeros_(t)._array.sum() == 0
+    assert init.ones_(t)._array.sum() == 6
+    assert init.eye_(t)._array.tolist() == [[1, 0, 0], [0, 1, 0]]
 
 
 def test_xavier_bounds_and_std():
     t = hg.zeros(300, 200, dtype=hg.float64)
     init.xavier_uniform_(t, gain=2.0)
     bound = 2.0 * math.sqrt(6 / 500)
-    assert np.abs(t.data).max() <= bound and np.abs(t.data).max() > 0.99 * bound
+    assert np.abs(t._array).max() <= bound and np.abs(t._array).max() > 0.99 * bound
     init.xavier_normal_(t)
-    assert abs(t.data.std() - math.sqrt(2 / 500)) < 0.002
+    assert abs(t._array.std() - math.sqrt(2 / 500)) < 0.002
 
 
 def test_kaiming_bounds_and_modes():
     t = hg.zeros(256, 64, 3, 3, dtype=hg.float64)
     init.kaiming_uniform_(t, a=math.sqrt(5))
-    assert np.abs(t.data).max() <= 1 / math.sqrt(64 * 9)
+    assert np.abs(t._array).max() <= 1 / math.sqrt(64 * 9)
     init.kaiming_uniform_(t, nonlinearity="relu")
     bound = math.sqrt(2) * math.sqrt(3 / (64 * 9))
-    assert np.abs(t.data).max() <= bound and np.abs(t.data).max() > 0.99 * bound
+    assert np.abs(t._array).max() <= bound and np.abs(t._array).max() > 0.99 * bound
     init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")
-    assert abs(t.data.std() - math.sqrt(2 / (256 * 9))) < 0.001
+    assert abs(t._array.std() - math.sqrt(2 / (256 * 9))) < 0.001
     with pytest.raises(ValueError, match="mode"):
         init.kaiming_normal_(t, mode="fan_avg")
 
@@ -72,7 +72,7 @@ def test_kaiming_bounds_and_modes():
 def test_orthogonal():
     for shape in [(4, 6), (6, 4), (3, 2, 2)]:
         t = init.orthogonal_(hg.zeros(*shape, dtype=hg.float64), gain=2.0)
-        flat = t.data.reshape(shape[0], -1)
+        flat = t._array.reshape(shape[0], -1)
         if flat.shape[0] <= flat.shape[1]:
             np.testing.assert_allclose(flat @ flat.T, 4 * np.eye(flat.shape[0]), atol=1e-10)
         else:
@@ -83,7 +83,7 @@ def test_orthogonal():
 
 def test_trunc_normal_stays_in_range():
     t = init.trunc_normal_(hg.zeros(5000), std=1.0, a=-1.0, b=0.5)
-    assert t.data.min() >= -1.0 and t.data.max() <= 0.5
+    assert t._array.min() >= -1.0 and t._array.max() <= 0.5
 
 
 def test_reproducible_with_seed_and_generator():

@@ -46,7 +46,7 @@ def test_regression_losses(reduction):
     ]
     for function, options, expected in cases:
         got = function(t64(X), t64(Y), reduction=reduction, **options)
-        np.testing.assert_allclose(got.data, reduce_ref(expected, reduction), rtol=1e-12)
+        np.testing.assert_allclose(got._array, reduce_ref(expected, reduction), rtol=1e-12)
         assert gradcheck(lambda a, b, f=function, o=options: f(a, b, reduction=reduction, **o),
                          [t64(X), t64(Y)])
 
@@ -75,11 +75,11 @@ def test_binary_cross_entropy(reduction, weighted):
     kwargs = {"weight": hg.tensor(WEIGHT)} if weighted else {}
     got = L.binary_cross_entropy(t64(PROBS), t64(TARGETS01, False), reduction=reduction,
                                  **kwargs)
-    np.testing.assert_allclose(got.data, reduce_ref(expected, reduction), rtol=1e-12)
+    np.testing.assert_allclose(got._array, reduce_ref(expected, reduction), rtol=1e-12)
     assert gradcheck(lambda p, t: L.binary_cross_entropy(p, t, reduction=reduction, **kwargs),
                      [t64(PROBS), t64(TARGETS01)])
     module = L.BCELoss(weight=kwargs.get("weight"), reduction=reduction)
-    np.testing.assert_allclose(module(t64(PROBS), t64(TARGETS01)).data, got.data)
+    np.testing.assert_allclose(module(t64(PROBS), t64(TARGETS01))._array, got._array)
 
 
 def test_binary_cross_entropy_clamps_log_at_minus_100():
@@ -88,7 +88,7 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
                                  reduction="none")
     assert got.tolist() == [100.0, 100.0, 0.0, 0.0]
     got.sum().backward()
-    assert np.isfinite(probs.grad.data).all()
+    assert np.isfinite(probs.grad._array).all()
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         L.binary_cross_entropy(hg.tensor([1.5]), hg.tensor([1.0]))
 
@@ -108,11 +108,11 @@ def test_binary_cross_entropy_with_logits(reduction, weighted, pos):
         kwargs["pos_weight"] = hg.tensor(pos_weight)
     got = L.binary_cross_entropy_with_logits(t64(X), t64(TARGETS01), reduction=reduction,
                                              **kwargs)
-    np.testing.assert_allclose(got.data, reduce_ref(expected, reduction), rtol=1e-10)
+    np.testing.assert_allclose(got._array, reduce_ref(expected, reduction), rtol=1e-10)
     assert gradcheck(lambda x, t: L.binary_cross_entropy_with_logits(
         x, t, reduction=reduction, **kwargs), [t64(X), t64(TARGETS01)])
     module = L.BCEWithLogitsLoss(reduction=reduction, **kwargs)
-    np.testing.assert_allclose(module(t64(X), t64(TARGETS01)).data, got.data)
+    np.testing.assert_allclose(module(t64(X), t64(TARGETS01))._array, got._array)
 
 
 def test_binary_cross_entropy_with_logits_is_stable_for_large_logits():
@@ -187,18 +187,18 @@ def test_cross_entropy_class_indices(shapes, reduction, weighted, ignore, smooth
     log_probs = log_softmax_ref(logits, 1)
     expected = smooth_ref(log_probs, target, weight, ignore_index, reduction, smoothing)
     got = L.cross_entropy(t64(logits), hg.tensor(target), **kwargs)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-10)
+    np.testing.assert_allclose(got._array, expected, rtol=1e-10)
     assert gradcheck(lambda x: L.cross_entropy(x, hg.tensor(target), **kwargs), [t64(logits)])
     module = L.CrossEntropyLoss(**kwargs)
-    np.testing.assert_allclose(module(t64(logits), hg.tensor(target)).data, got.data)
+    np.testing.assert_allclose(module(t64(logits), hg.tensor(target))._array, got._array)
     if smoothing == 0:
         nll_kwargs = {k: v for k, v in kwargs.items() if k != "label_smoothing"}
         nll = L.nll_loss(t64(log_probs), hg.tensor(target), **nll_kwargs)
-        np.testing.assert_allclose(nll.data, expected, rtol=1e-10)
+        np.testing.assert_allclose(nll._array, expected, rtol=1e-10)
         assert gradcheck(lambda x: L.nll_loss(x, hg.tensor(target), **nll_kwargs),
                          [t64(log_probs)])
         np.testing.assert_allclose(L.NLLLoss(**nll_kwargs)(t64(log_probs),
-                                                           hg.tensor(target)).data, expected)
+                                                           hg.tensor(target))._array, expected)
 
 
 def test_ignore_index_inside_the_class_range_and_all_ignored():
@@ -230,7 +230,7 @@ def test_cross_entropy_class_probabilities(reduction, weighted, smoothing):
     if weighted:
         kwargs["weight"] = hg.tensor(weight)
     got = L.cross_entropy(t64(logits), t64(target, False), **kwargs)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-10)
+    np.testing.assert_allclose(got._array, expected, rtol=1e-10)
     assert gradcheck(lambda x, t: L.cross_entropy(x, t, **kwargs), [t64(logits), t64(target)])
 
 
@@ -261,7 +261,7 @@ def test_kl_div(reduction, log_target):
     expected = pointwise.sum() / 4 if reduction == "batchmean" else reduce_ref(pointwise,
                                                                                  reduction)
     got = L.kl_div(t64(log_q), t64(target, False), reduction=reduction, log_target=log_target)
-    np.testing.assert_allclose(got.data, expected, rtol=1e-10)
+    np.testing.assert_allclose(got._array, expected, rtol=1e-10)
     if not log_target:
         assert gradcheck(lambda x: L.kl_div(x, t64(target, False), reduction=reduction),
                          [t64(log_q)])
@@ -269,7 +269,7 @@ def test_kl_div(reduction, log_target):
         assert gradcheck(lambda x, t: L.kl_div(x, t, reduction=reduction, log_target=True),
                          [t64(log_q), t64(target)])
     module = L.KLDivLoss(reduction=reduction, log_target=log_target)
-    np.testing.assert_allclose(module(t64(log_q), t64(target, False)).data, got.data)
+    np.testing.assert_allclose(module(t64(log_q), t64(target, False))._array, got._array)
 
 
 def test_float32_losses_stay_float32():

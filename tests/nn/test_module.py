@@ -40,10 +40,10 @@ def test_load_state_dict_round_trip():
     a(hg.randn(3, 1, 8, 8))  # changes running stats
     b.load_state_dict({k: v.numpy() for k, v in a.state_dict().items()})
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
-        np.testing.assert_array_equal(x.data, y.data, err_msg=name)
+        np.testing.assert_array_equal(x._array, y._array, err_msg=name)
     a.eval(), b.eval()
     x = hg.randn(2, 1, 8, 8)
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x)._array, b(x)._array)
 
 
 def test_strict_load_lists_missing_unexpected_and_wrong_shapes():
@@ -90,7 +90,7 @@ def test_apply_reinitialises_convolutions():
             nn.init.zeros_(module.weight)
 
     assert model.apply(reset) is model
-    assert model[0].weight.data.sum() == 0 and model[4].weight.data.sum() != 0
+    assert model[0].weight._array.sum() == 0 and model[4].weight._array.sum() != 0
 
 
 def test_zero_grad():
@@ -98,7 +98,7 @@ def test_zero_grad():
     model(hg.randn(2, 1, 8, 8)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad.data.sum() == 0 for p in model.parameters())
+    assert all(p.grad._array.sum() == 0 for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
@@ -106,7 +106,7 @@ def test_zero_grad():
 def test_conv_gradients_flow_to_all_parameters():
     model = small_cnn()
     model(hg.randn(2, 1, 8, 8)).sum().backward()
-    assert np.abs(model[0].weight.grad.data).sum() > 0
+    assert np.abs(model[0].weight.grad._array).sum() > 0
     assert model[0].weight.grad.shape == model[0].weight.shape
     assert model[1].weight.grad.dtype == np.float32
 
@@ -137,7 +137,7 @@ def test_tiny_cnn_learns_bar_orientation():
         loss = loss_fn()
         loss.backward()
         for parameter in model.parameters():
-            parameter.data -= 0.1 * parameter.grad.data
+            parameter._array -= 0.1 * parameter.grad._array
     model.eval()
-    accuracy = (model(x).data.argmax(1) == labels).mean()
+    accuracy = (model(x)._array.argmax(1) == labels).mean()
     assert loss.item() < 0.3 * first and accuracy > 0.95

@@ -79,8 +79,8 @@ def test_max_pool2d_matches_naive(config):
     expected, expected_index = naive_max_pool2d(
         x, config["kernel_size"], config["stride"], config["padding"], config["dilation"],
         config["ceil_mode"])
-    np.testing.assert_array_equal(out.data, expected)
-    np.testing.assert_array_equal(indices.data, expected_index)
+    np.testing.assert_array_equal(out._array, expected)
+    np.testing.assert_array_equal(indices._array, expected_index)
     assert indices.dtype == np.int64
 
 
@@ -109,19 +109,19 @@ def test_max_pool2d_ties_go_to_first_maximum():
 def test_max_pool2d_overlapping_windows_accumulate():
     x = hg.tensor([[[[0.0, 0.0, 0.0], [0.0, 9.0, 0.0], [0.0, 0.0, 0.0]]]], requires_grad=True)
     F.max_pool2d(x, 2, 1).sum().backward()
-    assert x.grad.data[0, 0, 1, 1] == 4.0 and x.grad.data.sum() == 4.0
+    assert x.grad._array[0, 0, 1, 1] == 4.0 and x.grad._array.sum() == 4.0
 
 
 def test_max_pool2d_padding_never_wins_for_negative_inputs():
     x = -hg.ones(1, 1, 2, 2) - 1
-    assert F.max_pool2d(x, 2, 1, padding=1).data.max() == -2.0
+    assert F.max_pool2d(x, 2, 1, padding=1)._array.max() == -2.0
 
 
 def test_max_pool1d_and_layer():
     x = np.random.default_rng(3).standard_normal((2, 3, 9))
     got = hg.nn.MaxPool1d(3, stride=2, padding=1)(hg.tensor(x))
     expected, _ = naive_max_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1))
-    np.testing.assert_array_equal(got.data, expected[:, :, 0])
+    np.testing.assert_array_equal(got._array, expected[:, :, 0])
     pool = hg.nn.MaxPool2d(2)
     assert pool.stride == 2 and pool(hg.zeros(1, 1, 5, 5)).shape == (1, 1, 2, 2)
     assert hg.nn.MaxPool2d(2, ceil_mode=True)(hg.zeros(1, 1, 5, 5)).shape == (1, 1, 3, 3)
@@ -147,7 +147,7 @@ def test_avg_pool2d_matches_naive(config):
     got = F.avg_pool2d(hg.tensor(x), **config)
     expected = naive_avg_pool2d(x, config["kernel_size"], config["stride"], config["padding"],
                                 config["ceil_mode"], config["count_include_pad"])
-    np.testing.assert_allclose(got.data, expected, atol=1e-12)
+    np.testing.assert_allclose(got._array, expected, atol=1e-12)
 
 
 def test_avg_pool2d_known_pytorch_values():
@@ -156,10 +156,10 @@ def test_avg_pool2d_known_pytorch_values():
     x = hg.ones(1, 1, 3, 3)
     assert F.avg_pool2d(x, 2, ceil_mode=True).tolist() == [[[[1.0, 1.0], [1.0, 1.0]]]]
     # With zero padding counted, a corner window of a 3x3 kernel holds 4 of 9 ones.
-    corner = F.avg_pool2d(x, 3, 1, padding=1).data[0, 0, 0, 0]
+    corner = F.avg_pool2d(x, 3, 1, padding=1)._array[0, 0, 0, 0]
     assert abs(corner - 4 / 9) < 1e-7
-    assert F.avg_pool2d(x, 3, 1, padding=1, count_include_pad=False).data.min() == 1.0
-    assert F.avg_pool2d(x, 3, 1, padding=1, divisor_override=2).data[0, 0, 1, 1] == 4.5
+    assert F.avg_pool2d(x, 3, 1, padding=1, count_include_pad=False)._array.min() == 1.0
+    assert F.avg_pool2d(x, 3, 1, padding=1, divisor_override=2)._array[0, 0, 1, 1] == 4.5
 
 
 @pytest.mark.parametrize("config", AVG_CONFIGS[1:4])
@@ -172,7 +172,7 @@ def test_avg_pool2d_gradcheck(config):
 def test_avg_pool_layers():
     x = np.random.default_rng(6).standard_normal((2, 3, 8))
     got = hg.nn.AvgPool1d(3, 2, 1)(hg.tensor(x))
-    np.testing.assert_allclose(got.data, naive_avg_pool2d(x[:, :, None], (1, 3), (1, 2),
+    np.testing.assert_allclose(got._array, naive_avg_pool2d(x[:, :, None], (1, 3), (1, 2),
                                                           (0, 1))[:, :, 0], atol=1e-12)
     assert hg.nn.AvgPool2d(2)(hg.zeros(1, 1, 4, 4)).shape == (1, 1, 2, 2)
 
@@ -195,7 +195,7 @@ def test_adaptive_avg_pool2d_matches_naive(output_size):
     if isinstance(output_size, int):
         output_size = (output_size, output_size)
     out_h, out_w = (s if v is None else v for v, s in zip(output_size, (5, 7)))
-    np.testing.assert_allclose(got.data, naive_adaptive_avg(x, out_h, out_w), atol=1e-12)
+    np.testing.assert_allclose(got._array, naive_adaptive_avg(x, out_h, out_w), atol=1e-12)
 
 
 def test_adaptive_avg_pool_gradcheck():
@@ -241,7 +241,7 @@ def test_max_pool2d_gradient_when_windows_tile_the_input():
     for b in range(2):
         for c in range(3):
             expected[b, c].reshape(-1)[index[b, c].reshape(-1)] = g[b, c].reshape(-1)
-    np.testing.assert_array_equal(xt.grad.data, expected)
+    np.testing.assert_array_equal(xt.grad._array, expected)
 
 
 @settings(max_examples=25, deadline=None)
@@ -254,11 +254,11 @@ def test_pooling_random_configs(kernel, stride, padding, dilation, ceil_mode, in
     k, s, p, d = (kernel, kernel), (stride, stride), (padding, padding), (dilation, dilation)
     out, index = F.max_pool2d(hg.tensor(x), k, s, p, d, ceil_mode, return_indices=True)
     expected, expected_index = naive_max_pool2d(x, k, s, p, d, ceil_mode)
-    np.testing.assert_array_equal(out.data, expected)
-    np.testing.assert_array_equal(index.data, expected_index)
+    np.testing.assert_array_equal(out._array, expected)
+    np.testing.assert_array_equal(index._array, expected_index)
     if w + 2 * padding >= kernel and h + 2 * padding >= kernel:
         got = F.avg_pool2d(hg.tensor(x), k, s, p, ceil_mode, include_pad)
-        np.testing.assert_allclose(got.data, naive_avg_pool2d(x, k, s, p, ceil_mode,
+        np.testing.assert_allclose(got._array, naive_avg_pool2d(x, k, s, p, ceil_mode,
                                                               include_pad), atol=1e-12)
 
 

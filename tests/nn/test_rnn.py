@@ -73,7 +73,7 @@ def reference_forward(mode, params, x, h0, c0, num_layers, bidirectional):
 
 
 def numpy_params(module):
-    return {name: p.data for name, p in module.named_parameters()}
+    return {name: p._array for name, p in module.named_parameters()}
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -91,7 +91,7 @@ def test_parameter_names_shapes_and_init(mode):
                          (f"bias_ih_l{k}{suffix}", (gates,)), (f"bias_hh_l{k}{suffix}", (gates,))]
     assert [(k, tuple(v.shape)) for k, v in layer.state_dict().items()] == expected
     bound = 1 / np.sqrt(hidden)
-    values = np.concatenate([p.data.ravel() for p in layer.parameters()])
+    values = np.concatenate([p._array.ravel() for p in layer.parameters()])
     assert np.all(np.abs(values) <= bound)
     # Uniform on the whole interval, not a narrower one.
     assert values.max() > 0.9 * bound and values.min() < -0.9 * bound
@@ -305,4 +305,4 @@ def test_inference_path_equals_training_path(mode):
     flat = (lambda r: [r[0], *r[1]]) if mode == "LSTM" else (lambda r: list(r))
     assert flat(recorded)[0].requires_grad and not flat(plain)[0].requires_grad
     for a, b in zip(flat(recorded), flat(plain)):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a._array, b._array, rtol=1e-12, atol=1e-14)

@@ -61,8 +61,8 @@ def randomize(module, seed):
     """Random values everywhere (including biases and norms, which start at 0/1)."""
     rng = np.random.default_rng(seed)
     for parameter in module.parameters():
-        parameter.data[...] = rng.standard_normal(parameter.shape) * 0.5
-    return {k: v.data for k, v in module.state_dict().items()}
+        parameter._array[...] = rng.standard_normal(parameter.shape) * 0.5
+    return {k: v._array for k, v in module.state_dict().items()}
 
 
 def test_submodule_names_and_state_dict_keys():
@@ -89,7 +89,7 @@ def test_encoder_layer_matches_numpy(norm_first, activation):
     params = randomize(layer, 1)
     x = np.random.default_rng(2).standard_normal((4, 3, 6))
     expected = np_encoder_layer(params, x, 2, norm_first, activation, eps=1e-4)
-    np.testing.assert_allclose(layer(hg.tensor(x)).data, expected, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(layer(hg.tensor(x))._array, expected, rtol=1e-9, atol=1e-10)
 
 
 def test_encoder_layer_masks_and_batch_first():
@@ -104,23 +104,23 @@ def test_encoder_layer_masks_and_batch_first():
     blocked = causal[None] | padding[:, None, :]
     expected = np_encoder_layer(params, x.transpose(1, 0, 2), 2, False, "relu",
                                 blocked=blocked).transpose(1, 0, 2)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-9, atol=1e-10)
     causal_out = layer(hg.tensor(x), is_causal=True)
     expected = np_encoder_layer(params, x.transpose(1, 0, 2), 2, False, "relu",
                                 blocked=np.broadcast_to(causal, (2, 5, 5))).transpose(1, 0, 2)
-    np.testing.assert_allclose(causal_out.data, expected, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(causal_out._array, expected, rtol=1e-9, atol=1e-10)
 
 
 def test_dropout_only_while_training():
     hg.manual_seed(5)
     layer = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.5)
     x = hg.randn(3, 2, 4)
-    train_a, train_b = layer(x).data, layer(x).data
+    train_a, train_b = layer(x)._array, layer(x)._array
     assert not np.allclose(train_a, train_b)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).data, layer(x).data)
+    np.testing.assert_array_equal(layer(x)._array, layer(x)._array)
     no_dropout = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0)
-    np.testing.assert_array_equal(no_dropout(x).data, no_dropout(x).data)
+    np.testing.assert_array_equal(no_dropout(x)._array, no_dropout(x)._array)
 
 
 def test_encoder_stack_copies_layers_and_applies_final_norm():
@@ -133,14 +133,14 @@ def test_encoder_stack_copies_layers_and_applies_final_norm():
     assert "layers.1.norm2.bias" in keys and keys[-2:] == ["norm.weight", "norm.bias"]
     # Deep copies: same initial values (as in PyTorch), independent parameters.
     first, second = encoder.layers[0], encoder.layers[1]
-    np.testing.assert_array_equal(first.linear1.weight.data, second.linear1.weight.data)
+    np.testing.assert_array_equal(first.linear1.weight._array, second.linear1.weight._array)
     assert first.linear1.weight is not second.linear1.weight
     p0, p1 = randomize(first, 7), randomize(second, 8)
     norm = randomize(encoder.norm, 9)
     x = np.random.default_rng(10).standard_normal((3, 2, 4))
     hidden = np_encoder_layer(p1, np_encoder_layer(p0, x, 2, False, "relu"), 2, False, "relu")
     expected = np_layer_norm(hidden, norm["weight"], norm["bias"], 1e-5)
-    np.testing.assert_allclose(encoder(hg.tensor(x)).data, expected, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(encoder(hg.tensor(x))._array, expected, rtol=1e-9, atol=1e-10)
     assert len(list(encoder.parameters())) == 2 * 12 + 2
 
 
@@ -158,8 +158,8 @@ def test_gradcheck_encoder_layer(norm_first):
 def test_deepcopy_and_bad_activation():
     layer = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6)
     clone = copy.deepcopy(layer)
-    clone.linear1.weight.data[...] = 0
-    assert np.abs(layer.linear1.weight.data).sum() > 0
+    clone.linear1.weight._array[...] = 0
+    assert np.abs(layer.linear1.weight._array).sum() > 0
     with pytest.raises(ValueError, match="activation"):
         hg.nn.TransformerEncoderLayer(4, 2, activation="swish")
     custom = hg.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, activation=hg.tanh)
@@ -235,7 +235,7 @@ def test_decoder_layer_matches_numpy(norm_first):
     expected = np_decoder_layer(params, tgt, memory, 2, norm_first,
                                 tgt_blocked=np.broadcast_to(causal, (2, 3, 3)),
                                 memory_blocked=np.broadcast_to(memory_padding[:, None], (2, 3, 5)))
-    np.testing.assert_allclose(out.data, expected, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-9, atol=1e-10)
 
 
 def test_transformer_end_to_end_and_causality():
@@ -247,18 +247,18 @@ def test_transformer_end_to_end_and_causality():
     assert keys[0] == "encoder.layers.0.self_attn.in_proj_weight"
     assert "encoder.norm.weight" in keys and keys[-1] == "decoder.norm.bias"
     # Xavier re-initialization of every matrix (linear weights included).
-    weight = model.decoder.layers[0].linear1.weight.data
+    weight = model.decoder.layers[0].linear1.weight._array
     assert np.abs(weight).max() <= math.sqrt(6 / (16 + 8))
     src, tgt = hg.randn(2, 5, 8, dtype=hg.float64), hg.randn(2, 4, 8, dtype=hg.float64)
     mask = hg.nn.Transformer.generate_square_subsequent_mask(4, dtype=hg.float64)
     out = model(src, tgt, tgt_mask=mask)
     assert out.shape == (2, 4, 8)
     # Changing a later target position must not change earlier outputs under the causal mask.
-    changed = tgt.data.copy()
+    changed = tgt._array.copy()
     changed[:, 3] += 5.0
     out2 = model(src, hg.tensor(changed), tgt_mask=mask)
-    np.testing.assert_allclose(out.data[:, :3], out2.data[:, :3], rtol=1e-10, atol=1e-12)
-    assert not np.allclose(out.data[:, 3], out2.data[:, 3])
-    x = hg.tensor(tgt.data[:1, :2], requires_grad=True)
+    np.testing.assert_allclose(out._array[:, :3], out2._array[:, :3], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(out._array[:, 3], out2._array[:, 3])
+    x = hg.tensor(tgt._array[:1, :2], requires_grad=True)
     small_src = src[:1, :2]
     assert gradcheck(lambda t: model(small_src, t), [x])

@@ -89,8 +89,8 @@ def test_cnn_with_batchnorm(tmp_path):
                              hg.nn.Flatten(), hg.nn.Linear(2, 5))
     # Non-trivial running statistics, as after training.
     batchnorm = model[1]
-    batchnorm.running_mean.data[...] = np.linspace(-1, 1, 4)
-    batchnorm.running_var.data[...] = np.linspace(0.5, 2, 4)
+    batchnorm.running_mean._array[...] = np.linspace(-1, 1, 4)
+    batchnorm.running_var._array[...] = np.linspace(0.5, 2, 4)
     proto = round_trip(model, hg.randn(2, 3, 8, 8), tmp_path)
     assert {"Conv", "BatchNormalization", "MaxPool"} <= op_types(proto)
 

@@ -272,7 +272,7 @@ def test_initializers_become_parameters_and_fine_tuning_lowers_the_loss():
         loss = loss_value()
         loss.backward()
         for parameter in module.parameters():
-            parameter.data -= learning_rate * parameter.grad.data
+            parameter._array -= learning_rate * parameter.grad._array
     assert loss_value().item() < first * 0.9
 
 

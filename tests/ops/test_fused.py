@@ -40,14 +40,14 @@ def test_linear_equals_matmul_with_transposed_weight(lead):
     w = hg.tensor(w_np, requires_grad=True)
     y = apply("linear", x, w)
     assert y.dtype == np.float32 and y.shape == lead + (3,)
-    np.testing.assert_allclose(y.data, x_np @ w_np.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y._array, x_np @ w_np.T, rtol=1e-5, atol=1e-6)
     g = rng.standard_normal(lead + (3,)).astype(np.float32)
     y.backward(hg.tensor(g))
-    np.testing.assert_allclose(x.grad.data, g @ w_np, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad._array, g @ w_np, rtol=1e-5, atol=1e-5)
     expected_w = g.reshape(-1, 3).T @ x_np.reshape(-1, 4)
-    np.testing.assert_allclose(w.grad.data, expected_w, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.grad._array, expected_w, rtol=1e-5, atol=1e-5)
     # The weight gradient is the weight's own contiguous layout (the point of the fusion).
-    assert w.grad.data.flags.c_contiguous and w.grad.data.base is None
+    assert w.grad._array.flags.c_contiguous and w.grad._array.base is None
 
 
 def test_linear_only_the_needed_gradient():
@@ -68,8 +68,8 @@ def test_linear_promotes_and_rejects_bad_shapes():
 def test_nn_linear_matches_hand_formula():
     layer = hg.nn.Linear(4, 3)
     x = hg.tensor(np.arange(8, dtype=np.float32).reshape(2, 4))
-    expected = x.data @ layer.weight.data.T + layer.bias.data
-    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-6)
+    expected = x._array @ layer.weight._array.T + layer.bias._array
+    np.testing.assert_allclose(layer(x)._array, expected, rtol=1e-6)
 
 
 def _composite_batch_norm(x, weight, bias, eps):
@@ -114,11 +114,11 @@ def test_batch_norm_train_equals_composite_forward_and_backward(shape):
     y_fused = apply("batch_norm_train", *fused, eps=1e-5)
     y_plain = _composite_batch_norm(*plain, 1e-5)
     assert y_fused.dtype == np.float32
-    np.testing.assert_allclose(y_fused.data, y_plain.data, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y_fused._array, y_plain._array, rtol=1e-4, atol=1e-5)
     y_fused.backward(g)
     y_plain.backward(g)
     for a, b in zip(fused, plain):
-        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(a.grad._array, b.grad._array, rtol=1e-3, atol=1e-4)
 
 
 def test_batch_norm_layer_running_stats_and_missing_affine():
@@ -129,12 +129,12 @@ def test_batch_norm_layer_running_stats_and_missing_affine():
     mean = data.mean(axis=(0, 2, 3))
     var = data.var(axis=(0, 2, 3))
     expected = (data - mean.reshape(1, 3, 1, 1)) / np.sqrt(var.reshape(1, 3, 1, 1) + 1e-5)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.running_mean.data, 0.1 * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._array, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.running_mean._array, 0.1 * mean, rtol=1e-5, atol=1e-6)
     unbiased = data.var(axis=(0, 2, 3), ddof=1)
-    np.testing.assert_allclose(layer.running_var.data, 0.9 + 0.1 * unbiased, rtol=1e-5)
+    np.testing.assert_allclose(layer.running_var._array, 0.9 + 0.1 * unbiased, rtol=1e-5)
     out.sum().backward()  # no weight/bias parameters to reach; the input gradient is ~0
-    assert int(layer.num_batches_tracked.data) == 1
+    assert int(layer.num_batches_tracked._array) == 1
 
 
 def test_batch_norm_train_rejects_bad_shapes():
@@ -149,14 +149,14 @@ def test_batch_norm_train_backward_reuses_forward_statistics_and_retains_graph()
     x = hg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
     w, b = hg.ones(2, dtype=hg.float64), hg.zeros(2, dtype=hg.float64)
     y = apply("batch_norm_train", x, w, b, eps=1e-5)
-    assert id(y.data) in fused._FORWARD_STATS
+    assert id(y._array) in fused._FORWARD_STATS
     g = hg.tensor(rng.standard_normal((4, 2, 3)))
     y.backward(g, retain_graph=True)  # uses (and drops) the saved statistics
-    assert id(y.data) not in fused._FORWARD_STATS
-    first = x.grad.data.copy()
+    assert id(y._array) not in fused._FORWARD_STATS
+    first = x.grad._array.copy()
     x.grad = None
     y.backward(g)  # statistics recomputed: the same gradient
-    np.testing.assert_allclose(x.grad.data, first, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad._array, first, rtol=1e-12, atol=1e-12)
     for _ in range(fused._FORWARD_STATS_MAX + 5):  # never-differentiated outputs stay bounded
         apply("batch_norm_train", x.detach(), w, b, eps=1e-5)
     assert len(fused._FORWARD_STATS) <= fused._FORWARD_STATS_MAX
@@ -173,8 +173,8 @@ def test_batch_norm_train_mixed_and_integer_inputs():
     y.backward(hg.tensor(g))
     x_hat = (data - data.mean(axis=(0, 2), keepdims=True)) / np.sqrt(
         data.var(axis=(0, 2), keepdims=True) + 1e-5)
-    np.testing.assert_allclose(w.grad.data, (g * x_hat).sum(axis=(0, 2)), rtol=1e-10)
-    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2)), rtol=1e-10)
+    np.testing.assert_allclose(w.grad._array, (g * x_hat).sum(axis=(0, 2)), rtol=1e-10)
+    np.testing.assert_allclose(b.grad._array, g.sum(axis=(0, 2)), rtol=1e-10)
     x32 = hg.tensor(rng.standard_normal((4, 2)).astype(np.float32), requires_grad=True)
     y32 = apply("batch_norm_train", x32, w, b, eps=1e-5)  # float32 input, float64 affine
     y32.sum().backward()

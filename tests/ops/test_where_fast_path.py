@@ -26,8 +26,8 @@ def test_fast_path_is_bit_identical_to_np_where(dtype, zero_first):
     mask = rng.standard_normal((2, n)) > 0
     zero = hg.tensor(np.array(0, dtype=dtype))
     args = (zero, hg.tensor(g)) if zero_first else (hg.tensor(g), zero)
-    result = apply("where", hg.tensor(mask), *args).data
-    expected = np.where(mask, *(a.data for a in args))
+    result = apply("where", hg.tensor(mask), *args)._array
+    expected = np.where(mask, *(a._array for a in args))
     _same_bits(result, expected)
 
 
@@ -35,10 +35,10 @@ def test_broadcast_mask_and_non_finite_gradients():
     rng = np.random.default_rng(1)
     g = rng.standard_normal((3, _WHERE_MULTIPLY_MIN_SIZE))
     mask = rng.standard_normal((1, _WHERE_MULTIPLY_MIN_SIZE)) > 0
-    _same_bits(apply("where", hg.tensor(mask), hg.tensor(g), 0.0).data, np.where(mask, g, 0.0))
+    _same_bits(apply("where", hg.tensor(mask), hg.tensor(g), 0.0)._array, np.where(mask, g, 0.0))
     g[0, 0], g[1, 1] = np.inf, np.nan  # inf * 0 would be NaN: np.where keeps the zeros
     mask[0, 0] = mask[0, 1] = False
-    _same_bits(apply("where", hg.tensor(mask), hg.tensor(g), 0.0).data, np.where(mask, g, 0.0))
+    _same_bits(apply("where", hg.tensor(mask), hg.tensor(g), 0.0)._array, np.where(mask, g, 0.0))
 
 
 def test_relu_gradient_of_large_input():
@@ -47,4 +47,4 @@ def test_relu_gradient_of_large_input():
     x = hg.tensor(data, requires_grad=True)
     g = rng.standard_normal(data.shape).astype(np.float32)
     hg.relu(x).backward(hg.tensor(g))
-    _same_bits(x.grad.data, np.where(data > 0, g, np.float32(0)))
+    _same_bits(x.grad._array, np.where(data > 0, g, np.float32(0)))

@@ -36,7 +36,7 @@ def run(optimizer_class, steps=3, **options):
         optimizer.zero_grad()
         loss_of(param).backward()
         optimizer.step()
-    return param.data, optimizer
+    return param._array, optimizer
 
 
 def sgd_ref(lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
@@ -278,7 +278,7 @@ def test_state_dict_round_trip_continues_identically(make):
     optimizer = make([{"params": params[:1]}, {"params": params[1:]}])
     _train(optimizer, params, 2)
     saved = optimizer.state_dict()
-    snapshot = [p.data.copy() for p in params]
+    snapshot = [p._array.copy() for p in params]
     assert [group["params"] for group in saved["param_groups"]] == [[0], [1]]
     assert set(saved["state"]) == {0, 1}
     _train(optimizer, params, 1)   # must not change the saved snapshot
@@ -288,7 +288,7 @@ def test_state_dict_round_trip_continues_identically(make):
     resumed.load_state_dict(saved)
     _train(resumed, resumed_params, 3)
     for got, expected in zip(resumed_params, reference_params):
-        np.testing.assert_array_equal(got.data, expected.data)
+        np.testing.assert_array_equal(got._array, expected._array)
 
 
 def test_load_state_dict_checks_group_sizes():
@@ -317,7 +317,7 @@ def test_clip_grad_norm(norm_type, max_norm):
     assert total.item() == pytest.approx(expected)
     scale = min(max_norm / (expected + 1e-6), 1.0)
     for param, grad in zip(params, grads):
-        np.testing.assert_allclose(param.grad.data, grad * scale, rtol=1e-12)
+        np.testing.assert_allclose(param.grad._array, grad * scale, rtol=1e-12)
 
 
 def test_clip_grad_value_and_vector_conversion():
@@ -340,14 +340,14 @@ def test_clipping_handles_shared_and_read_only_gradients():
     total = clip_grad_norm_([x, y], 1.0)
     assert total.item() == pytest.approx(math.sqrt(8 * 9))
     expected = 3.0 / math.sqrt(72)
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
-    np.testing.assert_allclose(y.grad.data, expected, rtol=1e-5)
+    np.testing.assert_allclose(x.grad._array, expected, rtol=1e-5)
+    np.testing.assert_allclose(y.grad._array, expected, rtol=1e-5)
     z = hg.nn.Parameter(hg.zeros(3))
     z.sum().backward()
-    assert z.grad.data.flags.writeable
+    assert z.grad._array.flags.writeable
     clip_grad_value_([z], 0.5)
     assert z.grad.tolist() == [0.5, 0.5, 0.5]
     z.grad = None
     z.sum().backward()
     clip_grad_norm_([z], 0.1)
-    assert np.linalg.norm(z.grad.data) == pytest.approx(0.1, rel=1e-4)
+    assert np.linalg.norm(z.grad._array) == pytest.approx(0.1, rel=1e-4)

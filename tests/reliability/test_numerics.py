@@ -54,9 +54,9 @@ def _value_and_grad(function, array):
     x = hg.tensor(array, requires_grad=True)
     out = function(x)
     out.sum().backward()
-    assert np.isfinite(out.data).all(), "forward not finite"
-    assert np.isfinite(x.grad.data).all(), "gradient not finite"
-    return out.data, x.grad.data
+    assert np.isfinite(out._array).all(), "forward not finite"
+    assert np.isfinite(x.grad._array).all(), "gradient not finite"
+    return out._array, x.grad._array
 
 
 SCALES = st.sampled_from([1.0, 30.0, 100.0, 1e3, 1e4])

@@ -74,8 +74,8 @@ def test_int64_images_into_linear_are_promoted_like_float():
     # mixed operands), so the result equals the float input's.
     layer = hg.nn.Linear(4, 2)
     images = np.arange(12).reshape(3, 4)
-    np.testing.assert_allclose(layer(hg.tensor(images)).data,
-                               layer(hg.tensor(images.astype(np.float32))).data, rtol=1e-6)
+    np.testing.assert_allclose(layer(hg.tensor(images))._array,
+                               layer(hg.tensor(images.astype(np.float32)))._array, rtol=1e-6)
 
 
 def test_checkpoint_of_another_model(capsys, mlp_checkpoint):

@@ -93,10 +93,10 @@ def _check_random_graph(program, seed):
     for _ in range(2):  # the second call reuses the buffers
         results = f(**feeds)
         for got, want in zip(results, eager):
-            np.testing.assert_allclose(got, want.data, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got, want._array, rtol=1e-12, atol=1e-12)
     naive = compile(_run(program, x, y), optimize=False)(**feeds)
     for got, want in zip(naive, eager):
-        np.testing.assert_allclose(got, want.data, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got, want._array, rtol=1e-12, atol=1e-12)
 
 
 def test_checker_catches_a_bad_plan():
@@ -146,8 +146,8 @@ def test_planned_memory_is_smaller_than_naive_for_an_mlp_backward():
     tx, t1, t2 = (hg.tensor(feeds[k], requires_grad=k != "x") for k in ("x", "w1", "w2"))
     ((tx @ t1).relu() @ t2).tanh().sum().backward()
     got = f(**feeds)
-    np.testing.assert_allclose(got[0], t1.grad.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(got[1], t2.grad.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[0], t1.grad._array, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], t2.grad._array, rtol=1e-5, atol=1e-6)
 
 
 def test_results_allocated_by_an_operator_are_reused_in_place():
@@ -175,7 +175,7 @@ def test_update_whose_product_reads_the_updated_tensor():
     f = compile([ws.sum()], effects=[write])
     f()
     check_plan(f.plan)
-    np.testing.assert_allclose(w.data, start + 0.5 * (start @ start), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w._array, start + 0.5 * (start @ start), rtol=1e-5, atol=1e-6)
     assert "fused_matmul" in f.graph.ops()
 
 
@@ -191,4 +191,4 @@ def test_update_reading_a_transposed_view_of_the_updated_tensor():
     f = compile([ws.sum()], effects=[write])
     f()
     check_plan(f.plan)
-    np.testing.assert_allclose(w.data, start + start.T * np.float32(0.1), rtol=1e-6)
+    np.testing.assert_allclose(w._array, start + start.T * np.float32(0.1), rtol=1e-6)

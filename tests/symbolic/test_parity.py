@@ -59,7 +59,7 @@ def test_forward_parity(name, optimize):
     if name not in RECIPES:
         pytest.fail(f"no recipe for operator {name!r} in tests/symbolic/op_recipes.py")
     inputs, attrs, _ = RECIPES[name](np.random.default_rng(0))
-    eager = apply(name, *_tensors(inputs), **attrs).data
+    eager = apply(name, *_tensors(inputs), **attrs)._array
     symbols, feeds = _operands(inputs)
     out = apply(name, *symbols, **attrs)
     assert out.shape == eager.shape and out.dtype == eager.dtype
@@ -86,8 +86,8 @@ def test_gradient_parity(name):
     symbols, feeds = _operands(inputs)
     y = (apply(name, *symbols, **attrs) * weights).sum()
     targets = [symbols[i][0] if isinstance(symbols[i], list) else symbols[i] for i in wrt]
-    eager_grads = [tensors[i][0].grad.data if isinstance(tensors[i], list)
-                   else tensors[i].grad.data for i in wrt]
+    eager_grads = [tensors[i][0].grad._array if isinstance(tensors[i], list)
+                   else tensors[i].grad._array for i in wrt]
     f = compile(grad(y, targets))
     # The gradient graph reads only the inputs it needs (add's gradient reads none).
     results = f(**{k: v for k, v in feeds.items() if k in f.input_names})

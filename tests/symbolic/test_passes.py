@@ -200,5 +200,5 @@ def test_lower_linear_rewrites_matrix_inputs_only():
              "b": np.random.default_rng(1).standard_normal((2, 5, 3)).astype(np.float32)}
     compiled = compile([apply("linear", matrix, weight), apply("linear", batch, weight)])
     first, second = compiled(**feeds)
-    np.testing.assert_allclose(first, feeds["m"] @ weight.data.T, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(second, feeds["b"] @ weight.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first, feeds["m"] @ weight._array.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second, feeds["b"] @ weight._array.T, rtol=1e-5, atol=1e-6)

@@ -23,10 +23,10 @@ def test_trace_of_an_mlp_equals_eager():
     model = _mlp()
     x = hg.randn(5, 6)
     traced = hg.jit.trace(model, x)
-    np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(traced(x)._array, model(x)._array, rtol=1e-6, atol=1e-6)
     # Another batch size traces again and still matches.
     x2 = hg.randn(2, 6)
-    np.testing.assert_allclose(traced(x2).data, model(x2).data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(traced(x2)._array, model(x2)._array, rtol=1e-6, atol=1e-6)
     text = str(traced.graph)
     assert "tensor 0.weight" in text and "tensor 2.bias" in text
     # nn.Linear's fused primitive is lowered to a product with the transposed weight, which
@@ -38,17 +38,17 @@ def test_trace_reads_parameters_at_call_time():
     model = _mlp()
     x = hg.randn(4, 6)
     traced = hg.jit.trace(model, x)
-    before = traced(x).data.copy()
+    before = traced(x)._array.copy()
     with hg.no_grad():
         model[2].bias.copy_(model[2].bias + 1.0)
-    after = traced(x).data
+    after = traced(x)._array
     np.testing.assert_allclose(after, before + 1.0, rtol=1e-6)
-    # Replacing .data (as load_state_dict does) is seen too.
+    # Replacing ._array (as load_state_dict does) is seen too.
     model.load_state_dict(_mlp().state_dict())
-    np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(traced(x)._array, model(x)._array, rtol=1e-6, atol=1e-6)
     # So are in-place changes of a weight (the compiled graph reads it transposed).
-    model[0].weight.data *= 2.0
-    np.testing.assert_allclose(traced(x).data, model(x).data, rtol=1e-6, atol=1e-6)
+    model[0].weight._array *= 2.0
+    np.testing.assert_allclose(traced(x)._array, model(x)._array, rtol=1e-6, atol=1e-6)
 
 
 def test_trace_of_a_function_with_multiple_outputs():
@@ -56,8 +56,8 @@ def test_trace_of_a_function_with_multiple_outputs():
                                                                       hg.ones(2, 3)])
     a, b = hg.randn(2, 3), hg.randn(2, 3)
     first, second = f(a, b)
-    np.testing.assert_allclose(first.data, (a * b).data, rtol=1e-6)
-    np.testing.assert_allclose(second.data, (a - b).exp().sum(dim=0).data, rtol=1e-6)
+    np.testing.assert_allclose(first._array, (a * b)._array, rtol=1e-6)
+    np.testing.assert_allclose(second._array, (a - b).exp().sum(dim=0)._array, rtol=1e-6)
 
 
 def test_hybridize_caches_per_signature_and_mode():
@@ -71,9 +71,9 @@ def test_hybridize_caches_per_signature_and_mode():
         model(x)
     hybrid = model.__dict__["_hybrid"]
     assert len(hybrid.traced._cache) == 3
-    np.testing.assert_allclose(out.data, again.data)
+    np.testing.assert_allclose(out._array, again._array)
     model.hybridize(False)
-    np.testing.assert_allclose(model(x).data, out.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model(x)._array, out._array, rtol=1e-6, atol=1e-6)
 
 
 def test_hybridized_module_still_trains_eagerly_when_gradients_are_wanted():
@@ -131,7 +131,7 @@ def test_random_draws_while_tracing_in_training_mode_are_refused():
     # In evaluation mode dropout is the identity and traces fine.
     model.eval()
     traced = hg.jit.trace(model, hg.ones(2, 3))
-    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, model(hg.ones(2, 3)).data, rtol=1e-6)
+    np.testing.assert_allclose(traced(hg.ones(2, 3))._array, model(hg.ones(2, 3))._array, rtol=1e-6)
     # The generator is restored after tracing.
     hg.rand(2)
 
@@ -139,8 +139,8 @@ def test_random_draws_while_tracing_in_training_mode_are_refused():
 def test_softmax_and_log_softmax_trace():
     f = hg.jit.trace(lambda x: hg.log_softmax(x, dim=1) + hg.softmax(x, dim=0), hg.ones(3, 4))
     x = hg.randn(3, 4)
-    np.testing.assert_allclose(f(x).data, (hg.log_softmax(x, dim=1) + hg.softmax(x, dim=0)).data,
-                               rtol=1e-5, atol=1e-6)
+    expected = hg.log_softmax(x, dim=1) + hg.softmax(x, dim=0)
+    np.testing.assert_allclose(f(x)._array, expected._array, rtol=1e-5, atol=1e-6)
 
 
 class _Normalize(hg.nn.Module):
@@ -151,15 +151,15 @@ class _Normalize(hg.nn.Module):
         self.register_buffer("shift", hg.zeros(3))
 
     def forward(self, x):
-        return x - hg.Tensor._wrap(self.shift.data * 2)
+        return x - hg.Tensor._wrap(self.shift._array * 2)
 
 
 def test_buffers_changed_after_tracing_trigger_a_new_trace():
     model = _Normalize()
     traced = hg.jit.trace(model, hg.ones(2, 3))
-    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, np.ones((2, 3)))
-    model.shift.data[...] = 1.0  # in place, as running statistics are updated
-    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, -np.ones((2, 3)))
+    np.testing.assert_allclose(traced(hg.ones(2, 3))._array, np.ones((2, 3)))
+    model.shift._array[...] = 1.0  # in place, as running statistics are updated
+    np.testing.assert_allclose(traced(hg.ones(2, 3))._array, -np.ones((2, 3)))
 
 
 def test_array_code_on_parameters_while_tracing_is_a_clear_error():
@@ -169,7 +169,7 @@ def test_array_code_on_parameters_while_tracing_is_a_clear_error():
             self.w = hg.nn.Parameter(hg.ones(3))
 
         def forward(self, x):
-            return x * hg.Tensor._wrap(self.w.data * 2)
+            return x * (self.w.data * 2)
 
     with pytest.raises(TracingError, match=r"\.data of a symbol.*test_trace.py"):
         hg.jit.trace(Raw(), hg.ones(3))

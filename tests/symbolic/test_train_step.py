@@ -26,20 +26,20 @@ class SGD:
     def step(self):  # PyTorch's single-tensor SGD
         for group in self.param_groups:
             for p in group["params"]:
-                d_p = p.grad.data
+                d_p = p.grad._array
                 if group["weight_decay"]:
-                    d_p = d_p + group["weight_decay"] * p.data
+                    d_p = d_p + group["weight_decay"] * p._array
                 if group["momentum"]:
                     state = self.state.setdefault(p, {})
                     if "momentum_buffer" not in state:
                         state["momentum_buffer"] = hg.tensor(d_p)
                     else:
-                        buf = state["momentum_buffer"].data
+                        buf = state["momentum_buffer"]._array
                         buf *= group["momentum"]
                         buf += (1 - group["dampening"]) * d_p
-                    buf = state["momentum_buffer"].data
+                    buf = state["momentum_buffer"]._array
                     d_p = d_p + group["momentum"] * buf if group["nesterov"] else buf
-                p.data -= group["lr"] * d_p
+                p._array -= group["lr"] * d_p
 
 
 class Adam:
@@ -52,22 +52,22 @@ class Adam:
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
-                grad = p.grad.data
+                grad = p.grad._array
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = hg.tensor(0.0)
                     state["exp_avg"] = hg.zeros_like(p)
                     state["exp_avg_sq"] = hg.zeros_like(p)
-                state["step"].data = state["step"].data + 1
-                step = float(state["step"].data)
+                state["step"]._array = state["step"]._array + 1
+                step = float(state["step"]._array)
                 if group["weight_decay"]:
-                    grad = grad + group["weight_decay"] * p.data
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                    grad = grad + group["weight_decay"] * p._array
+                m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
                 m += (grad - m) * (1 - beta1)
                 v *= beta2
                 v += (1 - beta2) * grad * grad
                 denom = np.sqrt(v) / math.sqrt(1 - beta2 ** step) + group["eps"]
-                p.data += (-group["lr"] / (1 - beta1 ** step)) * (m / denom)
+                p._array += (-group["lr"] / (1 - beta1 ** step)) * (m / denom)
 
 
 def _model():
@@ -114,10 +114,10 @@ def _train_both(model_fn, make, loss_fn, xs, ts):
         compiled_loss = step(x, t)
         np.testing.assert_allclose(compiled_loss.item(), eager_loss.item(), rtol=1e-5)
     for (name, a), b in zip(eager_model.named_parameters(), compiled_model.parameters()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-5, err_msg=name)
         for key, value in eager_opt.state.get(a, {}).items():
-            np.testing.assert_allclose(np.asarray(compiled_opt.state[b][key].data),
-                                       np.asarray(value.data), rtol=1e-5, atol=1e-6,
+            np.testing.assert_allclose(np.asarray(compiled_opt.state[b][key]._array),
+                                       np.asarray(value._array), rtol=1e-5, atol=1e-6,
                                        err_msg=f"{name}: {key}")
     return step
 
@@ -161,10 +161,10 @@ def test_learning_rate_changes_are_read_each_step():
     step = hg.jit.train_step(model, _mse, opt)
     step(xs[0], ts[0])
     opt.param_groups[0]["lr"] = 0.0
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p._array.copy() for p in model.parameters()]
     step(xs[1], ts[1])
     for a, p in zip(before, model.parameters()):
-        np.testing.assert_array_equal(p.data, a)
+        np.testing.assert_array_equal(p._array, a)
 
 
 def test_unsupported_optimizer_is_a_clear_error():
@@ -202,7 +202,7 @@ def test_rematerialisation_saves_memory_and_keeps_results():
 
         check_plan(step.compiled.plan)
         reports[remat] = step.memory_report()["planned_bytes"]
-        weights[remat] = [p.data.copy() for p in model.parameters()]
+        weights[remat] = [p._array.copy() for p in model.parameters()]
     assert reports["sqrt"] < 0.8 * reports[None], reports
     for a, b in zip(weights[None], weights["sqrt"]):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)

@@ -53,7 +53,7 @@ def test_train_step_matches_the_library_optimizers(make):
         eager_opt.step()
         np.testing.assert_allclose(step(x, t).item(), loss.item(), rtol=1e-5)
     for a, b in zip(eager.parameters(), compiled.parameters()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6)
     # The state is in the optimizer's own layout: an eager step can continue from it.
     eager_opt.zero_grad()
     compiled_opt.zero_grad()
@@ -63,7 +63,7 @@ def test_train_step_matches_the_library_optimizers(make):
         loss_fn(model(x), t).backward()
         opt.step()
     for a, b in zip(eager.parameters(), compiled.parameters()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6)
 
 
 def test_library_dropout_traces_in_training_mode_and_eval_traces():
@@ -73,9 +73,9 @@ def test_library_dropout_traces_in_training_mode_and_eval_traces():
     # Training mode: the mask is a random primitive drawn when the graph runs.
     traced = hg.jit.trace(model, hg.ones(2, 3))
     hg.manual_seed(5)
-    expected = model(hg.ones(2, 3)).data
+    expected = model(hg.ones(2, 3))._array
     hg.manual_seed(5)
-    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, expected, rtol=1e-6)
+    np.testing.assert_allclose(traced(hg.ones(2, 3))._array, expected, rtol=1e-6)
     model.eval()
     traced = hg.jit.trace(model, hg.ones(2, 3))
-    np.testing.assert_allclose(traced(hg.ones(2, 3)).data, model(hg.ones(2, 3)).data, rtol=1e-6)
+    np.testing.assert_allclose(traced(hg.ones(2, 3))._array, model(hg.ones(2, 3))._array, rtol=1e-6)

@@ -30,7 +30,7 @@ def test_blocked_convolutions_equal_the_operators(monkeypatch, stride, padding, 
     ty = hg.nn.functional.conv2d(tx, tw, stride=stride, padding=padding, groups=groups)
     tl = (ty * ty).sum()
     tl.backward()
-    for value, expected in zip(got, (tl.data, tx.grad.data, tw.grad.data)):
+    for value, expected in zip(got, (tl._array, tx.grad._array, tw.grad._array)):
         np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-10)
     assert any(n.op.name in ("conv2d", "conv2d_weight") for n in f.graph.nodes
                if n.kind == "op" and n.id in f.plan.buffer_of)
@@ -64,7 +64,7 @@ def _sgd_step(model, x, t, lr):
     loss.backward()
     with hg.no_grad():
         for p in model.parameters():
-            p.data -= lr * p.grad.data
+            p._array -= lr * p.grad._array
     return loss
 
 
@@ -86,9 +86,9 @@ def test_traced_dropout_draws_fresh_masks_like_eager():
     traced = hg.jit.trace(model, x)            # training mode: dropout is live
     assert "dropout_mask" in str(traced.compiled.graph)
     hg.manual_seed(123)
-    eager = [model(x).data.copy() for _ in range(3)]
+    eager = [model(x)._array.copy() for _ in range(3)]
     hg.manual_seed(123)
-    compiled = [traced(x).data.copy() for _ in range(3)]
+    compiled = [traced(x)._array.copy() for _ in range(3)]
     for e, c in zip(eager, compiled):
         np.testing.assert_allclose(c, e, rtol=1e-6, atol=1e-7)
     assert not np.allclose(compiled[0], compiled[1])  # a new mask on every call
@@ -110,7 +110,7 @@ def test_compiled_training_with_dropout_equals_eager_from_the_same_seed():
     compiled_losses = [step(x, t).item() for x, t in data]
     np.testing.assert_allclose(compiled_losses, eager_losses, rtol=1e-5)
     for a, b in zip(eager_model.parameters(), compiled_model.parameters()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6)
 
 
 def test_remat_keeps_dropout_masks_and_results():
@@ -130,7 +130,7 @@ def test_remat_keeps_dropout_masks_and_results():
         assert ops.count("dropout_mask") == 2, ops   # never recomputed (a new draw)
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
     for a, b in zip(*(m.parameters() for m in models)):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(a._array, b._array, rtol=1e-6, atol=1e-7)
 
 
 def test_scalar_affine_chains_fold_to_one_multiply_and_one_add():
@@ -203,7 +203,7 @@ def test_remat_checkpoints_cut_a_deep_mlp_step_memory_by_more_than_3x():
             step(x, t)
         check_plan(step.compiled.plan)
         planned[remat] = step.memory_report()["planned_bytes"]
-        weights[remat] = [p.data.copy() for p in model.parameters()]
+        weights[remat] = [p._array.copy() for p in model.parameters()]
     # 36 stored activations: checkpoints plus one segment at a time, about sqrt(2 * 36) = 9.
     assert planned["sqrt"] < planned[None] / 3, planned
     for a, b in zip(weights[None], weights["sqrt"]):
@@ -221,16 +221,16 @@ def test_batch_norm_training_traces_with_running_statistics_as_graph_updates():
     traced = hg.jit.trace(compiled, hg.randn(8, 4))
     for _ in range(3):
         x = hg.randn(8, 4)
-        np.testing.assert_allclose(traced(x).data, eager(x).data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(traced(x)._array, eager(x)._array, rtol=1e-5, atol=1e-6)
     assert len(traced._cache) == 1   # its own updates do not force a new trace
     for name, buffer in eager[1].named_buffers():
-        np.testing.assert_allclose(dict(compiled[1].named_buffers())[name].data, buffer.data,
+        np.testing.assert_allclose(dict(compiled[1].named_buffers())[name]._array, buffer._array,
                                    rtol=1e-5, atol=1e-6, err_msg=name)
-    assert int(compiled[1].num_batches_tracked.data) == 3
+    assert int(compiled[1].num_batches_tracked._array) == 3
     # Evaluation mode then uses the running statistics the compiled graph wrote.
     eager.eval(), compiled.eval()
     x = hg.randn(5, 4)
-    np.testing.assert_allclose(traced(x).data, eager(x).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(traced(x)._array, eager(x)._array, rtol=1e-5, atol=1e-6)
 
 
 def test_train_step_with_batch_norm_equals_the_eager_loop():
@@ -247,9 +247,9 @@ def test_train_step_with_batch_norm_equals_the_eager_loop():
         expected = _sgd_step(eager, x, t, 0.1).item()
         np.testing.assert_allclose(step(x, t).item(), expected, rtol=1e-5)
     for a, b in zip(eager.parameters(), compiled.parameters()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6)
     for (name, a), b in zip(eager.named_buffers(), compiled.buffers()):
-        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(b._array, a._array, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_batch_norm_momentum_none_is_refused_while_tracing():
