@@ -7,6 +7,8 @@ Examples::
     hybridgrad train mlp --quick               # a seconds-long smoke run on 512 images
     hybridgrad train vit --set model.pool=mean --set model.positions=sinusoidal
     hybridgrad train cgan --resume runs/cgan/checkpoint.safetensors
+    hybridgrad train gpt --preset tiny         # character-level GPT on Tiny Shakespeare
+    hybridgrad train gpt --data poems.txt --set model.n_layer=2
     mpirun -n 2 hybridgrad train cnn --distributed   # data-parallel on 2 processes (MPI)
 
 Example:
@@ -51,6 +53,10 @@ def register(subparsers) -> None:
     parser.add_argument("--judge", metavar="CKPT", help="CNN checkpoint that scores generated "
                         "digits (cgan, cvae; default runs/cnn/checkpoint.safetensors beside "
                         "--out)")
+    parser.add_argument("--preset", help="a named configuration (gpt: tiny, the default, or "
+                        "small)")
+    parser.add_argument("--data", metavar="FILE.txt", help="gpt: train on this UTF-8 text "
+                        "instead of the packaged Tiny Shakespeare")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                         help="override a hyper-parameter, e.g. --set model.width=64 "
                         "(repeatable)")
@@ -76,7 +82,16 @@ def _config(args, spec) -> dict:
                        ("lr", args.lr), ("seed", args.seed)):
         if value is not None:
             overrides[key] = value
-    config = spec.resolved_config(quick=args.quick, overrides=overrides)
+    if getattr(args, "data", None) is not None:
+        if "data" not in spec.config:
+            raise CommandError(f"--data is for the language model (gpt); {spec.name} reads "
+                               f"MNIST (see --data-dir).")
+        overrides["data"] = args.data
+    try:
+        config = spec.resolved_config(quick=args.quick, overrides=overrides,
+                                      preset=getattr(args, "preset", None))
+    except KeyError as error:
+        raise CommandError(f"{error.args[0]}.") from None
     config.setdefault("seed", 0)
     config["quick"] = bool(args.quick)
     unknown = sorted(set(overrides) - set(spec.config) - {"seed"})
@@ -97,7 +112,8 @@ def _resumed_config(args, spec) -> dict:
     from hybridgrad.training import CheckpointError, load_checkpoint
 
     if any(value is not None for value in (args.batch_size, args.lr, args.seed)) \
-            or args.overrides or args.quick:
+            or args.overrides or args.quick or getattr(args, "preset", None) \
+            or getattr(args, "data", None):
         raise CommandError("--resume continues a run with the hyper-parameters saved in its "
                            "checkpoint; only --epochs (the new total) may change. Drop --lr, "
                            "--batch-size, --seed, --quick and --set, or start a new run "

@@ -116,7 +116,7 @@ def plot_curves(metrics_path: str, path: str, title: str = "") -> list[str]:
     records = read_metrics(metrics_path)
     steps = [record for record in records if record.get("kind") == "step"]
     epochs = [record for record in records if record.get("kind") == "epoch"]
-    skip = {"kind", "step", "epoch", "seconds", "images_per_second", "lr"}
+    skip = {"kind", "step", "epoch", "seconds", "images_per_second", "tokens_per_second", "lr"}
 
     def names(rows):
         found: list[str] = []

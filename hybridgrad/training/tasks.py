@@ -5,6 +5,7 @@ which pictures it leaves behind.
 * :class:`CGANTask`: the notes' two-phase CGAN step; label accuracy of generated digits judged
   by the project's CNN.
 * :class:`VAETask` (VAE, CVAE): the negative ELBO in nats; CVAE samples judged by the CNN.
+* :class:`GPTTask` (the character-level GPT): next-character cross-entropy, validation loss.
 
 Every task holds one model (a :class:`hybridgrad.nn.Module`), its optimizers and schedulers by
 name, so :class:`hybridgrad.training.Trainer` can checkpoint any of them the same way.
@@ -12,12 +13,13 @@ name, so :class:`hybridgrad.training.Trainer` can checkpoint any of them the sam
 Example:
     >>> from hybridgrad.training.tasks import TASKS
     >>> sorted(TASKS)
-    ['cgan', 'classifier', 'vae']
+    ['cgan', 'classifier', 'gpt', 'vae']
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 
@@ -424,4 +426,119 @@ class VAETask(_GeneratesDigits):
         return written
 
 
-TASKS = {"classifier": ClassifierTask, "cgan": CGANTask, "vae": VAETask}
+class WarmupCosine:
+    """nanoGPT's learning-rate multiplier for ``LambdaLR``: linear warm-up to 1 over
+    ``warmup`` steps, cosine decay to ``min_ratio`` at step ``decay_steps``, then constant.
+
+    Example:
+        >>> schedule = WarmupCosine(warmup=10, decay_steps=100, min_ratio=0.1)
+        >>> [round(schedule(step), 3) for step in (0, 9, 10, 55, 100, 200)]
+        [0.091, 0.909, 1.0, 0.55, 0.1, 0.1]
+    """
+
+    def __init__(self, warmup: int, decay_steps: int, min_ratio: float):
+        self.warmup, self.decay_steps = int(warmup), int(decay_steps)
+        self.min_ratio = float(min_ratio)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        if step > self.decay_steps:
+            return self.min_ratio
+        ratio = (step - self.warmup) / max(self.decay_steps - self.warmup, 1)
+        coefficient = 0.5 * (1.0 + math.cos(math.pi * ratio))
+        return self.min_ratio + coefficient * (1.0 - self.min_ratio)
+
+
+class GPTTask(Task):
+    """Next-character prediction (:class:`hybridgrad.models.gpt.GPT`): AdamW with weight decay
+    on matrices only, gradient clipping, warm-up + cosine learning rate stepped per batch.
+    Each "epoch" is ``eval_interval`` steps; its evaluation is the mean loss on
+    ``eval_batches`` batches of each split, the same batches every time (a fixed seed), so
+    the curve's ups and downs are the model's, not the sampling's.
+
+    Example:
+        >>> import numpy as np
+        >>> import hybridgrad as hg
+        >>> from hybridgrad.models import build, get_spec
+        >>> spec = get_spec("gpt")
+        >>> config = spec.resolved_config(quick=True)
+        >>> hg.manual_seed(0)
+        >>> task = GPTTask(spec, {**config, "seed": 0}, build("gpt", **config["model"]))
+        >>> x = np.zeros((2, 8), np.int64)
+        >>> sorted(task.train_step(x, x))
+        ['loss']
+    """
+
+    items_name = "tokens"
+
+    def __init__(self, spec, config, model, steps_per_epoch: int = 1):
+        super().__init__(spec, config, model, steps_per_epoch)
+        from hybridgrad.models.gpt import optimizer_groups
+
+        groups = optimizer_groups(model, float(config.get("weight_decay", 0.0)))
+        optimizer = hg.optim.AdamW(groups, lr=float(config["lr"]),
+                                   betas=tuple(config.get("betas", (0.9, 0.99))))
+        self.optimizers = {"optimizer": optimizer}
+        total = int(config["epochs"]) * int(config["eval_interval"])
+        schedule = WarmupCosine(int(config.get("warmup_steps", 0)),
+                                int(config.get("decay_steps") or total),
+                                float(config.get("min_lr", config["lr"])) / float(config["lr"]))
+        self.schedulers = {"scheduler": hg.optim.lr_scheduler.LambdaLR(optimizer, schedule)}
+        self.scheduler_interval = "step"
+
+    @staticmethod
+    def items_per_batch(labels) -> int:
+        """Tokens in a batch (the trainer's rate is tokens per second)."""
+        return int(np.asarray(getattr(labels, "_array", labels)).size)
+
+    def _loss(self, inputs, targets):
+        _, loss = self.model(hg.tensor(np.asarray(inputs)), hg.tensor(np.asarray(targets)))
+        aux = getattr(self.model, "auxiliary_loss", None)
+        return loss, (aux() if aux is not None else None)
+
+    def train_step(self, inputs, targets) -> dict:
+        self.model.train()
+        optimizer = self.optimizers["optimizer"]
+        optimizer.zero_grad()
+        loss, aux = self._loss(inputs, targets)
+        total = loss if aux is None else loss + aux * float(self.config.get("aux_weight", 0.01))
+        total.backward()
+        clip = float(self.config.get("grad_clip", 0.0))
+        if clip > 0:
+            hg.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        optimizer.step()
+        scalars = {"loss": float(loss.item())}
+        if aux is not None:
+            scalars["balance_loss"] = float(aux.item())
+        return scalars
+
+    def evaluate(self, loader) -> dict:
+        """``eval_train_loss`` and ``val_loss``: mean loss over ``loader``'s fixed batches."""
+        self.model.eval()
+        metrics = {}
+        with hg.no_grad():
+            for split, batches in loader.splits().items():
+                losses_seen = [float(self.model(hg.tensor(x), hg.tensor(y))[1].item())
+                               for x, y in batches]
+                metrics[split] = float(np.mean(losses_seen))
+        self.model.train()
+        return metrics
+
+    def write_artifacts(self, out_dir: str, epoch: int) -> list[str]:
+        if epoch < int(self.config["epochs"]):
+            return []
+        from hybridgrad.data.text import CharTokenizer
+
+        tokenizer = CharTokenizer(self.config["vocab"])
+        prompt = tokenizer.encode("\n" if "\n" in tokenizer.stoi else tokenizer.chars[0])
+        ids = self.model.generate(prompt[None], int(self.config.get("sample_tokens", 500)),
+                                  temperature=0.8, top_k=50,
+                                  generator=np.random.default_rng(int(self.config["seed"])))
+        path = os.path.join(out_dir, "sample.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(tokenizer.decode(ids[0]))
+        return [path]
+
+
+TASKS = {"classifier": ClassifierTask, "cgan": CGANTask, "vae": VAETask, "gpt": GPTTask}

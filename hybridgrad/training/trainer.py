@@ -161,6 +161,9 @@ class Trainer:
     def _setup(self) -> None:
         config = self.config
         hg.manual_seed(int(config["seed"]))
+        if self.spec.dataset == "text":
+            self._setup_text()
+            return
         train_images, train_labels = load_mnist(True, self.data_dir, config.get("train_subset"),
                                                 self.download)
         test_images, test_labels = load_mnist(False, self.data_dir, config.get("test_subset"),
@@ -181,6 +184,16 @@ class Trainer:
         self.sums: dict = {}  # running sums of the step scalars over the epoch
         self.window: dict = {}  # ... and since the last "step" record
         self.epoch_seconds = 0.0
+
+    def _setup_text(self) -> None:
+        # A language model: random context batches of a text (hybridgrad.data.text); one
+        # "epoch" is eval_interval steps, evaluated on fixed batches of both splits.
+        from hybridgrad.data.text import text_loaders
+
+        self.train_loader, self.test_loader, _ = text_loaders(self.config, self.data_dir)
+        model = self.spec.builder(**self.config["model"])
+        self.task = TASKS[self.spec.task](self.spec, self.config, model, len(self.train_loader))
+        self.sums, self.window, self.epoch_seconds = {}, {}, 0.0
 
     def _state(self) -> dict:
         task = self.task
@@ -306,7 +319,9 @@ class Trainer:
                         scheduler.step()
                 self.step += 1
                 self.global_step += 1
-                window_images += len(labels) * self.world_size
+                window_images += (self.task.items_per_batch(labels)
+                                  if hasattr(self.task, "items_per_batch")
+                                  else len(labels)) * self.world_size
                 for name, value in scalars.items():
                     self.sums[name] = self.sums.get(name, 0.0) + value
                     self.window[name] = self.window.get(name, 0.0) + value
@@ -315,12 +330,13 @@ class Trainer:
                 if self.global_step % self.log_every == 0 or self.step == batches:
                     now = time.perf_counter()
                     count = self.window.pop("_count")
+                    rate_name = f"{getattr(self.task, 'items_name', 'images')}_per_second"
                     record = {"kind": "step", "epoch": self.epoch + 1, "step": self.global_step,
                               **{name: total / count for name, total in self.window.items()},
-                              "images_per_second": window_images / max(now - window_started,
-                                                                       1e-9)}
+                              rate_name: window_images / max(now - window_started, 1e-9)}
                     self._log(record)
-                    bar.set_postfix({("img/s" if name == "images_per_second" else name):
+                    short = {"images_per_second": "img/s", "tokens_per_second": "tok/s"}
+                    bar.set_postfix({short.get(name, name):
                                      f"{value:.4g}" for name, value in record.items()
                                      if name not in ("kind", "epoch", "step")})
                     self.window, window_started, window_images = {}, now, 0
