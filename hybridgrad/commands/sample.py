@@ -1,7 +1,9 @@
 """``hybridgrad sample MODEL``: draw digits from a trained generator (cgan, cvae, vae) into a
-PNG grid.
+PNG grid, or text from the trained GPT (streamed as it is generated).
 
 Examples::
+
+    hybridgrad sample gpt --prompt "ROMEO:" --tokens 500 --temperature 0.8 --top-k 50 --seed 0
 
     hybridgrad sample cgan --label 7 --n 16 -o sevens.png
     hybridgrad sample cgan -o digits.png          # 10x10: one row per digit
@@ -22,16 +24,18 @@ import numpy as np
 
 from hybridgrad.cli import CommandError
 
-GENERATORS = ("cgan", "cvae", "vae")
+GENERATORS = ("cgan", "cvae", "vae", "gpt")
 
 
 def register(subparsers) -> None:
     """Add the ``sample`` sub-command."""
     parser = subparsers.add_parser(
-        "sample", help="draw digits from a trained cgan, cvae or vae into a PNG",
-        description="Draw digits from a trained generator into a PNG grid. Without --label "
-        "the conditional models draw a 10x10 grid, one row per digit.")
-    parser.add_argument("model", help="cgan, cvae or vae")
+        "sample", help="draw digits from a trained cgan, cvae or vae into a PNG, or text from "
+        "the gpt",
+        description="Draw digits from a trained generator into a PNG grid (without --label "
+        "the conditional models draw a 10x10 grid, one row per digit), or stream text from "
+        "the trained gpt.")
+    parser.add_argument("model", help="cgan, cvae, vae or gpt")
     parser.add_argument("--label", type=int, help="the digit to draw (cgan, cvae)")
     parser.add_argument("--n", type=int, default=None,
                         help="number of images (default 16 with --label, else 100)")
@@ -39,7 +43,52 @@ def register(subparsers) -> None:
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="checkpoint (default runs/MODEL/checkpoint.safetensors)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    text = parser.add_argument_group("gpt")
+    text.add_argument("--prompt", default="\n", help="text to continue (default a new line)")
+    text.add_argument("--tokens", type=int, default=500, help="characters to generate")
+    text.add_argument("--temperature", type=float, default=0.8,
+                      help="divide the logits by this (lower: more conservative; 0: arg-max)")
+    text.add_argument("--top-k", type=int, default=50,
+                      help="sample among the k most likely characters (0: all)")
+    text.add_argument("--no-cache", action="store_true",
+                      help="recompute the whole context per character (no key/value cache)")
     parser.set_defaults(handler=run)
+
+
+def sample_text(args) -> int:
+    """``hybridgrad sample gpt``: stream the continuation of ``--prompt`` to stdout."""
+    import sys
+
+    from hybridgrad.data.text import CharTokenizer, UnknownCharacterError
+    from hybridgrad.training.helpers import open_model
+
+    if args.tokens < 0:
+        raise CommandError(f"--tokens must be >= 0, got {args.tokens}.")
+    if args.temperature < 0:
+        raise CommandError(f"--temperature must be >= 0, got {args.temperature}.")
+    if args.top_k < 0:
+        raise CommandError(f"--top-k must be >= 0 (0: no limit), got {args.top_k}.")
+    _, config, model, _ = open_model("gpt", args.checkpoint)
+    tokenizer = CharTokenizer(config["vocab"])
+    try:
+        prompt = tokenizer.encode(args.prompt)
+    except UnknownCharacterError as error:
+        raise CommandError(f"the prompt cannot be encoded: {error}. The model knows only the "
+                           f"characters of its training text.") from None
+    if prompt.size == 0:
+        raise CommandError("--prompt is empty; give at least one character.")
+    sys.stdout.write(args.prompt)
+    sys.stdout.flush()
+
+    def stream(ids):
+        sys.stdout.write(tokenizer.decode(ids[:1]))
+        sys.stdout.flush()
+
+    model.generate(prompt[None], args.tokens, temperature=args.temperature,
+                   top_k=args.top_k or None, generator=np.random.default_rng(args.seed),
+                   use_cache=not args.no_cache, stream=stream)
+    sys.stdout.write("\n")
+    return 0
 
 
 def run(args) -> int:
@@ -49,6 +98,8 @@ def run(args) -> int:
     from hybridgrad.training.tasks import TASKS, forked_rng
 
     spec = spec_or_error(args.model)
+    if spec.name == "gpt":
+        return sample_text(args)
     if spec.name not in GENERATORS:
         raise CommandError(f"{spec.name} is a classifier and draws nothing; sample from one of "
                            f"{', '.join(GENERATORS)} (for example 'hybridgrad sample cgan "

@@ -58,8 +58,9 @@ class KVCache:
 
     @property
     def length(self) -> int:
-        """The number of cached positions."""
-        return 0 if self.keys[0] is None else int(self.keys[0].shape[2])
+        """The number of cached positions (read from the last layer, which a forward pass
+        updates last, so every layer of one pass sees the same length)."""
+        return 0 if self.keys[-1] is None else int(self.keys[-1].shape[2])
 
 
 class CausalSelfAttention(nn.Module):
@@ -101,7 +102,7 @@ class CausalSelfAttention(nn.Module):
         past = 0
         if cache is not None:
             past = cache.length
-            if past:
+            if cache.keys[layer] is not None:
                 key = hg.cat([cache.keys[layer], key], 2)
                 value = hg.cat([cache.values[layer], value], 2)
             cache.keys[layer], cache.values[layer] = key.detach(), value.detach()
