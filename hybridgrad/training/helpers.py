@@ -27,7 +27,7 @@ def spec_or_error(name: str) -> ModelSpec:
         >>> try:
         ...     spec_or_error("cnnn")
         ... except CommandError as error:
-        ...     print(str(error)[:71])
+        ...     print(str(error)[:72])
         unknown model 'cnnn'; the models are cgan, cnn, cvae, gpt, mlp, vae, vit
     """
     try:
