@@ -31,8 +31,9 @@ import numpy as np
 import hybridgrad as hg
 from hybridgrad import nn
 from hybridgrad.nn import functional as F
+from hybridgrad.ops.gelu import gelu as fused_gelu
 
-__all__ = ["GPT", "Block", "CausalSelfAttention", "MLP", "KVCache", "sample_next",
+__all__ = ["GPT", "GELU", "Block", "CausalSelfAttention", "MLP", "KVCache", "sample_next",
            "optimizer_groups"]
 
 
@@ -121,6 +122,20 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(attended))
 
 
+class GELU(nn.Module):
+    """The exact GELU as one fused primitive (:mod:`hybridgrad.ops.gelu`): the same values as
+    ``nn.GELU()``, several times faster.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> round(GELU()(hg.tensor([1.0])).item(), 4)
+        0.8413
+    """
+
+    def forward(self, x):
+        return fused_gelu(x)
+
+
 class MLP(nn.Module):
     """``c_fc`` (C -> 4C), GELU, ``c_proj`` (4C -> C), dropout.
 
@@ -133,7 +148,7 @@ class MLP(nn.Module):
     def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
-        self.gelu = nn.GELU()
+        self.gelu = GELU()
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
         self.dropout = nn.Dropout(dropout)
 

@@ -1,0 +1,135 @@
+"""A fused GELU primitive, ``x * Phi(x)`` with the exact (erf) Gaussian CDF, for the GPT's MLP.
+
+The composite ``x * 0.5 * (erf(x / sqrt 2) + 1)`` costs about twenty passes over the
+activation in float64 (the float32 erf is evaluated in float64) plus the backward of each:
+22 ms forward + backward for a (12, 64, 512) float32 activation, 88 ms of a 184 ms step of
+nanoGPT's laptop configuration. Fused, the forward evaluates Phi once in the input's precision
+(Abramowitz & Stegun 7.1.26 for float32, error below 2e-7; the exact ``math.erf`` in float64)
+and the first-order backward computes ``grad * (Phi(x) + x * phi(x))`` in NumPy
+(``benchmarks/gpt_attention.py`` times both). Gradients of gradients and symbolic graphs use
+the same formula in framework operators.
+
+Example:
+    >>> import hybridgrad as hg
+    >>> from hybridgrad.ops.gelu import gelu
+    >>> [round(v, 4) for v in gelu(hg.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.1587, 0.0, 0.8413]
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+
+from hybridgrad.ops import api as F
+from hybridgrad.ops.registry import OpError, Spec, apply, register
+
+__all__ = ["gelu"]
+
+_SQRT_HALF = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf_exact = np.frompyfunc(math.erf, 1, 1)
+# The derivative Phi(x) + x * phi(x) computed by a forward that records a graph, by id of its
+# output array (with a weak reference to tell a reused id apart), so the first-order backward
+# is one multiplication. Bounded: an output never differentiated is pushed out.
+_SAVED_DERIVATIVES: dict = {}
+_SAVED_MAX = 64
+
+
+def _phi_and_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Phi(x), phi(x))``: the standard normal CDF and density, in x's dtype."""
+    if x.dtype == np.float64:
+        cdf = 0.5 * (1.0 + np.asarray(_erf_exact(x * _SQRT_HALF), dtype=np.float64))
+        return cdf, np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    one = x.dtype.type(1.0)
+    scaled = np.abs(x) * x.dtype.type(_SQRT_HALF)
+    t = scaled * x.dtype.type(0.3275911)
+    t += one
+    np.reciprocal(t, out=t)
+    poly = t * x.dtype.type(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += x.dtype.type(coefficient)
+        poly *= t
+    np.square(scaled, out=scaled)
+    np.negative(scaled, out=scaled)
+    gaussian = np.exp(scaled, out=scaled)  # exp(-x^2 / 2)
+    poly *= gaussian
+    poly *= x.dtype.type(-0.5)  # = -Phi(-|x|)
+    # Phi(x) = 0.5 + sign(x) * (0.5 - Phi(-|x|)); copysign rather than where: where with a
+    # random mask took 3.7 ms of a 4.5 ms forward on a (12, 64, 512) activation.
+    poly += x.dtype.type(0.5)
+    cdf = np.copysign(poly, x, out=poly)
+    cdf += x.dtype.type(0.5)
+    gaussian *= x.dtype.type(_INV_SQRT_2PI)
+    return cdf, gaussian
+
+
+def _gelu_shape(x):
+    if x.dtype.kind != "f":
+        raise OpError(f"gelu: expected a floating-point input, got {x.dtype}")
+    return Spec(x.shape, x.dtype)
+
+
+def _gelu_vjp(g, inputs, out, needs):
+    (x,) = inputs
+    from hybridgrad.autograd import is_grad_enabled
+    from hybridgrad.tensor import Tensor
+
+    if isinstance(g, Tensor) and not is_grad_enabled():
+        xd = x._array
+        saved = _SAVED_DERIVATIVES.pop(id(out._array), None)
+        if saved is not None and saved[0]() is out._array:
+            derivative = saved[1]
+        else:
+            derivative, density = _phi_and_density(xd)
+            density *= xd
+            derivative += density
+        return (Tensor._wrap((g._array * derivative).astype(xd.dtype, copy=False)),)
+    # Gradients of gradients and symbolic graphs: the same formula in framework operators.
+    cdf = (F.erf(x * _SQRT_HALF) + 1.0) * 0.5
+    return (g * (cdf + x * F.exp(x * x * -0.5) * _INV_SQRT_2PI),)
+
+
+def _gelu_onnx(b, node):
+    # x * 0.5 * (1 + Erf(x / sqrt 2)): opset 13 operators (Gelu itself needs opset 20).
+    x = b.name(node.inputs[0])
+    dtype = b.dtype(node)
+    scaled = b.add("Mul", [x, b.constant(np.asarray(_SQRT_HALF, dtype=dtype))])
+    plus_one = b.add("Add", [b.add("Erf", [scaled]), b.constant(np.asarray(1.0, dtype=dtype))])
+    half_x = b.add("Mul", [x, b.constant(np.asarray(0.5, dtype=dtype))])
+    return b.add("Mul", [half_x, plus_one])
+
+
+@register("gelu", shape=_gelu_shape, vjp=_gelu_vjp, onnx=_gelu_onnx,
+          gradcheck="tests/models/test_gpt_ops.py", formula="gelu({x})",
+          derivatives=("Phi({x}) + {x} * phi({x})",), arg_names=("x",))
+def _gelu(xp, x):
+    """``x * Phi(x)``, Phi the standard normal CDF."""
+    from hybridgrad.autograd import is_grad_enabled
+
+    _gelu_shape(x)
+    cdf, density = _phi_and_density(x)
+    output = cdf * x
+    if is_grad_enabled():  # keep the derivative for the backward (as PyTorch saves tensors)
+        density *= x
+        cdf += density
+        if len(_SAVED_DERIVATIVES) >= _SAVED_MAX:
+            _SAVED_DERIVATIVES.pop(next(iter(_SAVED_DERIVATIVES)))
+        _SAVED_DERIVATIVES[id(output)] = (weakref.ref(output), cdf)
+    return output
+
+
+def gelu(x):
+    """The exact GELU ``x * Phi(x)`` as one primitive (same values as
+    ``hybridgrad.nn.functional.gelu``, several times faster forward and backward).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> x = hg.tensor([0.5], requires_grad=True)
+        >>> gelu(x).backward()
+        >>> round(x.grad.item(), 4)
+        0.8675
+    """
+    return apply("gelu", x)
