@@ -29,7 +29,7 @@ from hybridgrad.models.cgan import (
     one_hot_labels,
 )
 from hybridgrad.models.cnn import CNN
-from hybridgrad.models.gpt import GPT
+from hybridgrad.models.gpt import GPT, export_onnx
 from hybridgrad.models.mlp import MLP
 from hybridgrad.models.vae import CVAE, VAE, negative_elbo, reparameterize
 from hybridgrad.models.vit import PatchEmbedding, ViT, sinusoidal_positions
@@ -53,6 +53,8 @@ class ModelSpec:
         quick: overrides for ``--quick``: a seconds-long smoke run on a small subset.
         budget: the time the bar must be reached in, on two CPU cores.
         presets: named override sets (``--preset NAME``), applied before ``quick``.
+        onnx_export: ``fn(model, path) -> onnx.ModelProto`` for a model whose inputs are not
+            float tensors of a fixed shape (the GPT's token ids of dynamic length).
 
     Example:
         >>> from hybridgrad.models import REGISTRY
@@ -71,6 +73,7 @@ class ModelSpec:
     dataset: str = "mnist"
     budget: str = ""
     presets: dict = field(default_factory=dict)
+    onnx_export: Callable | None = None
 
     def resolved_config(self, quick: bool = False, overrides: dict | None = None,
                         preset: str | None = None) -> dict:
@@ -191,7 +194,8 @@ REGISTRY: dict[str, ModelSpec] = {
                  "small": {"epochs": 20, "batch_size": 64, "eval_batches": 200,
                            "model": {"block_size": 256, "n_layer": 6, "n_head": 6,
                                      "n_embd": 384, "dropout": 0.2}}},
-        budget="nanoGPT's time on PyTorch, same machine (1 min 48 s quiet)"),
+        budget="nanoGPT's time on PyTorch, same machine (1 min 48 s quiet)",
+        onnx_export=export_onnx),
 }
 
 

@@ -33,8 +33,8 @@ from hybridgrad import nn
 from hybridgrad.nn import functional as F
 from hybridgrad.ops.gelu import gelu as fused_gelu
 
-__all__ = ["GPT", "GELU", "Block", "CausalSelfAttention", "MLP", "KVCache", "sample_next",
-           "optimizer_groups"]
+__all__ = ["GPT", "GELU", "Block", "CausalSelfAttention", "MLP", "KVCache", "TraceableGPT",
+           "export_onnx", "optimizer_groups", "sample_next"]
 
 
 def _causal_constant(size: int, dtype) -> np.ndarray:
@@ -95,7 +95,7 @@ class CausalSelfAttention(nn.Module):
             self._masks[key] = hg.tensor(_causal_constant(self.block_size, dtype))
         return self._masks[key]
 
-    def forward(self, x, cache: KVCache | None = None, layer: int = 0):
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
         batch, length, channels = x.shape
         heads, head_dim = self.n_head, channels // self.n_head
         qkv = self.c_attn(x).reshape(batch, length, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
@@ -112,10 +112,12 @@ class CausalSelfAttention(nn.Module):
             raise ValueError(f"CausalSelfAttention: {total} positions exceed the context of "
                              f"{self.block_size}")
         scores = (query * (1.0 / math.sqrt(head_dim))) @ key.transpose(-2, -1)
-        mask = self._mask(scores.dtype)
-        if length > 1:  # one new token (cached decoding) may attend to everything
-            scores = scores + (mask if total == self.block_size and past == 0
-                               else mask[past:total, :total])
+        if mask is not None:  # given (the traceable path of ONNX export)
+            scores = scores + mask
+        elif length > 1:  # one new token (cached decoding) may attend to everything
+            constant = self._mask(scores.dtype)
+            scores = scores + (constant if total == self.block_size and past == 0
+                               else constant[past:total, :total])
         weights = F.softmax(scores, dim=-1)
         weights = self.attn_dropout(weights)
         attended = (weights @ value).permute(0, 2, 1, 3).reshape(batch, length, channels)
@@ -173,8 +175,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
         self.mlp = mlp if mlp is not None else MLP(n_embd, dropout, bias)
 
-    def forward(self, x, cache: KVCache | None = None, layer: int = 0):
-        x = x + self.attn(self.ln_1(x), cache, layer)
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
+        x = x + self.attn(self.ln_1(x), cache, layer, mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -313,6 +315,42 @@ class GPT(nn.Module):
                                targets.reshape(batch * length), ignore_index=-1)
         return logits, loss
 
+    def forward_traceable(self, idx):
+        """Logits of ``idx`` computed with operators whose sizes all follow the input, so an
+        ONNX export keeps the batch and the sequence length dynamic: the positions are a
+        running sum of ones over the sequence and the causal mask compares key and query
+        positions (the training path uses cached constants instead).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> model = GPT(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4)
+            >>> ids = hg.tensor([[1, 2, 3]])
+            >>> bool((model.forward_traceable(ids) == model(ids)[0]).all())
+            True
+        """
+        from hybridgrad.ops.extra_math import cumsum
+
+        ones = idx * 0 + 1
+        positions = cumsum(ones, 1) - 1  # (batch, length)
+        dtype = self.transformer.wte.weight.dtype
+
+        def one_hot(ids, size):  # (..., size): a comparison with arange, shapes follow ids
+            return (ids.unsqueeze(-1) == hg.tensor(np.arange(size, dtype=np.int64))).to(dtype)
+
+        # mask[q, k] = -1e9 where k > q, as one_hot(p) @ above @ one_hot(p)^T with the constant
+        # above[i, j] = 1 for j > i: matrix products keep the length dynamic where a reshape
+        # of the positions would fix it (exp(-1e9 - max) is exactly 0 in float32, as -inf).
+        above = hg.tensor(np.triu(np.full((self.block_size,) * 2, -1e9, dtype=dtype), 1))
+        row = one_hot(positions[0], self.block_size)  # (length, block_size)
+        mask = row @ above @ row.transpose(0, 1)
+        # One-hot products rather than the Embedding layers, whose range check and indexing
+        # need concrete ids.
+        wte, wpe = self.transformer.wte.weight, self.transformer.wpe.weight
+        x = one_hot(idx, self.vocab_size) @ wte + one_hot(positions, self.block_size) @ wpe
+        for block in self.transformer.h:
+            x = block(x, mask=mask)
+        return self.lm_head(self.transformer.ln_f(x))
+
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: np.random.Generator | None = None,
                  use_cache: bool = True, stream=None) -> np.ndarray:
@@ -360,6 +398,47 @@ class GPT(nn.Module):
         finally:
             self.train(was_training)
         return ids
+
+
+class TraceableGPT(nn.Module):
+    """``GPT.forward_traceable`` as a module's forward (what ``hybridgrad export`` traces):
+    token ids ``(batch, length)`` -> logits ``(batch, length, vocab)``, both dynamic.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> model = GPT(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4)
+        >>> TraceableGPT(model)(hg.tensor([[0, 1]])).shape
+        (1, 2, 5)
+    """
+
+    def __init__(self, model: GPT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, idx):
+        return self.model.forward_traceable(idx)
+
+
+def export_onnx(model: GPT, path: str | None, length: int | None = None, opset=None):
+    """Write ``model`` as ONNX: input ``idx`` (int64 ``(batch, length)``), output ``logits``,
+    batch and length dynamic (up to the context); returns the ``onnx.ModelProto``.
+
+    Example:
+        >>> model = GPT(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=4)
+        >>> proto = export_onnx(model, None, length=3)
+        >>> [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+        ['batch', 'length']
+    """
+    length = min(int(length or model.block_size // 2), model.block_size - 1)
+    example = hg.tensor(np.arange(length, dtype=np.int64)[None] % model.vocab_size)
+    model.eval()
+    options = {"input_names": ["idx"], "output_names": ["logits"],
+               "dynamic_axes": {"idx": {0: "batch", 1: "length"},
+                                "logits": {0: "batch", 1: "length"}}}
+    if opset:
+        options["opset_version"] = opset
+    with hg.no_grad():
+        return hg.onnx.export(TraceableGPT(model), (example,), path, **options)
 
 
 def optimizer_groups(model: nn.Module, weight_decay: float) -> list[dict]:

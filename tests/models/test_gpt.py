@@ -289,3 +289,35 @@ def test_train_then_sample_from_the_command_line(tmp_path, capsys):
     assert "'T' (U+0054) at position 0 is not in the vocabulary" in capsys.readouterr().err
     assert main(["train", "gpt", "--preset", "huge", "--quick"]) == 2
     assert "gpt has no preset 'huge'; its presets: small, tiny" in capsys.readouterr().err
+
+
+# ---- ONNX ----------------------------------------------------------------------------------------
+
+
+def test_onnx_export_keeps_batch_and_length_dynamic_and_matches_eager(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from hybridgrad.models.gpt import export_onnx
+
+    model = _tiny(6, block_size=12)
+    path = str(tmp_path / "gpt.onnx")
+    export_onnx(model, path, length=5)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for batch, length in ((1, 1), (3, 7), (2, 12)):
+        ids = np.random.default_rng(length).integers(0, 7, (batch, length))
+        (actual,) = session.run(None, {"idx": ids})
+        with hg.no_grad():
+            expected = model(ids)[0].numpy()
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_export_command_writes_a_trained_gpt(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from hybridgrad.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "gpt", "--quick", "--no-progress", "--out", str(out)]) == 0
+    path = tmp_path / "gpt.onnx"
+    assert main(["export", "gpt", "--checkpoint", str(out / "checkpoint.safetensors"), "-o",
+                 str(path)]) == 0
+    assert "onnxruntime vs eager (2 x 16 tokens): max |difference|" in capsys.readouterr().out
+    assert path.exists()
