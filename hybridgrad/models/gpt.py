@@ -285,6 +285,23 @@ class GPT(nn.Module):
         count = sum(int(np.prod(p.shape)) for p in self.parameters())
         return count - (int(np.prod(self.transformer.wpe.weight.shape)) if non_embedding else 0)
 
+    def auxiliary_loss(self):
+        """The mean over blocks of the mixture-of-experts load-balancing loss of the latest
+        forward pass (None for the dense model).
+
+        Example:
+            >>> GPT(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4).auxiliary_loss()
+        """
+        if not self.moe_experts:
+            return None
+        losses = [block.mlp.last_balance_loss for block in self.transformer.h]
+        if any(loss is None for loss in losses):
+            return None
+        total = losses[0]
+        for loss in losses[1:]:
+            total = total + loss
+        return total / len(losses)
+
     def forward(self, idx, targets=None, cache: KVCache | None = None):
         """Logits ``(batch, length, vocab)`` for token ids ``idx`` ``(batch, length)`` and, with
         ``targets`` (same shape; -1 ignored), the mean cross-entropy; otherwise ``loss`` is None.
