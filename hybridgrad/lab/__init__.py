@@ -113,6 +113,7 @@ EXPERIMENTS: dict[str, str] = {
     "cnn-depth-width": "hybridgrad.lab.cnn_depth_width",
     "iris": "hybridgrad.lab.iris",
     "gan-vs-vae": "hybridgrad.lab.gan_vs_vae",
+    "sparse-vs-dense": "hybridgrad.lab.sparse_vs_dense",
     "ctc": "hybridgrad.lab.ctc",
 }
 

@@ -36,6 +36,8 @@ QUOTED = {
                         ("nearest_centroid_accuracy", "pixels")],
     "iris": [("kmeans3_ari_raw",), ("kmeans3_ari_pca",), ("kmeans2_ari_setosa_vs_rest",)],
     "gan-vs-vae": [("measures", "CGAN", "sharpness"), ("measures", "CVAE", "diversity")],
+    "sparse-vs-dense": [("val_loss_at_equal_time", "dense"), ("val_loss_at_equal_time", "sparse"),
+                        ("val_loss_at_common_tokens", "sparse"), ("common_tokens",)],
 }
 
 
@@ -151,3 +153,16 @@ def test_epochs_batches_noise_scales_like_one_over_batch(quick_results):
     sweep = numbers["batch_sweep"]
     sizes = sorted(sweep, key=int)
     assert sweep[sizes[-1]]["step_peak_bytes"] > sweep[sizes[0]]["step_peak_bytes"]
+
+
+def test_sparse_vs_dense_oracle(quick_results):
+    numbers = quick_results("sparse-vs-dense").numbers
+    dense, sparse = numbers["dense"], numbers["sparse"]
+    # Same compute per token, E times the MLP parameters: the sparse model is larger.
+    assert sparse["parameters"] > dense["parameters"]
+    assert numbers["common_tokens"] == min(dense["tokens"], sparse["tokens"])
+    for entry in (dense, sparse):
+        assert entry["tokens"] == entry["steps"] * numbers["batch_size"] * numbers["block_size"]
+        assert entry["final_val_loss"] == entry["curve"][-1][2]
+    # Every training token was routed to exactly one expert in each layer.
+    assert all(sum(load) == sparse["tokens"] for load in numbers["expert_load"])

@@ -13,7 +13,8 @@ from hybridgrad.lab import gan_vs_vae, normalization, paradigms
 
 def test_every_experiment_is_registered_with_claims():
     expected = {"normalization", "loss", "one-hot", "positional-encoding", "attention",
-                "paradigms", "epochs-batches", "cnn-depth-width", "iris", "gan-vs-vae", "ctc"}
+                "paradigms", "epochs-batches", "cnn-depth-width", "iris", "gan-vs-vae", "ctc",
+                "sparse-vs-dense"}
     assert set(lab.names()) == expected
     for name in lab.names():
         zh, en = lab.claim(name)
