@@ -3,10 +3,10 @@ B...) with the best of several rounds, at nanoGPT's laptop shapes (batch 12, 4 h
 128 channels):
 
 * causal attention: ``scaled_dot_product_attention(is_causal=True)`` (a boolean mask built per
-  call, turned into 0/-inf, plus the fully-masked-row guard) against the GPT's cached additive
-  ``(context, context)`` constant;
+  call, turned into 0/-inf, plus the fully-masked-row guard, and the composite softmax) against
+  the GPT's cached additive ``(context, context)`` constant and fused ``softmax_last``;
 * GELU: the composite ``x * 0.5 * (erf(x / sqrt 2) + 1)`` against the fused ``gelu``
-  primitive (:mod:`hybridgrad.ops.gelu`).
+  primitive (:mod:`hybridgrad.ops.gpt_fused`).
 
 Run: ``python benchmarks/gpt_attention.py`` (prints a table with the ratios and the load).
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 import hybridgrad as hg
 from hybridgrad.nn import functional as F
-from hybridgrad.ops.gelu import gelu
+from hybridgrad.ops.gpt_fused import gelu, softmax_last
 
 BATCH, HEADS, CONTEXT, CHANNELS = 12, 4, 64, 128
 
@@ -38,7 +38,7 @@ def _attention_cases():
         F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
 
     def cached_constant():
-        weights = F.softmax((q * scale) @ k.transpose(-2, -1) + mask, dim=-1)
+        weights = softmax_last((q * scale) @ k.transpose(-2, -1) + mask)
         (weights @ v).sum().backward()
 
     return materialised, cached_constant

@@ -31,7 +31,8 @@ import numpy as np
 import hybridgrad as hg
 from hybridgrad import nn
 from hybridgrad.nn import functional as F
-from hybridgrad.ops.gelu import gelu as fused_gelu
+from hybridgrad.ops.gpt_fused import gelu as fused_gelu
+from hybridgrad.ops.gpt_fused import softmax_last
 
 __all__ = ["GPT", "GELU", "Block", "CausalSelfAttention", "MLP", "KVCache", "TraceableGPT",
            "export_onnx", "optimizer_groups", "sample_next"]
@@ -118,14 +119,13 @@ class CausalSelfAttention(nn.Module):
             constant = self._mask(scores.dtype)
             scores = scores + (constant if total == self.block_size and past == 0
                                else constant[past:total, :total])
-        weights = F.softmax(scores, dim=-1)
-        weights = self.attn_dropout(weights)
+        weights = self.attn_dropout(softmax_last(scores))
         attended = (weights @ value).permute(0, 2, 1, 3).reshape(batch, length, channels)
         return self.resid_dropout(self.c_proj(attended))
 
 
 class GELU(nn.Module):
-    """The exact GELU as one fused primitive (:mod:`hybridgrad.ops.gelu`): the same values as
+    """The exact GELU as one fused primitive (:mod:`hybridgrad.ops.gpt_fused`): the same values as
     ``nn.GELU()``, several times faster.
 
     Example:

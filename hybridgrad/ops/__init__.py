@@ -14,7 +14,7 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     elementwise,
     extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
     fused,  # linear, batch_norm_train (speed)
-    gelu,  # the fused exact GELU of the GPT (speed)
+    gpt_fused,  # the GPT's fused exact GELU and softmax (speed)
     movement,
     random_ops,  # dropout_mask, drawn when it runs (compiled graphs included)
     reduction,

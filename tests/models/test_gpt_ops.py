@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import hybridgrad as hg
 from hybridgrad.nn import functional as F
-from hybridgrad.ops.gelu import gelu
+from hybridgrad.ops.gpt_fused import gelu, softmax_last
 from hybridgrad.testing import gradcheck
 
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5)
@@ -57,6 +57,42 @@ def test_gelu_exports_to_onnx_and_runs_in_onnxruntime(tmp_path):
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     (actual,) = session.run(None, {"x": x.numpy()})
     np.testing.assert_allclose(actual, gelu(x).numpy(), atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 100))
+def test_softmax_last_gradcheck_float64_and_second_order(shape, seed):
+    x = hg.tensor(np.random.default_rng(seed).normal(0, 3, shape), requires_grad=True)
+    assert gradcheck(softmax_last, (x,))
+
+    def first_derivative(value):
+        weights = hg.tensor(np.linspace(-1, 1, int(np.prod(shape))).reshape(shape))
+        (grad,) = hg.autograd.grad((softmax_last(value) * weights).sum(), value,
+                                   create_graph=True)
+        return grad
+
+    assert gradcheck(first_derivative, (x,))
+
+
+def test_softmax_last_equals_the_composite_with_masks_and_exports():
+    scores = np.random.default_rng(0).normal(0, 5, (2, 3, 4, 4)).astype(np.float32)
+    scores += np.triu(np.full((4, 4), -np.inf, np.float32), 1)
+    fused_input = hg.tensor(scores, requires_grad=True)
+    composite_input = hg.tensor(scores, requires_grad=True)
+    fused, composite = softmax_last(fused_input), hg.softmax(composite_input, -1)
+    np.testing.assert_allclose(fused._array, composite._array, rtol=1e-6, atol=1e-7)
+    assert (fused._array[..., 0, 1:] == 0).all()  # masked keys get exactly zero weight
+    upstream = np.random.default_rng(1).normal(size=scores.shape).astype(np.float32)
+    (fused * hg.tensor(upstream)).sum().backward()
+    (composite * hg.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(fused_input.grad._array, composite_input.grad._array, atol=1e-6)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    finite = hg.tensor(np.nan_to_num(scores, neginf=-1e9))
+    proto = hg.onnx.export(softmax_last, finite, None, input_names=["x"])
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    (actual,) = session.run(None, {"x": finite.numpy()})
+    np.testing.assert_allclose(actual, softmax_last(finite).numpy(), atol=1e-6)
 
 
 # ---- the mixture-of-experts router ---------------------------------------------------------------
