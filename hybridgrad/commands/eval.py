@@ -68,6 +68,8 @@ def evaluate(name: str, checkpoint: str | None = None, judge: str | None = None,
     from hybridgrad.training.tasks import TASKS, forked_rng, judge_accuracy
 
     spec, config, model, _ = open_model(name, checkpoint)
+    if spec.task == "gpt":
+        return _evaluate_text(spec, config, model, checkpoint)
     config = {**config, "seed": seed, "judge_samples": samples}
     task = TASKS[spec.task](spec, config, model)
     results: dict = {"model": name, "checkpoint": checkpoint or f"runs/{name}/"
@@ -103,6 +105,30 @@ def evaluate(name: str, checkpoint: str | None = None, judge: str | None = None,
     return results
 
 
+def _evaluate_text(spec, config: dict, model, checkpoint: str | None) -> dict:
+    """The GPT's loss on the whole validation split, in non-overlapping context windows."""
+    import hybridgrad as hg
+    from hybridgrad.data.text import CharTokenizer, load_corpus, split_ids
+
+    tokenizer = CharTokenizer(config["vocab"])
+    text = load_corpus(config.get("data"))
+    _, val_ids = split_ids(tokenizer.encode(text), float(config.get("train_fraction", 0.9)))
+    context = model.block_size
+    windows = (len(val_ids) - 1) // context
+    inputs = val_ids[:windows * context].reshape(windows, context)
+    targets = val_ids[1:windows * context + 1].reshape(windows, context)
+    total = 0.0
+    with hg.no_grad():
+        for start in range(0, windows, 64):
+            _, loss = model(inputs[start:start + 64], targets[start:start + 64])
+            total += float(loss.item()) * len(inputs[start:start + 64])
+    value = total / max(windows, 1)
+    return {"model": spec.name, "checkpoint": checkpoint or "runs/gpt/checkpoint.safetensors",
+            "val_loss": value, "val_tokens": int(windows * context),
+            "bar": f"{spec.metric} {spec.goal[0]} {spec.goal[1]}",
+            "reached": bool(spec.meets_goal(value))}
+
+
 def _no_grad(loader):
     import hybridgrad as hg
 
@@ -130,7 +156,7 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"{spec.name} ({results['checkpoint']})")
-    for key in ("test_accuracy", "test_loss", "test_nelbo", "label_accuracy"):
+    for key in ("test_accuracy", "test_loss", "test_nelbo", "label_accuracy", "val_loss"):
         if key in results:
             unit = " nats/image" if key == "test_nelbo" else ""
             print(f"  {key:15s} {results[key]:.4f}{unit}")
