@@ -32,10 +32,10 @@ import hybridgrad as hg
 from hybridgrad import nn
 from hybridgrad.nn import functional as F
 from hybridgrad.ops.gpt_fused import gelu as fused_gelu
-from hybridgrad.ops.gpt_fused import softmax_last
+from hybridgrad.ops.gpt_fused import layer_norm_last, softmax_last
 
-__all__ = ["GPT", "GELU", "Block", "CausalSelfAttention", "MLP", "KVCache", "TraceableGPT",
-           "export_onnx", "optimizer_groups", "sample_next"]
+__all__ = ["GPT", "GELU", "LayerNorm", "Block", "CausalSelfAttention", "MLP", "KVCache",
+           "TraceableGPT", "export_onnx", "optimizer_groups", "sample_next"]
 
 
 def _causal_constant(size: int, dtype) -> np.ndarray:
@@ -138,6 +138,22 @@ class GELU(nn.Module):
         return fused_gelu(x)
 
 
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` over the channels computed by one fused primitive when it has a gain
+    and a bias (:func:`hybridgrad.ops.gpt_fused.layer_norm_last`); same parameters and names.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> [round(v, 4) for v in LayerNorm(2)(hg.tensor([[0.0, 2.0]]))[0].tolist()]
+        [-1.0, 1.0]
+    """
+
+    def forward(self, x):
+        if self.weight is None or self.bias is None:
+            return super().forward(x)
+        return layer_norm_last(x, self.weight, self.bias, self.eps)
+
+
 class MLP(nn.Module):
     """``c_fc`` (C -> 4C), GELU, ``c_proj`` (4C -> C), dropout.
 
@@ -170,9 +186,9 @@ class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0,
                  bias: bool = True, mlp: nn.Module | None = None):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(n_embd, bias=bias)
+        self.ln_1 = LayerNorm(n_embd, bias=bias)
         self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout, bias)
-        self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
+        self.ln_2 = LayerNorm(n_embd, bias=bias)
         self.mlp = mlp if mlp is not None else MLP(n_embd, dropout, bias)
 
     def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
@@ -256,7 +272,7 @@ class GPT(nn.Module):
             "drop": nn.Dropout(dropout),
             "h": nn.ModuleList([Block(n_embd, n_head, block_size, dropout, bias, mlp())
                                 for _ in range(n_layer)]),
-            "ln_f": nn.LayerNorm(n_embd, bias=bias),
+            "ln_f": LayerNorm(n_embd, bias=bias),
         })
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying, as in nanoGPT

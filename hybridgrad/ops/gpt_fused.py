@@ -27,7 +27,7 @@ import numpy as np
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, register
 
-__all__ = ["gelu", "softmax_last"]
+__all__ = ["gelu", "layer_norm_last", "softmax_last"]
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -187,3 +187,115 @@ def softmax_last(x):
         [[1.0, 0.0], [0.5, 0.5]]
     """
     return apply("softmax_last", x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Layer normalisation over the last axis with a gain and a bias. The composite (mean, sub, mul,
+# mean, add, sqrt, div, mul, add: nine primitives, about fifteen backward steps) costs a
+# millisecond forward + backward on a (12, 64, 128) activation, nine times per GPT step; fused,
+# the forward makes a few NumPy passes and keeps x_hat and 1/std for the closed-form backward.
+_SAVED_NORMS: dict = {}
+
+
+def _layer_norm_shape(x, weight, bias, eps):
+    shape = tuple(x.shape)
+    if (x.dtype.kind != "f" or len(shape) < 1 or tuple(weight.shape) != shape[-1:]
+            or tuple(bias.shape) != shape[-1:]):
+        raise OpError(f"layer_norm_last: expected a floating-point input (..., C) and a weight "
+                      f"and bias of shape (C,), got input {shape} ({x.dtype}), weight "
+                      f"{tuple(weight.shape)}, bias {tuple(bias.shape)}")
+    return Spec(shape, x.dtype)
+
+
+def _normalize(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(x_hat, 1/std)`` over the last axis (biased variance, as PyTorch)."""
+    count = x.dtype.type(x.shape[-1])
+    centered = x - np.add.reduce(x, axis=-1, keepdims=True) / count
+    variance = np.add.reduce(centered * centered, axis=-1, keepdims=True) / count
+    inv_std = 1.0 / np.sqrt(variance + x.dtype.type(eps))
+    centered *= inv_std
+    return centered, inv_std
+
+
+def _layer_norm_vjp(g, inputs, out, needs, eps):
+    x, weight, bias = inputs
+    from hybridgrad.autograd import is_grad_enabled
+    from hybridgrad.tensor import Tensor
+
+    leading = tuple(range(len(x.shape) - 1))
+    if isinstance(g, Tensor) and not is_grad_enabled():
+        saved = _SAVED_NORMS.pop(id(out._array), None)
+        if saved is not None and saved[0]() is out._array:
+            x_hat, inv_std = saved[1], saved[2]
+        else:
+            x_hat, inv_std = _normalize(x._array, eps)
+        gd = g._array
+        grad_x = grad_weight = grad_bias = None
+        if needs[0]:
+            gw = gd * weight._array
+            count = gw.dtype.type(gw.shape[-1])
+            projection = np.add.reduce(gw * x_hat, axis=-1, keepdims=True) / count
+            grad_x = gw - np.add.reduce(gw, axis=-1, keepdims=True) / count
+            grad_x -= x_hat * projection
+            grad_x *= inv_std
+            grad_x = Tensor._wrap(grad_x)
+        if needs[1]:
+            grad_weight = Tensor._wrap(np.add.reduce(gd * x_hat, axis=leading))
+        if needs[2]:
+            grad_bias = Tensor._wrap(np.add.reduce(gd, axis=leading))
+        return grad_x, grad_weight, grad_bias
+    # Gradients of gradients and symbolic graphs: the same formulas in framework operators.
+    centered = x - F.mean(x, -1, keepdim=True)
+    inv_std = 1.0 / F.sqrt(F.mean(centered * centered, -1, keepdim=True) + eps)
+    x_hat = centered * inv_std
+    grad_x = grad_weight = grad_bias = None
+    if needs[0]:
+        gw = g * weight
+        grad_x = inv_std * (gw - F.mean(gw, -1, keepdim=True)
+                            - x_hat * F.mean(gw * x_hat, -1, keepdim=True))
+    if needs[1]:
+        grad_weight = F.sum(g * x_hat, leading) if leading else g * x_hat
+    if needs[2]:
+        grad_bias = F.sum(g, leading) if leading else g
+    return grad_x, grad_weight, grad_bias
+
+
+def _layer_norm_onnx(b, node):
+    if getattr(b, "opset", 17) < 17:
+        raise ValueError("layer_norm_last exports as LayerNormalization, which needs opset 17 "
+                         "or later")
+    names = [b.name(child) for child in node.inputs]
+    return b.add("LayerNormalization", names, axis=-1, epsilon=float(node.attrs["eps"]))
+
+
+@register("layer_norm_last", shape=_layer_norm_shape, vjp=_layer_norm_vjp,
+          onnx=_layer_norm_onnx, gradcheck="tests/models/test_gpt_ops.py",
+          formula="layernorm({x}, {w}, {b})",
+          derivatives=("({w} / sigma) * (grad - mean(grad) - xhat * mean(grad * xhat))",
+                       "sum(grad * xhat)", "sum(grad)"), arg_names=("x", "w", "b"))
+def _layer_norm_last(xp, x, weight, bias, eps):
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last axis."""
+    from hybridgrad.autograd import is_grad_enabled
+
+    _layer_norm_shape(x, weight, bias, eps)
+    x_hat, inv_std = _normalize(x, eps)
+    out = x_hat * weight
+    out += bias
+    if is_grad_enabled():
+        if len(_SAVED_NORMS) >= _SAVED_MAX:
+            _SAVED_NORMS.pop(next(iter(_SAVED_NORMS)))
+        _SAVED_NORMS[id(out)] = (weakref.ref(out), x_hat, inv_std)
+    return out
+
+
+def layer_norm_last(x, weight, bias, eps: float = 1e-5):
+    """Layer normalisation over the last axis as one primitive (the values of
+    ``hybridgrad.nn.functional.layer_norm(x, (C,), weight, bias, eps)``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> out = layer_norm_last(hg.tensor([[0.0, 2.0]]), hg.ones(2), hg.zeros(2))
+        >>> [round(v, 4) for v in out[0].tolist()]
+        [-1.0, 1.0]
+    """
+    return apply("layer_norm_last", x, weight, bias, eps=float(eps))

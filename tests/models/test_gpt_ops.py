@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import hybridgrad as hg
 from hybridgrad.nn import functional as F
-from hybridgrad.ops.gpt_fused import gelu, softmax_last
+from hybridgrad.ops.gpt_fused import gelu, layer_norm_last, softmax_last
 from hybridgrad.testing import gradcheck
 
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5)
@@ -93,6 +93,57 @@ def test_softmax_last_equals_the_composite_with_masks_and_exports():
                                            providers=["CPUExecutionProvider"])
     (actual,) = session.run(None, {"x": finite.numpy()})
     np.testing.assert_allclose(actual, softmax_last(finite).numpy(), atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=SHAPES, seed=st.integers(0, 100))
+def test_layer_norm_last_gradcheck_float64_and_second_order(shape, seed):
+    generator = np.random.default_rng(seed)
+    x = hg.tensor(generator.normal(1, 3, shape), requires_grad=True)
+    weight = hg.tensor(generator.normal(1, 0.5, shape[-1:]), requires_grad=True)
+    bias = hg.tensor(generator.normal(0, 0.5, shape[-1:]), requires_grad=True)
+    if shape[-1] == 1:  # one channel: x_hat is 0 and the input gradient vanishes
+        assert np.allclose(layer_norm_last(x, weight, bias)._array, bias._array)
+        return
+    assert gradcheck(layer_norm_last, (x, weight, bias))
+
+    def first_derivatives(value, gain):
+        upstream = hg.tensor(np.cos(np.arange(int(np.prod(shape)))).reshape(shape))
+        grads = hg.autograd.grad((layer_norm_last(value, gain, bias) * upstream).sum(),
+                                 (value, gain), create_graph=True)
+        return grads[0].sum() + grads[1].sum() * 0.5 + (grads[0] * grads[0]).sum()
+
+    assert gradcheck(first_derivatives, (x, weight))
+
+
+def test_layer_norm_last_equals_nn_layer_norm_and_exports(tmp_path):
+    generator = np.random.default_rng(3)
+    layer = hg.nn.LayerNorm(8)
+    layer.weight._array[...] = generator.normal(1, 0.3, 8)
+    layer.bias._array[...] = generator.normal(0, 0.3, 8)
+    values = generator.normal(2, 4, (3, 5, 8)).astype(np.float32)
+    fused_input = hg.tensor(values, requires_grad=True)
+    composite_input = hg.tensor(values, requires_grad=True)
+    fused = layer_norm_last(fused_input, layer.weight, layer.bias)
+    composite = layer(composite_input)
+    np.testing.assert_allclose(fused._array, composite._array, rtol=1e-5, atol=1e-5)
+    upstream = hg.tensor(generator.normal(size=values.shape).astype(np.float32))
+    (fused * upstream).sum().backward()
+    weight_grad = layer.weight.grad._array.copy()
+    layer.weight.grad = None
+    (composite * upstream).sum().backward()
+    np.testing.assert_allclose(fused_input.grad._array, composite_input.grad._array, atol=1e-5)
+    np.testing.assert_allclose(weight_grad, layer.weight.grad._array, rtol=1e-4, atol=1e-5)
+    with pytest.raises(Exception, match=r"weight and bias of shape \(C,\)"):
+        layer_norm_last(fused_input, hg.ones(3), hg.zeros(8))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    x = hg.tensor(values)
+    proto = hg.onnx.export(lambda v: layer_norm_last(v, layer.weight, layer.bias), x, None,
+                           input_names=["x"])
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    (actual,) = session.run(None, {"x": values})
+    np.testing.assert_allclose(actual, composite._array, atol=1e-5)
 
 
 # ---- the mixture-of-experts router ---------------------------------------------------------------
