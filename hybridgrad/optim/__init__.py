@@ -1,5 +1,9 @@
 """Optimizers and learning-rate schedulers with PyTorch's names and update formulas.
 
+Each optimizer writes its update once (:meth:`Optimizer.update`, see
+:mod:`hybridgrad.optim.rule`): eager ``step()`` runs it on tensors and
+:func:`hybridgrad.jit.train_step` compiles it.
+
 Example:
     >>> import hybridgrad as hg
     >>> model = hg.nn.Linear(2, 1)

@@ -180,15 +180,24 @@ def test_rmsprop_matches_formula(options):
 
 
 def test_pytorch_defaults():
+    """Each optimizer's param_groups hold PyTorch 2.x's keys and default values."""
     param = [hg.nn.Parameter(hg.zeros(1))]
-    assert hg.optim.SGD(param).defaults == dict(lr=1e-3, momentum=0, dampening=0,
-                                                 weight_decay=0, nesterov=False, maximize=False)
-    assert hg.optim.Adam(param).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                                                  weight_decay=0, amsgrad=False, maximize=False)
-    assert hg.optim.AdamW(param).defaults["weight_decay"] == 1e-2
-    assert hg.optim.RMSprop(param).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8,
-                                                     weight_decay=0, momentum=0, centered=False,
-                                                     maximize=False)
+    expected = {
+        "SGD": dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                    maximize=False, foreach=None, differentiable=False, fused=None),
+        "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                     maximize=False, foreach=None, capturable=False, differentiable=False,
+                     fused=None, decoupled_weight_decay=False),
+        "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                      maximize=False, foreach=None, capturable=False, differentiable=False,
+                      fused=None, decoupled_weight_decay=True),
+        "RMSprop": dict(lr=1e-2, momentum=0, alpha=0.99, eps=1e-8, centered=False,
+                        weight_decay=0, capturable=False, foreach=None, maximize=False,
+                        differentiable=False),
+    }
+    for name, defaults in expected.items():
+        group = getattr(hg.optim, name)(param).param_groups[0]
+        assert {k: v for k, v in group.items() if k != "params"} == defaults, name
 
 
 def test_invalid_options_raise():
