@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 import types
@@ -26,8 +27,10 @@ from typing import Callable, Iterable
 
 from hybridgrad.optim.optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
-           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+           "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR",
+           "StepLR"]
 
 
 class LRScheduler:
@@ -536,3 +539,278 @@ class ReduceLROnPlateau:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore attributes saved by :meth:`state_dict`."""
         self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr by ``lr_lambda(epoch)`` at every step after the first.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = MultiplicativeLR(optimizer, lambda epoch: 0.5)
+        >>> scheduler.step(); scheduler.step(); scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list,
+                 last_epoch: int = -1) -> None:
+        self.lr_lambdas = _per_group("lr_lambda", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch > 0:
+            return [group["lr"] * function(self.last_epoch)
+                    for group, function in zip(groups, self.lr_lambdas)]
+        return [group["lr"] for group in groups]
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer and the functions (PyTorch's layout)."""
+        state = super().state_dict()
+        state["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore attributes saved by :meth:`state_dict` (the functions stay)."""
+        functions = self.lr_lambdas
+        super().load_state_dict(state_dict)
+        self.lr_lambdas = functions
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the lr by ``factor`` for the first ``total_iters`` steps, then restore it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ConstantLR(optimizer, factor=0.5, total_iters=2)
+        >>> lrs = [scheduler.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     scheduler.step(); lrs.append(scheduler.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not 0 <= factor <= 1:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + done * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the lr as ``base_lr * (1 - t / total_iters) ** power`` for ``total_iters`` steps.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = PolynomialLR(optimizer, total_iters=4, power=2.0)
+        >>> scheduler.step(); scheduler.get_last_lr()     # (1 - 1/4)^2
+        [0.5625]
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        decay = ((1.0 - self.last_epoch / self.total_iters)
+                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * decay for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        left = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * left ** self.power for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from ``base_lr`` to ``eta_min`` over ``T_0`` steps, restarting each time
+    (each period ``T_mult`` times longer than the last; SGDR, Loshchilov & Hutter).
+    ``step(epoch)`` accepts fractional epochs (``epoch + batch / batches``), as in PyTorch.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=2)
+        >>> lrs = []
+        >>> for _ in range(4):
+        ...     lrs.append(round(scheduler.get_last_lr()[0], 6)); scheduler.step()
+        >>> lrs
+        [1.0, 0.5, 1.0, 0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one step, or jump to ``epoch`` (fractional epochs allowed)."""
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur - self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    restarts = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1,
+                                            self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** restarts - 1) / (
+                        self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** restarts
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers`` one after another, switching at each of the ``milestones`` (steps);
+    each scheduler starts from its epoch 0 when it takes over.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> warmup = LinearLR(optimizer, start_factor=0.5, total_iters=2)
+        >>> decay = ExponentialLR(optimizer, gamma=0.5)
+        >>> scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[2])
+        >>> lrs = []
+        >>> for _ in range(5):
+        ...     lrs.append(scheduler.get_last_lr()[0]); optimizer.step(); scheduler.step()
+        >>> lrs
+        [0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, schedulers: list, milestones: list,
+                 last_epoch: int = -1) -> None:
+        if len(schedulers) < 1:
+            raise ValueError("SequentialLR expects at least one scheduler")
+        for index, scheduler in enumerate(schedulers):
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(f"SequentialLR: scheduler {index} does not use the optimizer "
+                                 f"given to SequentialLR")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError("SequentialLR does not support ReduceLROnPlateau (it needs "
+                                 "a metric)")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} milestones for "
+                             f"{len(schedulers)} schedulers, got {len(milestones)}")
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        # The schedulers' constructors each stepped once: start again from the initial lrs,
+        # with only the first scheduler's initial step.
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        for scheduler in self._schedulers:
+            scheduler.last_epoch -= 1
+        self._schedulers[0]._step_count = 0
+        self._schedulers[0].step()
+        self._last_lr = self._schedulers[0].get_last_lr()
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance the scheduler whose turn it is (restarting it at its milestone)."""
+        self.last_epoch += 1
+        index = bisect.bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[index]
+        if index > 0 and self._milestones[index - 1] == self.last_epoch:
+            scheduler.step(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict:
+        """Own attributes plus each scheduler's state dict (PyTorch's layout)."""
+        state = {key: _copy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore own attributes and each scheduler's state."""
+        state = dict(state_dict)
+        saved = state.pop("_schedulers")
+        self.__dict__.update({key: _copy(value) for key, value in state.items()})
+        for scheduler, scheduler_state in zip(self._schedulers, saved):
+            scheduler.load_state_dict(scheduler_state)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers together at every step (their multiplicative effects compose).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ChainedScheduler([ConstantLR(optimizer, factor=0.5, total_iters=2),
+        ...                               ExponentialLR(optimizer, gamma=0.5)])
+        >>> lrs = []
+        >>> for _ in range(3):
+        ...     lrs.append(scheduler.get_last_lr()[0]); optimizer.step(); scheduler.step()
+        >>> lrs
+        [0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, schedulers: list, optimizer: Optimizer | None = None) -> None:
+        if len(schedulers) < 1:
+            raise ValueError("ChainedScheduler expects at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        for index, scheduler in enumerate(schedulers):
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler: scheduler {index} uses another optimizer")
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def step(self, epoch: int | None = None) -> None:
+        """Step every scheduler once."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    state_dict = SequentialLR.state_dict
+    load_state_dict = SequentialLR.load_state_dict

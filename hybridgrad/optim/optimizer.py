@@ -151,10 +151,10 @@ class Optimizer:
         Example:
             >>> import hybridgrad as hg
             >>> w = hg.nn.Parameter(hg.tensor([1.0]))
-            >>> optimizer = hg.optim.SGD([w], lr=0.5)
+            >>> optimizer = hg.optim.Adagrad([w], lr=0.5)
             >>> (3 * w).sum().backward(); optimizer.step()
-            >>> round(w.item(), 4)                      # 1 - 0.5 * 3
-            -0.5
+            >>> round(w.item(), 4)                      # 1 - 0.5 * 3 / sqrt(9)
+            0.5
         """
         loss = self._evaluate(closure)
         with no_grad():

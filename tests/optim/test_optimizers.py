@@ -194,6 +194,21 @@ def test_pytorch_defaults():
         "RMSprop": dict(lr=1e-2, momentum=0, alpha=0.99, eps=1e-8, centered=False,
                         weight_decay=0, capturable=False, foreach=None, maximize=False,
                         differentiable=False),
+        "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False,
+                         capturable=False, foreach=None, differentiable=False),
+        "Adagrad": dict(lr=1e-2, lr_decay=0, eps=1e-10, weight_decay=0,
+                        initial_accumulator_value=0, foreach=None, maximize=False,
+                        differentiable=False, fused=None),
+        "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None,
+                       maximize=False, differentiable=False, capturable=False),
+        "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                      momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False,
+                      foreach=None, capturable=False, differentiable=False),
+        "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
+                      foreach=None, capturable=False, decoupled_weight_decay=False,
+                      differentiable=False),
+        "LBFGS": dict(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7,
+                      tolerance_change=1e-9, history_size=100, line_search_fn=None),
     }
     for name, defaults in expected.items():
         group = getattr(hg.optim, name)(param).param_groups[0]

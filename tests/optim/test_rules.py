@@ -3,6 +3,7 @@
 PyTorch's documentation writes them (NumPy, float64, several steps); each rule equal to its
 eager NumPy fast path; every optimizer the same eagerly and compiled by ``jit.train_step``."""
 
+import math
 
 import numpy as np
 import pytest
@@ -42,6 +43,120 @@ def _decay(p, g, lr, weight_decay, decoupled=False):
     return p, g + weight_decay * p
 
 
+# PyTorch's documented algorithms, written out in NumPy.
+def adagrad_ref(steps, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                eps=1e-10, maximize=False):
+    p, total = P0.copy(), np.full_like(P0, initial_accumulator_value)
+    for t in range(1, steps + 1):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay)
+        clr = lr / (1 + (t - 1) * lr_decay)
+        total = total + g * g
+        p = p - clr * g / (np.sqrt(total) + eps)
+    return p
+
+
+def adadelta_ref(steps, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False):
+    p, v, u = P0.copy(), np.zeros_like(P0), np.zeros_like(P0)
+    for _ in range(steps):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay)
+        v = rho * v + (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u = rho * u + (1 - rho) * delta * delta
+        p = p - lr * delta
+    return p
+
+
+def adamax_ref(steps, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False):
+    (b1, b2), p = betas, P0.copy()
+    m, u = np.zeros_like(P0), np.zeros_like(P0)
+    for t in range(1, steps + 1):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay)
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g) + eps)
+        p = p - lr / (1 - b1 ** t) * m / u
+    return p
+
+
+def nadam_ref(steps, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+              momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+    (b1, b2), p = betas, P0.copy()
+    m, v, product = np.zeros_like(P0), np.zeros_like(P0), 1.0
+    for t in range(1, steps + 1):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay)
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        product = float(np.float32(product) * np.float32(mu))   # (PyTorch: in float32)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        d = np.sqrt(v / (1 - b2 ** t)) + eps
+        p = p - lr * (1 - mu) / (1 - product) * g / d
+        p = p - lr * mu_next / (1 - product * mu_next) * m / d
+    return p
+
+
+def radam_ref(steps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+              decoupled_weight_decay=False, maximize=False):
+    (b1, b2), p = betas, P0.copy()
+    m, v = np.zeros_like(P0), np.zeros_like(P0)
+    rho_inf = 2 / (1 - b2) - 1
+    for t in range(1, steps + 1):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay, decoupled_weight_decay)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        corrected = m / (1 - b1 ** t)
+        rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        if rho_t > 5:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            adaptive = math.sqrt(1 - b2 ** t) / (np.sqrt(v) + eps)
+            p = p - corrected * lr * adaptive * rect
+        else:
+            p = p - corrected * lr
+    return p
+
+
+CASES = [
+    (hg.optim.Adagrad, adagrad_ref, {"lr": 0.1}),
+    (hg.optim.Adagrad, adagrad_ref, {"lr": 0.1, "lr_decay": 0.3, "weight_decay": 0.1,
+                                     "initial_accumulator_value": 0.5, "eps": 1e-3}),
+    (hg.optim.Adagrad, adagrad_ref, {"lr": 0.05, "maximize": True}),
+    (hg.optim.Adadelta, adadelta_ref, {}),
+    (hg.optim.Adadelta, adadelta_ref, {"lr": 0.5, "rho": 0.7, "eps": 1e-3,
+                                       "weight_decay": 0.2, "maximize": True}),
+    (hg.optim.Adamax, adamax_ref, {"lr": 0.1}),
+    (hg.optim.Adamax, adamax_ref, {"lr": 0.1, "betas": (0.8, 0.9), "eps": 1e-3,
+                                   "weight_decay": 0.1, "maximize": True}),
+    (hg.optim.NAdam, nadam_ref, {"lr": 0.1}),
+    (hg.optim.NAdam, nadam_ref, {"lr": 0.1, "betas": (0.8, 0.95), "momentum_decay": 0.1,
+                                 "weight_decay": 0.1}),
+    (hg.optim.NAdam, nadam_ref, {"lr": 0.1, "weight_decay": 0.1,
+                                 "decoupled_weight_decay": True, "maximize": True}),
+    (hg.optim.RAdam, radam_ref, {"lr": 0.1}),
+    (hg.optim.RAdam, radam_ref, {"lr": 0.1, "betas": (0.8, 0.9), "weight_decay": 0.1}),
+    (hg.optim.RAdam, radam_ref, {"lr": 0.1, "weight_decay": 0.1,
+                                 "decoupled_weight_decay": True, "maximize": True}),
+]
+
+
+@pytest.mark.parametrize("optimizer_class,reference,options", CASES)
+def test_new_optimizers_match_pytorchs_formulas(optimizer_class, reference, options):
+    steps = 9   # (RAdam's rectified branch starts at step 6 with beta2 = 0.999 and 3 with 0.9)
+    result, _ = run(optimizer_class, steps, **options)
+    np.testing.assert_allclose(result, reference(steps, **options), rtol=1e-12, atol=1e-12)
+
+
+def test_accepted_pytorch_only_arguments_change_nothing():
+    plain, _ = run(hg.optim.Adam, 3, lr=0.1)
+    flagged, _ = run(hg.optim.Adam, 3, lr=0.1, foreach=True, capturable=True,
+                     differentiable=True, fused=False)
+    np.testing.assert_array_equal(flagged, plain)
+
+
 FAST_CASES = [
     (hg.optim.SGD, {"lr": 0.05}),
     (hg.optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.1}),
@@ -67,6 +182,106 @@ def test_the_eager_fast_paths_equal_the_rules(optimizer_class, options):
         assert rule_state[key].dtype == value.dtype, key
         np.testing.assert_allclose(rule_state[key]._array, value._array, rtol=1e-13,
                                    atol=1e-14, err_msg=key)
+
+
+@pytest.mark.parametrize("optimizer_class", [hg.optim.Adadelta, hg.optim.Adagrad,
+                                             hg.optim.Adamax, hg.optim.NAdam, hg.optim.RAdam])
+def test_float32_parameters_keep_float32_state_and_pytorch_state_keys(optimizer_class):
+    param = hg.nn.Parameter(hg.tensor(P0.astype(np.float32)))
+    optimizer = optimizer_class([param], lr=0.01)
+    loss_of(param).backward()
+    optimizer.step()
+    assert param.dtype == np.float32
+    keys = {"Adadelta": ["acc_delta", "square_avg", "step"], "Adagrad": ["step", "sum"],
+            "Adamax": ["exp_avg", "exp_inf", "step"],
+            "NAdam": ["exp_avg", "exp_avg_sq", "mu_product", "step"],
+            "RAdam": ["exp_avg", "exp_avg_sq", "step"]}[optimizer_class.__name__]
+    assert sorted(optimizer.state[param]) == keys
+    for key, value in optimizer.state[param].items():
+        assert value.dtype == np.float32, key
+        if key in ("step", "mu_product"):
+            assert value.shape == ()
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: hg.optim.Adagrad(ps, lr=0.1, lr_decay=0.1),
+    lambda ps: hg.optim.Adadelta(ps),
+    lambda ps: hg.optim.Adamax(ps, lr=0.1),
+    lambda ps: hg.optim.NAdam(ps, lr=0.1),
+    lambda ps: hg.optim.RAdam(ps, lr=0.1),
+])
+def test_state_dict_round_trip_continues_identically(make):
+    def fresh():
+        return [hg.nn.Parameter(hg.tensor(P0.copy(), dtype=hg.float64))]
+
+    def train(optimizer, params, steps):
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss_of(params[0]).backward()
+            optimizer.step()
+
+    reference_params = fresh()
+    reference = make(reference_params)
+    train(reference, reference_params, 4)
+    saved = reference.state_dict()
+    resumed_params = [hg.nn.Parameter(hg.tensor(reference_params[0]._array.copy()))]
+    resumed = make(resumed_params)
+    resumed.load_state_dict(saved)
+    train(reference, reference_params, 3)
+    train(resumed, resumed_params, 3)
+    np.testing.assert_allclose(resumed_params[0]._array, reference_params[0]._array,
+                               rtol=1e-14, atol=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# LBFGS (eager only).
+
+QUADRATIC = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
+TARGET = np.array([1.0, -2.0, 0.5])
+
+
+def _lbfgs_problem(**options):
+    x = hg.nn.Parameter(hg.tensor([0.0, 0.0, 0.0], dtype=hg.float64))
+    optimizer = hg.optim.LBFGS([x], **options)
+    calls = []
+
+    def closure():
+        optimizer.zero_grad()
+        loss = 0.5 * (x @ (hg.tensor(QUADRATIC) @ x)) - (hg.tensor(TARGET) * x).sum()
+        loss.backward()
+        calls.append(1)
+        return loss
+
+    return x, optimizer, closure, calls
+
+
+def test_lbfgs_first_iteration_is_a_scaled_gradient_step():
+    x, optimizer, closure, calls = _lbfgs_problem(lr=0.5, max_iter=1)
+    loss = optimizer.step(closure)
+    g = -TARGET   # the gradient at 0: Q x - b
+    step = min(1.0, 1.0 / np.abs(g).sum()) * 0.5
+    np.testing.assert_allclose(x._array, -step * g, rtol=1e-15)
+    assert loss.item() == 0.0 and len(calls) == 1   # (the last iteration does not re-evaluate)
+    assert optimizer.state[x]["n_iter"] == 1 and optimizer.state[x]["func_evals"] == 1
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_solves_a_convex_quadratic(line_search_fn):
+    x, optimizer, closure, calls = _lbfgs_problem(max_iter=50, line_search_fn=line_search_fn,
+                                                  tolerance_grad=1e-12, tolerance_change=1e-15,
+                                                  max_eval=100)
+    for _ in range(3):
+        optimizer.step(closure)
+    np.testing.assert_allclose(x._array, np.linalg.solve(QUADRATIC, TARGET), rtol=1e-7)
+    assert len(calls) == optimizer.state[x]["func_evals"]
+
+
+def test_lbfgs_refuses_a_missing_closure_and_parameter_groups():
+    x, optimizer, _, _ = _lbfgs_problem()
+    with pytest.raises(ValueError, match="closure"):
+        optimizer.step()
+    with pytest.raises(ValueError, match="parameter groups"):
+        hg.optim.LBFGS([{"params": [x]}, {"params": [hg.nn.Parameter(hg.zeros(1))]}])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,6 +313,11 @@ COMPILED_CASES = [
     lambda ps: hg.optim.AdamW(ps, lr=0.05),
     lambda ps: hg.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True, weight_decay=0.01),
     lambda ps: hg.optim.RMSprop(ps, lr=0.01),
+    lambda ps: hg.optim.Adadelta(ps, weight_decay=0.01),
+    lambda ps: hg.optim.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.1),
+    lambda ps: hg.optim.Adamax(ps, lr=0.05, weight_decay=0.01),
+    lambda ps: hg.optim.NAdam(ps, lr=0.05, weight_decay=0.01, decoupled_weight_decay=True),
+    lambda ps: hg.optim.RAdam(ps, lr=0.05, betas=(0.9, 0.9)),
     lambda ps: hg.optim.Adam(ps, lr=0.05, maximize=True),
 ]
 
@@ -168,6 +388,17 @@ def test_compiled_sgd_momentum_keeps_the_fused_accumulating_gemm(monkeypatch):
     for _ in range(3):
         step(x, t)
     assert any(hits), "no momentum update ran as an accumulating GEMM"
+
+
+def test_lbfgs_state_dict_round_trip_continues_identically():
+    x, optimizer, closure, _ = _lbfgs_problem(max_iter=2, line_search_fn="strong_wolfe")
+    optimizer.step(closure)
+    y, resumed, resumed_closure, _ = _lbfgs_problem(max_iter=2, line_search_fn="strong_wolfe")
+    y._array[...] = x._array
+    resumed.load_state_dict(optimizer.state_dict())
+    optimizer.step(closure)
+    resumed.step(resumed_closure)
+    np.testing.assert_array_equal(y._array, x._array)
 
 
 def test_a_fused_one_element_program_may_write_over_an_input_it_reads_again():

@@ -157,6 +157,8 @@ def test_learning_rate_changes_are_read_each_step():
 
 def test_optimizers_without_a_compilable_rule_are_clear_errors():
     model = _model()
+    with pytest.raises(NotImplementedError, match="LBFGS runs eagerly only"):
+        hg.jit.train_step(model, _mse, hg.optim.LBFGS(model.parameters()))
 
     class Custom(hg.optim.Optimizer):
         def __init__(self, params):
