@@ -512,7 +512,6 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm: float | N
 # The rest of ``hg.nn.functional`` lives beside the modules that use it; re-exported here so
 # that ``import hybridgrad.nn.functional as F`` offers PyTorch's whole functional namespace.
 
-from hybridgrad.data.encoding import one_hot  # noqa: E402
 from hybridgrad.nn.activation import (  # noqa: E402
     elu,
     gelu,
@@ -541,6 +540,7 @@ from hybridgrad.nn.losses import (  # noqa: E402
     smooth_l1_loss,
 )
 from hybridgrad.ops.api import pad  # noqa: E402
+from hybridgrad.ops.encoding import one_hot  # noqa: E402
 
 __all__ += [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "ctc_loss",
