@@ -406,10 +406,6 @@ def _topological_order(roots: Sequence) -> list:
     return order
 
 
-def _flat_inputs(node: Node) -> tuple:
-    return tuple(node.inputs[0]) if node.op.variadic else node.inputs
-
-
 def _sum_to_array(array: np.ndarray, shape: tuple) -> np.ndarray:
     """:func:`sum_to` on a plain array (the engine's path when no graph is recorded)."""
     lead = array.ndim - len(shape)
@@ -621,15 +617,3 @@ def grad(
             )
         answer.append(value)
     return tuple(answer)
-
-
-def functional_grad_fn(tensor) -> str | None:
-    """Name of the operator that produced ``tensor`` (None for leaves).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> x = hg.tensor(1.0, requires_grad=True)
-        >>> functional_grad_fn(x * 2)
-        'mul'
-    """
-    return None if tensor._node is None else tensor._node.op.name
