@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import Spec, elementwise_rule, register
 
 
@@ -41,13 +41,13 @@ _unary("log", lambda xp, a: xp.log(a), lambda g, i, out, needs: (g / i[0],),
        "log({a})", "1/{a}")
 _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, i, out, needs: (g / (out * 2),),
        "sqrt({a})", "1/(2*sqrt({a}))")
-_unary("abs", lambda xp, a: xp.abs(a), lambda g, i, out, needs: (g * F.sign(i[0]),),
+_unary("abs", lambda xp, a: xp.abs(a), lambda g, i, out, needs: (g * api.sign(i[0]),),
        "|{a}|", "sign({a})", float_only=False)
 _unary("sign", lambda xp, a: xp.sign(a), lambda g, i, out, needs: (g * 0,),
        "sign({a})", "0", float_only=False)
-_unary("sin", lambda xp, a: xp.sin(a), lambda g, i, out, needs: (g * F.cos(i[0]),),
+_unary("sin", lambda xp, a: xp.sin(a), lambda g, i, out, needs: (g * api.cos(i[0]),),
        "sin({a})", "cos({a})")
-_unary("cos", lambda xp, a: xp.cos(a), lambda g, i, out, needs: (-(g * F.sin(i[0])),),
+_unary("cos", lambda xp, a: xp.cos(a), lambda g, i, out, needs: (-(g * api.sin(i[0])),),
        "cos({a})", "-sin({a})")
 _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, i, out, needs: (g * (1 - out * out),),
        "tanh({a})", "1 - tanh({a})^2")
@@ -61,10 +61,11 @@ def _sigmoid(xp, a):
 
 _unary("sigmoid", _sigmoid, lambda g, i, out, needs: (g * out * (1 - out),),
        "sigmoid({a})", "sigmoid({a}) * (1 - sigmoid({a}))")
-_unary("relu", lambda xp, a: xp.maximum(a, 0), lambda g, i, out, needs: (F.where(i[0] > 0, g, 0),),
-       "relu({a})", "1 if {a} > 0 else 0", float_only=False)
+_unary("relu", lambda xp, a: xp.maximum(a, 0),
+       lambda g, i, out, needs: (api.where(i[0] > 0, g, 0),), "relu({a})",
+       "1 if {a} > 0 else 0", float_only=False)
 _unary("softplus", lambda xp, a: xp.logaddexp(0, a),
-       lambda g, i, out, needs: (g * F.sigmoid(i[0]),),
+       lambda g, i, out, needs: (g * api.sigmoid(i[0]),),
        "log(1 + exp({a}))", "sigmoid({a})")
 
 _ERF_SCALE = 2.0 / math.sqrt(math.pi)
@@ -86,14 +87,14 @@ def _erf(xp, a):
     return (sign * (1.0 - poly * xp.exp(-x * x))).astype(a.dtype)
 
 
-_unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * F.exp(-(i[0] * i[0])),),
+_unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * api.exp(-(i[0] * i[0])),),
        "erf({a})", "2/sqrt(pi) * exp(-{a}^2)")
 
 
 @register("cast", shape=lambda a, dtype: Spec(a.shape, dtypes.to_dtype(dtype)),
           formula="{a}", derivatives=("1",), arg_names=("a",),
           vjp=lambda g, i, out, needs, dtype: (
-              F.to(g, i[0].dtype) if i[0].dtype.kind == "f" else None,))
+              api.to(g, i[0].dtype) if i[0].dtype.kind == "f" else None,))
 def _cast(xp, a, dtype):
     """Convert to another dtype."""
     return a.astype(dtype)
@@ -133,7 +134,7 @@ def _pow_vjp(g, inputs, out, needs):
     a, b = inputs
     grad_a = g * b * a ** (b - 1) if needs[0] else None
     # d(a^b)/db = a^b * log(a); defined as 0 where a == 0 (as PyTorch does), NaN for a < 0.
-    grad_b = F.where(a == 0, 0, g * out * F.log(F.where(a == 0, 1, a))) if needs[1] else None
+    grad_b = api.where(a == 0, 0, g * out * api.log(api.where(a == 0, 1, a))) if needs[1] else None
     return grad_a, grad_b
 
 
@@ -145,8 +146,8 @@ def _tie_vjp(g, inputs, out, needs, pick):
     a, b = inputs
     # Ties share the gradient evenly, so the sum over both inputs stays g.
     half = g * 0.5
-    first = F.where(pick(a, b), g, F.where(a == b, half, 0)) if needs[0] else None
-    second = F.where(pick(b, a), g, F.where(a == b, half, 0)) if needs[1] else None
+    first = api.where(pick(a, b), g, api.where(a == b, half, 0)) if needs[0] else None
+    second = api.where(pick(b, a), g, api.where(a == b, half, 0)) if needs[1] else None
     return first, second
 
 
@@ -187,8 +188,8 @@ def _where_shape(condition, a, b):
           derivatives=("0", "1 where condition", "1 where not condition"),
           arg_names=("condition", "a", "b"),
           vjp=lambda g, i, out, needs: (None,
-                                        F.where(i[0], g, 0) if needs[1] else None,
-                                        F.where(i[0], 0, g) if needs[2] else None))
+                                        api.where(i[0], g, 0) if needs[1] else None,
+                                        api.where(i[0], 0, g) if needs[2] else None))
 def _where(xp, condition, a, b):
     """Select from a where condition holds, else from b."""
     if condition.dtype != np.bool_:
@@ -217,9 +218,9 @@ _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 def _clamp_vjp(g, inputs, out, needs, low, high):
     a = inputs[0]
     if low is not None:
-        g = F.where(a < low, 0, g)
+        g = api.where(a < low, 0, g)
     if high is not None:
-        g = F.where(a > high, 0, g)
+        g = api.where(a > high, 0, g)
     return (g,)
 
 

@@ -58,11 +58,11 @@ def one_hot(tensor, num_classes: int = -1):
 
 def _one_hot_graph(indices, num_classes: int):
     """one_hot composed of primitives (eq, cast), for symbols and tracers: values unknown yet."""
-    from hybridgrad.ops import api as F
+    from hybridgrad.ops import api
     from hybridgrad.tensor import arange
 
     if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 0:
         raise ValueError(f"one_hot: a symbolic input needs an explicit num_classes >= 0 (it "
                          f"cannot be inferred before the values exist), got {num_classes!r}")
     classes = arange(int(num_classes))
-    return F.to(F.eq(F.unsqueeze(indices, -1), classes), np.int64)
+    return api.to(api.eq(api.unsqueeze(indices, -1), classes), np.int64)

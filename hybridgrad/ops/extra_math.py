@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import Spec, apply, elementwise_rule, register
 
 _CHECKS = "tests/onnx/test_extra_math.py"
@@ -48,9 +48,9 @@ _unary("trunc", lambda xp, a: xp.trunc(a), _zero_grad, "trunc({a})", "0", float_
 _unary("tan", lambda xp, a: xp.tan(a), lambda g, i, out, needs: (g * (1 + out * out),),
        "tan({a})", "1 + tan({a})^2")
 _unary("asin", lambda xp, a: xp.arcsin(a),
-       lambda g, i, out, needs: (g / F.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)")
+       lambda g, i, out, needs: (g / api.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)")
 _unary("acos", lambda xp, a: xp.arccos(a),
-       lambda g, i, out, needs: (-(g / F.sqrt(1 - i[0] * i[0])),), "acos({a})",
+       lambda g, i, out, needs: (-(g / api.sqrt(1 - i[0] * i[0])),), "acos({a})",
        "-1/sqrt(1 - {a}^2)")
 _unary("atan", lambda xp, a: xp.arctan(a), lambda g, i, out, needs: (g / (1 + i[0] * i[0]),),
        "atan({a})", "1/(1 + {a}^2)")
@@ -59,10 +59,10 @@ _unary("sinh", lambda xp, a: xp.sinh(a), lambda g, i, out, needs: (g * apply("co
 _unary("cosh", lambda xp, a: xp.cosh(a), lambda g, i, out, needs: (g * apply("sinh", i[0]),),
        "cosh({a})", "sinh({a})")
 _unary("asinh", lambda xp, a: xp.arcsinh(a),
-       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] + 1),), "asinh({a})",
+       lambda g, i, out, needs: (g / api.sqrt(i[0] * i[0] + 1),), "asinh({a})",
        "1/sqrt({a}^2 + 1)")
 _unary("acosh", lambda xp, a: xp.arccosh(a),
-       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] - 1),), "acosh({a})",
+       lambda g, i, out, needs: (g / api.sqrt(i[0] * i[0] - 1),), "acosh({a})",
        "1/sqrt({a}^2 - 1)")
 _unary("atanh", lambda xp, a: xp.arctanh(a), lambda g, i, out, needs: (g / (1 - i[0] * i[0]),),
        "atanh({a})", "1/(1 - {a}^2)")
@@ -183,13 +183,13 @@ def _fft_vjp(g, inputs, out, needs, length, inverse, onesided):
     # forward DFT, fft / L for the inverse (zero-padding the one-sided gradient first).
     size = inputs[0].shape[-2]
     if onesided:
-        g = F.pad(g, (0, 0, 0, length - g.shape[-2]))
+        g = api.pad(g, (0, 0, 0, length - g.shape[-2]))
     grad = apply("fft", g, length=length, inverse=not inverse, onesided=False)
     grad = grad * (length if not inverse else 1.0 / length)
     if size < length:
         grad = grad[..., :size, :]
     elif size > length:
-        grad = F.pad(grad, (0, 0, 0, size - length))
+        grad = api.pad(grad, (0, 0, 0, size - length))
     return (grad,)
 
 

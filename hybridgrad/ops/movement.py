@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import OpError, Spec, register
 
 
@@ -25,7 +25,7 @@ def _reshape_shape(a, shape):
 
 @register("reshape", shape=_reshape_shape, formula="reshape({a})", derivatives=("1",),
           arg_names=("a",),
-          vjp=lambda g, i, out, needs, shape: (F.reshape(g, tuple(i[0].shape)),))
+          vjp=lambda g, i, out, needs, shape: (api.reshape(g, tuple(i[0].shape)),))
 def _reshape(xp, a, shape):
     """Reshape without copying when possible."""
     return xp.reshape(a, shape)
@@ -33,7 +33,7 @@ def _reshape(xp, a, shape):
 
 @register("permute", shape=lambda a, dims: Spec(tuple(a.shape[d] for d in dims), a.dtype),
           formula="permute({a}, {dims})", derivatives=("1",), arg_names=("a",),
-          vjp=lambda g, i, out, needs, dims: (F.permute(g, tuple(np.argsort(dims).tolist())),))
+          vjp=lambda g, i, out, needs, dims: (api.permute(g, tuple(np.argsort(dims).tolist())),))
 def _permute(xp, a, dims):
     """Reorder axes."""
     return xp.transpose(a, dims)
@@ -138,7 +138,7 @@ def _index_shape(shape: tuple, index: tuple) -> tuple:
 @register("getitem", shape=lambda a, index: Spec(_index_shape(tuple(a.shape), index), a.dtype),
           formula="{a}[{index}]", derivatives=("1 at the selected elements",), arg_names=("a",),
           vjp=lambda g, i, out, needs, index: (
-              F.index_put_add(tuple(i[0].shape), index, g),))
+              api.index_put_add(tuple(i[0].shape), index, g),))
 def _getitem(xp, a, index):
     """NumPy indexing."""
     return a[index]
@@ -146,7 +146,7 @@ def _getitem(xp, a, index):
 
 @register("index_add_zeros", shape=lambda values, shape, index: Spec(tuple(shape), values.dtype),
           formula="scatter({a})", derivatives=("1 at the indexed elements",), arg_names=("a",),
-          vjp=lambda g, i, out, needs, shape, index: (F.getitem(g, index),))
+          vjp=lambda g, i, out, needs, shape, index: (api.getitem(g, index),))
 def _index_add_zeros(xp, values, shape, index):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
     out = xp.zeros(shape, dtype=values.dtype)
@@ -176,7 +176,7 @@ def _gather_vjp(g, inputs, out, needs, axis):
     from hybridgrad.tensor import zeros
 
     base = zeros(tuple(a.shape), dtype=a.dtype)
-    return (F.scatter_add(base, axis, index, g), None)
+    return (api.scatter_add(base, axis, index, g), None)
 
 
 @register("gather", shape=_gather_shape, vjp=_gather_vjp, formula="gather({a})",
@@ -192,7 +192,7 @@ def _gather(xp, a, index, axis):
           formula="scatter_add({a}, {c})", derivatives=("1", "0", "1 at the scattered slots"),
           arg_names=("a", "index", "c"),
           vjp=lambda g, i, out, needs, axis: (g if needs[0] else None, None,
-                                              F.gather(g, axis, i[1]) if needs[2] else None))
+                                              api.gather(g, axis, i[1]) if needs[2] else None))
 def _scatter_add(xp, a, index, src, axis):
     """out = a; out[..., index, ...] += src along ``axis`` (PyTorch's scatter_add)."""
     if index.ndim != a.ndim or src.ndim != a.ndim:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
 
@@ -37,15 +37,15 @@ def _keep_shape(grad, shape: tuple, axis, keepdims: bool):
     """Reshape a reduced gradient so that it broadcasts against the input shape."""
     if keepdims:
         return grad
-    return F.reshape(grad, _reduced_shape(shape, axis, True))
+    return api.reshape(grad, _reduced_shape(shape, axis, True))
 
 
 def _sum_vjp(g, inputs, out, needs, axis, keepdims):
     shape = tuple(inputs[0].shape)
     # The reduced gradient broadcasts straight back when the summed axes lead (or were kept).
     if not keepdims and axis is not None and axis != tuple(range(len(axis))):
-        g = F.reshape(g, _reduced_shape(shape, axis, True))
-    return (F.broadcast_to(g, shape),)
+        g = api.reshape(g, _reduced_shape(shape, axis, True))
+    return (api.broadcast_to(g, shape),)
 
 
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
@@ -61,8 +61,8 @@ def _amax_vjp(g, inputs, out, needs, axis, keepdims):
     a = inputs[0]
     shape = tuple(a.shape)
     out_keep = _keep_shape(out, shape, axis, keepdims)
-    mask = F.to(F.eq(a, out_keep), a.dtype)
-    count = F.sum(mask, axis, keepdim=True)
+    mask = api.to(api.eq(a, out_keep), a.dtype)
+    count = api.sum(mask, axis, keepdim=True)
     return (mask * (_keep_shape(g, shape, axis, keepdims) / count),)
 
 
@@ -87,13 +87,13 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
     #   written as (sum of the zero elements) - a_i: value 0, derivative 1 w.r.t. a_m;
     # * three or more zeros: 0 (and so are all its first derivatives).
     is_zero = a == 0
-    safe = F.where(is_zero, 1, a)
-    zeros = F.sum(F.to(is_zero, a.dtype), axis, keepdim=True)
-    prod_nonzero = F.prod(safe, axis, keepdim=True)
-    other_zero = F.sum(F.where(is_zero, a, 0), axis, keepdim=True) - a
-    at_zero = F.where(zeros == 1, prod_nonzero,
-                      F.where(zeros == 2, other_zero * prod_nonzero, 0))
-    others = F.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
+    safe = api.where(is_zero, 1, a)
+    zeros = api.sum(api.to(is_zero, a.dtype), axis, keepdim=True)
+    prod_nonzero = api.prod(safe, axis, keepdim=True)
+    other_zero = api.sum(api.where(is_zero, a, 0), axis, keepdim=True) - a
+    at_zero = api.where(zeros == 1, prod_nonzero,
+                      api.where(zeros == 2, other_zero * prod_nonzero, 0))
+    others = api.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
     return (others * _keep_shape(g, shape, axis, keepdims),)
 
 
@@ -162,25 +162,25 @@ def _matmul_vjp(g, inputs, out, needs):
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
     if len(a_shape) == 1 and len(b_shape) == 1:
         return (g * b if needs[0] else None, g * a if needs[1] else None)
-    a2 = a if len(a_shape) > 1 else F.reshape(a, (1,) + a_shape)
-    b2 = b if len(b_shape) > 1 else F.reshape(b, b_shape + (1,))
+    a2 = a if len(a_shape) > 1 else api.reshape(a, (1,) + a_shape)
+    b2 = b if len(b_shape) > 1 else api.reshape(b, b_shape + (1,))
     g2 = g
     if len(a_shape) == 1:
-        g2 = F.unsqueeze(g2, -2)
+        g2 = api.unsqueeze(g2, -2)
     if len(b_shape) == 1:
-        g2 = F.unsqueeze(g2, -1)
+        g2 = api.unsqueeze(g2, -1)
     grad_a = grad_b = None
     # Batch dimensions that were broadcast are summed back by _sum_to.
     if needs[0]:
-        grad_a = F.matmul(g2, _swap_last(b2))
+        grad_a = api.matmul(g2, _swap_last(b2))
         if tuple(grad_a.shape) != tuple(a2.shape):
             grad_a = _sum_to(grad_a, tuple(a2.shape))
-        grad_a = F.reshape(grad_a, a_shape)
+        grad_a = api.reshape(grad_a, a_shape)
     if needs[1]:
-        grad_b = F.matmul(_swap_last(a2), g2)
+        grad_b = api.matmul(_swap_last(a2), g2)
         if tuple(grad_b.shape) != tuple(b2.shape):
             grad_b = _sum_to(grad_b, tuple(b2.shape))
-        grad_b = F.reshape(grad_b, b_shape)
+        grad_b = api.reshape(grad_b, b_shape)
     return grad_a, grad_b
 
 
