@@ -63,7 +63,20 @@ def test_chained_constant_polynomial_and_multiplicative_schedules():
     assert _lrs(multiplicative, optimizer, 3) == pytest.approx([1.0, 0.5, 0.5 / 3, 0.5 / 12])
 
 
+def test_cyclic_lr_exp_range_and_beta1_cycling():
+    optimizer = hg.optim.Adam([hg.nn.Parameter(hg.zeros(1))], lr=0.1)
+    scheduler = L.CyclicLR(optimizer, 0.1, 0.5, step_size_up=1, mode="exp_range", gamma=0.5,
+                           base_momentum=0.8, max_momentum=0.9)
+    assert optimizer.param_groups[0]["betas"] == (0.9, 0.999)
+    # step t: base + (max - base) * triangle(t) * gamma**t; triangle 1 at odd t, 0 at even t
+    assert _lrs(scheduler, optimizer, 3) == pytest.approx([0.1, 0.3, 0.1, 0.15])
+    assert optimizer.param_groups[0]["betas"] == pytest.approx((0.9 - 0.1 * 0.125, 0.999))
+    with pytest.raises(ValueError, match="momentum"):
+        L.CyclicLR(hg.optim.Adagrad([hg.nn.Parameter(hg.zeros(1))]), 0.1, 0.5)
+
+
 SCHEDULERS = {
+    "CyclicLR": lambda o: L.CyclicLR(o, 0.1, 1.0, step_size_up=2, mode="triangular2"),
     "StepLR": lambda o: L.StepLR(o, step_size=2, gamma=0.5),
     "MultiStepLR": lambda o: L.MultiStepLR(o, milestones=[1, 4], gamma=0.3),
     "ExponentialLR": lambda o: L.ExponentialLR(o, gamma=0.9),
