@@ -209,13 +209,25 @@ def _numeric(value) -> bool:
 
 class _SymbolicState:
     """One parameter's ``optimizer.state`` entry as a compiled update rule sees it: entries read
-    as symbols of the state tensors; ``create`` adds a zero tensor that the graph fills."""
+    as symbols of the state tensors; ``create`` adds a zero tensor that the graph fills.
 
-    def __init__(self, entries: dict) -> None:
+    ``shared`` maps a one-element entry (a step counter) that holds the same value for every
+    parameter of the group to one representative tensor, read instead of this parameter's own:
+    the rule's arithmetic on it is then the same expression for every parameter, which common
+    subexpression elimination computes once per group instead of once per parameter. Writes
+    still go to each parameter's own tensor."""
+
+    def __init__(self, entries: dict, shared: dict | None = None) -> None:
         self.entries = entries
+        self.shared = shared or {}
 
     def __getitem__(self, key: str):
-        return Symbol(G.as_node(self.entries[key]))
+        own = G.as_node(self.entries[key])
+        if key not in self.shared:
+            return Symbol(own)
+        read = _SharedRead(G.as_node(self.shared[key]))
+        read.own = own
+        return read
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries
@@ -232,6 +244,13 @@ class _SymbolicState:
             return self[key]
         self.entries[key] = Tensor._wrap(np.zeros(value.shape, dtype=value.dtype))
         return assign(self[key], value)
+
+
+class _SharedRead(Symbol):
+    """A state entry read from the group's representative tensor; ``own`` is the node that an
+    :func:`~hybridgrad.optim.rule.assign` to it writes (this parameter's own tensor)."""
+
+    own = None
 
 
 def _structure(optimizer) -> tuple:
@@ -254,7 +273,27 @@ def _structure(optimizer) -> tuple:
             entry = optimizer.state.get(param) if hasattr(optimizer.state, "get") else None
             if entry:
                 key.append(tuple((name, id(value)) for name, value in entry.items()))
+        key.append(tuple(sorted(_lockstep(optimizer, group))))
     return tuple(key)
+
+
+def _lockstep(optimizer, group: dict) -> dict:
+    """The one-element floating state entries (step counters, NAdam's ``mu_product``) that hold
+    the same value for every trained parameter of ``group``: key -> the first one's tensor."""
+    entries = [optimizer.state.get(p) for p in group["params"] if p.requires_grad]
+    if len(entries) < 2 or not all(entries):
+        return {}
+    shared = {}
+    for key, first in entries[0].items():
+        array = getattr(first, "_array", None)
+        if array is None or array.size != 1 or array.dtype.kind != "f":
+            continue
+        others = [entry.get(key) for entry in entries[1:]]
+        if all(getattr(other, "_array", None) is not None and other._array.shape == array.shape
+               and other._array.dtype == array.dtype and other._array == array
+               for other in others):
+            shared[key] = first
+    return shared
 
 
 class TrainStep:
@@ -309,7 +348,7 @@ class TrainStep:
         written: set[int] = set()
 
         def record(target, value):
-            node = G.as_node(target)
+            node = target.own if isinstance(target, _SharedRead) else G.as_node(target)
             if node.id in written:
                 raise SymbolError(f"train_step: {type(optimizer).__name__}.update assigns "
                                   f"{node.name or 'a tensor'} twice in one step; assign each "
@@ -324,13 +363,14 @@ class TrainStep:
         try:
             for index, group in enumerate(groups):
                 view = _SymbolicGroup(group, index, variables)
+                shared = _lockstep(optimizer, group)
                 for param in group["params"]:
                     g = grads.get(id(param))
                     if g is None:
                         continue
                     try:
                         optimizer.update(Symbol(G.as_node(param)), g,
-                                         _SymbolicState(optimizer.state[param]), view)
+                                         _SymbolicState(optimizer.state[param], shared), view)
                     except NotImplementedError as error:
                         raise NotImplementedError(f"train_step: {error}") from error
         finally:
