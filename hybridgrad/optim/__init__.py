@@ -16,11 +16,13 @@ Example:
 from hybridgrad.optim import lr_scheduler
 from hybridgrad.optim.adam import Adam, AdamW
 from hybridgrad.optim.adaptive import Adadelta, Adagrad, Adamax
+from hybridgrad.optim.asgd import ASGD
 from hybridgrad.optim.lbfgs import LBFGS
 from hybridgrad.optim.nadam import NAdam, RAdam
 from hybridgrad.optim.optimizer import Optimizer
 from hybridgrad.optim.rmsprop import RMSprop
+from hybridgrad.optim.rprop import Rprop
 from hybridgrad.optim.sgd import SGD
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam",
-           "Optimizer", "RAdam", "RMSprop", "lr_scheduler"]
+__all__ = ["ASGD", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam",
+           "Optimizer", "RAdam", "RMSprop", "Rprop", "lr_scheduler"]

@@ -207,6 +207,10 @@ def test_pytorch_defaults():
         "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
                       foreach=None, capturable=False, decoupled_weight_decay=False,
                       differentiable=False),
+        "Rprop": dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), foreach=None,
+                      maximize=False, differentiable=False, capturable=False),
+        "ASGD": dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+                     maximize=False, differentiable=False, capturable=False),
         "LBFGS": dict(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7,
                       tolerance_change=1e-9, history_size=100, line_search_fn=None),
     }

@@ -120,7 +120,37 @@ def radam_ref(steps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
     return p
 
 
+def rprop_ref(steps, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), maximize=False):
+    p, prev, size = P0.copy(), np.zeros_like(P0), np.full_like(P0, lr)
+    for _ in range(steps):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        agreement = g * prev
+        size = np.clip(np.where(agreement > 0, size * etas[1],
+                                np.where(agreement < 0, size * etas[0], size)), *step_sizes)
+        g = np.where(agreement < 0, 0.0, g)
+        p = p - np.sign(g) * size
+        prev = g
+    return p
+
+
+def asgd_ref(steps, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, maximize=False):
+    p, ax, eta, mu = P0.copy(), np.zeros_like(P0), np.float32(lr), np.float32(1.0)
+    for t in range(1, steps + 1):
+        g = -grad_ref(p) if maximize else grad_ref(p)
+        p, g = _decay(p, g, lr, weight_decay)
+        p = p * (1 - lambd * float(eta)) - float(eta) * g
+        ax = p.copy() if mu == 1 else ax + (p - ax) * float(mu)
+        eta = np.float32(lr / (1 + lambd * lr * t) ** alpha)   # (kept in float32, as PyTorch)
+        mu = np.float32(1 / max(1, t - t0))
+    return p
+
+
 CASES = [
+    (hg.optim.Rprop, rprop_ref, {"lr": 0.05}),
+    (hg.optim.Rprop, rprop_ref, {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2),
+                                 "maximize": True}),
+    (hg.optim.ASGD, asgd_ref, {"lr": 0.05, "t0": 3, "weight_decay": 0.01}),
+    (hg.optim.ASGD, asgd_ref, {"lr": 0.05, "lambd": 0.1, "alpha": 0.5, "maximize": True}),
     (hg.optim.Adagrad, adagrad_ref, {"lr": 0.1}),
     (hg.optim.Adagrad, adagrad_ref, {"lr": 0.1, "lr_decay": 0.3, "weight_decay": 0.1,
                                      "initial_accumulator_value": 0.5, "eps": 1e-3}),
@@ -185,7 +215,8 @@ def test_the_eager_fast_paths_equal_the_rules(optimizer_class, options):
 
 
 @pytest.mark.parametrize("optimizer_class", [hg.optim.Adadelta, hg.optim.Adagrad,
-                                             hg.optim.Adamax, hg.optim.NAdam, hg.optim.RAdam])
+                                             hg.optim.Adamax, hg.optim.NAdam, hg.optim.RAdam,
+                                             hg.optim.Rprop, hg.optim.ASGD])
 def test_float32_parameters_keep_float32_state_and_pytorch_state_keys(optimizer_class):
     param = hg.nn.Parameter(hg.tensor(P0.astype(np.float32)))
     optimizer = optimizer_class([param], lr=0.01)
@@ -195,11 +226,12 @@ def test_float32_parameters_keep_float32_state_and_pytorch_state_keys(optimizer_
     keys = {"Adadelta": ["acc_delta", "square_avg", "step"], "Adagrad": ["step", "sum"],
             "Adamax": ["exp_avg", "exp_inf", "step"],
             "NAdam": ["exp_avg", "exp_avg_sq", "mu_product", "step"],
-            "RAdam": ["exp_avg", "exp_avg_sq", "step"]}[optimizer_class.__name__]
+            "RAdam": ["exp_avg", "exp_avg_sq", "step"], "Rprop": ["prev", "step", "step_size"],
+            "ASGD": ["ax", "eta", "mu", "step"]}[optimizer_class.__name__]
     assert sorted(optimizer.state[param]) == keys
     for key, value in optimizer.state[param].items():
         assert value.dtype == np.float32, key
-        if key in ("step", "mu_product"):
+        if key in ("step", "mu_product", "eta", "mu"):
             assert value.shape == ()
 
 
@@ -209,6 +241,8 @@ def test_float32_parameters_keep_float32_state_and_pytorch_state_keys(optimizer_
     lambda ps: hg.optim.Adamax(ps, lr=0.1),
     lambda ps: hg.optim.NAdam(ps, lr=0.1),
     lambda ps: hg.optim.RAdam(ps, lr=0.1),
+    lambda ps: hg.optim.Rprop(ps, lr=0.1),
+    lambda ps: hg.optim.ASGD(ps, lr=0.1, t0=2),
 ])
 def test_state_dict_round_trip_continues_identically(make):
     def fresh():
@@ -319,6 +353,8 @@ COMPILED_CASES = [
     lambda ps: hg.optim.NAdam(ps, lr=0.05, weight_decay=0.01, decoupled_weight_decay=True),
     lambda ps: hg.optim.RAdam(ps, lr=0.05, betas=(0.9, 0.9)),
     lambda ps: hg.optim.Adam(ps, lr=0.05, maximize=True),
+    lambda ps: hg.optim.Rprop(ps, lr=0.05),
+    lambda ps: hg.optim.ASGD(ps, lr=0.05, t0=2, weight_decay=0.01),
 ]
 
 
