@@ -100,6 +100,15 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, "
                             "but the ordering of tensors in sets changes between runs; use a list")
         params = list(params)
+        if params and all(isinstance(item, tuple) and len(item) == 2 for item in params):
+            # Named parameters (``model.named_parameters()``), as PyTorch 2 accepts them.
+            group["param_names"] = [name for name, _ in params]
+            params = [param for _, param in params]
+        named = [("param_names" in g) for g in self.param_groups]
+        if named and named[0] != ("param_names" in group):
+            raise ValueError("all optimizer param groups should be with/without names; cannot "
+                             f"add a param group {'with' if 'param_names' in group else 'without'}"
+                             f" names to this optimizer")
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got "

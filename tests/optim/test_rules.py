@@ -478,3 +478,14 @@ def test_compiled_step_counters_are_computed_once_per_group_while_in_lockstep():
         np.testing.assert_allclose(b._array, a._array, rtol=1e-12, atol=1e-14)
         np.testing.assert_array_equal(compiled_opt.state[b]["step"]._array,
                                       eager_opt.state[a]["step"]._array)
+
+
+def test_named_parameters_are_accepted_as_in_pytorch():
+    model = hg.nn.Linear(2, 1)
+    optimizer = hg.optim.SGD(model.named_parameters(), lr=0.1)
+    group = optimizer.param_groups[0]
+    assert group["param_names"] == ["weight", "bias"]
+    assert group["params"] == [model.weight, model.bias]
+    assert optimizer.state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    with pytest.raises(ValueError, match="with/without names"):
+        optimizer.add_param_group({"params": [hg.nn.Parameter(hg.zeros(1))]})
