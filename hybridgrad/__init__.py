@@ -122,12 +122,7 @@ __version__ = "0.1.0"
 
 
 import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
-from hybridgrad import (  # noqa: E402 - need the tensor API above
-    data,
-    jit,  # compiled execution over the same registry
-    nn,
-    symbolic,
-)
+from hybridgrad import nn  # noqa: E402 - needs the tensor API above
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
 
 # Anomaly mode switches (reliability): PyTorch's names plus the short hg.set_anomaly.
@@ -140,10 +135,11 @@ is_anomaly_enabled = autograd.is_anomaly_enabled
 from hybridgrad.explain import explain  # noqa: E402
 from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads
 
-# Submodules loaded on first use (``hg.onnx.export(...)``, ``hg.distributed.init()``): importing
-# the onnx package alone takes longer than the rest of hybridgrad, and MPI is needed only under
-# mpirun, so ``import hybridgrad`` stays light.
-_LAZY_SUBMODULES = ("distributed", "onnx")
+# Submodules loaded on first use (``hg.onnx.export(...)``, ``hg.jit.trace(...)``): importing the
+# onnx package alone takes longer than the rest of hybridgrad, MPI is needed only under mpirun,
+# and the compiler and the data pipeline are not needed by every program, so ``import
+# hybridgrad`` stays light.
+_LAZY_SUBMODULES = ("data", "distributed", "jit", "onnx", "symbolic")
 
 
 def __getattr__(name: str):
@@ -160,9 +156,8 @@ def __dir__() -> list:
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
-# The public names (``from hybridgrad import *``): the tensor API, dtypes, modes and the
-# submodules loaded with the package; the lazily loaded ones (onnx, distributed) are left out so
-# that a star import stays light too.
+# The public names (``from hybridgrad import *``): the tensor API, dtypes, modes and the main
+# submodules; onnx and distributed are left out so that a star import stays light too.
 __all__ = [
     "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "as_tensor",
     "autograd", "bool", "bool_", "broadcast_to", "cat", "chunk", "clamp", "clip", "concatenate",
