@@ -144,11 +144,26 @@ def _matmul_shape(a, b):
     return Spec(shape, promote(a.dtype, b.dtype))
 
 
-def _sum_to(grad, shape: tuple):
-    """:func:`hybridgrad.autograd.sum_to` (imported late: autograd imports the registry)."""
-    from hybridgrad.autograd import sum_to as engine_sum_to
+def sum_to(grad, shape: tuple):
+    """Sum a broadcast gradient back to ``shape`` (the single place where this happens; eager
+    autograd and the symbolic compiler's ``grad`` call it as :func:`hybridgrad.autograd.sum_to`).
 
-    return engine_sum_to(grad, shape)
+    Example:
+        >>> import hybridgrad as hg
+        >>> sum_to(hg.ones(2, 3), (1, 3)).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = len(grad.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
+    return grad.reshape(shape)
+
 
 
 def _swap_last(x):
@@ -170,16 +185,16 @@ def _matmul_vjp(g, inputs, out, needs):
     if len(b_shape) == 1:
         g2 = F.unsqueeze(g2, -1)
     grad_a = grad_b = None
-    # Batch dimensions that were broadcast are summed back by _sum_to.
+    # Batch dimensions that were broadcast are summed back by sum_to.
     if needs[0]:
         grad_a = F.matmul(g2, _swap_last(b2))
         if tuple(grad_a.shape) != tuple(a2.shape):
-            grad_a = _sum_to(grad_a, tuple(a2.shape))
+            grad_a = sum_to(grad_a, tuple(a2.shape))
         grad_a = F.reshape(grad_a, a_shape)
     if needs[1]:
         grad_b = F.matmul(_swap_last(a2), g2)
         if tuple(grad_b.shape) != tuple(b2.shape):
-            grad_b = _sum_to(grad_b, tuple(b2.shape))
+            grad_b = sum_to(grad_b, tuple(b2.shape))
         grad_b = F.reshape(grad_b, b_shape)
     return grad_a, grad_b
 
