@@ -29,6 +29,10 @@ from typing import Any
 import numpy
 
 
+class HostConversionError(RuntimeError):
+    """A device array was handed to NumPy's array conversion (np.asarray and friends)."""
+
+
 class StrictArray:
     """A NumPy array behind a wall: NumPy functions refuse it, ``xp`` functions take it."""
 
@@ -45,10 +49,16 @@ class StrictArray:
                         f"operator code must call xp.{function.__name__}")
 
     def __array__(self, *args, **kwargs):
-        raise TypeError("a device array (StrictArray) was converted to a NumPy array: operator "
-                        "code must stay on xp arrays")
+        # Not a TypeError: NumPy takes that as "try the sequence protocol" and would copy.
+        raise HostConversionError("a device array (StrictArray) was converted to a NumPy array "
+                                  "(np.asarray, np.array...): operator code must stay on xp "
+                                  "arrays")
 
     def __getattr__(self, name: str):
+        if name.startswith("__"):
+            # __array_interface__, __array_struct__, __dlpack__...: the host array's memory
+            # protocols would let NumPy read the device array directly.
+            raise AttributeError(name)
         value = getattr(self._host, name)
         if callable(value):
             return _wrapped(value)
@@ -106,6 +116,8 @@ def _unwrap(value: Any) -> Any:
 def _wrap(value: Any) -> Any:
     if isinstance(value, numpy.ndarray):
         return StrictArray(value)
+    if isinstance(value, numpy.ufunc):  # xp.frompyfunc(...) makes one
+        return _StrictUfunc(value)
     if isinstance(value, numpy.generic):
         # Reductions give 0-d device arrays (as CuPy does), not host scalars.
         return StrictArray(numpy.asarray(value))
