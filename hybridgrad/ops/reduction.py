@@ -54,7 +54,7 @@ def _sum(xp, a, axis, keepdims):
     """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
     # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
     return xp.add.reduce(a, axis=axis, keepdims=keepdims,
-                         dtype=np.int64 if a.dtype.kind in "biu" else None)
+                         dtype=xp.int64 if a.dtype.kind in "biu" else None)
 
 
 def _amax_vjp(g, inputs, out, needs, axis, keepdims):
@@ -102,7 +102,7 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
 def _prod(xp, a, axis, keepdims):
     """Product over axes (integers and bools multiply as int64)."""
     return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
-                              dtype=np.int64 if a.dtype.kind in "biu" else None)
+                              dtype=xp.int64 if a.dtype.kind in "biu" else None)
 
 
 def _arg_rule(a, axis, keepdims):
@@ -113,13 +113,13 @@ def _arg_rule(a, axis, keepdims):
 @register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",))
 def _argmax(xp, a, axis, keepdims):
     """Index of the maximum."""
-    return xp.argmax(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+    return xp.argmax(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
 
 
 @register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",))
 def _argmin(xp, a, axis, keepdims):
     """Index of the minimum."""
-    return xp.argmin(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+    return xp.argmin(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
