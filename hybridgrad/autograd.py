@@ -198,7 +198,7 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict, _saved_out: list | None =
                 break
     recording = needs_grad and op.vjp is not None and _grad_enabled.get()
     saved = None
-    if op.forward_saving is not None and (recording or _saved_out is not None):
+    if op.forward_saving is not None and (recording or _saved_out is not None):  # rare
         result, saved = run_forward(op, [arrays] if op.variadic else arrays, attrs, saving=True)
         if _saved_out is not None:
             _saved_out.extend(saved)
@@ -475,14 +475,13 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
-            input_grads = None
-            if op.vjp_array is not None and not create_graph:
-                # First order: the operator's array code, when it applies to these inputs.
-                input_grads = _array_vjp(op, node, grad, tensor, wrap)
-            if input_grads is None and anomaly:
-                input_grads = _anomaly_vjp(op, node, grad, tensor, inputs)
-            elif input_grads is None:
-                input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
+            # First order: the operator's array code, when it has one that applies here.
+            if (op.vjp_array is None or create_graph
+                    or (input_grads := _array_vjp(op, node, grad, tensor, wrap)) is None):
+                if anomaly:
+                    input_grads = _anomaly_vjp(op, node, grad, tensor, inputs)
+                else:
+                    input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
                 if not needed or input_grad is None:
                     continue

@@ -105,8 +105,13 @@ def _from_environment() -> ArrayBackend | None:
 _active: contextvars.ContextVar[ArrayBackend | None] = contextvars.ContextVar(
     "array_backend", default=_from_environment())  # noqa: B039 - backends are never mutated
 
-#: The active backend when it is not NumPy, else None (the registry's hot path calls this).
+#: The active backend when it is not NumPy, else None.
 converting_backend = _active.get
+
+#: Non-empty while some context may run a non-NumPy backend (the environment chose one, or a
+#: use_backend block is open in some thread): the operator hot path reads the context variable
+#: only then, a list test being several times cheaper than a context-variable read.
+CONVERTING: list = [] if _active.get() is None else ["environment"]
 
 
 def get_backend() -> ArrayBackend:
@@ -142,7 +147,9 @@ def use_backend(backend: ArrayBackend | str) -> Iterator[ArrayBackend]:
     if isinstance(backend, str):
         backend = _backend_named(backend)
     token = _active.set(None if backend is NUMPY else backend)
+    CONVERTING.append(backend.name)
     try:
         yield backend
     finally:
+        CONVERTING.remove(backend.name)
         _active.reset(token)

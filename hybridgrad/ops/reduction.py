@@ -10,8 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
-
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register

@@ -27,7 +27,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.backend import converting_backend, xp
+from hybridgrad.backend import CONVERTING, converting_backend, xp
 
 
 class Spec(NamedTuple):
@@ -257,11 +257,11 @@ def run_forward(op: OpDef, arrays: list, attrs: dict, saving: bool = False):
         array([2., 2.])
     """
     forward = op.forward if not saving else op.forward_saving
-    backend = converting_backend()
-    if backend is not None:  # another array module: arrays are converted at this boundary
+    if CONVERTING and converting_backend() is not None:
+        # Another array module: arrays are converted at this boundary.
         try:
             with np.errstate(all="ignore"):
-                return backend.call(forward, *arrays, **attrs)
+                return converting_backend().call(forward, *arrays, **attrs)
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(op, arrays, attrs, error) from None
     if _ERR_STATE is not None:
