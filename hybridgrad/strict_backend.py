@@ -30,11 +30,26 @@ import numpy
 
 
 class HostConversionError(RuntimeError):
-    """A device array was handed to NumPy's array conversion (np.asarray and friends)."""
+    """A device array was handed to NumPy's array conversion (np.asarray and friends).
+
+    Example:
+        >>> import numpy as np
+        >>> try:
+        ...     np.asarray(xp.ones(2))
+        ... except HostConversionError as error:
+        ...     print(str(error).split(":")[0])
+        a device array (StrictArray) was converted to a NumPy array (np.asarray, np.array...)
+    """
 
 
 class StrictArray:
-    """A NumPy array behind a wall: NumPy functions refuse it, ``xp`` functions take it."""
+    """A NumPy array behind a wall: NumPy functions refuse it, ``xp`` functions take it.
+
+    Example:
+        >>> a = StrictArray(__import__("numpy").arange(4.0))
+        >>> (a[1:] * 2 + 1).tolist(), float(xp.sum(a))
+        ([3.0, 5.0, 7.0], 6.0)
+    """
 
     __slots__ = ("_host",)
     # NumPy ufuncs (np.exp(a), np.add(a, b)) refuse operands that set this to None; the Python
@@ -189,7 +204,13 @@ _TRANSFERS = {"asarray", "array", "ascontiguousarray"}
 
 class StrictModule:
     """NumPy's namespace for StrictArrays: functions unwrap their arguments and wrap results;
-    dtypes, constants and classes pass through; submodules are wrapped too."""
+    dtypes, constants and classes pass through; submodules are wrapped too.
+
+    Example:
+        >>> spectrum = xp.fft.fft(xp.ones(4))
+        >>> type(spectrum).__name__, spectrum.real.tolist()
+        ('StrictArray', [4.0, 0.0, 0.0, 0.0])
+    """
 
     def __init__(self, module: types.ModuleType):
         self._module = module

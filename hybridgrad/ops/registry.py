@@ -180,7 +180,16 @@ def set_eager_handler(handler: Callable) -> None:
 
 class TracingError(RuntimeError):
     """Python code asked a symbolic value for something only a concrete value has (``if x > 0``,
-    ``x.item()``, a state update the active trace cannot record...)."""
+    ``x.item()``, a state update the active trace cannot record...).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> try:
+        ...     bool(hg.symbolic.Variable("x", shape=(2,)) > 0)
+        ... except TracingError:
+        ...     print("needs a concrete value")
+        needs a concrete value
+    """
 
 
 _state_update_handler: Callable | None = None
