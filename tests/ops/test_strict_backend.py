@@ -9,6 +9,7 @@ array-level VJP fails the suite.
 
 from __future__ import annotations
 
+import ast
 import os
 import pathlib
 import subprocess
@@ -92,6 +93,40 @@ def test_the_first_order_fast_paths_run_on_the_strict_backend():
             (pooled * pooled).sum().backward()  # vjp_array of max_pool2d and batch_norm_train
             results.append(x.grad._array)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# NumPy names that are not array code: dtypes and NumPy's warning mode.
+NOT_ARRAY_CODE = {"dtype", "errstate", "iinfo", "finfo", "ndarray", "generic", "integer",
+                  "floating", "bool_", "float16", "float32", "float64", "int8", "int16", "int32",
+                  "int64", "uint8", "uint16", "uint32", "uint64", "complex64", "complex128"}
+
+
+def _numpy_calls_in_array_code(path: pathlib.Path) -> list[str]:
+    """``np.NAME`` inside every function or lambda whose first parameter is ``xp`` (forwards,
+    array VJPs and the kernels they call), decorators excluded."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            continue
+        if not node.args.args or node.args.args[0].arg != "xp":
+            continue
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            for inner in ast.walk(statement):
+                if (isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
+                        and inner.value.id == "np" and inner.attr not in NOT_ARRAY_CODE):
+                    found.append(f"{path.name}:{inner.lineno} np.{inner.attr}")
+    return found
+
+
+def test_array_code_names_no_numpy_function_even_on_paths_the_tests_miss(tmp_path):
+    found = [hit for path in sorted((ROOT / "hybridgrad" / "ops").glob("*.py"))
+             for hit in _numpy_calls_in_array_code(path)]
+    assert found == [], "array code calls NumPy directly; use xp: " + ", ".join(found)
+    stray = tmp_path / "stray.py"
+    stray.write_text("def _kernel(xp, a):\n    return np.exp(a).astype(np.float32)\n"
+                     "f = lambda xp, a: np.where(a, 1, 0)\n")
+    assert _numpy_calls_in_array_code(stray) == ["stray.py:2 np.exp", "stray.py:3 np.where"]
 
 
 def _operator_test_files() -> list[str]:
