@@ -45,7 +45,7 @@ class OpDef:
     forward: Callable
     shape: Callable
     vjp: Callable | None = None
-    # The engine's first-order fast path (both optional; see DEVELOPERS.md, "Adding a primitive"):
+    # The engine's first-order fast path (both optional; DEVELOPERS.md, "Architecture"):
     # forward_saving(xp, *arrays, **attrs) -> (output, saved): the forward that also returns a
     # tuple of arrays for the backward (PyTorch's ctx.save_for_backward); eager autograd runs it
     # instead of ``forward`` when it records the operation and keeps ``saved`` on the node.
