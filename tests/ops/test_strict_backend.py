@@ -77,6 +77,12 @@ def test_the_backend_is_chosen_in_one_place():
     with pytest.raises(ValueError, match="unknown array backend 'gpu'"):
         with backend.use_backend("gpu"):
             pass
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="array backend 'cupy' needs CuPy"):
+            with backend.use_backend("cupy"):
+                pass
 
 
 def test_the_first_order_fast_paths_run_on_the_strict_backend():
