@@ -4,12 +4,13 @@ Operators never call NumPy for their array code: their forwards (``forward(xp, .
 array-level VJPs (``vjp_array(xp, ...)``) receive ``xp``, the array module of the active
 :class:`ArrayBackend`, and create, combine and reduce arrays only through it. NumPy is the
 default (arrays pass straight through). Another backend converts arrays at the operator
-boundary (``to_device`` on the way in, ``to_host`` on the way out): the ``"cupy"`` backend
-is ``ArrayBackend("cupy", cupy, cupy.asarray, cupy.asnumpy)`` and needs no change to operator
+boundary (``to_device`` on the way in, ``to_host`` on the way out). The ``"cupy"`` backend is
+``ArrayBackend("cupy", cupy, cupy.asarray, cupy.asnumpy)`` and needs no change to operator
 code (tensors still hold NumPy arrays, so each operator copies to the GPU and back: a check of
-the operator layer, not a fast path; issue 15's device API keeps tensors on the device). The ``"strict"`` backend (:mod:`hybridgrad.strict_backend`) wraps arrays in a type that
-every NumPy function refuses, so the test suite run on it proves that no operator calls NumPy
-on a device array.
+the operator layer, not a fast path; issue 15's device API keeps tensors on the device). The
+``"strict"`` backend (:mod:`hybridgrad.strict_backend`) wraps arrays in a type that every NumPy
+function refuses, so the test suite run on it proves that no operator calls NumPy on a device
+array.
 
 The backend is read from the environment variable ``HYBRIDGRAD_ARRAY_BACKEND`` (``numpy``,
 ``strict`` or ``cupy``) at import, and set for a block with :func:`use_backend`.
