@@ -5,9 +5,10 @@ array-level VJPs (``vjp_array(xp, ...)``) receive ``xp``, the array module of th
 :class:`ArrayBackend`, and create, combine and reduce arrays only through it. NumPy is the
 default (arrays pass straight through). Another backend converts arrays at the operator
 boundary (``to_device`` on the way in, ``to_host`` on the way out). The ``"cupy"`` backend is
-``ArrayBackend("cupy", cupy, cupy.asarray, cupy.asnumpy)`` and needs no change to operator
-code (tensors still hold NumPy arrays, so each operator copies to the GPU and back: a check of
-the operator layer, not a fast path; issue 15's device API keeps tensors on the device). The
+``ArrayBackend("cupy", cupy, cupy.asarray, cupy.asnumpy)``, with no operator-specific code
+(not yet run on a GPU; tensors still hold NumPy arrays, so each operator copies to the GPU and
+back: a check of the operator layer, not a fast path; issue 15's device API keeps tensors on
+the device). The
 ``"strict"`` backend (:mod:`hybridgrad.strict_backend`) wraps arrays in a type that every NumPy
 function refuses, so the test suite run on it proves that no operator calls NumPy on a device
 array.
