@@ -6,7 +6,10 @@ How it works:
   (the operator, its inputs and attributes) on its output;
 * :func:`backward` sorts the recorded graph topologically from the output and walks it in reverse,
   calling each operator's vector-Jacobian product from the registry; gradients of broadcast inputs
-  are summed back to the input's shape in exactly one place, :func:`sum_to`;
+  are summed back to the input's shape in exactly one place, :func:`sum_to`. Without
+  ``create_graph`` an operator may instead give its VJP on arrays (``OpDef.vjp_array``), from
+  arrays its forward saved on the node (``OpDef.forward_saving``): batch norm, max pooling and
+  CTC do, for speed;
 * gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: a second
   ``backward()`` adds to ``.grad`` (``w.grad`` becomes the sum over both passes), so call
   ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps. Accumulation is out of place
