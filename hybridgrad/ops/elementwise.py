@@ -18,10 +18,18 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import Spec, elementwise_rule, register
+from hybridgrad.ops.kernels import cast_kernel, clamp_kernel, where_kernel
+from hybridgrad.ops.registry import ELEMENTWISE, Spec, elementwise_rule, register
+
+# Why the elementwise primitives that need more than one NumPy call have no ufunc form.
+_NO_UFUNC = {"ufunc": "several NumPy calls (a numerically safe form), not one ufunc",
+             "out_kernel": "several NumPy calls allocating their own temporaries"}
 
 
-def _unary(name, forward, vjp, formula, derivative, float_only=True):
+def _unary(name, forward, vjp, formula, derivative, float_only=True, ufunc=None, onnx_type="",
+           why_not=None):
+    """Register an elementwise unary primitive; ``ufunc`` (a NumPy ufunc or ``fn(out, a)``)
+    gives it its out-kernel and a place in fused elementwise chains."""
     register(
         name,
         shape=elementwise_rule(name, "float" if float_only else "promote"),
@@ -30,27 +38,29 @@ def _unary(name, forward, vjp, formula, derivative, float_only=True):
         derivatives=(derivative,),
         float_only=float_only,
         arg_names=("a",),
+        ufunc=ufunc, rows=ELEMENTWISE, aliasing="fresh", onnx_type=onnx_type,
+        why_not=why_not or {},
     )(forward)
 
 
 _unary("neg", lambda xp, a: xp.negative(a), lambda g, i, out, needs: (-g,),
-       "-{a}", "-1", float_only=False)
+       "-{a}", "-1", float_only=False, ufunc=np.negative, onnx_type="Neg")
 _unary("exp", lambda xp, a: xp.exp(a), lambda g, i, out, needs: (g * out,),
-       "exp({a})", "exp({a})")
+       "exp({a})", "exp({a})", ufunc=np.exp, onnx_type="Exp")
 _unary("log", lambda xp, a: xp.log(a), lambda g, i, out, needs: (g / i[0],),
-       "log({a})", "1/{a}")
+       "log({a})", "1/{a}", ufunc=np.log, onnx_type="Log")
 _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, i, out, needs: (g / (out * 2),),
-       "sqrt({a})", "1/(2*sqrt({a}))")
+       "sqrt({a})", "1/(2*sqrt({a}))", ufunc=np.sqrt, onnx_type="Sqrt")
 _unary("abs", lambda xp, a: xp.abs(a), lambda g, i, out, needs: (g * F.sign(i[0]),),
-       "|{a}|", "sign({a})", float_only=False)
+       "|{a}|", "sign({a})", float_only=False, ufunc=np.absolute, onnx_type="Abs")
 _unary("sign", lambda xp, a: xp.sign(a), lambda g, i, out, needs: (g * 0,),
-       "sign({a})", "0", float_only=False)
+       "sign({a})", "0", float_only=False, ufunc=np.sign, onnx_type="Sign")
 _unary("sin", lambda xp, a: xp.sin(a), lambda g, i, out, needs: (g * F.cos(i[0]),),
-       "sin({a})", "cos({a})")
+       "sin({a})", "cos({a})", ufunc=np.sin, onnx_type="Sin")
 _unary("cos", lambda xp, a: xp.cos(a), lambda g, i, out, needs: (-(g * F.sin(i[0])),),
-       "cos({a})", "-sin({a})")
+       "cos({a})", "-sin({a})", ufunc=np.cos, onnx_type="Cos")
 _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, i, out, needs: (g * (1 - out * out),),
-       "tanh({a})", "1 - tanh({a})^2")
+       "tanh({a})", "1 - tanh({a})^2", ufunc=np.tanh, onnx_type="Tanh")
 
 
 def _sigmoid(xp, a):
@@ -60,12 +70,15 @@ def _sigmoid(xp, a):
 
 
 _unary("sigmoid", _sigmoid, lambda g, i, out, needs: (g * out * (1 - out),),
-       "sigmoid({a})", "sigmoid({a}) * (1 - sigmoid({a}))")
+       "sigmoid({a})", "sigmoid({a}) * (1 - sigmoid({a}))", onnx_type="Sigmoid",
+       why_not=_NO_UFUNC)
 _unary("relu", lambda xp, a: xp.maximum(a, 0), lambda g, i, out, needs: (F.where(i[0] > 0, g, 0),),
-       "relu({a})", "1 if {a} > 0 else 0", float_only=False)
+       "relu({a})", "1 if {a} > 0 else 0", float_only=False,
+       ufunc=lambda out, a: np.maximum(a, 0, out=out), onnx_type="Relu")
 _unary("softplus", lambda xp, a: xp.logaddexp(0, a),
        lambda g, i, out, needs: (g * F.sigmoid(i[0]),),
-       "log(1 + exp({a}))", "sigmoid({a})")
+       "log(1 + exp({a}))", "sigmoid({a})", ufunc=lambda out, a: np.logaddexp(0, a, out=out),
+       onnx_type="Softplus")
 
 _ERF_SCALE = 2.0 / math.sqrt(math.pi)
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)
@@ -87,11 +100,13 @@ def _erf(xp, a):
 
 
 _unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * F.exp(-(i[0] * i[0])),),
-       "erf({a})", "2/sqrt(pi) * exp(-{a}^2)")
+       "erf({a})", "2/sqrt(pi) * exp(-{a}^2)", onnx_type="Erf", why_not=_NO_UFUNC)
 
 
 @register("cast", shape=lambda a, dtype: Spec(a.shape, dtypes.to_dtype(dtype)),
-          formula="{a}", derivatives=("1",), arg_names=("a",),
+          formula="{a}", derivatives=("1",), arg_names=("a",), aliasing="fresh",
+          out_kernel=cast_kernel, rows=ELEMENTWISE,
+          why_not={"ufunc": "a dtype attribute (fused chains keep one dtype)"},
           vjp=lambda g, i, out, needs, dtype: (
               F.to(g, i[0].dtype) if i[0].dtype.kind == "f" else None,))
 def _cast(xp, a, dtype):
@@ -103,7 +118,9 @@ def _cast(xp, a, dtype):
 # Binary arithmetic.
 
 
-def _binary(name, forward, vjp, formula, derivatives, float_only=False):
+def _binary(name, forward, vjp, formula, derivatives, float_only=False, ufunc=None,
+            onnx_type=""):
+    """Register an elementwise binary primitive (see :func:`_unary` for ``ufunc``)."""
     register(
         name,
         shape=elementwise_rule(name, "float" if float_only else "promote"),
@@ -113,20 +130,22 @@ def _binary(name, forward, vjp, formula, derivatives, float_only=False):
         float_only=float_only,
         promotes=True,
         arg_names=("a", "b"),
+        ufunc=ufunc, rows=ELEMENTWISE, aliasing="fresh", onnx_type=onnx_type,
     )(forward)
 
 
 _binary("add", lambda xp, a, b: xp.add(a, b), lambda g, i, out, needs: (g, g),
-        "{a} + {b}", ("1", "1"))
+        "{a} + {b}", ("1", "1"), ufunc=np.add, onnx_type="Add")
 _binary("sub", lambda xp, a, b: xp.subtract(a, b), lambda g, i, out, needs: (g, -g),
-        "{a} - {b}", ("1", "-1"))
+        "{a} - {b}", ("1", "-1"), ufunc=np.subtract, onnx_type="Sub")
 _binary("mul", lambda xp, a, b: xp.multiply(a, b),
         lambda g, i, out, needs: (g * i[1] if needs[0] else None, g * i[0] if needs[1] else None),
-        "{a} * {b}", ("{b}", "{a}"))
+        "{a} * {b}", ("{b}", "{a}"), ufunc=np.multiply, onnx_type="Mul")
 _binary("div", lambda xp, a, b: xp.true_divide(a, b),
         lambda g, i, out, needs: (g / i[1] if needs[0] else None,
                                   -(g * out) / i[1] if needs[1] else None),
-        "{a} / {b}", ("1/{b}", "-{a}/{b}^2"), float_only=True)
+        "{a} / {b}", ("1/{b}", "-{a}/{b}^2"), float_only=True, ufunc=np.true_divide,
+        onnx_type="Div")
 
 
 def _pow_vjp(g, inputs, out, needs):
@@ -138,7 +157,7 @@ def _pow_vjp(g, inputs, out, needs):
 
 
 _binary("pow", lambda xp, a, b: xp.power(a, b), _pow_vjp,
-        "{a}^{b}", ("{b} * {a}^({b} - 1)", "{a}^{b} * log({a})"))
+        "{a}^{b}", ("{b} * {a}^({b} - 1)", "{a}^{b} * log({a})"), ufunc=np.power)
 
 
 def _tie_vjp(g, inputs, out, needs, pick):
@@ -152,28 +171,33 @@ def _tie_vjp(g, inputs, out, needs, pick):
 
 _binary("maximum", lambda xp, a, b: xp.maximum(a, b),
         lambda g, i, out, needs: _tie_vjp(g, i, out, needs, lambda x, y: x > y),
-        "max({a}, {b})", ("1 if {a} > {b} else 0", "1 if {b} > {a} else 0"))
+        "max({a}, {b})", ("1 if {a} > {b} else 0", "1 if {b} > {a} else 0"),
+        ufunc=np.maximum, onnx_type="Max")
 _binary("minimum", lambda xp, a, b: xp.minimum(a, b),
         lambda g, i, out, needs: _tie_vjp(g, i, out, needs, lambda x, y: x < y),
-        "min({a}, {b})", ("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"))
+        "min({a}, {b})", ("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"),
+        ufunc=np.minimum, onnx_type="Min")
 
 
 # ----------------------------------------------------------------------------------------------
 # Comparisons and logic: no gradient.
 
-for _name, _function, _symbol in [
-    ("eq", np.equal, "=="), ("ne", np.not_equal, "!="), ("lt", np.less, "<"),
-    ("le", np.less_equal, "<="), ("gt", np.greater, ">"), ("ge", np.greater_equal, ">="),
-    ("logical_and", np.logical_and, "and"), ("logical_or", np.logical_or, "or"),
+for _name, _function, _symbol, _onnx_type in [
+    ("eq", np.equal, "==", "Equal"), ("ne", np.not_equal, "!=", ""), ("lt", np.less, "<", "Less"),
+    ("le", np.less_equal, "<=", "LessOrEqual"), ("gt", np.greater, ">", "Greater"),
+    ("ge", np.greater_equal, ">=", "GreaterOrEqual"),
+    ("logical_and", np.logical_and, "and", "And"), ("logical_or", np.logical_or, "or", "Or"),
 ]:
     register(_name, shape=elementwise_rule(_name, "bool"), formula="{a} " + _symbol + " {b}",
-             promotes=True, arg_names=("a", "b"))(
+             promotes=True, arg_names=("a", "b"), ufunc=_function, rows=ELEMENTWISE,
+             aliasing="fresh", onnx_type=_onnx_type)(
         (lambda function: lambda xp, a, b: function(a, b))(_function))
 
-for _name, _function in [("logical_not", np.logical_not), ("isnan", np.isnan),
-                         ("isfinite", np.isfinite)]:
+for _name, _function, _onnx_type in [("logical_not", np.logical_not, "Not"),
+                                     ("isnan", np.isnan, "IsNaN"), ("isfinite", np.isfinite, "")]:
     register(_name, shape=elementwise_rule(_name, "bool"), formula=_name + "({a})",
-             arg_names=("a",))((lambda function: lambda xp, a: function(a))(_function))
+             arg_names=("a",), ufunc=_function, rows=ELEMENTWISE, aliasing="fresh",
+             onnx_type=_onnx_type)((lambda function: lambda xp, a: function(a))(_function))
 
 
 def _where_shape(condition, a, b):
@@ -185,7 +209,8 @@ def _where_shape(condition, a, b):
 
 @register("where", shape=_where_shape, formula="{b} if {a} else {c}",
           derivatives=("0", "1 where condition", "1 where not condition"),
-          arg_names=("condition", "a", "b"),
+          arg_names=("condition", "a", "b"), aliasing="fresh", out_kernel=where_kernel,
+          inplace=(2,), rows=ELEMENTWISE, why_not={"ufunc": "a bit-pattern select, not a ufunc"},
           vjp=lambda g, i, out, needs: (None,
                                         F.where(i[0], g, 0) if needs[1] else None,
                                         F.where(i[0], 0, g) if needs[2] else None))
@@ -224,6 +249,8 @@ def _clamp_vjp(g, inputs, out, needs, low, high):
 
 
 @register("clamp", shape=lambda a, low, high: Spec(a.shape, a.dtype), vjp=_clamp_vjp,
+          aliasing="fresh", out_kernel=clamp_kernel, rows=ELEMENTWISE,
+          why_not={"ufunc": "bound attributes (fused programs hold attribute-free steps)"},
           formula="clamp({a}, {low}, {high})", derivatives=("1 if {low} <= {a} <= {high} else 0",),
           arg_names=("a",))
 def _clamp(xp, a, low, high):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import Spec, apply, elementwise_rule, register
+from hybridgrad.ops.registry import ELEMENTWISE, Spec, apply, elementwise_rule, register
 
 _CHECKS = "tests/onnx/test_extra_math.py"
 
@@ -29,10 +29,11 @@ def _register(name: str, **kwargs):
     return register(name, **kwargs)
 
 
-def _unary(name, forward, vjp, formula, derivative, float_only=True):
+def _unary(name, forward, vjp, formula, derivative, float_only=True, ufunc=None, onnx_type=""):
     _register(
         name, shape=elementwise_rule(name, "float" if float_only else "promote"), vjp=vjp,
         formula=formula, derivatives=(derivative,), float_only=float_only, arg_names=("a",),
+        ufunc=ufunc, rows=ELEMENTWISE, aliasing="fresh", onnx_type=onnx_type,
     )(forward)
 
 
@@ -40,48 +41,54 @@ def _zero_grad(g, inputs, out, needs):
     return (g * 0,)
 
 
-_unary("floor", lambda xp, a: xp.floor(a), _zero_grad, "floor({a})", "0", float_only=False)
-_unary("ceil", lambda xp, a: xp.ceil(a), _zero_grad, "ceil({a})", "0", float_only=False)
+_unary("floor", lambda xp, a: xp.floor(a), _zero_grad, "floor({a})", "0", float_only=False,
+       ufunc=np.floor, onnx_type="Floor")
+_unary("ceil", lambda xp, a: xp.ceil(a), _zero_grad, "ceil({a})", "0", float_only=False,
+       ufunc=np.ceil, onnx_type="Ceil")
 # NumPy's round is round-half-to-even, as ONNX's Round and PyTorch's round.
-_unary("round", lambda xp, a: xp.round(a), _zero_grad, "round({a})", "0", float_only=False)
-_unary("trunc", lambda xp, a: xp.trunc(a), _zero_grad, "trunc({a})", "0", float_only=False)
+_unary("round", lambda xp, a: xp.round(a), _zero_grad, "round({a})", "0", float_only=False,
+       ufunc=lambda out, a: np.round(a, out=out), onnx_type="Round")
+_unary("trunc", lambda xp, a: xp.trunc(a), _zero_grad, "trunc({a})", "0", float_only=False,
+       ufunc=np.trunc)
 _unary("tan", lambda xp, a: xp.tan(a), lambda g, i, out, needs: (g * (1 + out * out),),
-       "tan({a})", "1 + tan({a})^2")
+       "tan({a})", "1 + tan({a})^2", ufunc=np.tan, onnx_type="Tan")
 _unary("asin", lambda xp, a: xp.arcsin(a),
-       lambda g, i, out, needs: (g / F.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)")
+       lambda g, i, out, needs: (g / F.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)",
+       ufunc=np.arcsin, onnx_type="Asin")
 _unary("acos", lambda xp, a: xp.arccos(a),
        lambda g, i, out, needs: (-(g / F.sqrt(1 - i[0] * i[0])),), "acos({a})",
-       "-1/sqrt(1 - {a}^2)")
+       "-1/sqrt(1 - {a}^2)", ufunc=np.arccos, onnx_type="Acos")
 _unary("atan", lambda xp, a: xp.arctan(a), lambda g, i, out, needs: (g / (1 + i[0] * i[0]),),
-       "atan({a})", "1/(1 + {a}^2)")
+       "atan({a})", "1/(1 + {a}^2)", ufunc=np.arctan, onnx_type="Atan")
 _unary("sinh", lambda xp, a: xp.sinh(a), lambda g, i, out, needs: (g * apply("cosh", i[0]),),
-       "sinh({a})", "cosh({a})")
+       "sinh({a})", "cosh({a})", ufunc=np.sinh, onnx_type="Sinh")
 _unary("cosh", lambda xp, a: xp.cosh(a), lambda g, i, out, needs: (g * apply("sinh", i[0]),),
-       "cosh({a})", "sinh({a})")
+       "cosh({a})", "sinh({a})", ufunc=np.cosh, onnx_type="Cosh")
 _unary("asinh", lambda xp, a: xp.arcsinh(a),
        lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] + 1),), "asinh({a})",
-       "1/sqrt({a}^2 + 1)")
+       "1/sqrt({a}^2 + 1)", ufunc=np.arcsinh, onnx_type="Asinh")
 _unary("acosh", lambda xp, a: xp.arccosh(a),
        lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] - 1),), "acosh({a})",
-       "1/sqrt({a}^2 - 1)")
+       "1/sqrt({a}^2 - 1)", ufunc=np.arccosh, onnx_type="Acosh")
 _unary("atanh", lambda xp, a: xp.arctanh(a), lambda g, i, out, needs: (g / (1 - i[0] * i[0]),),
-       "atanh({a})", "1/(1 - {a}^2)")
+       "atanh({a})", "1/(1 - {a}^2)", ufunc=np.arctanh, onnx_type="Atanh")
 
 
-def _binary(name, forward, vjp, formula, derivatives):
+def _binary(name, forward, vjp, formula, derivatives, ufunc=None):
     _register(name, shape=elementwise_rule(name), vjp=vjp, formula=formula,
-                   derivatives=derivatives, promotes=True, arg_names=("a", "b"))(forward)
+              derivatives=derivatives, promotes=True, arg_names=("a", "b"), ufunc=ufunc,
+              rows=ELEMENTWISE, aliasing="fresh")(forward)
 
 
 # remainder: Python's/NumPy's mod (sign of the divisor); fmod: C's (sign of the dividend).
 _binary("remainder", lambda xp, a, b: xp.mod(a, b),
         lambda g, i, out, needs: (g if needs[0] else None,
                                   -(g * floor(i[0] / i[1])) if needs[1] else None),
-        "{a} mod {b}", ("1", "-floor({a}/{b})"))
+        "{a} mod {b}", ("1", "-floor({a}/{b})"), ufunc=np.mod)
 _binary("fmod", lambda xp, a, b: xp.fmod(a, b),
         lambda g, i, out, needs: (g if needs[0] else None,
                                   -(g * trunc(i[0] / i[1])) if needs[1] else None),
-        "fmod({a}, {b})", ("1", "-trunc({a}/{b})"))
+        "fmod({a}, {b})", ("1", "-trunc({a}/{b})"), ufunc=np.fmod)
 
 
 def _int_div(xp, a, b):
@@ -93,23 +100,31 @@ def _int_div(xp, a, b):
 
 
 _register("trunc_div", shape=elementwise_rule("trunc_div"), formula="trunc({a} / {b})",
-               promotes=True, arg_names=("a", "b"))(_int_div)
+          promotes=True, arg_names=("a", "b"), rows=ELEMENTWISE, aliasing="fresh",
+          onnx_type="Div", why_not={"ufunc": "integer and float forms differ (several calls)",
+                                    "out_kernel": "several NumPy calls allocating temporaries"},
+          )(_int_div)
 
-for _name, _function, _symbol in [
-    ("bitwise_and", np.bitwise_and, "&"), ("bitwise_or", np.bitwise_or, "|"),
-    ("bitwise_xor", np.bitwise_xor, "^"), ("left_shift", np.left_shift, "<<"),
-    ("right_shift", np.right_shift, ">>"),
+for _name, _function, _symbol, _onnx_type in [
+    ("bitwise_and", np.bitwise_and, "&", "BitwiseAnd"), ("bitwise_or", np.bitwise_or, "|",
+                                                         "BitwiseOr"),
+    ("bitwise_xor", np.bitwise_xor, "^", "BitwiseXor"), ("left_shift", np.left_shift, "<<", ""),
+    ("right_shift", np.right_shift, ">>", ""),
 ]:
     _register(_name, shape=elementwise_rule(_name), formula="{a} " + _symbol + " {b}",
-                   promotes=True, arg_names=("a", "b"))(
+              promotes=True, arg_names=("a", "b"), ufunc=_function, rows=ELEMENTWISE,
+              aliasing="fresh", onnx_type=_onnx_type)(
         (lambda function: lambda xp, a, b: function(a, b))(_function))
 _register("logical_xor", shape=elementwise_rule("logical_xor", "bool"),
-               formula="{a} xor {b}", promotes=True, arg_names=("a", "b"))(
+          formula="{a} xor {b}", promotes=True, arg_names=("a", "b"), ufunc=np.logical_xor,
+          rows=ELEMENTWISE, aliasing="fresh", onnx_type="Xor")(
     lambda xp, a, b: np.logical_xor(a, b))
 _register("bitwise_not", shape=elementwise_rule("bitwise_not"), formula="~{a}",
-               arg_names=("a",))(lambda xp, a: np.invert(a))
+          arg_names=("a",), ufunc=np.invert, rows=ELEMENTWISE, aliasing="fresh",
+          onnx_type="BitwiseNot")(lambda xp, a: np.invert(a))
 _register("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
-               arg_names=("a",))(lambda xp, a: np.isinf(a))
+          arg_names=("a",), ufunc=np.isinf, rows=ELEMENTWISE, aliasing="fresh",
+          onnx_type="IsInf")(lambda xp, a: np.isinf(a))
 
 
 def _cumsum_forward(xp, a, axis, exclusive, reverse):
@@ -129,8 +144,10 @@ def _cumsum_vjp(g, inputs, out, needs, axis, exclusive, reverse):
 
 
 _register("cumsum", shape=lambda a, axis, exclusive, reverse: Spec(a.shape, a.dtype),
-               vjp=_cumsum_vjp, formula="cumsum({a})", derivatives=("1",),
-               arg_names=("a",))(_cumsum_forward)
+          vjp=_cumsum_vjp, formula="cumsum({a})", derivatives=("1",), arg_names=("a",),
+          aliasing="fresh", rows=lambda batched, shapes, rows, axis, **_: axis != 0,
+          why_not={"out_kernel": "flips and an exclusive shift around NumPy's cumsum"},
+          )(_cumsum_forward)
 
 
 def floor(a):
@@ -199,7 +216,11 @@ def _fft_shape(a, length, inverse, onesided):
 
 
 _register("fft", shape=_fft_shape, vjp=_fft_vjp, formula="fft({a})",
-               derivatives=("conjugate transform",), arg_names=("a",))(_fft_forward)
+          derivatives=("conjugate transform",), arg_names=("a",), aliasing="fresh",
+          # (the transform runs along axis -2 of (..., n, 2): leading axes are independent)
+          rows=lambda batched, shapes, rows, **_: len(shapes[0]) >= 3,
+          why_not={"out_kernel": "NumPy's complex FFT allocates; the result is repacked"},
+          )(_fft_forward)
 
 
 def fft(a, length: int | None = None, *, inverse: bool = False, onesided: bool = False):

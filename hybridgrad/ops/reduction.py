@@ -14,6 +14,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
+from hybridgrad.ops.kernels import matmul_kernel, sum_kernel
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
 
@@ -48,8 +49,19 @@ def _sum_vjp(g, inputs, out, needs, axis, keepdims):
     return (F.broadcast_to(g, shape),)
 
 
+def _keeps_axis_0(batched, shapes, rows, axis, keepdims):
+    """Row rule of the reductions: row-wise unless they reduce over the batch axis."""
+    return axis is not None and 0 not in axis
+
+
+def _arg_keeps_rows(batched, shapes, rows, axis, keepdims):
+    """Row rule of argmax/argmin: an index along another axis, one per row."""
+    return axis is not None and axis != 0 and (keepdims or len(shapes[0]) > 1)
+
+
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
-          arg_names=("a",), vjp=_sum_vjp)
+          arg_names=("a",), vjp=_sum_vjp, aliasing="fresh", out_kernel=sum_kernel,
+          rows=_keeps_axis_0)
 def _sum(xp, a, axis, keepdims):
     """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
     # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
@@ -68,7 +80,8 @@ def _amax_vjp(g, inputs, out, needs, axis, keepdims):
 
 @register("amax", shape=_reduction_rule(), formula="max({a})",
           derivatives=("1 at the maximum (shared by ties), else 0",), arg_names=("a",),
-          vjp=_amax_vjp)
+          vjp=_amax_vjp, aliasing="fresh", rows=_keeps_axis_0,
+          why_not={"out_kernel": "not written yet (np.maximum.reduce takes out=)"})
 def _amax(xp, a, axis, keepdims):
     """Maximum over axes."""
     if a.size == 0:
@@ -98,7 +111,9 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
 
 
 @register("prod", shape=_reduction_rule(), formula="prod({a})",
-          derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp)
+          derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp,
+          aliasing="fresh", rows=_keeps_axis_0,
+          why_not={"out_kernel": "not written yet (np.multiply.reduce takes out=)"})
 def _prod(xp, a, axis, keepdims):
     """Product over axes (integers and bools multiply as int64)."""
     return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
@@ -110,13 +125,15 @@ def _arg_rule(a, axis, keepdims):
     return Spec(_reduced_shape(tuple(a.shape), axes, keepdims), dtypes.int64)
 
 
-@register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",))
+@register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",), aliasing="fresh",
+          rows=_arg_keeps_rows, why_not={"out_kernel": "not written yet"})
 def _argmax(xp, a, axis, keepdims):
     """Index of the maximum."""
     return xp.argmax(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
 
 
-@register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",))
+@register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",), aliasing="fresh",
+          rows=_arg_keeps_rows, why_not={"out_kernel": "not written yet"})
 def _argmin(xp, a, axis, keepdims):
     """Index of the minimum."""
     return xp.argmin(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
@@ -185,7 +202,11 @@ def _matmul_vjp(g, inputs, out, needs):
 
 
 @register("matmul", shape=_matmul_shape, vjp=_matmul_vjp, formula="{a} @ {b}",
-          derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"))
+          derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"),
+          aliasing="fresh", out_kernel=matmul_kernel,
+          # (a batch of rows times an unbatched matrix)
+          rows=lambda batched, shapes, rows: (list(batched) == [True, False]
+                                              and len(shapes[0]) >= 2 and len(shapes[1]) == 2))
 def _matmul(xp, a, b):
     """Matrix product (NumPy's matmul rules)."""
     if a.ndim == 0 or b.ndim == 0:

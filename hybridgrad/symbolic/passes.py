@@ -32,7 +32,16 @@ from typing import Callable
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops.registry import OpDef, Spec, get_op, promote, run_forward
+from hybridgrad.ops.registry import (
+    ELEMENTWISE,
+    PER_SAMPLE,
+    REGISTRY,
+    OpDef,
+    Spec,
+    get_op,
+    promote,
+    run_forward,
+)
 from hybridgrad.symbolic.graph import (
     STOP_GRADIENT,
     Graph,
@@ -203,8 +212,6 @@ def dead_code_elimination(graph: Graph) -> Graph:
     return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
 
 
-# Operators whose value changes from call to call are never folded.
-NOT_FOLDABLE = {"assign", "ones_like"}
 FOLD_LIMIT_BYTES = 1 << 20
 
 
@@ -220,7 +227,8 @@ def constant_folding(graph: Graph) -> Graph:
     """
 
     def fold(node: Node) -> Node:
-        if node.kind != "op" or node.op.name in NOT_FOLDABLE or node.op.extra.get("random"):
+        # (operators whose value changes from call to call say so: OpDef.foldable)
+        if node.kind != "op" or not node.op.foldable:
             return node
         if not node.inputs or not all(i.kind == "const" for i in node.inputs):
             return node
@@ -253,7 +261,7 @@ def common_subexpression_elimination(graph: Graph) -> Graph:
 
     def merge(node: Node) -> Node:
         if node.kind == "op":
-            if node.op.name in NOT_FOLDABLE or node.op.extra.get("random") or node.deps:
+            if not node.op.foldable or node.deps:
                 return node
             key = ("op", node.op.name, tuple(i.id for i in node.inputs), _freeze(node.attrs))
         elif node.kind == "const" and node.spec is not None and np.size(node.value) <= 64:
@@ -428,30 +436,9 @@ def fold_scalar_affine(graph: Graph) -> Graph:
 # ----------------------------------------------------------------------------------------------
 # Elementwise fusion.
 
-# op name -> fn(out, *arrays, **attrs): the same NumPy call as the eager forward, with out=.
-UFUNC_KERNELS: dict[str, Callable] = {
-    "add": lambda out, a, b: np.add(a, b, out=out),
-    "sub": lambda out, a, b: np.subtract(a, b, out=out),
-    "mul": lambda out, a, b: np.multiply(a, b, out=out),
-    "div": lambda out, a, b: np.true_divide(a, b, out=out),
-    "pow": lambda out, a, b: np.power(a, b, out=out),
-    "maximum": lambda out, a, b: np.maximum(a, b, out=out),
-    "minimum": lambda out, a, b: np.minimum(a, b, out=out),
-    "neg": lambda out, a: np.negative(a, out=out),
-    "exp": lambda out, a: np.exp(a, out=out),
-    "log": lambda out, a: np.log(a, out=out),
-    "sqrt": lambda out, a: np.sqrt(a, out=out),
-    "abs": lambda out, a: np.absolute(a, out=out),
-    "sign": lambda out, a: np.sign(a, out=out),
-    "sin": lambda out, a: np.sin(a, out=out),
-    "cos": lambda out, a: np.cos(a, out=out),
-    "tanh": lambda out, a: np.tanh(a, out=out),
-    "relu": lambda out, a: np.maximum(a, 0, out=out),
-}
-
-
 def _fusable(node: Node) -> bool:
-    if node.kind != "op" or node.op.name not in UFUNC_KERNELS or node.spec is None:
+    # (OpDef.ufunc: the operator's forward as ufunc calls writing into a given array)
+    if node.kind != "op" or node.op.ufunc is None or node.spec is None:
         return False
     if node.spec.dtype.kind not in "f":
         return False
@@ -462,7 +449,7 @@ def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray
     """Run fused steps; register 0 is the result, the others scratch of the same shape."""
     for name, refs, dest in program:
         arrays = [registers[-ref - 1] if ref < 0 else externals[ref] for ref in refs]
-        UFUNC_KERNELS[name](registers[dest], *arrays)
+        REGISTRY[name].ufunc(registers[dest], *arrays)
     return registers[0]
 
 
@@ -723,9 +710,35 @@ def _fused_shape(*specs, shape, dtype, **_attrs):
     return Spec(tuple(shape), dtype)
 
 
-FUSED = OpDef(name="fused", forward=_fused_forward, shape=_fused_shape, formula="fused({a})")
+def _fused_kernel(out, *arrays, program, names, shape, dtype, registers=1):
+    return run_fused(out, list(arrays), program, registers)
+
+
+def _fused_matmul_kernel(out, a, b, *arrays, program, names, shape, dtype, registers=1):
+    return run_fused(out, list(arrays), program, registers, matmul=(a, b))
+
+
+def _fused_matmul_rows(batched, shapes, rows, shape, **_attrs):
+    # The product's rows come from its first operand's rows (the second is a weight); the
+    # elementwise operands broadcast like any elementwise operator's.
+    if list(batched[:2]) != [True, False]:
+        return False
+    for child, flag in zip(shapes[2:], batched[2:]):
+        if (flag and tuple(child[:1]) != (rows,)) or (not flag and len(child) == len(shape)
+                                                       and child[0] != 1):
+            return False
+    return True
+
+
+# The compiler's own operators (not registry primitives: they exist only in optimised graphs).
+FUSED = OpDef(name="fused", forward=_fused_forward, shape=_fused_shape, formula="fused({a})",
+              aliasing="fresh", out_kernel=_fused_kernel, inplace=slice(None), rows=ELEMENTWISE,
+              why_not={"ufunc": "a program of ufunc steps, held in its attributes"})
+# (not the matmul operands in place: whole rows and columns of them are read per block)
 FUSED_MATMUL = OpDef(name="fused_matmul", forward=_fused_matmul_forward, shape=_fused_shape,
-                     formula="fused(matmul({a}, {b}), ...)")
+                     formula="fused(matmul({a}, {b}), ...)", aliasing="fresh",
+                     out_kernel=_fused_matmul_kernel, inplace=slice(2, None),
+                     rows=_fused_matmul_rows)
 
 
 def elementwise_fusion(graph: Graph) -> Graph:
@@ -895,7 +908,7 @@ def order_side_effects(graph: Graph) -> Graph:
     aliases: dict[int, set] = {}
     for node in nodes:
         own = {node.id}
-        if node.kind == "op" and node.op.name in _VIEW_LIKE:
+        if node.kind == "op" and node.op.aliasing == "view" and node.op.name != "assign":
             for child in node.inputs:
                 own |= aliases.get(child.id, {child.id})
         aliases[node.id] = own
@@ -917,7 +930,7 @@ def order_side_effects(graph: Graph) -> Graph:
                   and not (n.kind == "op" and n.op.name == "assign")]
         node.deps = others + ([value] if value is not target else [])
         if (value.kind == "op" and value.id not in outputs
-                and (value.op.name in UFUNC_KERNELS or value.op.name in FUSED_OPS)):
+                and (value.op.ufunc is not None or value.op in (FUSED, FUSED_MATMUL))):
             safe = [n for n in others if not ancestors[n.id] & bit[value.id]]
             if len(safe) == len(others):
                 value.deps = value.deps + [n for n in safe if n not in value.deps]
@@ -935,9 +948,6 @@ def order_side_effects(graph: Graph) -> Graph:
             value.deps = []
         order = _schedule(graph, ancestors)
     return Graph(order, graph.outputs, graph.effects)
-
-
-_VIEW_LIKE = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient"}
 
 
 def _schedule(graph: Graph, ancestors: dict) -> list | None:
@@ -976,17 +986,6 @@ def _schedule(graph: Graph, ancestors: dict) -> list | None:
 # Batch splitting: a graph whose every value is computed row by row from its inputs' rows (an
 # MLP's inference, say) can run on blocks of rows, so each intermediate buffer holds a block.
 
-FUSED_OPS = {"fused", "fused_matmul"}
-ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "lt", "le", "gt",
-                                "ge", "logical_and", "logical_or", "logical_not", "isnan",
-                                "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
-
-
-# Operators (registered by hybridgrad.nn's convolution module) that compute each sample of a
-# batch-first input from that sample alone, given weights that are not batched.
-PER_SAMPLE = {"conv2d", "conv_transpose2d", "max_pool2d"}
-
-
 def row_independent(graph: Graph) -> set | None:
     """Ids of the nodes whose row ``i`` depends only on row ``i`` of the inputs (all inputs
     sharing their first dimension), or None when some output is not computed that way.
@@ -1021,10 +1020,12 @@ def row_independent(graph: Graph) -> set | None:
 
 
 def _rowwise(node: Node, batched: set, rows: int) -> bool:
-    name, attrs = node.op.name, node.attrs
-    ndim = len(node.spec.shape)
+    """Whether row ``i`` of ``node`` depends only on row ``i`` of its batched inputs (its
+    operator's ``rows`` fact decides)."""
+    rule = node.op.rows
     flags = [i.id in batched for i in node.inputs]
-    if name in ROWWISE:
+    if rule == ELEMENTWISE:
+        ndim = len(node.spec.shape)
         for child, flag in zip(node.inputs, flags):
             shape = tuple(child.spec.shape)
             if flag and (len(shape) != ndim or shape[0] != rows):
@@ -1032,30 +1033,11 @@ def _rowwise(node: Node, batched: set, rows: int) -> bool:
             if not flag and len(shape) == ndim and shape[0] != 1:
                 return False
         return True
-    if name == "matmul":
-        a, b = node.inputs
-        return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
-    if name in PER_SAMPLE:  # (batch-first image operators: sample i only reads sample i)
+    if rule == PER_SAMPLE:  # (batch-first image operators: sample i only reads sample i)
         return flags[0] and not any(flags[1:])
-    if name == "fused_matmul":
-        if flags[:2] != [True, False]:
-            return False
-        for child, flag in zip(node.inputs[2:], flags[2:]):
-            shape = tuple(child.spec.shape)
-            if (flag and shape[:1] != (rows,)) or (not flag and len(shape) == ndim
-                                                   and shape[0] != 1):
-                return False
-        return True
-    if name in ("sum", "amax", "prod"):
-        return attrs["axis"] is not None and 0 not in attrs["axis"]
-    if name in ("argmax", "argmin"):
-        return attrs["axis"] is not None and attrs["axis"] != 0 and (
-            attrs["keepdims"] or len(node.inputs[0].spec.shape) > 1)
-    if name in ("reshape", "broadcast_to"):
-        return node.inputs[0].spec.shape[:1] == (rows,)
-    if name == "permute":
-        return attrs["dims"][0] == 0
-    return False
+    if rule is None:
+        return False
+    return bool(rule(flags, [tuple(i.spec.shape) for i in node.inputs], rows, **node.attrs))
 
 
 def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
@@ -1069,8 +1051,9 @@ def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
         new = node.copy([mapping[i.id] for i in node.inputs])
         if node.id in batched:
             new.spec = Spec(first(node.spec.shape), node.spec.dtype)
-            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused",
-                                                      "fused_matmul"):
+            # (an operator's ``shape`` attribute is its result's shape: reshape, broadcast_to,
+            # fused; operators whose ``shape`` is something else have no row rule)
+            if node.kind == "op" and "shape" in node.attrs:
                 new.attrs = dict(node.attrs, shape=first(node.attrs["shape"]))
         mapping[node.id] = new
     return Graph([mapping[n.id] for n in graph.nodes], [mapping[o.id] for o in graph.outputs])

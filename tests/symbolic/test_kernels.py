@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hybridgrad.ops.kernels import where_kernel as _where_kernel
 from hybridgrad.symbolic import passes
-from hybridgrad.symbolic.executor import _where_kernel
 from hybridgrad.symbolic.passes import run_fused
 
 MOMENTUM = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hybridgrad as hg
-from hybridgrad.symbolic import Variable, check_plan, compile, executor, passes
+from hybridgrad.ops import kernels as out_kernels
+from hybridgrad.symbolic import Variable, check_plan, compile, passes
 from hybridgrad.symbolic.graph import Graph
 from hybridgrad.symbolic.memory import Plan, plan_memory
 
@@ -74,7 +75,7 @@ def test_random_graphs_match_eager_when_every_kernel_runs_in_blocks(program, see
     # would go untested: shrink the blocks to a few elements.
     with mock.patch.multiple(passes, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
                              MATMUL_MIN_ROWS=1), \
-            mock.patch.object(executor, "_SELECT_BLOCK_ELEMENTS", 3), \
+            mock.patch.object(out_kernels, "_SELECT_BLOCK_ELEMENTS", 3), \
             mock.patch.object(passes, "_scipy_blas",
                               passes._scipy_blas if scipy_gemm else lambda: None):
         _check_random_graph(program, seed)
