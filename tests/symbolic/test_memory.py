@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import hybridgrad as hg
 from hybridgrad.ops import kernels as out_kernels
+from hybridgrad.ops.registry import apply
 from hybridgrad.symbolic import Variable, check_plan, compile, passes
 from hybridgrad.symbolic.graph import Graph
 from hybridgrad.symbolic.memory import Plan, plan_memory
@@ -26,10 +27,17 @@ UNARY = [
     lambda a: hg.where(a > 0, a, a * 0.1),
     lambda a: a.sigmoid() * 2 - 1,  # sigmoid allocates its own result: reused in place
     lambda a: hg.softmax(a, dim=1),
+    # Operators whose facts (aliasing, out-kernel, ufunc form) came with issue 17's registry facts
+    lambda a: apply("floor", a * 3.0) / 3.0,  # a ufunc form: fused, in place
+    lambda a: apply("cumsum", a, axis=1, exclusive=False, reverse=False),  # allocates its own
+    lambda a: a[::-1],                  # a view (getitem) with negative strides
+    lambda a: apply("atan", a) + a[:, ::-1],
 ]
 BINARY = [
     lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
     lambda a, b: hg.maximum(a, b), lambda a, b: a @ b, lambda a, b: (a @ b.T) * 0.25,
+    lambda a, b: apply("remainder", a, b.abs() + 1.0),
+    lambda a, b: hg.cat([a[:2], b[2:]], dim=0),
 ]
 
 
