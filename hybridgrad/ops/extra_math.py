@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.ops import api as F
+from hybridgrad.ops.elementwise import BOOLEAN_RESULT
 from hybridgrad.ops.registry import ELEMENTWISE, Spec, apply, elementwise_rule, register
 
 _CHECKS = "tests/onnx/test_extra_math.py"
@@ -116,15 +117,15 @@ for _name, _function, _symbol, _onnx_type in [
               aliasing="fresh", onnx_type=_onnx_type)(
         (lambda function: lambda xp, a, b: function(a, b))(_function))
 _register("logical_xor", shape=elementwise_rule("logical_xor", "bool"),
-          formula="{a} xor {b}", promotes=True, arg_names=("a", "b"), ufunc=np.logical_xor,
-          rows=ELEMENTWISE, aliasing="fresh", onnx_type="Xor")(
+          formula="{a} xor {b}", promotes=True, arg_names=("a", "b"), rows=ELEMENTWISE,
+          aliasing="fresh", onnx_type="Xor", why_not=BOOLEAN_RESULT)(
     lambda xp, a, b: np.logical_xor(a, b))
 _register("bitwise_not", shape=elementwise_rule("bitwise_not"), formula="~{a}",
           arg_names=("a",), ufunc=np.invert, rows=ELEMENTWISE, aliasing="fresh",
           onnx_type="BitwiseNot")(lambda xp, a: np.invert(a))
 _register("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
-          arg_names=("a",), ufunc=np.isinf, rows=ELEMENTWISE, aliasing="fresh",
-          onnx_type="IsInf")(lambda xp, a: np.isinf(a))
+          arg_names=("a",), rows=ELEMENTWISE, aliasing="fresh", onnx_type="IsInf",
+          why_not=BOOLEAN_RESULT)(lambda xp, a: np.isinf(a))
 
 
 def _cumsum_forward(xp, a, axis, exclusive, reverse):

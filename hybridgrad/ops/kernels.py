@@ -1,18 +1,22 @@
 """Out-kernels: operators' forwards written into a given array (the ``out_kernel`` fact).
 
 The compiled executor (:mod:`hybridgrad.symbolic.executor`) runs an operator with an out-kernel
-into a buffer the memory planner chose, instead of letting the forward allocate. Ufunc-backed
-operators get theirs from :func:`hybridgrad.ops.registry.ufunc_kernel`; the ones here need
-more than one NumPy call. Each must equal the operator's forward bit for bit.
+into a buffer the memory planner chose, instead of letting the forward allocate. An operator's
+``out_kernel`` is bound once per compiled node: called with the node's attributes, it returns
+``fn(out, *arrays)`` (so nothing is looked up per call). Ufunc-backed operators get theirs from
+their ``ufunc`` fact (:func:`hybridgrad.ops.registry.ufunc_kernel`); the ones here need more
+than one NumPy call or an attribute. Each must equal the operator's forward bit for bit.
 
 Example:
     >>> import numpy as np
-    >>> out = np.empty(3)
-    >>> clamp_kernel(out, np.array([-2.0, 0.5, 3.0]), low=-1.0, high=1.0)
+    >>> kernel = clamp_out(low=-1.0, high=1.0)
+    >>> kernel(np.empty(3), np.array([-2.0, 0.5, 3.0]))
     array([-1. ,  0.5,  1. ])
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -76,26 +80,34 @@ def clamp_kernel(out, a, low, high):
     return out
 
 
-def matmul_kernel(out, a, b):
-    """``a @ b`` into ``out``."""
-    return np.matmul(a, b, out=out)
+def where_out() -> Callable:
+    """The out-kernel of ``where``: :func:`where_kernel`."""
+    return where_kernel
 
 
-def sum_kernel(out, a, axis, keepdims):
-    """``sum(a, axis, keepdims)`` into ``out``."""
-    return np.sum(a, axis=axis, keepdims=keepdims, out=out)
+def clamp_out(low, high) -> Callable:
+    """The out-kernel of ``clamp`` with these bounds."""
+    return lambda out, a: clamp_kernel(out, a, low, high)
 
 
-def cast_kernel(out, a, dtype):
-    """``a`` converted to ``out``'s dtype, into ``out``."""
-    np.copyto(out, a, casting="unsafe")
-    return out
+def matmul_out() -> Callable:
+    """The out-kernel of ``matmul``."""
+    return lambda out, a, b: np.matmul(a, b, out=out)
 
 
-def fill_ones_kernel(out, a):
-    """Ones of ``a``'s shape, into ``out``."""
-    out.fill(1)
-    return out
+def sum_out(axis, keepdims) -> Callable:
+    """The out-kernel of ``sum`` over ``axis``."""
+    return lambda out, a: np.sum(a, axis=axis, keepdims=keepdims, out=out)
+
+
+def cast_out(dtype) -> Callable:
+    """The out-kernel of ``cast``: the input converted to ``out``'s dtype."""
+    return lambda out, a: (np.copyto(out, a, casting="unsafe"), out)[1]
+
+
+def ones_out() -> Callable:
+    """The out-kernel of ``ones_like``."""
+    return lambda out, a: (out.fill(1), out)[1]
 
 
 # The value of OpDef.out_kernel for operators that the executor runs on blocks of samples into

@@ -14,7 +14,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
-from hybridgrad.ops.kernels import matmul_kernel, sum_kernel
+from hybridgrad.ops.kernels import matmul_out, sum_out
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
 
@@ -60,7 +60,7 @@ def _arg_keeps_rows(batched, shapes, rows, axis, keepdims):
 
 
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
-          arg_names=("a",), vjp=_sum_vjp, aliasing="fresh", out_kernel=sum_kernel,
+          arg_names=("a",), vjp=_sum_vjp, aliasing="fresh", out_kernel=sum_out,
           rows=_keeps_axis_0)
 def _sum(xp, a, axis, keepdims):
     """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
@@ -203,7 +203,7 @@ def _matmul_vjp(g, inputs, out, needs):
 
 @register("matmul", shape=_matmul_shape, vjp=_matmul_vjp, formula="{a} @ {b}",
           derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"),
-          aliasing="fresh", out_kernel=matmul_kernel,
+          aliasing="fresh", out_kernel=matmul_out,
           # (a batch of rows times an unbatched matrix)
           rows=lambda batched, shapes, rows: (list(batched) == [True, False]
                                               and len(shapes[0]) >= 2 and len(shapes[1]) == 2))

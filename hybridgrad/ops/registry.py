@@ -16,8 +16,9 @@ Each primitive is one :class:`OpDef`. It declares
 
   - ``aliasing``: ``"fresh"`` (the result never shares memory with an input) or ``"view"`` (it
     may: reshape, getitem...). The memory planner keeps a view's input alive with it;
-  - ``out_kernel``: ``fn(out, *arrays, **attrs)`` computing the result into a given array, so
-    the compiler can place it in a planned buffer (None: the forward allocates its own);
+  - ``out_kernel``: ``fn(**attrs) -> fn(out, *arrays)``, bound once per compiled node, computing
+    the result into a given array, so the compiler can place it in a planned buffer (None: the
+    forward allocates its own; see :mod:`hybridgrad.ops.kernels`);
   - ``ufunc``: ``fn(out, *arrays)``, the elementwise forward as NumPy ufunc calls with ``out=``
     (such an operator joins fused elementwise chains and may overwrite any input in place);
   - ``inplace``: the inputs whose memory the out-kernel may reuse for its result;
@@ -125,7 +126,7 @@ def register(name: str, **kwargs) -> Callable[[Callable], OpDef]:
         if kwargs.get("ufunc") is not None:
             kwargs.setdefault("inplace", slice(None))
             if kwargs.get("out_kernel") is None:
-                kwargs["out_kernel"] = kwargs["ufunc"]
+                kwargs["out_kernel"] = (lambda kernel: lambda: kernel)(kwargs["ufunc"])
         if name in REGISTRY:
             raise ValueError(f"operator {name!r} is registered twice")
         op = OpDef(name=name, forward=forward, doc=forward.__doc__ or "", **kwargs)

@@ -21,8 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from hybridgrad import dtypes
@@ -40,7 +38,7 @@ def _kernel(node: Node):
         return _conv_kernel(node)
     if kernel is None:
         raise KeyError(node.op.name)
-    return functools.partial(kernel, **attrs) if attrs else kernel
+    return kernel(**attrs)
 
 
 # Bytes of im2col workspace a convolution may use at once in compiled code (see _conv_kernel).

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops.kernels import fill_ones_kernel
+from hybridgrad.ops.kernels import ones_out
 from hybridgrad.ops.methods import OpsMixin
 from hybridgrad.ops.registry import ELEMENTWISE, OpDef, Spec, SymbolicValue, get_op
 
@@ -66,7 +66,7 @@ STOP_GRADIENT = OpDef(name="stop_gradient", forward=lambda xp, a: a, shape=_iden
 # (never folded: it is the seed of a backward pass, made at run time rather than stored)
 ONES_LIKE = OpDef(name="ones_like", forward=lambda xp, a: xp.ones_like(a), shape=_identity_shape,
                   formula="ones_like({a})", arg_names=("a",), aliasing="fresh",
-                  out_kernel=fill_ones_kernel, rows=ELEMENTWISE, foldable=False,
+                  out_kernel=ones_out, rows=ELEMENTWISE, foldable=False,
                   why_not={"ufunc": "a fill, not a function of the input's values"})
 
 

@@ -710,12 +710,13 @@ def _fused_shape(*specs, shape, dtype, **_attrs):
     return Spec(tuple(shape), dtype)
 
 
-def _fused_kernel(out, *arrays, program, names, shape, dtype, registers=1):
-    return run_fused(out, list(arrays), program, registers)
+def _fused_kernel(program, names, shape, dtype, registers=1):
+    return lambda out, *arrays: run_fused(out, list(arrays), program, registers)
 
 
-def _fused_matmul_kernel(out, a, b, *arrays, program, names, shape, dtype, registers=1):
-    return run_fused(out, list(arrays), program, registers, matmul=(a, b))
+def _fused_matmul_kernel(program, names, shape, dtype, registers=1):
+    return lambda out, a, b, *arrays: run_fused(out, list(arrays), program, registers,
+                                                matmul=(a, b))
 
 
 def _fused_matmul_rows(batched, shapes, rows, shape, **_attrs):
