@@ -28,7 +28,7 @@ from onnx import helper, numpy_helper
 
 from hybridgrad import limits
 from hybridgrad.ops import api as F
-from hybridgrad.ops import extra_math
+from hybridgrad.ops import elementwise, reduction
 from hybridgrad.ops.registry import apply
 from hybridgrad.tensor import Tensor
 
@@ -253,7 +253,7 @@ _UNARY = {
     "Abs": lambda x: F.abs(x), "Neg": lambda x: F.neg(x), "Exp": F.exp, "Log": F.log,
     "Sqrt": F.sqrt, "Sin": F.sin, "Cos": F.cos, "Tanh": F.tanh, "Sigmoid": F.sigmoid,
     "Relu": F.relu, "Sign": F.sign, "Erf": F.erf,
-    "Floor": extra_math.floor, "Ceil": extra_math.ceil, "Round": extra_math.round,
+    "Floor": elementwise.floor, "Ceil": elementwise.ceil, "Round": elementwise.round,
     "Tan": lambda x: apply("tan", x), "Asin": lambda x: apply("asin", x),
     "Acos": lambda x: apply("acos", x), "Atan": lambda x: apply("atan", x),
     "Sinh": lambda x: apply("sinh", x), "Cosh": lambda x: apply("cosh", x),
@@ -1070,7 +1070,7 @@ def _trilu(ctx):
 def _cumsum(ctx):
     x = ctx.inputs[0]
     axis = _axis(int(ctx.static(1).reshape(-1)[0]), _ndim(x))
-    return extra_math.cumsum(x, axis, exclusive=bool(ctx.attr("exclusive", 0)),
+    return reduction.cumsum(x, axis, exclusive=bool(ctx.attr("exclusive", 0)),
                              reverse=bool(ctx.attr("reverse", 0)))
 
 
@@ -2102,7 +2102,7 @@ def _quantize_linear(ctx):
         scaled = _cast(x, work) / _cast(_per_axis(scale, x.shape, axis, block), work)
     else:
         scaled = x / _per_axis(scale, x.shape, axis, block)
-    rounded = extra_math.round(scaled)
+    rounded = elementwise.round(scaled)
     if zero is not None:
         rounded = rounded + _cast(_per_axis(zero, x.shape, axis, block), rounded.dtype)
     low, high = _QUANT_RANGES[target]
@@ -2129,8 +2129,8 @@ def _dynamic_quantize_linear(ctx):
     low = F.minimum(F.amin(x), _like(0, x))
     span = F.where(high == low, _like(255, x), high - low)
     scale = span / _like(255, x)
-    zero = extra_math.round(F.clamp(-low / scale, 0, 255))
-    y = F.clamp(extra_math.round(x / scale) + zero, 0, 255)
+    zero = elementwise.round(F.clamp(-low / scale, 0, 255))
+    y = F.clamp(elementwise.round(x / scale) + zero, 0, 255)
     return [_cast(y, np.uint8), scale, _cast(zero, np.uint8)]
 
 
@@ -2161,7 +2161,7 @@ def _qlinear_matmul(ctx):
         return (_cast(q, np.float32) - zero) * scale
 
     product = F.matmul(real(a, a_scale, a_zero, True), real(b, b_scale, b_zero, False))
-    quantised = extra_math.round(product / _cast(y_scale, np.float32)) + _cast(y_zero,
+    quantised = elementwise.round(product / _cast(y_scale, np.float32)) + _cast(y_zero,
                                                                               np.float32)
     low, high = _QUANT_RANGES[y_zero.dtype]
     return _cast(F.clamp(quantised, low, high), y_zero.dtype)
@@ -2666,7 +2666,7 @@ def _dft(ctx):
         # The fft primitive (NumPy's FFT, differentiable) on (..., length, 2) signals.
         if imaginary is None:
             imaginary = real * _like(0, real)
-        spectrum = extra_math.fft(F.stack([real, imaginary], -1), length, inverse=inverse,
+        spectrum = reduction.fft(F.stack([real, imaginary], -1), length, inverse=inverse,
                                   onesided=onesided)
         return F.permute(spectrum, back + [len(back)])
     out_real, out_imaginary = dft(real, imaginary, length, inverse, onesided)
@@ -2952,7 +2952,7 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
             zero = _cast(ctx.inputs[3], np.float64)
             w = w - (F.reshape(zero, (-1,) + (1,) * (_ndim(w) - 1)) if _ndim(zero) == 1
                      and zero.shape[0] > 1 else zero)
-        return _cast(extra_math.round(_convolve(ctx, x, w, None)), np.int32)
+        return _cast(elementwise.round(_convolve(ctx, x, w, None)), np.int32)
 
     @onnx_op("QLinearConv")
     def _qlinear_conv(ctx):
@@ -2971,7 +2971,7 @@ def _register_conv_pool(NF) -> None:  # noqa: N803 - the functional module
             scale = _cast(x_scale, np.float64) * F.reshape(_cast(w_scale, np.float64), (-1,))
             out = out + F.reshape(_cast(bias, np.float64) * scale, (1, -1) + (1,) * (
                 _ndim(out) - 2))
-        quantised = extra_math.round(out / _cast(y_scale, np.float64)) + _cast(y_zero,
+        quantised = elementwise.round(out / _cast(y_scale, np.float64)) + _cast(y_zero,
                                                                               np.float64)
         if y_zero.dtype not in _QUANT_RANGES:
             raise UnsupportedError(f"QLinearConv node {ctx.node.name!r}: type {y_zero.dtype}")

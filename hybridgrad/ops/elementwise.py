@@ -19,7 +19,7 @@ import numpy as np
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
 from hybridgrad.ops.kernels import cast_out, clamp_out, where_out
-from hybridgrad.ops.registry import ELEMENTWISE, Spec, elementwise_rule, register
+from hybridgrad.ops.registry import ELEMENTWISE, Spec, apply, elementwise_rule, register
 
 # Why the elementwise primitives that need more than one NumPy call have no ufunc form.
 _NO_UFUNC = {"ufunc": "several NumPy calls (a numerically safe form), not one ufunc",
@@ -32,7 +32,7 @@ BOOLEAN_RESULT = {"ufunc": "a boolean result (fused chains are float)",
 
 
 def _unary(name, forward, vjp, formula, derivative, float_only=True, ufunc=None, onnx_type="",
-           why_not=None):
+           why_not=None, gradcheck=""):
     """Register an elementwise unary primitive; ``ufunc`` (a NumPy ufunc or ``fn(out, a)``)
     gives it its out-kernel and a place in fused elementwise chains."""
     register(
@@ -44,7 +44,7 @@ def _unary(name, forward, vjp, formula, derivative, float_only=True, ufunc=None,
         float_only=float_only,
         arg_names=("a",),
         ufunc=ufunc, rows=ELEMENTWISE, aliasing="fresh", onnx_type=onnx_type,
-        why_not=why_not or {},
+        why_not=why_not or {}, gradcheck=gradcheck,
     )(forward)
 
 
@@ -124,7 +124,7 @@ def _cast(xp, a, dtype):
 
 
 def _binary(name, forward, vjp, formula, derivatives, float_only=False, ufunc=None,
-            onnx_type=""):
+            onnx_type="", gradcheck=""):
     """Register an elementwise binary primitive (see :func:`_unary` for ``ufunc``)."""
     register(
         name,
@@ -136,6 +136,7 @@ def _binary(name, forward, vjp, formula, derivatives, float_only=False, ufunc=No
         promotes=True,
         arg_names=("a", "b"),
         ufunc=ufunc, rows=ELEMENTWISE, aliasing="fresh", onnx_type=onnx_type,
+        gradcheck=gradcheck,
     )(forward)
 
 
@@ -266,3 +267,123 @@ def _clamp(xp, a, low, high):
     if high is not None:
         out = xp.minimum(out, xp.asarray(high, dtype=a.dtype))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Rounding, inverse and hyperbolic trigonometry, remainders, bitwise logic (first needed by ONNX
+# import; usable everywhere). Rounding has a zero gradient (as in PyTorch); bitwise and integer
+# operators have none. Their gradient checks live in one file:
+_CHECKS = "tests/ops/test_math_primitives.py"
+
+
+def _zero_grad(g, inputs, out, needs):
+    return (g * 0,)
+
+
+_unary("floor", lambda xp, a: xp.floor(a), _zero_grad, "floor({a})", "0", float_only=False,
+       gradcheck=_CHECKS, ufunc=np.floor, onnx_type="Floor")
+_unary("ceil", lambda xp, a: xp.ceil(a), _zero_grad, "ceil({a})", "0", float_only=False,
+       gradcheck=_CHECKS, ufunc=np.ceil, onnx_type="Ceil")
+# NumPy's round is round-half-to-even, as ONNX's Round and PyTorch's round.
+_unary("round", lambda xp, a: xp.round(a), _zero_grad, "round({a})", "0", float_only=False,
+       gradcheck=_CHECKS, ufunc=lambda out, a: np.round(a, out=out), onnx_type="Round")
+_unary("trunc", lambda xp, a: xp.trunc(a), _zero_grad, "trunc({a})", "0", float_only=False,
+       gradcheck=_CHECKS, ufunc=np.trunc)
+_unary("tan", lambda xp, a: xp.tan(a), lambda g, i, out, needs: (g * (1 + out * out),),
+       "tan({a})", "1 + tan({a})^2", ufunc=np.tan, onnx_type="Tan",
+       gradcheck=_CHECKS)
+_unary("asin", lambda xp, a: xp.arcsin(a),
+       lambda g, i, out, needs: (g / F.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)",
+       ufunc=np.arcsin, onnx_type="Asin",
+       gradcheck=_CHECKS)
+_unary("acos", lambda xp, a: xp.arccos(a),
+       lambda g, i, out, needs: (-(g / F.sqrt(1 - i[0] * i[0])),), "acos({a})",
+       "-1/sqrt(1 - {a}^2)", ufunc=np.arccos, onnx_type="Acos",
+       gradcheck=_CHECKS)
+_unary("atan", lambda xp, a: xp.arctan(a), lambda g, i, out, needs: (g / (1 + i[0] * i[0]),),
+       "atan({a})", "1/(1 + {a}^2)", ufunc=np.arctan, onnx_type="Atan",
+       gradcheck=_CHECKS)
+_unary("sinh", lambda xp, a: xp.sinh(a), lambda g, i, out, needs: (g * apply("cosh", i[0]),),
+       "sinh({a})", "cosh({a})", ufunc=np.sinh, onnx_type="Sinh",
+       gradcheck=_CHECKS)
+_unary("cosh", lambda xp, a: xp.cosh(a), lambda g, i, out, needs: (g * apply("sinh", i[0]),),
+       "cosh({a})", "sinh({a})", ufunc=np.cosh, onnx_type="Cosh",
+       gradcheck=_CHECKS)
+_unary("asinh", lambda xp, a: xp.arcsinh(a),
+       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] + 1),), "asinh({a})",
+       "1/sqrt({a}^2 + 1)", ufunc=np.arcsinh, onnx_type="Asinh",
+       gradcheck=_CHECKS)
+_unary("acosh", lambda xp, a: xp.arccosh(a),
+       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] - 1),), "acosh({a})",
+       "1/sqrt({a}^2 - 1)", ufunc=np.arccosh, onnx_type="Acosh",
+       gradcheck=_CHECKS)
+_unary("atanh", lambda xp, a: xp.arctanh(a), lambda g, i, out, needs: (g / (1 - i[0] * i[0]),),
+       "atanh({a})", "1/(1 - {a}^2)", ufunc=np.arctanh, onnx_type="Atanh",
+       gradcheck=_CHECKS)
+
+
+# remainder: Python's/NumPy's mod (sign of the divisor); fmod: C's (sign of the dividend).
+_binary("remainder", lambda xp, a, b: xp.mod(a, b),
+        lambda g, i, out, needs: (g if needs[0] else None,
+                                -(g * floor(i[0] / i[1])) if needs[1] else None),
+        "{a} mod {b}", ("1", "-floor({a}/{b})"), ufunc=np.mod, gradcheck=_CHECKS)
+_binary("fmod", lambda xp, a, b: xp.fmod(a, b),
+        lambda g, i, out, needs: (g if needs[0] else None,
+                                -(g * trunc(i[0] / i[1])) if needs[1] else None),
+        "fmod({a}, {b})", ("1", "-trunc({a}/{b})"), ufunc=np.fmod, gradcheck=_CHECKS)
+
+
+def _int_div(xp, a, b):
+    # C-style division truncating toward zero (ONNX's and PyTorch's integer division).
+    if a.dtype.kind in "iu":
+        quotient = xp.abs(a) // xp.where(b == 0, 1, xp.abs(b))
+        return (xp.sign(a) * xp.sign(b) * quotient).astype(a.dtype)
+    return xp.trunc(a / b)
+
+
+register("trunc_div", shape=elementwise_rule("trunc_div"), formula="trunc({a} / {b})",
+         promotes=True, arg_names=("a", "b"), rows=ELEMENTWISE, aliasing="fresh",
+         onnx_type="Div", why_not={"ufunc": "integer and float forms differ (several calls)",
+                                  "out_kernel": "several NumPy calls allocating temporaries"},
+         )(_int_div)
+
+for _name, _function, _symbol, _onnx_type in [
+    ("bitwise_and", np.bitwise_and, "&", "BitwiseAnd"), ("bitwise_or", np.bitwise_or, "|",
+                                                       "BitwiseOr"),
+    ("bitwise_xor", np.bitwise_xor, "^", "BitwiseXor"), ("left_shift", np.left_shift, "<<", ""),
+    ("right_shift", np.right_shift, ">>", ""),
+]:
+    register(_name, shape=elementwise_rule(_name), formula="{a} " + _symbol + " {b}",
+             promotes=True, arg_names=("a", "b"), ufunc=_function, rows=ELEMENTWISE,
+             aliasing="fresh", onnx_type=_onnx_type)(
+        (lambda function: lambda xp, a, b: function(a, b))(_function))
+register("logical_xor", shape=elementwise_rule("logical_xor", "bool"),
+         formula="{a} xor {b}", promotes=True, arg_names=("a", "b"), rows=ELEMENTWISE,
+         aliasing="fresh", onnx_type="Xor", why_not=BOOLEAN_RESULT)(
+    lambda xp, a, b: np.logical_xor(a, b))
+register("bitwise_not", shape=elementwise_rule("bitwise_not"), formula="~{a}",
+         arg_names=("a",), ufunc=np.invert, rows=ELEMENTWISE, aliasing="fresh",
+         onnx_type="BitwiseNot")(lambda xp, a: np.invert(a))
+register("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
+         arg_names=("a",), rows=ELEMENTWISE, aliasing="fresh", onnx_type="IsInf",
+         why_not=BOOLEAN_RESULT)(lambda xp, a: np.isinf(a))
+
+
+def floor(a):
+    """Round down elementwise. Example: ``floor(hg.tensor([1.5])).tolist() == [1.0]``."""
+    return apply("floor", a)
+
+
+def ceil(a):
+    """Round up elementwise. Example: ``ceil(hg.tensor([1.5])).tolist() == [2.0]``."""
+    return apply("ceil", a)
+
+
+def round(a):  # noqa: A001 - PyTorch's name
+    """Round half to even. Example: ``round(hg.tensor([2.5])).tolist() == [2.0]``."""
+    return apply("round", a)
+
+
+def trunc(a):
+    """Round toward zero. Example: ``trunc(hg.tensor([-1.5])).tolist() == [-1.0]``."""
+    return apply("trunc", a)

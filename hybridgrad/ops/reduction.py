@@ -224,3 +224,100 @@ def _matmul(xp, a, b):
     if b.ndim > 1 and 0 in b.strides and b.size > 1:
         b = xp.ascontiguousarray(b)
     return xp.matmul(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cumulative sums and the discrete Fourier transform (first needed by ONNX import). Their
+# gradient checks:
+_CHECKS = "tests/ops/test_math_primitives.py"
+
+
+def _cumsum_forward(xp, a, axis, exclusive, reverse):
+    if reverse:
+        a = xp.flip(a, axis)
+    out = xp.cumsum(a, axis=axis, dtype=a.dtype)
+    if exclusive:
+        out = out - a
+    if reverse:
+        out = xp.flip(out, axis)
+    return out
+
+
+def _cumsum_vjp(g, inputs, out, needs, axis, exclusive, reverse):
+    # The adjoint of a running sum is the running sum in the other direction.
+    return (apply("cumsum", g, axis=axis, exclusive=exclusive, reverse=not reverse),)
+
+
+register("cumsum", shape=lambda a, axis, exclusive, reverse: Spec(a.shape, a.dtype),
+         vjp=_cumsum_vjp, gradcheck=_CHECKS, formula="cumsum({a})", derivatives=("1",),
+         arg_names=("a",),
+         aliasing="fresh", rows=lambda batched, shapes, rows, axis, **_: axis != 0,
+         why_not={"out_kernel": "flips and an exclusive shift around NumPy's cumsum"},
+         )(_cumsum_forward)
+
+
+def cumsum(a, dim: int, *, exclusive: bool = False, reverse: bool = False):
+    """Cumulative sum along ``dim`` (optionally exclusive and/or from the end).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> cumsum(hg.tensor([1.0, 2.0, 3.0]), 0, exclusive=True, reverse=True).tolist()
+        [5.0, 3.0, 0.0]
+    """
+    ndim = len(a.shape)
+    return apply("cumsum", a, axis=int(dim) % max(ndim, 1), exclusive=bool(exclusive),
+                 reverse=bool(reverse))
+
+
+def _fft_forward(xp, a, length, inverse, onesided):
+    signal = a[..., 0] + 1j * a[..., 1]
+    if inverse:
+        out = np.fft.ifft(signal, n=length, axis=-1)
+    else:
+        out = np.fft.fft(signal, n=length, axis=-1)
+    if onesided:
+        out = out[..., :length // 2 + 1]
+    real_dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    return np.stack([out.real, out.imag], -1).astype(real_dtype, copy=False)
+
+
+def _fft_vjp(g, inputs, out, needs, length, inverse, onesided):
+    # The DFT is complex-linear; its adjoint is the conjugate transform: L * ifft for the
+    # forward DFT, fft / L for the inverse (zero-padding the one-sided gradient first).
+    size = inputs[0].shape[-2]
+    if onesided:
+        g = F.pad(g, (0, 0, 0, length - g.shape[-2]))
+    grad = apply("fft", g, length=length, inverse=not inverse, onesided=False)
+    grad = grad * (length if not inverse else 1.0 / length)
+    if size < length:
+        grad = grad[..., :size, :]
+    elif size > length:
+        grad = F.pad(grad, (0, 0, 0, size - length))
+    return (grad,)
+
+
+def _fft_shape(a, length, inverse, onesided):
+    bins = length // 2 + 1 if onesided else length
+    return Spec(tuple(a.shape[:-2]) + (bins, 2), a.dtype)
+
+
+register("fft", shape=_fft_shape, vjp=_fft_vjp, gradcheck=_CHECKS, formula="fft({a})",
+         derivatives=("conjugate transform",), arg_names=("a",), aliasing="fresh",
+         # (the transform runs along axis -2 of (..., n, 2): leading axes are independent)
+         rows=lambda batched, shapes, rows, **_: len(shapes[0]) >= 3,
+         why_not={"out_kernel": "NumPy's complex FFT allocates; the result is repacked"},
+         )(_fft_forward)
+
+
+def fft(a, length: int | None = None, *, inverse: bool = False, onesided: bool = False):
+    """Discrete Fourier transform along axis -2 of a complex signal stored as (..., n, 2)
+    (real, imaginary); ``inverse`` divides by ``length``; ``onesided`` keeps length // 2 + 1
+    bins. Differentiable (the adjoint of a DFT is the conjugate DFT).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> fft(hg.tensor([[1.0, 0.0], [0.0, 0.0]])).tolist()
+        [[1.0, 0.0], [1.0, 0.0]]
+    """
+    length = a.shape[-2] if length is None else int(length)
+    return apply("fft", a, length=length, inverse=bool(inverse), onesided=bool(onesided))

@@ -185,11 +185,11 @@ def test_imported_model_can_be_traced_and_compiled():
 
 @pytest.mark.parametrize("opset", [17, 20])
 def test_fft_and_elementwise_extras_export(tmp_path, opset):
-    from hybridgrad.ops import extra_math
+    from hybridgrad.ops import elementwise, reduction
 
     def spectrum(signal):
-        transformed = extra_math.fft(signal, 6, onesided=True)
-        return extra_math.floor(transformed * 3) + hg.sin(transformed)
+        transformed = reduction.fft(signal, 6, onesided=True)
+        return elementwise.floor(transformed * 3) + hg.sin(transformed)
 
     data = hg.tensor(np.random.default_rng(0).normal(size=(2, 6, 2)).astype(np.float32))
     path = tmp_path / "fft.onnx"
