@@ -27,6 +27,7 @@ from hybridgrad import dtypes
 from hybridgrad.ops.kernels import SAMPLE_BLOCKS
 from hybridgrad.ops.registry import PER_SAMPLE, Spec
 from hybridgrad.symbolic import passes as P
+from hybridgrad.symbolic import schedule as S
 from hybridgrad.symbolic.graph import Graph, Node, SymbolError
 from hybridgrad.symbolic.memory import Plan, may_alias, nbytes, plan_memory
 
@@ -192,7 +193,7 @@ SPLIT_BLOCK_BYTES = 1 << 17
 
 
 class SplitExecutable:
-    """Runs a row-independent graph on blocks of rows (see :func:`passes.row_independent`):
+    """Runs a row-independent graph on blocks of rows (see :func:`schedule.row_independent`):
     buffers are planned for one block, so memory no longer grows with the batch."""
 
     def __init__(self, graph: Graph, batched: set, rows: int):
@@ -204,7 +205,7 @@ class SplitExecutable:
         self._tails: dict[int, Executable] = {}
 
     def _make(self, rows: int, share: list | None) -> Executable:
-        graph = P.rebatch(self.graph, self.batched, rows)
+        graph = S.rebatch(self.graph, self.batched, rows)
         return Executable(graph, plan_memory(graph), share=share)
 
     def run(self, feeds: dict) -> list:
@@ -269,7 +270,7 @@ class CompiledFunction:
         self.pipeline = P.DEFAULT_PIPELINE if pipeline is None else tuple(pipeline)
         if remat == "sqrt":  # after CSE (which would merge the recomputed copies back)
             at = self.pipeline.index(P.elementwise_fusion)
-            self.pipeline = self.pipeline[:at] + (P.rematerialize,) + self.pipeline[at:]
+            self.pipeline = self.pipeline[:at] + (S.rematerialize,) + self.pipeline[at:]
         inputs = sorted(self.source.inputs(), key=lambda n: n.id)
         names = [n.name for n in inputs]
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -326,9 +327,9 @@ class CompiledFunction:
         if executable is None:
             graph = P.specialize(self.source, specs)
             if self.optimize:
-                graph = P.order_side_effects(P.optimize(graph, self.pipeline))
+                graph = S.order_side_effects(P.optimize(graph, self.pipeline))
                 plan = plan_memory(graph)
-                batched = P.row_independent(graph) if self.split_batch else None
+                batched = S.row_independent(graph) if self.split_batch else None
                 rows = _split_rows(graph, batched) if batched else 0
                 executable = None
                 if batched and graph.inputs()[0].spec.shape[0] >= 2 * rows:
@@ -339,7 +340,7 @@ class CompiledFunction:
                 if executable is None:
                     executable = Executable(graph, plan)
             else:
-                executable = Executable(P.order_side_effects(graph), None)
+                executable = Executable(S.order_side_effects(graph), None)
             self._cache[key] = executable
         self._last = executable
         self._last_specs = specs
@@ -416,7 +417,7 @@ class CompiledFunction:
         if self._last is None:
             raise SymbolError("memory_report: call the compiled function once first (the "
                               "shapes of its inputs are not known yet)")
-        naive = plan_memory(P.order_side_effects(P.specialize(self.source, self._last_specs)))
+        naive = plan_memory(S.order_side_effects(P.specialize(self.source, self._last_specs)))
         plan = self._last.plan
         if plan is None:  # the naive executor itself: everything it computes is kept
             report = naive.report()
@@ -454,7 +455,7 @@ def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: 
     of its outputs from the same row of its inputs (inference of an MLP, say) runs on blocks of
     rows, with buffers planned for one block; ``split_batch=False`` turns that off.
     ``remat='sqrt'`` recomputes forward values in the backward pass of training graphs
-    (graphs with side effects) from sqrt(n) checkpoints (see :func:`passes.rematerialize`).
+    (graphs with side effects) from sqrt(n) checkpoints (see :func:`schedule.rematerialize`).
 
     Example:
         >>> import numpy as np

@@ -35,6 +35,7 @@ import numpy as np
 
 from hybridgrad.ops.registry import Spec
 from hybridgrad.symbolic.graph import Graph, Node
+from hybridgrad.symbolic.kernels import FUSED, FUSED_MATMUL
 
 # What the planner knows of each operator comes from its OpDef (hybridgrad.ops.registry): an
 # ``out_kernel`` (it can write into a planned buffer), ``inplace`` (which inputs' buffers it may
@@ -173,10 +174,10 @@ def _direct_writes(graph, order, position, roots, outputs) -> dict:
             continue
         target, value = node.inputs
         if (value.kind != "op" or value.id in outputs or value.id in direct
-                or value.op.ufunc is None and value.op.name not in ("fused", "fused_matmul")
+                or value.op.ufunc is None and value.op not in (FUSED, FUSED_MATMUL)
                 or value.spec != target.spec or target.kind != "param"):
             continue
-        if value.op.name not in ("fused", "fused_matmul") and any(
+        if value.op not in (FUSED, FUSED_MATMUL) and any(
                 target.id in roots[c.id] and c is not target for c in value.inputs):
             continue
         readers = [n for n in order if n is not node and n is not value

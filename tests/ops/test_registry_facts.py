@@ -23,7 +23,8 @@ from hybridgrad.ops import REGISTRY
 from hybridgrad.ops.kernels import SAMPLE_BLOCKS
 from hybridgrad.ops.registry import ELEMENTWISE, PER_SAMPLE, OpDef, Spec, register
 from hybridgrad.symbolic.graph import ASSIGN, ONES_LIKE, STOP_GRADIENT, Node
-from hybridgrad.symbolic.passes import FUSED, FUSED_MATMUL, _rowwise
+from hybridgrad.symbolic.kernels import FUSED, FUSED_MATMUL
+from hybridgrad.symbolic.schedule import _rowwise
 from tests.symbolic.op_recipes import RECIPES
 
 FACTS = ("aliasing", "out_kernel", "ufunc", "rows")
@@ -163,7 +164,7 @@ ROW_CASES = {
 
 
 def _accepts(op, arrays, attrs, whole, batched) -> bool:
-    """The batch splitter's own decision (``passes._rowwise``) for these inputs."""
+    """The batch splitter's own decision (``schedule._rowwise``) for these inputs."""
     inputs = [Node("input", spec=Spec(np.shape(a), np.asarray(a).dtype)) for a in arrays]
     node = Node("op", op=op, inputs=inputs, attrs=attrs, spec=Spec(whole.shape, whole.dtype))
     ids = {i.id for i, flag in zip(inputs, batched) if flag}
@@ -188,7 +189,7 @@ def test_row_facts_hold_on_blocks_of_rows(name):
             continue
         block = slice(1, rows)
         parts = [a[block] if flag else a for a, flag in zip(arrays, batched)]
-        # (as passes.rebatch does: a ``shape`` attribute is the result's shape)
+        # (as schedule.rebatch does: a ``shape`` attribute is the result's shape)
         block_attrs = dict(attrs)
         if "shape" in attrs:
             block_attrs["shape"] = (rows - 1,) + tuple(attrs["shape"][1:])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import hybridgrad as hg
 from hybridgrad.ops import kernels as out_kernels
 from hybridgrad.ops.registry import apply
-from hybridgrad.symbolic import Variable, check_plan, compile, passes
+from hybridgrad.symbolic import Variable, check_plan, compile, kernels
 from hybridgrad.symbolic.graph import Graph
 from hybridgrad.symbolic.memory import Plan, plan_memory
 
@@ -81,11 +81,11 @@ def test_random_graphs_match_eager_when_every_kernel_runs_in_blocks(program, see
     # (row blocks of fused programs, matmul epilogues and selects, in place over their inputs,
     # and products accumulated into their result by one GEMM or, without SciPy, in blocks)
     # would go untested: shrink the blocks to a few elements.
-    with mock.patch.multiple(passes, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
+    with mock.patch.multiple(kernels, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
                              MATMUL_MIN_ROWS=1), \
             mock.patch.object(out_kernels, "_SELECT_BLOCK_ELEMENTS", 3), \
-            mock.patch.object(passes, "_scipy_blas",
-                              passes._scipy_blas if scipy_gemm else lambda: None):
+            mock.patch.object(kernels, "_scipy_blas",
+                              kernels._scipy_blas if scipy_gemm else lambda: None):
         _check_random_graph(program, seed)
 
 
