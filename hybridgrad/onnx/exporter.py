@@ -830,18 +830,14 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
     silently wrong file, when a size stays fixed inside the graph). Unsupported operators raise
     :class:`ExportError` naming them.
 
-    Example (needs the tracer, ``hybridgrad.symbolic``)::
+    Example::
 
         proto = hg.onnx.export(model, hg.ones(1, 3), "model.onnx", input_names=["x"],
                                dynamic_axes={"x": [0]})
     """
-    try:
-        from hybridgrad.symbolic.graph import Graph, TracingError
-        from hybridgrad.symbolic.trace import trace_graph
-    except ImportError:
-        raise ExportError("hg.onnx.export traces the model with hybridgrad.symbolic, which is "
-                          "not available in this installation") from None
     from hybridgrad.nn.module import Module
+    from hybridgrad.symbolic.graph import Graph, TracingError
+    from hybridgrad.symbolic.trace import trace_graph
 
     install()
     if not isinstance(example_inputs, (list, tuple)):
