@@ -194,6 +194,14 @@ def _isfinite(b, node):
     return b.add("Not", [b.add("Or", [b.add("IsNaN", [x]), b.add("IsInf", [x])])])
 
 
+@exports("logaddexp")
+def _logaddexp(b, node):
+    # ONNX has no LogAddExp: max(a, b) + softplus(-|a - b|), the form that never overflows.
+    a, c = _float_inputs(b, node)
+    gap = b.add("Neg", [b.add("Abs", [b.add("Sub", [a, c])])])
+    return b.add("Add", [b.add("Max", [a, c]), b.add("Softplus", [gap])])
+
+
 @exports("pow")
 def _pow(b, node):
     names, _ = _promoted(b, node)

@@ -183,6 +183,13 @@ _binary("minimum", lambda xp, a, b: xp.minimum(a, b),
         lambda g, i, out, needs: _tie_vjp(g, i, out, needs, lambda x, y: x < y),
         "min({a}, {b})", ("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"),
         ufunc=np.minimum, onnx_type="Min")
+# log(exp(a) + exp(b)) without overflow (NumPy's ufunc); d/da = exp(a - out), a softmax weight.
+_binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
+        lambda g, i, out, needs: (g * F.exp(i[0] - out) if needs[0] else None,
+                                  g * F.exp(i[1] - out) if needs[1] else None),
+        "log(exp({a}) + exp({b}))",
+        ("exp({a}) / (exp({a}) + exp({b}))", "exp({b}) / (exp({a}) + exp({b}))"),
+        float_only=True, ufunc=np.logaddexp)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -265,6 +265,7 @@ CASES = {
     "div": _binary("div", _normal, _away_from_zero),
     "pow": _binary("pow", _positive, _normal),
     "maximum": _binary("maximum", _integers, _halves),
+    "logaddexp": _binary("logaddexp"),
     "minimum": _binary("minimum", _integers, _halves),
     "where": _case_where,
     "clamp": _case_clamp,

@@ -51,7 +51,7 @@ RECIPES = {
     "cast": lambda rng: ([_f(rng, 3, 4)], {"dtype": np.dtype("float32")}, ()),
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(right=_pos),
     "pow": lambda rng: ([_pos(rng, 3, 4), _f(rng, 4)], {}, (0, 1)),
-    "maximum": _binary(), "minimum": _binary(),
+    "maximum": _binary(), "minimum": _binary(), "logaddexp": _binary(),
     "eq": _compare(), "ne": _compare(), "lt": _compare(), "le": _compare(), "gt": _compare(),
     "ge": _compare(),
     "logical_and": lambda rng: ([_f(rng, 3, 4) > 0, _f(rng, 4) > 0], {}, ()),
