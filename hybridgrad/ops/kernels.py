@@ -32,7 +32,12 @@ def _row_block(array: np.ndarray, out: np.ndarray, rows: slice) -> np.ndarray:
 
 
 def where_kernel(out, condition, a, b):
-    """``where(condition, a, b)`` into ``out`` (exact, NaN and infinities included)."""
+    """``where(condition, a, b)`` into ``out`` (exact, NaN and infinities included).
+
+    Example:
+        >>> where_kernel(np.empty(2), np.array([True, False]), np.ones(2), np.zeros(2))
+        array([1., 0.])
+    """
     if condition.dtype != np.bool_:
         condition = condition.astype(bool)
     bits = _SELECT_BITS.get(out.dtype)
@@ -70,7 +75,12 @@ def where_kernel(out, condition, a, b):
 
 
 def clamp_kernel(out, a, low, high):
-    """``clamp(a, low, high)`` into ``out`` (a bound may be None)."""
+    """``clamp(a, low, high)`` into ``out`` (a bound may be None).
+
+    Example:
+        >>> clamp_kernel(np.empty(2), np.array([-3.0, 3.0]), None, 1.0)
+        array([-3.,  1.])
+    """
     source = a
     if low is not None:
         np.maximum(source, np.asarray(low, dtype=a.dtype), out=out)
@@ -81,7 +91,7 @@ def clamp_kernel(out, a, low, high):
 
 
 def where_out() -> Callable:
-    """The out-kernel of ``where``: :func:`where_kernel`."""
+    """The out-kernel of ``where``: :func:`where_kernel`. Example: ``where_out()(out, c, a, b)``."""
     return where_kernel
 
 
@@ -91,22 +101,42 @@ def clamp_out(low, high) -> Callable:
 
 
 def matmul_out() -> Callable:
-    """The out-kernel of ``matmul``."""
+    """The out-kernel of ``matmul``.
+
+    Example:
+        >>> matmul_out()(np.empty((1, 1)), np.ones((1, 2)), np.ones((2, 1)))
+        array([[2.]])
+    """
     return lambda out, a, b: np.matmul(a, b, out=out)
 
 
 def sum_out(axis, keepdims) -> Callable:
-    """The out-kernel of ``sum`` over ``axis``."""
+    """The out-kernel of ``sum`` over ``axis``.
+
+    Example:
+        >>> sum_out(axis=(1,), keepdims=False)(np.empty(2), np.ones((2, 3)))
+        array([3., 3.])
+    """
     return lambda out, a: np.sum(a, axis=axis, keepdims=keepdims, out=out)
 
 
 def cast_out(dtype) -> Callable:
-    """The out-kernel of ``cast``: the input converted to ``out``'s dtype."""
+    """The out-kernel of ``cast``: the input converted to ``out``'s dtype.
+
+    Example:
+        >>> cast_out(np.int64)(np.empty(2, np.int64), np.array([1.7, -1.7]))
+        array([ 1, -1])
+    """
     return lambda out, a: (np.copyto(out, a, casting="unsafe"), out)[1]
 
 
 def ones_out() -> Callable:
-    """The out-kernel of ``ones_like``."""
+    """The out-kernel of ``ones_like``.
+
+    Example:
+        >>> ones_out()(np.empty(2), np.zeros(2))
+        array([1., 1.])
+    """
     return lambda out, a: (out.fill(1), out)[1]
 
 
