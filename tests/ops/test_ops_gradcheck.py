@@ -368,7 +368,7 @@ def test_composite_gradcheck(name, data):
 # Second order: the elementwise primitives and matmul.
 SECOND_ORDER = ["neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
                 "softplus", "erf", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                "where", "clamp", "matmul", "sum", "amax", "prod"]
+                "logaddexp", "where", "clamp", "matmul", "sum", "amax", "prod"]
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)
