@@ -101,10 +101,19 @@ def _windows(xp, x, kernel: tuple, out_size: tuple, stride: tuple, dilation: tup
     steps = (sh * stride[0], sw * stride[1])
     as_strided = xp.lib.stride_tricks.as_strided
     if sample_major:
-        return as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps,
-                          writeable=False)
-    return as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps,
-                      writeable=False)
+        view = as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps)
+    else:
+        view = as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps)
+    # Overlapping windows share memory: a write through the view would change several taps.
+    # NumPy can mark it read-only; CuPy's arrays have no such flag (its as_strided takes no
+    # ``writeable``), and only the im2col copy below reads the view.
+    flags = getattr(view, "flags", None)
+    if flags is not None and hasattr(flags, "writeable"):
+        try:
+            flags.writeable = False
+        except (AttributeError, TypeError):
+            pass
+    return view
 
 
 def _im2col(xp, x, kernel, out_size, stride, padding, dilation, groups, sample_major: bool):

@@ -228,7 +228,9 @@ def _scatter_add(xp, a, index, src, axis):
         raise ValueError(f"input, index and src need the same number of dimensions, got "
                          f"{a.shape}, {index.shape}, {src.shape}")
     out = a.copy()
-    grid = list(xp.indices(index.shape, sparse=True))
+    # One broadcastable coordinate per axis (NumPy's indices(sparse=True), which CuPy lacks).
+    grid = [xp.arange(size).reshape((1,) * axis_ + (size,) + (1,) * (index.ndim - axis_ - 1))
+            for axis_, size in enumerate(index.shape)]
     grid[axis] = index
     xp.add.at(out, tuple(grid), src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype))
     return out

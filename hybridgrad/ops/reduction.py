@@ -84,7 +84,7 @@ def _amax(xp, a, axis, keepdims):
     """Maximum over axes."""
     if a.size == 0:
         raise ValueError("max of an empty tensor is undefined")
-    return xp.maximum.reduce(a, axis=axis, keepdims=keepdims)
+    return xp.max(a, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, inputs, out, needs, axis, keepdims):
