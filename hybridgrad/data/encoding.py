@@ -1,4 +1,4 @@
-"""Label encodings: ``one_hot`` (PyTorch's, defined in :mod:`hybridgrad.ops.encoding`), the
+"""Label encodings: ``one_hot`` (PyTorch's, defined in :mod:`hybridgrad.labels`), the
 notes' fixed-length text one-hot codec and a variable-length codec for CTC.
 
 The notes' captcha encoding puts character ``ch`` at position ``i`` into slot
@@ -28,7 +28,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from hybridgrad.ops.encoding import one_hot  # noqa: F401 - re-exported (PyTorch's one_hot)
+from hybridgrad.labels import one_hot  # noqa: F401 - re-exported (PyTorch's one_hot)
 from hybridgrad.tensor import Tensor
 
 #: The captcha charset the notes use: digits then upper-case letters (36 symbols).

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.symbolic import passes
+from hybridgrad.symbolic import kernels
 
 A = np.array([[0.5, 1.5, -0.7], [2.0, -0.3, 0.9]])
 B = np.array([[0.1, -0.4, 0.3], [-1.0, 0.2, 0.05]])
@@ -404,17 +404,17 @@ def test_compiled_steps_follow_a_scheduler_and_a_loaded_state():
 def test_compiled_sgd_momentum_keeps_the_fused_accumulating_gemm(monkeypatch):
     """The rewritten SGD rule still produces ``buf = buf * momentum + (g.T @ x) * c``, which
     the compiler runs as one GEMM accumulating into the buffer (``_accumulate_in_place``)."""
-    if passes._scipy_blas() is None:
+    if kernels._scipy_blas() is None:
         pytest.skip("SciPy's BLAS is not installed: the accumulating GEMM is unavailable")
     hits = []
-    original = passes._accumulate_in_place
+    original = kernels._accumulate_in_place
 
     def spy(*args, **kwargs):
         result = original(*args, **kwargs)
         hits.append(result is not None)
         return result
 
-    monkeypatch.setattr(passes, "_accumulate_in_place", spy)
+    monkeypatch.setattr(kernels, "_accumulate_in_place", spy)
     hg.manual_seed(0)
     model = hg.nn.Sequential(hg.nn.Linear(300, 256), _Tanh(), hg.nn.Linear(256, 3))
     optimizer = hg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, dampening=0.1)
@@ -442,7 +442,7 @@ def test_a_fused_one_element_program_may_write_over_an_input_it_reads_again():
     the fused kernel skipped its overlap check for one-element operands)"""
     x, two = np.array(3.0), np.array(2.0)
     program = (("mul", (0, 1), 0), ("add", (-1, 0), 0))   # x * 2 + x, written into x
-    assert float(passes.run_fused(x, [x, two], program)) == 9.0
+    assert float(kernels.run_fused(x, [x, two], program)) == 9.0
 
 
 def test_compiled_step_counters_are_computed_once_per_group_while_in_lockstep():

@@ -1,6 +1,6 @@
-"""PyTorch's ``one_hot``: integer class indices to one-hot rows. It lives at the operator layer
-(a composition of primitives for symbols), below ``nn.functional`` and ``data``, which both
-re-export it.
+"""PyTorch's ``one_hot``: integer class indices to one-hot rows. It lives at the tensor layer
+(it reads index values; for symbols it composes primitives), below ``nn.functional`` and
+``data``, which both re-export it.
 
 Example:
     >>> import hybridgrad as hg
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import SymbolicValue
+from hybridgrad.tensor import Tensor, arange
 
 
 def one_hot(tensor, num_classes: int = -1):
@@ -29,8 +31,6 @@ def one_hot(tensor, num_classes: int = -1):
         >>> one_hot(hg.tensor([1]), num_classes=4).dtype
         dtype('int64')
     """
-    from hybridgrad.tensor import Tensor
-
     if isinstance(tensor, SymbolicValue):
         return _one_hot_graph(tensor, num_classes)
     array = tensor._array if isinstance(tensor, Tensor) else np.asarray(tensor)
@@ -58,9 +58,6 @@ def one_hot(tensor, num_classes: int = -1):
 
 def _one_hot_graph(indices, num_classes: int):
     """one_hot composed of primitives (eq, cast), for symbols and tracers: values unknown yet."""
-    from hybridgrad.ops import api
-    from hybridgrad.tensor import arange
-
     if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 0:
         raise ValueError(f"one_hot: a symbolic input needs an explicit num_classes >= 0 (it "
                          f"cannot be inferred before the values exist), got {num_classes!r}")
