@@ -182,6 +182,17 @@ def minimum(a, b):
     return apply("minimum", a, b)
 
 
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` elementwise, without overflow (PyTorch's ``torch.logaddexp``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> round(hg.logaddexp(hg.tensor(1000.0), hg.tensor(1000.0)).item(), 3)  # 1000 + log 2
+        1000.693
+    """
+    return apply("logaddexp", a, b)
+
+
 def where(condition, a, b):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (broadcasting).
 
@@ -765,13 +776,11 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
 
 def _freeze_index(index) -> Any:
     """Turn an index into something made of ints, slices, None, Ellipsis and int/bool arrays."""
-    from hybridgrad.tensor import Tensor
-
     if not isinstance(index, tuple):
         index = (index,)
     frozen = []
     for item in index:
-        if isinstance(item, Tensor):
+        if isinstance(getattr(item, "_array", None), np.ndarray):  # an eager tensor
             item = item._array
         if isinstance(item, list):
             item = np.asarray(item)

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import hybridgrad as hg
-from hybridgrad.ops import REGISTRY, apply
-from hybridgrad.ops import api as F
+from hybridgrad.ops import REGISTRY, api, apply
 from hybridgrad.testing import gradcheck, gradgradcheck
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -220,7 +219,7 @@ def _case_index_add_zeros(data):
     shape = data.draw(NONEMPTY)
     index = _index_for(data, shape)
     values_shape = np.zeros(shape)[index].shape
-    return (lambda v: F.index_put_add(shape, index, v)), [_normal(rng, values_shape)]
+    return (lambda v: api.index_put_add(shape, index, v)), [_normal(rng, values_shape)]
 
 
 def _case_gather(data):
@@ -265,6 +264,7 @@ CASES = {
     "div": _binary("div", _normal, _away_from_zero),
     "pow": _binary("pow", _positive, _normal),
     "maximum": _binary("maximum", _integers, _halves),
+    "logaddexp": _binary("logaddexp"),
     "minimum": _binary("minimum", _integers, _halves),
     "where": _case_where,
     "clamp": _case_clamp,
@@ -367,7 +367,7 @@ def test_composite_gradcheck(name, data):
 # Second order: the elementwise primitives and matmul.
 SECOND_ORDER = ["neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
                 "softplus", "erf", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                "where", "clamp", "matmul", "sum", "amax", "prod"]
+                "logaddexp", "where", "clamp", "matmul", "sum", "amax", "prod"]
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)
