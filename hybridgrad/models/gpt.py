@@ -361,7 +361,7 @@ class GPT(nn.Module):
             >>> bool((model.forward_traceable(ids) == model(ids)[0]).all())
             True
         """
-        from hybridgrad.ops.extra_math import cumsum
+        from hybridgrad.ops.reduction import cumsum
 
         ones = idx * 0 + 1
         positions = cumsum(ones, 1) - 1  # (batch, length)

@@ -1,14 +1,15 @@
-"""The GPT's fused primitives: ``gelu`` (``x * Phi(x)`` with the exact Gaussian CDF) for the MLP
-and ``softmax_last`` (softmax over the last axis) for the attention weights.
+"""The GPT's fused primitives: ``gelu`` (``x * Phi(x)`` with the exact Gaussian CDF) for the MLP,
+``softmax_last`` (softmax over the last axis) for the attention weights and ``layer_norm_last``
+(layer normalisation over the channels).
 
-The composite ``x * 0.5 * (erf(x / sqrt 2) + 1)`` costs about twenty passes over the
-activation in float64 (the float32 erf is evaluated in float64) plus the backward of each:
-22 ms forward + backward for a (12, 64, 512) float32 activation, 88 ms of a 184 ms step of
-nanoGPT's laptop configuration. Fused, the forward evaluates Phi once in the input's precision
-(Abramowitz & Stegun 7.1.26 for float32, error below 2e-7; the exact ``math.erf`` in float64)
-and the first-order backward computes ``grad * (Phi(x) + x * phi(x))`` in NumPy
-(``benchmarks/gpt_attention.py`` times both). Gradients of gradients and symbolic graphs use
-the same formula in framework operators.
+Each is one forward of a few array passes with a closed-form first-order backward on arrays
+(``forward_saving`` / ``vjp_array``: the forward keeps what the backward needs, as PyTorch's
+``ctx.save_for_backward``); gradients of gradients and symbolic graphs use the same formulas in
+framework operators (``vjp``). Measured on nanoGPT's laptop configuration (batch 12, context 64,
+128 channels; ``benchmarks/gpt_attention.py``): the composite exact GELU took 22 ms forward +
+backward on a (12, 64, 512) activation, 88 ms of a 184 ms step, against 3 ms fused; the
+composite softmax and layer norm (five and nine primitives, about ten and fifteen backward
+steps) cost 2.5 and 1 ms per call.
 
 Example:
     >>> import hybridgrad as hg
@@ -20,9 +21,6 @@ Example:
 from __future__ import annotations
 
 import math
-import weakref
-
-import numpy as np
 
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, register
@@ -31,39 +29,37 @@ __all__ = ["gelu", "layer_norm_last", "softmax_last"]
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_erf_exact = np.frompyfunc(math.erf, 1, 1)
-# The derivative Phi(x) + x * phi(x) computed by a forward that records a graph, by id of its
-# output array (with a weak reference to tell a reused id apart), so the first-order backward
-# is one multiplication. Bounded: an output never differentiated is pushed out.
-_SAVED_DERIVATIVES: dict = {}
-_SAVED_MAX = 64
+
+# ----------------------------------------------------------------------------------------------
+# GELU.
 
 
-def _phi_and_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _phi_and_density(xp, x):
     """``(Phi(x), phi(x))``: the standard normal CDF and density, in x's dtype."""
-    if x.dtype == np.float64:
-        cdf = 0.5 * (1.0 + np.asarray(_erf_exact(x * _SQRT_HALF), dtype=np.float64))
-        return cdf, np.exp(-0.5 * x * x) * _INV_SQRT_2PI
-    one = x.dtype.type(1.0)
-    scaled = np.abs(x) * x.dtype.type(_SQRT_HALF)
-    t = scaled * x.dtype.type(0.3275911)
-    t += one
-    np.reciprocal(t, out=t)
-    poly = t * x.dtype.type(1.061405429)
+    if x.dtype == xp.float64 and hasattr(xp, "frompyfunc"):  # exact libm erf on the host
+        erf = xp.asarray(xp.frompyfunc(math.erf, 1, 1)(x * _SQRT_HALF), dtype=xp.float64)
+        return 0.5 * (1.0 + erf), xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    # Abramowitz & Stegun 7.1.26 in the input's precision (error below 2e-7), in place.
+    kind = x.dtype.type
+    scaled = xp.abs(x) * kind(_SQRT_HALF)
+    t = scaled * kind(0.3275911)
+    t += kind(1.0)
+    xp.reciprocal(t, out=t)
+    poly = t * kind(1.061405429)
     for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        poly += x.dtype.type(coefficient)
+        poly += kind(coefficient)
         poly *= t
-    np.square(scaled, out=scaled)
-    np.negative(scaled, out=scaled)
-    gaussian = np.exp(scaled, out=scaled)  # exp(-x^2 / 2)
+    xp.square(scaled, out=scaled)
+    xp.negative(scaled, out=scaled)
+    gaussian = xp.exp(scaled, out=scaled)  # exp(-x^2 / 2)
     poly *= gaussian
-    poly *= x.dtype.type(-0.5)  # = -Phi(-|x|)
+    poly *= kind(-0.5)  # = -Phi(-|x|)
     # Phi(x) = 0.5 + sign(x) * (0.5 - Phi(-|x|)); copysign rather than where: where with a
     # random mask took 3.7 ms of a 4.5 ms forward on a (12, 64, 512) activation.
-    poly += x.dtype.type(0.5)
-    cdf = np.copysign(poly, x, out=poly)
-    cdf += x.dtype.type(0.5)
-    gaussian *= x.dtype.type(_INV_SQRT_2PI)
+    poly += kind(0.5)
+    cdf = xp.copysign(poly, x, out=poly)
+    cdf += kind(0.5)
+    gaussian *= kind(_INV_SQRT_2PI)
     return cdf, gaussian
 
 
@@ -73,53 +69,49 @@ def _gelu_shape(x):
     return Spec(x.shape, x.dtype)
 
 
+def _gelu_saving(xp, x):
+    """The forward, also returning the derivative ``Phi(x) + x * phi(x)`` for the backward."""
+    _gelu_shape(x)
+    cdf, density = _phi_and_density(xp, x)
+    output = cdf * x
+    density *= x
+    cdf += density
+    return output, (cdf,)
+
+
+def _gelu_vjp_array(xp, g, inputs, out, saved, needs):
+    return ((g * saved[0]).astype(inputs[0].dtype, copy=False),)
+
+
 def _gelu_vjp(g, inputs, out, needs):
     (x,) = inputs
-    from hybridgrad.autograd import is_grad_enabled
-    from hybridgrad.tensor import Tensor
-
-    if isinstance(g, Tensor) and not is_grad_enabled():
-        xd = x._array
-        saved = _SAVED_DERIVATIVES.pop(id(out._array), None)
-        if saved is not None and saved[0]() is out._array:
-            derivative = saved[1]
-        else:
-            derivative, density = _phi_and_density(xd)
-            density *= xd
-            derivative += density
-        return (Tensor._wrap((g._array * derivative).astype(xd.dtype, copy=False)),)
-    # Gradients of gradients and symbolic graphs: the same formula in framework operators.
     cdf = (F.erf(x * _SQRT_HALF) + 1.0) * 0.5
     return (g * (cdf + x * F.exp(x * x * -0.5) * _INV_SQRT_2PI),)
 
 
 def _gelu_onnx(b, node):
     # x * 0.5 * (1 + Erf(x / sqrt 2)): opset 13 operators (Gelu itself needs opset 20).
+    import numpy
+
     x = b.name(node.inputs[0])
     dtype = b.dtype(node)
-    scaled = b.add("Mul", [x, b.constant(np.asarray(_SQRT_HALF, dtype=dtype))])
-    plus_one = b.add("Add", [b.add("Erf", [scaled]), b.constant(np.asarray(1.0, dtype=dtype))])
-    half_x = b.add("Mul", [x, b.constant(np.asarray(0.5, dtype=dtype))])
+    scaled = b.add("Mul", [x, b.constant(numpy.asarray(_SQRT_HALF, dtype=dtype))])
+    plus_one = b.add("Add", [b.add("Erf", [scaled]),
+                             b.constant(numpy.asarray(1.0, dtype=dtype))])
+    half_x = b.add("Mul", [x, b.constant(numpy.asarray(0.5, dtype=dtype))])
     return b.add("Mul", [half_x, plus_one])
 
 
 @register("gelu", shape=_gelu_shape, vjp=_gelu_vjp, onnx=_gelu_onnx,
+          forward_saving=_gelu_saving, vjp_array=_gelu_vjp_array,
           gradcheck="tests/models/test_gpt_ops.py", formula="gelu({x})",
           derivatives=("Phi({x}) + {x} * phi({x})",), arg_names=("x",))
 def _gelu(xp, x):
     """``x * Phi(x)``, Phi the standard normal CDF."""
-    from hybridgrad.autograd import is_grad_enabled
-
     _gelu_shape(x)
-    cdf, density = _phi_and_density(x)
-    output = cdf * x
-    if is_grad_enabled():  # keep the derivative for the backward (as PyTorch saves tensors)
-        density *= x
-        cdf += density
-        if len(_SAVED_DERIVATIVES) >= _SAVED_MAX:
-            _SAVED_DERIVATIVES.pop(next(iter(_SAVED_DERIVATIVES)))
-        _SAVED_DERIVATIVES[id(output)] = (weakref.ref(output), cdf)
-    return output
+    cdf, _ = _phi_and_density(xp, x)
+    cdf *= x
+    return cdf
 
 
 def gelu(x):
@@ -137,9 +129,8 @@ def gelu(x):
 
 
 # ----------------------------------------------------------------------------------------------
-# Softmax over the last axis. The composite (amax, sub, exp, sum, div: five primitives and a
-# backward of about ten) is one forward of four NumPy passes and a closed-form backward
-# y * (g - sum(g * y)) here; rows holding -inf (masked scores) give exact zeros.
+# Softmax over the last axis: y * (g - sum(g * y)) backward; rows holding -inf (masked scores)
+# give exact zeros.
 
 
 def _softmax_shape(x):
@@ -149,16 +140,14 @@ def _softmax_shape(x):
     return Spec(x.shape, x.dtype)
 
 
-def _softmax_vjp(g, inputs, out, needs):
-    from hybridgrad.autograd import is_grad_enabled
-    from hybridgrad.tensor import Tensor
+def _softmax_vjp_array(xp, g, inputs, out, saved, needs):
+    product = g * out
+    total = xp.add.reduce(product, axis=-1, keepdims=True)
+    product -= out * total
+    return (product,)
 
-    if isinstance(g, Tensor) and not is_grad_enabled():
-        y = out._array
-        product = g._array * y
-        total = np.add.reduce(product, axis=-1, keepdims=True)
-        product -= y * total
-        return (Tensor._wrap(product),)
+
+def _softmax_vjp(g, inputs, out, needs):
     return (out * (g - F.sum(g * out, -1, keepdim=True)),)
 
 
@@ -167,14 +156,15 @@ def _softmax_onnx(b, node):
 
 
 @register("softmax_last", shape=_softmax_shape, vjp=_softmax_vjp, onnx=_softmax_onnx,
-          gradcheck="tests/models/test_gpt_ops.py", formula="softmax({x})",
+          vjp_array=_softmax_vjp_array, gradcheck="tests/models/test_gpt_ops.py",
+          formula="softmax({x})",
           derivatives=("softmax({x}) * (grad - sum(grad * softmax({x})))",), arg_names=("x",))
 def _softmax_last(xp, x):
     """Softmax over the last axis (max-shifted, so large inputs do not overflow)."""
     _softmax_shape(x)
-    shifted = x - np.maximum.reduce(x, axis=-1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= np.add.reduce(shifted, axis=-1, keepdims=True)
+    shifted = x - xp.maximum.reduce(x, axis=-1, keepdims=True)
+    xp.exp(shifted, out=shifted)
+    shifted /= xp.add.reduce(shifted, axis=-1, keepdims=True)
     return shifted
 
 
@@ -190,11 +180,7 @@ def softmax_last(x):
 
 
 # ----------------------------------------------------------------------------------------------
-# Layer normalisation over the last axis with a gain and a bias. The composite (mean, sub, mul,
-# mean, add, sqrt, div, mul, add: nine primitives, about fifteen backward steps) costs a
-# millisecond forward + backward on a (12, 64, 128) activation, nine times per GPT step; fused,
-# the forward makes a few NumPy passes and keeps x_hat and 1/std for the closed-form backward.
-_SAVED_NORMS: dict = {}
+# Layer normalisation over the last axis with a gain and a bias.
 
 
 def _layer_norm_shape(x, weight, bias, eps):
@@ -207,44 +193,41 @@ def _layer_norm_shape(x, weight, bias, eps):
     return Spec(shape, x.dtype)
 
 
-def _normalize(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(x_hat, 1/std)`` over the last axis (biased variance, as PyTorch)."""
+def _layer_norm_saving(xp, x, weight, bias, eps):
+    """The forward, also returning ``(x_hat, 1/std)`` (biased variance, as PyTorch)."""
+    _layer_norm_shape(x, weight, bias, eps)
     count = x.dtype.type(x.shape[-1])
-    centered = x - np.add.reduce(x, axis=-1, keepdims=True) / count
-    variance = np.add.reduce(centered * centered, axis=-1, keepdims=True) / count
-    inv_std = 1.0 / np.sqrt(variance + x.dtype.type(eps))
-    centered *= inv_std
-    return centered, inv_std
+    x_hat = x - xp.add.reduce(x, axis=-1, keepdims=True) / count
+    variance = xp.add.reduce(x_hat * x_hat, axis=-1, keepdims=True) / count
+    inv_std = 1.0 / xp.sqrt(variance + x.dtype.type(eps))
+    x_hat *= inv_std
+    out = x_hat * weight
+    out += bias
+    return out, (x_hat, inv_std)
+
+
+def _layer_norm_vjp_array(xp, g, inputs, out, saved, needs, eps):
+    x, weight, _ = inputs
+    x_hat, inv_std = saved
+    leading = tuple(range(x.ndim - 1))
+    grad_x = grad_weight = grad_bias = None
+    if needs[0]:
+        gw = g * weight
+        count = gw.dtype.type(gw.shape[-1])
+        projection = xp.add.reduce(gw * x_hat, axis=-1, keepdims=True) / count
+        grad_x = gw - xp.add.reduce(gw, axis=-1, keepdims=True) / count
+        grad_x -= x_hat * projection
+        grad_x *= inv_std
+    if needs[1]:
+        grad_weight = xp.add.reduce(g * x_hat, axis=leading)
+    if needs[2]:
+        grad_bias = xp.add.reduce(g, axis=leading)
+    return grad_x, grad_weight, grad_bias
 
 
 def _layer_norm_vjp(g, inputs, out, needs, eps):
     x, weight, bias = inputs
-    from hybridgrad.autograd import is_grad_enabled
-    from hybridgrad.tensor import Tensor
-
     leading = tuple(range(len(x.shape) - 1))
-    if isinstance(g, Tensor) and not is_grad_enabled():
-        saved = _SAVED_NORMS.pop(id(out._array), None)
-        if saved is not None and saved[0]() is out._array:
-            x_hat, inv_std = saved[1], saved[2]
-        else:
-            x_hat, inv_std = _normalize(x._array, eps)
-        gd = g._array
-        grad_x = grad_weight = grad_bias = None
-        if needs[0]:
-            gw = gd * weight._array
-            count = gw.dtype.type(gw.shape[-1])
-            projection = np.add.reduce(gw * x_hat, axis=-1, keepdims=True) / count
-            grad_x = gw - np.add.reduce(gw, axis=-1, keepdims=True) / count
-            grad_x -= x_hat * projection
-            grad_x *= inv_std
-            grad_x = Tensor._wrap(grad_x)
-        if needs[1]:
-            grad_weight = Tensor._wrap(np.add.reduce(gd * x_hat, axis=leading))
-        if needs[2]:
-            grad_bias = Tensor._wrap(np.add.reduce(gd, axis=leading))
-        return grad_x, grad_weight, grad_bias
-    # Gradients of gradients and symbolic graphs: the same formulas in framework operators.
     centered = x - F.mean(x, -1, keepdim=True)
     inv_std = 1.0 / F.sqrt(F.mean(centered * centered, -1, keepdim=True) + eps)
     x_hat = centered * inv_std
@@ -269,23 +252,14 @@ def _layer_norm_onnx(b, node):
 
 
 @register("layer_norm_last", shape=_layer_norm_shape, vjp=_layer_norm_vjp,
-          onnx=_layer_norm_onnx, gradcheck="tests/models/test_gpt_ops.py",
+          onnx=_layer_norm_onnx, forward_saving=_layer_norm_saving,
+          vjp_array=_layer_norm_vjp_array, gradcheck="tests/models/test_gpt_ops.py",
           formula="layernorm({x}, {w}, {b})",
           derivatives=("({w} / sigma) * (grad - mean(grad) - xhat * mean(grad * xhat))",
                        "sum(grad * xhat)", "sum(grad)"), arg_names=("x", "w", "b"))
 def _layer_norm_last(xp, x, weight, bias, eps):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last axis."""
-    from hybridgrad.autograd import is_grad_enabled
-
-    _layer_norm_shape(x, weight, bias, eps)
-    x_hat, inv_std = _normalize(x, eps)
-    out = x_hat * weight
-    out += bias
-    if is_grad_enabled():
-        if len(_SAVED_NORMS) >= _SAVED_MAX:
-            _SAVED_NORMS.pop(next(iter(_SAVED_NORMS)))
-        _SAVED_NORMS[id(out)] = (weakref.ref(out), x_hat, inv_std)
-    return out
+    return _layer_norm_saving(xp, x, weight, bias, eps)[0]
 
 
 def layer_norm_last(x, weight, bias, eps: float = 1e-5):
