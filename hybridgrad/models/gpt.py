@@ -149,9 +149,12 @@ class LayerNorm(nn.LayerNorm):
     """
 
     def forward(self, x):
-        if self.weight is None or self.bias is None:
+        if self.weight is None:
             return super().forward(x)
-        return layer_norm_last(x, self.weight, self.bias, self.eps)
+        bias = self.bias
+        if bias is None:  # nanoGPT's bias=False: a constant zero shift
+            bias = hg.zeros(*self.weight.shape, dtype=self.weight.dtype)
+        return layer_norm_last(x, self.weight, bias, self.eps)
 
 
 class MLP(nn.Module):

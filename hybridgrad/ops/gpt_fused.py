@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import OpError, Spec, apply, register
+from hybridgrad.ops.registry import ELEMENTWISE, OpError, Spec, apply, register
 
 __all__ = ["gelu", "layer_norm_last", "softmax_last"]
 
@@ -102,7 +102,20 @@ def _gelu_onnx(b, node):
     return b.add("Mul", [half_x, plus_one])
 
 
-@register("gelu", shape=_gelu_shape, vjp=_gelu_vjp, onnx=_gelu_onnx,
+_NO_OUT_KERNEL = {"out_kernel": "not written yet: in a compiled graph the forward allocates its "
+                                 "result"}
+
+
+def _last_axis_rows(batched, shapes, rows, **attrs) -> bool:
+    # Row i of the result reads row i of the first input alone, when that input has more than
+    # the normalised axis (the weights and biases are whole).
+    return bool(batched[0]) and not any(batched[1:]) and len(shapes[0]) >= 2
+
+
+@register("gelu", shape=_gelu_shape, vjp=_gelu_vjp, onnx=_gelu_onnx, aliasing="fresh",
+          rows=ELEMENTWISE,
+          why_not={**_NO_OUT_KERNEL, "ufunc": "a polynomial in several in-place passes, not one "
+                   "ufunc call; it stays a node of its own in fused elementwise chains"},
           forward_saving=_gelu_saving, vjp_array=_gelu_vjp_array,
           gradcheck="tests/models/test_gpt_ops.py", formula="gelu({x})",
           derivatives=("Phi({x}) + {x} * phi({x})",), arg_names=("x",))
@@ -156,6 +169,7 @@ def _softmax_onnx(b, node):
 
 
 @register("softmax_last", shape=_softmax_shape, vjp=_softmax_vjp, onnx=_softmax_onnx,
+          aliasing="fresh", rows=_last_axis_rows, why_not=_NO_OUT_KERNEL,
           vjp_array=_softmax_vjp_array, gradcheck="tests/models/test_gpt_ops.py",
           formula="softmax({x})",
           derivatives=("softmax({x}) * (grad - sum(grad * softmax({x})))",), arg_names=("x",))
@@ -252,6 +266,7 @@ def _layer_norm_onnx(b, node):
 
 
 @register("layer_norm_last", shape=_layer_norm_shape, vjp=_layer_norm_vjp,
+          aliasing="fresh", rows=_last_axis_rows, why_not=_NO_OUT_KERNEL,
           onnx=_layer_norm_onnx, forward_saving=_layer_norm_saving,
           vjp_array=_layer_norm_vjp_array, gradcheck="tests/models/test_gpt_ops.py",
           formula="layernorm({x}, {w}, {b})",

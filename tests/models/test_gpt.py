@@ -121,6 +121,20 @@ def test_state_dict_has_nanogpts_names_and_a_tied_output():
     np.testing.assert_array_equal(model(ids)[0]._array, other(ids)[0]._array)
 
 
+def test_without_biases_the_state_dict_is_nanogpts_default_one():
+    # nanoGPT's train.py trains with bias=False: 6 matrices or gains per block.
+    model = _tiny(n_layer=1, bias=False)
+    names = list(model.state_dict())
+    assert len(names) == 2 + 6 + 2 and not any(name.endswith(".bias") for name in names)
+    _, loss = model(np.arange(6)[None], np.arange(1, 7)[None])
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    composite = hg.nn.LayerNorm(8, bias=False)
+    x = hg.randn(2, 8)
+    np.testing.assert_allclose(model.transformer.ln_f(x).detach().numpy(),
+                               composite(x).detach().numpy(), atol=1e-5)
+
+
 def test_weight_decay_only_on_matrices_and_errors_name_shapes():
     model = _tiny()
     decay, no_decay = optimizer_groups(model, 0.1)

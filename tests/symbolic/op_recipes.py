@@ -70,6 +70,11 @@ RECIPES = {
     "linear": lambda rng: ([_f(rng, 2, 3, 4), _f(rng, 5, 4)], {}, (0, 1)),
     "batch_norm_train": lambda rng: ([_f(rng, 4, 3, 2), _f(rng, 3), _f(rng, 3)], {"eps": 1e-5},
                                      (0, 1, 2)),
+    # The GPT's fused primitives (hybridgrad/ops/gpt_fused.py).
+    "gelu": _unary(),
+    "softmax_last": lambda rng: ([_f(rng, 2, 3, 4)], {}, (0,)),
+    "layer_norm_last": lambda rng: ([_f(rng, 4, 3, 5), _pos(rng, 5), _f(rng, 5)], {"eps": 1e-5},
+                                    (0, 1, 2)),
     "reshape": lambda rng: ([_f(rng, 3, 4)], {"shape": (2, 6)}, (0,)),
     "permute": lambda rng: ([_f(rng, 2, 3, 4)], {"dims": (2, 0, 1)}, (0,)),
     "broadcast_to": lambda rng: ([_f(rng, 3, 1)], {"shape": (2, 3, 4)}, (0,)),
