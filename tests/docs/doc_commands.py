@@ -10,8 +10,11 @@ table or a paragraph:
 
 * ``<!-- run -->``: the commands of the next code block are cheap; the test runs them, in
   order, in a temporary folder. Commands containing ``--quick`` run without the marker.
-* ``<!-- expect-error -->``: the commands up to the next blank line (a table of error
-  messages, say) are deliberately wrong; the test checks that they *fail* to parse.
+* ``<!-- expect-error: hybridgrad train mlp --quik -->`` (anywhere in the file): that command
+  is shown deliberately wrong (next to its error message); the test checks that it *fails*.
+
+Error messages quoted in the text (``hybridgrad train: unknown option ...``: a sub-command
+followed by a colon) are not commands.
 
 Template notation in documented commands: ``a|b`` (alternatives: the first is checked),
 ``[--flag]`` (optional: checked as present), ``...`` (omitted arguments: dropped); upper-case
@@ -73,7 +76,12 @@ def _template(words: list[str]) -> list[str]:
     result = []
     for word in words:
         if word in ("...", "…"):
+            result.append("...")  # the checker drops it, or fills an option's missing value
             continue
+        if word.endswith("...") and len(word) > 3:
+            word = word[:-3]  # IMAGE...: one or more
+        if word.startswith("{") and word.endswith("}") and "," in word:
+            word = word[1:-1].split(",")[0]  # {cgan,cvae,vae}: the first choice
         if word.startswith("[") and word.endswith("]") and len(word) > 2:
             word = word[1:-1]
         elif word.startswith("[") and word[1:2] == "-":
@@ -87,7 +95,7 @@ def _template(words: list[str]) -> list[str]:
 
 
 def _command(text: str) -> list[str] | None:
-    text = text.strip()
+    text = re.sub(r"<[^<>]+>", "PLACEHOLDER", text.strip())  # --judge <the CNN above>
     if text.startswith("$ "):
         text = text[2:]
     words = _words(text)
@@ -96,6 +104,8 @@ def _command(text: str) -> list[str] | None:
     words = _strip_prefix(words)
     if words is None or len(words) < 2 and words[0] != "hybridgrad":
         return None
+    if words[0] == "hybridgrad" and len(words) > 1 and words[1].endswith(":"):
+        return None  # "hybridgrad train: unknown option ...": a quoted error message
     return _template(words)
 
 
@@ -117,10 +127,11 @@ def extract(path: Path, root: Path) -> list[Command]:
     """
     source = str(path.relative_to(root))
     lines = path.read_text(encoding="utf-8").splitlines()
+    wrong = {" ".join(_command(m) or []) for m in re.findall(
+        r"<!--\s*expect-error:\s*(.*?)\s*-->", "\n".join(lines))}
     commands: list[Command] = []
     prose: list[tuple[int, str]] = []  # (line number, text) outside code blocks
     marker = None
-    expect_error_until_blank = False
     in_block, fence, language, block_index = False, "", "", -1
     pending = ""
     pending_line = 0
@@ -150,19 +161,14 @@ def extract(path: Path, root: Path) -> list[Command]:
             pending = ""
             if argv:
                 commands.append(Command(tuple(argv), source, pending_line, block_index,
-                                        run=run_block or "--quick" in argv))
+                                        run=run_block or "--quick" in argv,
+                                        expect_error=" ".join(argv) in wrong))
             continue
         stripped = line.strip()
         if stripped == "<!-- run -->":
             marker = "run"
             continue
-        if stripped == "<!-- expect-error -->":
-            expect_error_until_blank = True
-            continue
-        if not stripped:
-            expect_error_until_blank = False
-            marker = None if marker != "run" else marker
-        prose.append((number, line + ("\x00" if expect_error_until_blank else "")))
+        prose.append((number, line))
     # Inline code spans: join the prose (a span may wrap onto the next line).
     text = "\n".join(line for _, line in prose)
     starts = []
@@ -171,11 +177,10 @@ def extract(path: Path, root: Path) -> list[Command]:
         starts.append((position, number))
         position += len(line) + 1
     for match in INLINE.finditer(text):
-        span = match.group(1).replace("\x00", "")
-        expect_error = "\x00" in text[match.start():text.find("\n", match.end()) + 1 or None]
-        argv = _command(span.replace("\n", " "))
+        argv = _command(match.group(1).replace("\n", " "))
         if not argv:
             continue
+        expect_error = " ".join(argv) in wrong
         line_number = max(number for start, number in starts if start <= match.start())
         commands.append(Command(tuple(argv), source, line_number, None,
                                 run="--quick" in argv and not expect_error,
