@@ -20,9 +20,15 @@ export XDG_CACHE_HOME="$work/empty-cache"
 mkdir -p "$XDG_CACHE_HOME"
 
 step "clone $source_repo"
-git clone -q "$source_repo" "$work/hybridgrad"
+if git -C "$source_repo" rev-parse --git-dir >/dev/null 2>&1; then
+  git clone -q "$source_repo" "$work/hybridgrad"
+  git -C "$work/hybridgrad" log --oneline -1
+else  # a source tree without git (an unpacked sdist or archive): copy it as it is
+  mkdir "$work/hybridgrad"
+  tar -C "$source_repo" --exclude=.ci-venv --exclude=.venv --exclude=runs -cf - . \
+    | tar -C "$work/hybridgrad" -xf -
+fi
 cd "$work/hybridgrad"
-git log --oneline -1
 
 step "new virtual environment"
 python3 -m venv "$work/venv"

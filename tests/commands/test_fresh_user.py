@@ -108,3 +108,18 @@ def test_shipped_judge_is_what_its_record_says(bare_machine, capsys):
     out = capsys.readouterr().out
     measured = float(re.search(r"test_accuracy\s+([\d.]+)", out).group(1))
     assert f"{measured:.4f}" == info["test_accuracy"] and measured >= 0.985
+
+
+def test_version_is_the_packages(capsys):
+    import tomllib
+    from pathlib import Path
+
+    import hybridgrad
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    with pytest.raises(SystemExit) as exit_:
+        run_cli("--version")
+    assert exit_.value.code == 0
+    version = project["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"hybridgrad {version}" == \
+        f"hybridgrad {hybridgrad.__version__}"
