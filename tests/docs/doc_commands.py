@@ -106,7 +106,10 @@ def _command(text: str) -> list[str] | None:
         return None
     if words[0] == "hybridgrad" and len(words) > 1 and words[1].endswith(":"):
         return None  # "hybridgrad train: unknown option ...": a quoted error message
-    return _template(words)
+    argv = _template(words)
+    if argv[1:] == ["..."]:
+        return None  # "`python ...` commands": a mention of commands in general
+    return argv
 
 
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
