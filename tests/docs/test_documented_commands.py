@@ -105,10 +105,27 @@ def _check_hybridgrad(argv: list[str]) -> None:
     model = getattr(args, "model", None)
     if isinstance(model, str) and ":" not in model and not PLACEHOLDER.match(model) \
             and argv[0] in ("train", "eval", "sample", "predict", "export"):
-        from hybridgrad.models import REGISTRY
-
-        known = {*REGISTRY, "captcha"}
+        known = _model_names()
         assert model in known, f"unknown model {model!r} (the models are {sorted(known)})"
+    for word in argv[1:]:
+        # A script or file of the repository named by a command (hybridgrad run examples/x.py).
+        if word.endswith(".py") and "/" in word and not word.startswith(("/", "~")):
+            assert (ROOT / word).is_file(), f"{word} does not exist"
+
+
+def _model_names() -> set:
+    """The zoo's names, and the names the commands dispatch on themselves (``if args.model ==
+    "captcha"``), so a model added either way is known without editing this test."""
+    from hybridgrad.models import REGISTRY
+
+    names = set(REGISTRY)
+    for module in (ROOT / "hybridgrad" / "commands").glob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        for found in re.findall(r"args\.model\s*==\s*[\"'](\w[\w-]*)[\"']", source):
+            names.add(found)
+        for group in re.findall(r"args\.model\s+in\s+[(\[{]([^)\]}]*)", source):
+            names.update(re.findall(r"[\"'](\w[\w-]*)[\"']", group))
+    return names
 
 
 class _StopAfterParsingError(Exception):
