@@ -34,13 +34,16 @@ tr:nth-child(even) { background: #f4f4f4; }
 .bar { background: #4a7fb5; height: 0.9em; display: inline-block; }
 .reached { color: #1a7f37; font-weight: bold; } .missed { color: #b35900; font-weight: bold; }
 img { max-width: 100%; image-rendering: pixelated; border: 1px solid #ddd; }
+img.grid { width: 34em; }
 """
 
 
-def _image(path: str, alt: str) -> str:
+def _image(path: str, alt: str, css_class: str = "") -> str:
     with open(path, "rb") as handle:
         encoded = base64.b64encode(handle.read()).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}">'
+    class_attribute = f' class="{css_class}"' if css_class else ""
+    return (f'<img{class_attribute} src="data:image/png;base64,{encoded}" '
+            f'alt="{html.escape(alt)}">')
 
 
 def _per_digit(record: dict, metric: str) -> list[float] | None:
@@ -86,7 +89,7 @@ def write_report(out_dir: str, spec, config: dict, judge: str | None = None,
         parts.append('<h2 id="samples">Samples</h2>')
         caption = ("row d: ten samples of digit d" if spec.task == "cgan"
                    or spec.name == "cvae" else "samples")
-        parts.append(f"<p>{caption} (last epoch)</p>{_image(samples, 'samples')}")
+        parts.append(f"<p>{caption} (last epoch)</p>{_image(samples, 'samples', 'grid')}")
     digits = _per_digit(last, metric)
     if digits is not None:
         parts.append(f'<h2 id="per-digit">Per digit: {metric}</h2><table class="per-digit">'
