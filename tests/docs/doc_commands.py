@@ -152,7 +152,7 @@ def extract(path: Path, root: Path) -> list[Command]:
                 continue
             if language not in SHELL_LANGUAGES:
                 continue
-            if language == "text" and not line.lstrip().startswith("$ "):
+            if language in ("text", "console") and not line.lstrip().startswith("$ "):
                 continue  # program output shown as text; only its prompts are commands
             if not pending:
                 pending_line = number
