@@ -38,6 +38,7 @@ import os
 
 import numpy as np
 
+from hybridgrad import nn
 from hybridgrad.cli import CommandError
 
 #: Every training normalisation as ``(x - mean) / std`` of pixels in [0, 1] (the same maps as
@@ -140,32 +141,25 @@ def _read_weights(path: str) -> tuple[dict, dict | None]:
     return state, None
 
 
-class Preprocessed:
-    """Builds the module that applies the training normalisation to its pixel inputs before
-    the model (created lazily so the command's import stays light)."""
+class PreprocessedModel(nn.Module):
+    """``model`` behind the training normalisation: inputs flagged as pixels (in [0, 1]) become
+    ``(x - mean) / std`` first, so the traced graph starts with those nodes.
 
-    @staticmethod
-    def wrap(model, mean: float, std: float, pixel_flags: list[bool]):
-        """The wrapped module: ``model(*[(x - mean) / std if pixels else x])``.
+    Example:
+        >>> import hybridgrad as hg
+        >>> PreprocessedModel(hg.nn.Identity(), 0.5, 0.5, [True])(hg.tensor([0.0, 1.0])).tolist()
+        [-1.0, 1.0]
+    """
 
-        Example:
-            >>> import hybridgrad as hg
-            >>> wrapped = Preprocessed.wrap(hg.nn.Identity(), 0.5, 0.5, [True])
-            >>> wrapped(hg.tensor([0.0, 1.0])).tolist()
-            [-1.0, 1.0]
-        """
-        import hybridgrad as hg
+    def __init__(self, model, mean: float, std: float, pixel_flags: list[bool]):
+        super().__init__()
+        self.model = model
+        self.mean, self.std, self.pixel_flags = float(mean), float(std), list(pixel_flags)
 
-        class PreprocessedModel(hg.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, *inputs):
-                inputs = [(x - mean) / std if flag else x for x, flag in zip(inputs, pixel_flags)]
-                return self.model(*inputs)
-
-        return PreprocessedModel()
+    def forward(self, *inputs):
+        inputs = [(x - self.mean) / self.std if flag else x
+                  for x, flag in zip(inputs, self.pixel_flags)]
+        return self.model(*inputs)
 
 
 def _plan(args) -> dict:
@@ -234,7 +228,7 @@ def _plan(args) -> dict:
     mean, std = NORMALIZATION_CONSTANTS.get(mode, (0.0, 1.0))
     plan["mean"], plan["std"] = mean, std
     flags = [item.pixels and plan["preprocess"] and mode is not None for item in inputs]
-    plan["module"] = (Preprocessed.wrap(plan["model"], mean, std, flags)
+    plan["module"] = (PreprocessedModel(plan["model"], mean, std, flags)
                       if any(flags) and (mean, std) != (0.0, 1.0) else plan["model"])
     # Eval mode on the exported module itself: hg.onnx.export restores the module's mode
     # before it writes the layers it exports whole (BatchNorm), which it picks by that mode.
