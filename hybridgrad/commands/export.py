@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import importlib
 import json
 import os
@@ -214,11 +215,17 @@ def _plan(args) -> dict:
                                "normalisation: pass a training checkpoint of 'hybridgrad "
                                "train' with --weights, or export a zoo model by name")
     plan["model"].eval()
+    specified = plan["spec"].export_inputs(plan["config"]) if plan["spec"] else []
     if args.input_shape:
-        inputs = [ExportInput(f"input{i}", _shape(text), pixels=i == 0)
-                  for i, text in enumerate(args.input_shape)]
-    elif plan["spec"] is not None:
-        inputs = plan["spec"].export_inputs(plan["config"])
+        shapes = [_shape(text) for text in args.input_shape]
+        if len(shapes) == len(specified):  # the spec's inputs (names, dtypes), other shapes
+            inputs = [dataclasses.replace(item, shape=shape)
+                      for item, shape in zip(specified, shapes)]
+        else:
+            inputs = [ExportInput(f"input{i}", shape, pixels=i == 0)
+                      for i, shape in enumerate(shapes)]
+    elif specified:
+        inputs = specified
     else:
         raise CommandError(f"{args.model}: pass --input-shape (for example --input-shape "
                            "1,1,28,28): the shapes of a factory's inputs are not known")

@@ -112,3 +112,11 @@ def test_zoo_export_errors_say_what_to_do(tmp_path, capsys):
     assert run_cli("export", "hybridgrad.nn:Linear(2, 1)", "--weights", weights,
                    "--input-shape", "1,2", "-o", tmp_path / "x.onnx") == 2
     assert "do not fit" in capsys.readouterr().err
+
+
+def test_input_shape_overrides_the_specs_shape_and_keeps_its_name(trained, tmp_path):
+    output = tmp_path / "four.onnx"
+    assert run_cli("export", "mlp", "--checkpoint", trained["mlp"], "-o", output,
+                   "--input-shape", "4,1,28,28") == 0
+    (first,) = _session(output).get_inputs()
+    assert first.name == "images" and first.shape == [4, 1, 28, 28]
