@@ -46,7 +46,9 @@ def register(subparsers) -> None:
     parser.add_argument("--samples", type=int, default=1000,
                         help="generated digits to judge, balanced over the labels (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples")
-    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files")
+    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (default "
+                        "$HYBRIDGRAD_DATA/mnist, else the user cache, else the copy embedded in "
+                        "the package)")
     parser.add_argument("--subset", type=int, help="only the first N test images")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     from hybridgrad.commands import captcha  # MODEL 'captcha': its own options

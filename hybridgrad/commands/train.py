@@ -42,8 +42,10 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     parser.add_argument("--out", help="output folder (default runs/MODEL)")
     parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (default "
-                        "$HYBRIDGRAD_DATA/mnist, else the user cache)")
-    parser.add_argument("--download", action="store_true", help="download MNIST when missing")
+                        "$HYBRIDGRAD_DATA/mnist, else the user cache, else the copy embedded in "
+                        "the package)")
+    parser.add_argument("--download", action="store_true", help="download MNIST when no copy is "
+                        "found (an installation without the embedded copy)")
     parser.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint "
                         "(exactly as if it had not stopped)")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run: a small "

@@ -87,6 +87,17 @@ def test_eval_cgan_without_runs_cnn_uses_the_shipped_judge(bare_machine, capsys)
     assert "judge: the CNN shipped with hybridgrad" in out and "label_accuracy" in out
 
 
+def test_eval_cvae_says_which_judge_in_its_json(bare_machine, capsys):
+    import json
+
+    assert run_cli("train", "cvae", *SMALL, "--set", "judge_samples=20") == 0
+    capsys.readouterr()
+    assert run_cli("eval", "cvae", "--samples", "20", "--subset", "64", "--json") == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["judge"].startswith("the CNN shipped with hybridgrad")
+    assert 0.0 <= results["label_accuracy"] <= 1.0 and len(results["per_digit"]) == 10
+
+
 def test_a_trained_cnn_wins_and_a_missing_judge_is_an_error(bare_machine, capsys):
     trained = bare_machine / "runs" / "cnn" / "checkpoint.safetensors"
     assert choose_judge(None, str(trained)).kind == "shipped"
