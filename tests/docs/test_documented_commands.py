@@ -152,13 +152,15 @@ def _check_script(argv: list[str]) -> None:
     outcome: dict = {}
 
     def parse_known_args(self, args=None, namespace=None):
-        if self.prog == script.name:
-            args = _fill_placeholders(self, list(sys.argv[1:] if args is None else args))
+        # The script's first (outermost) parse stops it, whatever its parser's prog; the
+        # sub-parsers argparse calls inside that parse pass through.
+        if outcome.get("depth"):
+            return original(self, args, namespace)
+        outcome["depth"] = 1
+        args = _fill_placeholders(self, list(sys.argv[1:] if args is None else args))
         parsed, extras = original(self, args, namespace)
-        if self.prog == script.name:
-            outcome["extras"] = extras
-            raise _StopAfterParsingError
-        return parsed, extras
+        outcome["extras"] = extras
+        raise _StopAfterParsingError
 
     saved, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(script), *words[1:]]
