@@ -256,12 +256,14 @@ class Forecast:
 
 
 def _duration(seconds: float) -> str:
-    """``"42 s"``, ``"3.5 min"`` or ``"1.2 h"``.
+    """``"under a second"``, ``"42 s"``, ``"3.5 min"`` or ``"2.0 h"``.
 
     Example:
-        >>> _duration(42.0), _duration(210.0), _duration(7200.0)
-        ('42 s', '3.5 min', '2.0 h')
+        >>> _duration(0.3), _duration(42.0), _duration(210.0), _duration(7200.0)
+        ('under a second', '42 s', '3.5 min', '2.0 h')
     """
+    if seconds < 1:
+        return "under a second"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
