@@ -29,7 +29,13 @@ from hybridgrad.models.cgan import (
     one_hot_labels,
 )
 from hybridgrad.models.cnn import CNN
-from hybridgrad.models.gpt import GPT, export_onnx
+from hybridgrad.models.exporting import (
+    ExportInput,
+    image_inputs,
+    labelled_image_inputs,
+    latent_inputs,
+)
+from hybridgrad.models.gpt import GPT, export_onnx, token_inputs
 from hybridgrad.models.mlp import MLP
 from hybridgrad.models.vae import CVAE, VAE, negative_elbo, reparameterize
 from hybridgrad.models.vit import PatchEmbedding, ViT, sinusoidal_positions
@@ -55,6 +61,8 @@ class ModelSpec:
         presets: named override sets (``--preset NAME``), applied before ``quick``.
         onnx_export: ``fn(model, path) -> onnx.ModelProto`` for a model whose inputs are not
             float tensors of a fixed shape (the GPT's token ids of dynamic length).
+        export_inputs: ``export_inputs(config) -> list[ExportInput]``: the example inputs of
+            ``hybridgrad export NAME`` (see :mod:`hybridgrad.models.exporting`).
 
     Example:
         >>> from hybridgrad.models import REGISTRY
@@ -72,6 +80,7 @@ class ModelSpec:
     quick: dict = field(default_factory=dict)
     dataset: str = "mnist"
     budget: str = ""
+    export_inputs: Callable = image_inputs
     presets: dict = field(default_factory=dict)
     onnx_export: Callable | None = None
 
@@ -152,7 +161,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"noise_dim": 100, "width": 32, "discriminator": "notes"}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"noise_dim": 16, "width": 4}},
-        budget="30 minutes"),
+        budget="30 minutes", export_inputs=latent_inputs),
     "vae": ModelSpec(
         name="vae", description="variational auto-encoder (MLP, 20-d latent); test ELBO in nats",
         builder=VAE, task="vae", metric="test_nelbo", goal=("<=", 110.0),
@@ -173,7 +182,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"hidden": 512, "latent_dim": 4}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"hidden": 32, "latent_dim": 4}},
-        budget="15 minutes"),
+        budget="15 minutes", export_inputs=labelled_image_inputs),
     "gpt": ModelSpec(
         name="gpt", description="character-level GPT (nanoGPT's decoder-only Transformer) on "
         "Tiny Shakespeare; samples text",
@@ -195,7 +204,7 @@ REGISTRY: dict[str, ModelSpec] = {
                            "model": {"block_size": 256, "n_layer": 6, "n_head": 6,
                                      "n_embd": 384, "dropout": 0.2}}},
         budget="nanoGPT's time on PyTorch, same machine (1 min 48 s quiet)",
-        onnx_export=export_onnx),
+        onnx_export=export_onnx, export_inputs=token_inputs),
 }
 
 
@@ -227,7 +236,8 @@ def build(name: str, **model_config):
     return spec.builder(**config)
 
 
-__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "GPT", "Generator",
+__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "ExportInput",
+           "GPT", "Generator",
            "MLP", "ModelSpec", "PatchEmbedding", "REGISTRY", "VAE", "ViT", "build", "get_spec",
            "make_latent", "negative_elbo", "one_hot_labels", "reparameterize",
            "sinusoidal_positions"]

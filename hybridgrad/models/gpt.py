@@ -35,7 +35,7 @@ from hybridgrad.ops.gpt_fused import gelu as fused_gelu
 from hybridgrad.ops.gpt_fused import layer_norm_last, softmax_last
 
 __all__ = ["GPT", "GELU", "LayerNorm", "Block", "CausalSelfAttention", "MLP", "KVCache",
-           "TraceableGPT", "export_onnx", "optimizer_groups", "sample_next"]
+           "TraceableGPT", "export_onnx", "optimizer_groups", "sample_next", "token_inputs"]
 
 
 def _causal_constant(size: int, dtype) -> np.ndarray:
@@ -475,6 +475,20 @@ def export_onnx(model: GPT, path: str | None, length: int | None = None, opset=N
         options["opset_version"] = opset
     with hg.no_grad():
         return hg.onnx.export(TraceableGPT(model), (example,), path, **options)
+
+
+def token_inputs(config: dict) -> list:
+    """The GPT's example input for ``hybridgrad export``: one row of ``block_size`` token ids.
+
+    Example:
+        >>> [(i.name, i.shape, i.dtype) for i in token_inputs({"model": {"block_size": 8}})]
+        [('idx', (1, 8), 'int64')]
+    """
+    from hybridgrad.models.exporting import ExportInput
+
+    model = config.get("model", {})
+    return [ExportInput("idx", (1, int(model.get("block_size", 64))), "int64",
+                        high=int(model.get("vocab_size", 65)))]
 
 
 def optimizer_groups(model: nn.Module, weight_decay: float) -> list[dict]:
