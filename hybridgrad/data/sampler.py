@@ -24,6 +24,8 @@ import numpy as np
 
 from hybridgrad.tensor import default_generator
 
+_DRAW_BLOCK = 4096  # indices drawn at once by a sampler with replacement
+
 
 def derive_seed(generator, owner: str) -> int:
     """A 63-bit seed from None (hg.default_generator()), an int or a NumPy Generator.
@@ -124,13 +126,27 @@ class RandomSampler(_EpochSeeded):
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
     def __iter__(self) -> Iterator[int]:
+        # Drawn lazily, a block at a time, as PyTorch does: num_samples=10**10 with
+        # replacement must not allocate the whole order up front (74.5 GiB of int64).
         rng = self._next_rng()
         n = len(self.data_source)
-        if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
+        return self._draw_with_replacement(rng, n) if self.replacement else self._permuted(rng, n)
+
+    def _draw_with_replacement(self, rng: np.random.Generator, n: int) -> Iterator[int]:
+        left = self.num_samples
+        while left > 0:
+            # Blocks draw the same stream as one call of the whole size (NumPy draws each
+            # bounded integer in turn), so the order does not depend on the block size.
+            block = min(left, _DRAW_BLOCK)
+            yield from rng.integers(0, n, size=block).tolist()
+            left -= block
+
+    def _permuted(self, rng: np.random.Generator, n: int) -> Iterator[int]:
         full, rest = divmod(self.num_samples, n) if n else (0, 0)
-        order = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
-        return iter(np.concatenate(order).astype(np.int64).tolist())
+        for _ in range(full):
+            yield from rng.permutation(n).tolist()
+        if rest:
+            yield from rng.permutation(n)[:rest].tolist()
 
     def __len__(self) -> int:
         return self.num_samples

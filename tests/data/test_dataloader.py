@@ -254,3 +254,29 @@ def test_batches_cover_the_dataset_exactly(n, batch_size, drop_last, shuffle, se
     assert len(seen) == expected and len(set(seen)) == expected
     if not shuffle:
         assert seen == list(range(expected))
+
+
+def test_random_sampler_with_replacement_draws_lazily():
+    # PyTorch draws lazily; 10**10 indices drawn up front would be a 74.5 GiB allocation.
+    import itertools
+    import tracemalloc
+
+    sampler = RandomSampler(range(7), replacement=True, num_samples=10**10, generator=2)
+    tracemalloc.start()
+    try:
+        first = list(itertools.islice(iter(sampler), 10_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(sampler) == 10**10 and set(first) <= set(range(7))
+    assert peak < 50 * 1024 * 1024
+    # Drawing block by block gives the stream one whole draw gives.
+    small = RandomSampler(range(5), replacement=True, num_samples=9000, generator=4)
+    rng = np.random.default_rng([small.seed, 0])
+    assert list(small) == rng.integers(0, 5, size=9000).tolist()
+
+
+def test_random_sampler_without_replacement_repeats_whole_permutations():
+    sampler = RandomSampler(range(4), num_samples=10, generator=5)
+    order = list(sampler)
+    assert len(order) == 10 and sorted(order[:4]) == [0, 1, 2, 3] == sorted(order[4:8])
