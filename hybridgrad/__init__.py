@@ -141,3 +141,15 @@ is_anomaly_enabled = autograd.is_anomaly_enabled
 # import system does not rebind a loaded submodule) makes hg.explain(loss, ...) the entry point.
 from hybridgrad.explain import explain  # noqa: E402
 from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads
+
+# PyTorch's module layout, loaded on first use so that ``import hybridgrad`` stays light:
+# hg.cuda, hg.backends, hg.accelerator, hg.utils.data, hg.vision (torchvision's shape).
+_LAZY_MODULES = ("accelerator", "backends", "cuda", "utils", "vision", "torch_compat")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"hybridgrad.{name}")
+    raise AttributeError(f"module 'hybridgrad' has no attribute {name!r}")
