@@ -44,9 +44,38 @@ def register(subparsers) -> None:
 
 _ATTRIBUTE_ERROR = re.compile(r"^'(\w+)' object has no attribute '(\w+)'")
 _IMPORT_ERROR = re.compile(r"^cannot import name '(\w+)' from '((?:torch|torchvision)[\w.]*)'")
-# Classes whose missing attributes are PyTorch APIs, by the name PyTorch documents them under.
-_DOCUMENTED_CLASSES = {"Tensor": "torch.Tensor", "Parameter": "torch.Tensor",
-                       "Module": "torch.nn.Module"}
+# torch.nn.Module's public methods (PyTorch 2.x): a program's module subclass lacking one of
+# these lacks a PyTorch API, not one of its own attributes.
+MODULE_METHODS = frozenset(
+    "add_module apply bfloat16 buffers children compile cpu cuda double eval extra_repr float "
+    "forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict "
+    "modules mtia named_buffers named_children named_modules named_parameters parameters "
+    "register_backward_hook register_buffer register_forward_hook register_forward_pre_hook "
+    "register_full_backward_hook register_full_backward_pre_hook "
+    "register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module "
+    "register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+    "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train "
+    "type xpu zero_grad".split())
+
+
+def _missing_method(error: AttributeError) -> str | None:
+    """``torch.Tensor.x`` / ``torch.nn.Module.x`` when ``error`` is a tensor or module lacking
+    a PyTorch method, else None."""
+    from hybridgrad.nn.module import Module
+    from hybridgrad.tensor import Tensor
+
+    target, name = getattr(error, "obj", None), getattr(error, "name", None)
+    if name is None:
+        match = _ATTRIBUTE_ERROR.match(str(error))
+        if not match:
+            return None
+        name = match.group(2)
+        target = Tensor if match.group(1) in ("Tensor", "Parameter") else None
+    if isinstance(target, Tensor) or target is Tensor:
+        return f"torch.Tensor.{name}"
+    if isinstance(target, Module) and name in MODULE_METHODS:
+        return f"torch.nn.Module.{name}"
+    return None
 
 
 def run(args) -> int:
@@ -125,9 +154,8 @@ def explain_failure(error: BaseException, script: str) -> str:
     if isinstance(error, (MissingTorchAPIError, MissingTorchModuleError)):
         return str(error)
     if isinstance(error, AttributeError):
-        match = _ATTRIBUTE_ERROR.match(str(error))
-        if match and match.group(1) in _DOCUMENTED_CLASSES:
-            api = f"{_DOCUMENTED_CLASSES[match.group(1)]}.{match.group(2)}"
+        api = _missing_method(error)
+        if api:
             return describe_missing(api, _program_line(error))
     if isinstance(error, ImportError):
         match = _IMPORT_ERROR.match(str(error))

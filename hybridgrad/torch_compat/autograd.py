@@ -37,3 +37,91 @@ def Variable(data, requires_grad: bool = False, volatile: bool = False):  # noqa
     if requires_grad:
         tensor.requires_grad_(True)
     return tensor
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom :class:`Function`: ``save_for_backward``, ``saved_tensors``,
+    ``needs_input_grad`` and any attribute the forward stores.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> ctx = FunctionCtx(); ctx.save_for_backward(hg.ones(1)); len(ctx.saved_tensors)
+        1
+    """
+
+    def __init__(self):
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        self.saved_tensors = tuple(tensors)
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Accepted (hybridgrad does not differentiate integer outputs anyway)."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted: gradients reaching ``backward`` are always tensors here."""
+
+
+class Function:
+    """PyTorch's custom autograd function: subclass it with static ``forward(ctx, *args)`` and
+    ``backward(ctx, *grad_outputs)``, call ``MyFunction.apply(*args)``. The forward runs
+    without recording; backward is called with the output's gradient and returns one gradient
+    per argument (None for non-tensors). One tensor output.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> class Cube(Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         ctx.save_for_backward(x)
+        ...         return x ** 3
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         (x,) = ctx.saved_tensors
+        ...         return grad * 3 * x ** 2
+        >>> x = hg.tensor(2.0, requires_grad=True)
+        >>> y = Cube.apply(x); y.backward()
+        >>> y.item(), x.grad.item()
+        (8.0, 12.0)
+    """
+
+    @classmethod
+    def apply(cls, *args):
+        from hybridgrad.autograd import eager_apply
+        from hybridgrad.ops.registry import OpDef
+
+        op = cls.__dict__.get("_hybridgrad_op")
+        if op is None:
+            op = OpDef(name=f"{cls.__name__}", forward=_function_forward,
+                       shape=lambda *specs, **attrs: None, vjp=_function_vjp)
+            cls._hybridgrad_op = op
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        attrs = {"function": cls, "ctx": ctx, "args": args, "positions": positions}
+        return eager_apply(op, tuple(args[i] for i in positions), attrs)
+
+
+def _function_forward(xp, *arrays, function, ctx, args, positions):
+    values = list(args)
+    for position, array in zip(positions, arrays):
+        values[position] = Tensor._wrap(array)
+    with no_grad():
+        output = function.forward(ctx, *values)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"{function.__name__}.forward must return one Tensor (hybridgrad's "
+                        f"autograd.Function supports a single tensor output), got "
+                        f"{type(output).__name__}")
+    return output._array
+
+
+def _function_vjp(grad_output, inputs, output, needs, function, ctx, args, positions):
+    grads = function.backward(ctx, grad_output)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(args):
+        raise RuntimeError(f"{function.__name__}.backward returned {len(grads)} gradients but "
+                           f"forward took {len(args)} arguments (PyTorch's rule: one per "
+                           f"argument, None for those without)")
+    return tuple(grads[position] for position in positions)
