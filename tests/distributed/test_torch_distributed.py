@@ -50,7 +50,9 @@ def test_ddp_averages_when_backward_finishes():
         inputs = hg.ones(1, 2) * (communicator.rank + 1)
         model(inputs).sum().backward()  # no explicit allreduce: PyTorch's DDP semantics
         averaged = model.module.weight.grad.numpy().copy()
+        calls = model.averager.calls
         model.allreduce_gradients()  # already averaged: a no-op, not a second average
+        assert model.averager.calls == calls > 0
         again = model.module.weight.grad.numpy().copy()
         with model.no_sync():
             model.module.weight.grad = None
