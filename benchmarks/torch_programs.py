@@ -10,7 +10,7 @@ run) so the whole set runs in minutes::
 
     [programs."mnist/main.py"]        # a path relative to DIR
     args = ["--epochs", "1", "--dry-run"]
-    cwd = "mnist"                     # default: the program's own folder
+    cwd = "mnist"                     # default: the program's own folder; "{tmp}": a scratch one
     timeout = 300                     # seconds (default: --timeout)
     env = { MPLBACKEND = "Agg" }      # extra environment variables
     mpirun = 2                        # run under mpirun -n 2 (DDP scripts)
@@ -34,8 +34,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -44,11 +44,22 @@ MISSING = re.compile(r"^hybridgrad run: (?:module )?(\S+) is not available in hy
 STOPPED = re.compile(r"^hybridgrad run: (.*)$", re.M)
 
 
+def _read_toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise SystemExit(f"reading {path} needs Python 3.11+ (tomllib) or 'pip install "
+                             "tomli'") from None
+    return tomllib.loads(path.read_text())
+
+
 def discover(folder: Path) -> dict[str, dict]:
     """Program path (relative to ``folder``) -> its settings from ``programs.toml``."""
     table_path = folder / "programs.toml"
-    table = tomllib.loads(table_path.read_text()).get("programs", {}) if table_path.exists() \
-        else {}
+    table = _read_toml(table_path).get("programs", {}) if table_path.exists() else {}
     programs = {path.name: {} for path in sorted(folder.glob("*.py"))}
     programs.update(table)
     return programs
@@ -60,7 +71,10 @@ def run_one(folder: Path, name: str, settings: dict, timeout: float) -> dict:
         return {"program": name, "status": "skipped", "seconds": 0.0,
                 "reason": str(settings["skip"])}
     script = (folder / name).resolve()
-    cwd = (folder / settings["cwd"]) if "cwd" in settings else script.parent
+    if settings.get("cwd") == "{tmp}":  # outputs (checkpoints, images) go to a scratch folder
+        cwd = Path(tempfile.mkdtemp(prefix="torch-program-"))
+    else:
+        cwd = (folder / settings["cwd"]) if "cwd" in settings else script.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("MPLBACKEND", "Agg")
