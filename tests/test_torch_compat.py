@@ -83,9 +83,17 @@ def test_missing_module_names_it(torch):
 
 
 def test_uninstall_restores_the_import_system():
+    modules = {name: getattr(hg, name) for name in ("autograd", "nn", "optim", "data")}
+    functional = hg.nn.functional
     with torch_compat.installed():
         import torch  # noqa: F401
+        import torch.autograd  # noqa: F401
+        import torch.nn.functional  # noqa: F401
+        import torch.utils.data  # noqa: F401
     assert "torch" not in sys.modules
+    # Binding sub-module aliases on their parents did not reach hybridgrad's own modules.
+    assert {name: getattr(hg, name) for name in modules} == modules
+    assert hg.nn.functional is functional
     assert not any(isinstance(f, torch_compat.TorchFinder) for f in sys.meta_path)
     with pytest.raises(ImportError):
         import torch  # noqa: F401, F811

@@ -223,6 +223,12 @@ class TorchAlias(types.ModuleType):
         return value
 
     def __setattr__(self, attribute: str, value) -> None:
+        if isinstance(value, types.ModuleType):
+            # The import system binds each loaded sub-module (an alias) on its parent: that
+            # binding belongs to the alias, never to the hybridgrad module (whose own attribute,
+            # e.g. hybridgrad.autograd, must survive uninstall()).
+            object.__setattr__(self, attribute, value)
+            return
         setattr(object.__getattribute__(self, "_hybridgrad_target"), attribute, value)
 
     def __dir__(self):
