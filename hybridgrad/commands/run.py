@@ -3,7 +3,9 @@
 The program runs in this process as ``python script.py args...`` would run it (``__name__ ==
 "__main__"``, ``sys.argv``, ``__file__``, its folder first on ``sys.path``, relative paths from
 the current directory), with ``import torch`` and ``import torchvision`` answered by hybridgrad
-through :mod:`hybridgrad.torch_compat`'s import hook. When the program stops on a PyTorch API
+through :mod:`hybridgrad.torch_compat`'s import hook. Under ``mpirun`` it also sets the
+variables ``torchrun`` would (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``...), so DDP scripts
+written for ``torchrun`` run unchanged. When the program stops on a PyTorch API
 hybridgrad lacks, the last line printed names it, its PyTorch documentation page and the line
 of the program that used it::
 
@@ -101,7 +103,10 @@ def run_program(script: str, arguments: list[str]) -> int:
         0
     """
     from hybridgrad import torch_compat
+    from hybridgrad.distributed.process_group import torchrun_environment
 
+    # Under mpirun, scripts written for torchrun find RANK, LOCAL_RANK, WORLD_SIZE...
+    os.environ.update(torchrun_environment())
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(script))

@@ -4,7 +4,9 @@ A PyTorch DDP script calls ``dist.init_process_group(backend="gloo")`` (or ``"mp
 started with ``mpirun -n 2 hybridgrad run train_ddp.py``: the process group is the MPI job
 (rank and world size come from the launcher). Without a launcher it is a world of one process.
 ``"nccl"`` is refused as PyTorch's CPU build refuses it. ``torchrun``'s environment
-(``RANK``/``WORLD_SIZE`` without MPI) is not supported: start the job with ``mpirun``.
+(``RANK``/``WORLD_SIZE`` without MPI) is not supported: start the job with ``mpirun``; scripts
+written for ``torchrun`` that read ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` get them from
+:func:`torchrun_environment`, which ``hybridgrad run`` applies under ``mpirun``.
 
 Example:
     >>> import hybridgrad as hg
@@ -43,6 +45,42 @@ class ReduceOp:
     MIN = "min"
     MAX = "max"
     AVG = "avg"
+
+
+# MPI launchers' variables for a process's rank and its rank on its host (Open MPI, MPICH and
+# Intel MPI, PMIx, Slurm).
+_RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID")
+_LOCAL_RANK_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID")
+_LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")
+
+
+def torchrun_environment(environ=None) -> dict:
+    """The variables ``torchrun`` would set (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+    ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), derived from the MPI launcher's,
+    for the ones not already set; empty when not started by an MPI launcher.
+
+    Example:
+        >>> torchrun_environment({"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1",
+        ...                       "OMPI_COMM_WORLD_LOCAL_RANK": "1"})["LOCAL_RANK"]
+        '1'
+        >>> torchrun_environment({})
+        {}
+    """
+    environ = os.environ if environ is None else environ
+
+    def first(names, default=None):
+        return next((environ[name] for name in names if environ.get(name, "").isdigit()),
+                    default)
+
+    size = first(("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"))
+    rank = first(_RANK_VARIABLES)
+    if size is None or rank is None:
+        return {}
+    local_rank = first(_LOCAL_RANK_VARIABLES, rank)
+    values = {"RANK": rank, "WORLD_SIZE": size, "LOCAL_RANK": local_rank,
+              "LOCAL_WORLD_SIZE": first(_LOCAL_SIZE_VARIABLES, size),
+              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    return {name: value for name, value in values.items() if name not in environ}
 
 
 def is_available() -> bool:

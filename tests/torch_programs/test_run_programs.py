@@ -86,6 +86,7 @@ def test_ddp_program_under_mpirun_matches_one_process_with_the_whole_batch(capsy
                             env=mpi_environment(), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "rank 0 of 2 ranks-sum 1" in result.stdout, result.stdout
+    assert "rank 1 local rank 1" in result.stdout  # torchrun's variables, from mpirun's
     assert result.stdout.count("replicas identical True") == 2, result.stdout
     two_ranks = _weights(result.stdout, 0)
     assert two_ranks == _weights(result.stdout, 1)

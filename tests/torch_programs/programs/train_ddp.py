@@ -1,6 +1,7 @@
 # ruff: noqa: UP031, UP032, N817, B007 - written as PyTorch users write (%-formatting, DDP alias)
 """A DistributedDataParallel script in the ordinary PyTorch style (mpirun -n 2 hybridgrad run)."""
 import argparse
+import os
 
 import torch
 import torch.distributed as dist
@@ -16,6 +17,10 @@ def main():
     args = parser.parse_args()
     dist.init_process_group(backend="gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
+    # torchrun's variables, as scripts written for it read them (set under mpirun too).
+    if "RANK" in os.environ:
+        assert int(os.environ["RANK"]) == rank and int(os.environ["WORLD_SIZE"]) == world
+        print("rank %d local rank %s" % (rank, os.environ["LOCAL_RANK"]))
     torch.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
     model = DDP(nn.Linear(3, 1))
     data = TensorDataset(torch.arange(48.0).reshape(16, 3) / 48, torch.ones(16, 1))
