@@ -231,3 +231,17 @@ def test_import_hybridgrad_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_summary_writer_records_scalars_as_json_lines(torch, tmp_path):
+    import json
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(tmp_path / "run")) as writer:
+        writer.add_scalar("loss", hg.tensor(0.25), 3)
+        writer.add_scalars("acc", {"train": 0.5, "test": 0.75}, 4)
+        writer.add_image("ignored", hg.zeros(1, 2, 2), 4)
+    records = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").open()]
+    assert [(r["tag"], r["value"], r["step"]) for r in records] == [
+        ("loss", 0.25, 3), ("acc/train", 0.5, 4), ("acc/test", 0.75, 4)]
