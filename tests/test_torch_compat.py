@@ -153,6 +153,9 @@ def test_command_line_entry_and_missing_program(tmp_path):
                              "--flag"], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "['-x', '--flag'] [0.0]\n"
+    result = subprocess.run([sys.executable, "-m", "hybridgrad", "run", str(script), "--", "x"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.stdout == "['--', 'x'] [0.0]\n"  # as python script.py -- x passes them
     result = subprocess.run([sys.executable, "-m", "hybridgrad", "run", "missing.py"],
                             capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "no such program: missing.py" in result.stderr

@@ -87,7 +87,20 @@ def run(args) -> int:
     script = os.path.abspath(args.script)
     if not os.path.isfile(script):
         raise CommandError(f"no such program: {args.script}")
-    return run_program(script, list(args.arguments))
+    return run_program(script, _program_arguments(args))
+
+
+def _program_arguments(args) -> list[str]:
+    """The program's arguments. argparse drops a ``--`` that directly follows the script
+    (``hybridgrad run s.py -- x``); ``python s.py -- x`` passes it on, so take it back from the
+    command line when that is what happened."""
+    arguments = list(args.arguments)
+    command = sys.argv[1:]
+    if args.script in command:
+        tail = command[command.index(args.script) + 1:]
+        if tail[:1] == ["--"] and tail[1:] == arguments:
+            return tail
+    return arguments
 
 
 def run_program(script: str, arguments: list[str]) -> int:
