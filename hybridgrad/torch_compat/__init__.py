@@ -42,6 +42,8 @@ import os
 import sys
 import types
 
+import numpy as np
+
 #: torch module name prefix -> hybridgrad module; the longest matching prefix wins. A prefix
 #: ending in ``*`` maps every module below it to the same hybridgrad module (PyTorch splits
 #: ``torch.nn.modules`` into files that hybridgrad keeps in one namespace, ``hybridgrad.nn``).
@@ -210,7 +212,9 @@ class TorchAlias(types.ModuleType):
             value = getattr(target, attribute)
         except AttributeError:
             if extras is not None and hasattr(extras, attribute):
-                return getattr(extras, attribute)
+                value = getattr(extras, attribute)
+                object.__setattr__(self, attribute, value)
+                return value
             value = None
         if value is None or isinstance(value, types.ModuleType):
             # A sub-module (loaded or not): answer with its alias, or say it is missing.
@@ -220,6 +224,12 @@ class TorchAlias(types.ModuleType):
                 if value is not None:
                     return value
                 raise MissingTorchAPIError(name, user_location()) from None
+        if callable(value) or isinstance(value, np.dtype):
+            # Functions, classes and dtypes are kept on the alias: reading torch.cat through
+            # __getattr__ costs microseconds per call. Plain values (flags such as
+            # cudnn.benchmark) are read from the hybridgrad module each time, so writes to it
+            # stay visible.
+            object.__setattr__(self, attribute, value)
         return value
 
     def __setattr__(self, attribute: str, value) -> None:
