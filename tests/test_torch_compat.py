@@ -60,6 +60,13 @@ def test_writes_reach_the_hybridgrad_module(torch):
         assert hg.backends.cudnn.benchmark is (not previous)
     finally:
         hg.backends.cudnn.benchmark = previous
+    original = hg.cuda.is_available
+    try:
+        assert torch.cuda.is_available is original  # read once: kept on the alias
+        torch.cuda.is_available = lambda: "patched"  # a program monkeypatching torch
+        assert torch.cuda.is_available() == "patched" == hg.cuda.is_available()
+    finally:
+        hg.cuda.is_available = original
 
 
 def test_missing_attribute_names_api_documentation_and_line(torch):

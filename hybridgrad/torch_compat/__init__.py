@@ -240,6 +240,7 @@ class TorchAlias(types.ModuleType):
             object.__setattr__(self, attribute, value)
             return
         setattr(object.__getattribute__(self, "_hybridgrad_target"), attribute, value)
+        self.__dict__.pop(attribute, None)  # a value kept by __getattr__ is stale now
 
     def __dir__(self):
         target = object.__getattribute__(self, "_hybridgrad_target")
