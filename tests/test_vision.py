@@ -115,3 +115,15 @@ def test_save_image_writes_the_grid(tmp_path):
     pixels = np.asarray(Image.open(path))
     assert pixels.shape == (2, 4, 3)
     assert pixels[:, :2].max() == 0 and pixels[:, 2:].min() == 255
+
+
+def test_download_falls_back_to_hybridgrads_own_copy(tmp_path, monkeypatch):
+    # torchvision's download=True with no network: files under $HYBRIDGRAD_DATA/mnist serve
+    # the program whose root holds nothing.
+    own = tmp_path / "shared" / "mnist"
+    own.mkdir(parents=True)
+    write_idx(own / "t10k-images-idx3-ubyte", np.full((2, 28, 28), 7))
+    write_idx(own / "t10k-labels-idx1-ubyte", np.array([1, 2]))
+    monkeypatch.setenv("HYBRIDGRAD_DATA", str(tmp_path / "shared"))
+    dataset = datasets.MNIST(str(tmp_path / "empty"), train=False, download=True)
+    assert dataset.targets.tolist() == [1, 2] and int(dataset.data.numpy().max()) == 7
