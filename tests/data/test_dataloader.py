@@ -280,3 +280,18 @@ def test_random_sampler_without_replacement_repeats_whole_permutations():
     sampler = RandomSampler(range(4), num_samples=10, generator=5)
     order = list(sampler)
     assert len(order) == 10 and sorted(order[:4]) == [0, 1, 2, 3] == sorted(order[4:8])
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    from hybridgrad.data.sampler import WeightedRandomSampler
+
+    sampler = WeightedRandomSampler(hg.tensor([1.0, 3.0, 0.0]), 20_000, generator=3)
+    counts = np.bincount(list(sampler), minlength=3)
+    assert len(sampler) == 20_000 and counts[2] == 0
+    assert abs(counts[1] / counts.sum() - 0.75) < 0.02
+    assert sorted(WeightedRandomSampler([5, 1, 1, 1], 4, replacement=False, generator=0)) == [
+        0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="cannot draw 3 samples without replacement from 2"):
+        WeightedRandomSampler([1, 1, 0], 3, replacement=False)
+    with pytest.raises(ValueError, match="not all zero"):
+        WeightedRandomSampler([0, 0], 1)
