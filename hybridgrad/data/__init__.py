@@ -35,5 +35,6 @@ from hybridgrad.data.sampler import (
 __all__ = ["BatchSampler", "CTCTargets", "CTCTextCodec", "CaptchaDataset", "ConcatDataset",
            "DIGITS_UPPERCASE", "DataLoader", "Dataset", "DatasetNotFoundError", "IDXError",
            "Iris", "MNIST", "OneHotTextCodec", "RandomSampler", "Sampler", "SequentialSampler",
-           "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
-           "default_convert", "one_hot", "random_split", "read_idx", "transforms"]
+           "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+           "default_collate", "default_convert", "one_hot", "random_split", "read_idx",
+           "transforms"]
