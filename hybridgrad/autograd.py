@@ -663,3 +663,13 @@ def functional_grad_fn(tensor) -> str | None:
         'mul'
     """
     return None if tensor._node is None else tensor._node.op.name
+
+
+def __getattr__(name: str):
+    # PyTorch's torch.autograd.Variable / Function for `import hybridgrad as torch` programs;
+    # they live in the compatibility layer, loaded on first use.
+    if name in ("Variable", "Function", "FunctionCtx"):
+        import importlib
+
+        return getattr(importlib.import_module("hybridgrad.torch_compat.autograd"), name)
+    raise AttributeError(f"module 'hybridgrad.autograd' has no attribute {name!r}")

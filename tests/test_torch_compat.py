@@ -255,3 +255,15 @@ def test_summary_writer_records_scalars_as_json_lines(torch, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").open()]
     assert [(r["tag"], r["value"], r["step"]) for r in records] == [
         ("loss", 0.25, 3), ("acc/train", 0.5, 4), ("acc/test", 0.75, 4)]
+
+
+def test_import_hybridgrad_as_torch_reaches_the_same_names():
+    import hybridgrad as torch  # the other way PyTorch programs are tried
+
+    assert torch.autograd.Variable is torch_compat.autograd.Variable
+    assert torch.autograd.Function is Function
+    assert torch.nn.parallel.DistributedDataParallel is torch.nn.parallel.DistributedDataParallel
+    assert torch.utils.data.DataLoader is torch.data.DataLoader
+    assert torch.cuda.is_available() is False and torch.vision.utils.make_grid
+    with pytest.raises(AttributeError, match="no attribute 'NoSuch'"):
+        torch.autograd.NoSuch  # noqa: B018
