@@ -262,7 +262,7 @@ def test_import_hybridgrad_as_torch_reaches_the_same_names():
 
     assert torch.autograd.Variable is torch_compat.autograd.Variable
     assert torch.autograd.Function is Function
-    assert torch.nn.parallel.DistributedDataParallel is torch.nn.parallel.DistributedDataParallel
+    assert torch.nn.DataParallel is torch.nn.parallel.DataParallel
     assert torch.utils.data.DataLoader is torch.data.DataLoader
     assert torch.cuda.is_available() is False and torch.vision.utils.make_grid
     with pytest.raises(AttributeError, match="no attribute 'NoSuch'"):
