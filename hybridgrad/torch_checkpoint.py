@@ -75,12 +75,29 @@ _DTYPE_NAMES = {
 
 
 class TorchCheckpointError(CheckpointError):
-    """A PyTorch checkpoint that cannot be read (truncated, corrupt, unsupported layout)."""
+    """A PyTorch checkpoint that cannot be read (truncated, corrupt, unsupported layout).
+
+    Example:
+        >>> issubclass(TorchCheckpointError, ValueError)
+        True
+    """
 
 
 class UnsafeCheckpointError(TorchCheckpointError):
     """A pickle that names something other than tensors and plain data (``os.system``...):
-    refused before it could run."""
+    refused before it could run.
+
+    Example:
+        >>> import io, zipfile
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w") as archive:
+        ...     archive.writestr("archive/data.pkl", b"\\x80\\x02cos\\nsystem\\n.")
+        >>> try:
+        ...     load_torch_checkpoint(io.BytesIO(buffer.getvalue()))
+        ... except UnsafeCheckpointError as error:
+        ...     print("refused", "os.system" in str(error))
+        refused True
+    """
 
 
 class _Storage:

@@ -20,7 +20,7 @@ import io
 import struct
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,14 +70,6 @@ class Raw:
     """Opcodes written as given."""
 
     data: bytes
-
-
-@dataclass
-class Checkpoint:
-    """The pickled object and the storages' bytes, by key."""
-
-    obj: object
-    storages: dict = field(default_factory=dict)
 
 
 def encode(value) -> bytes:

@@ -90,7 +90,13 @@ class DistributedDataParallel(_ExplicitDDP):
         self._averaged = True
 
     def allreduce_gradients(self) -> None:
-        """Average now, unless ``backward()`` already did since the last forward."""
+        """Average now, unless ``backward()`` already did since the last forward.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> ddp = DistributedDataParallel(hg.nn.Linear(1, 1))
+            >>> ddp(hg.ones(1, 1)).sum().backward(); ddp.allreduce_gradients()  # no second average
+        """
         if not self._averaged:
             super().allreduce_gradients()
 

@@ -54,13 +54,27 @@ class FunctionCtx:
         self.needs_input_grad: tuple = ()
 
     def save_for_backward(self, *tensors) -> None:
+        """Keep ``tensors`` for ``backward`` (read back as ``ctx.saved_tensors``).
+
+        Example:
+            >>> ctx = FunctionCtx(); ctx.save_for_backward(1, 2); ctx.saved_tensors
+            (1, 2)
+        """
         self.saved_tensors = tuple(tensors)
 
     def mark_non_differentiable(self, *tensors) -> None:
-        """Accepted (hybridgrad does not differentiate integer outputs anyway)."""
+        """Accepted (hybridgrad does not differentiate integer outputs anyway).
+
+        Example:
+            >>> FunctionCtx().mark_non_differentiable()
+        """
 
     def set_materialize_grads(self, value: bool) -> None:
-        """Accepted: gradients reaching ``backward`` are always tensors here."""
+        """Accepted: gradients reaching ``backward`` are always tensors here.
+
+        Example:
+            >>> FunctionCtx().set_materialize_grads(False)
+        """
 
 
 class Function:
@@ -88,6 +102,17 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        """Run ``forward`` now and record it, so that ``backward`` runs in the backward pass
+        (see the class example).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> class Double(Function):
+            ...     forward = staticmethod(lambda ctx, x: x * 2)
+            ...     backward = staticmethod(lambda ctx, grad: grad * 2)
+            >>> Double.apply(hg.tensor([1.0])).tolist()
+            [2.0]
+        """
         from hybridgrad.autograd import eager_apply
         from hybridgrad.ops.registry import OpDef
 

@@ -51,18 +51,34 @@ class SummaryWriter:
 
     def add_scalar(self, tag: str, scalar_value, global_step=None, walltime=None,
                    new_style: bool = False, double_precision: bool = False) -> None:
-        """Record one value."""
+        """Record one value.
+
+        Example:
+            >>> import tempfile
+            >>> writer = SummaryWriter(tempfile.mkdtemp()); writer.add_scalar("loss", 1.0, 0)
+        """
         self._write({"tag": tag, "value": _number(scalar_value), "step": global_step,
                      **({"wall_time": walltime} if walltime is not None else {})})
 
     def add_scalars(self, main_tag: str, tag_scalar_dict: dict, global_step=None,
                     walltime=None) -> None:
-        """Record several values under ``main_tag/name``."""
+        """Record several values under ``main_tag/name``.
+
+        Example:
+            >>> import tempfile
+            >>> writer = SummaryWriter(tempfile.mkdtemp())
+            >>> writer.add_scalars("loss", {"a": 1.0}, 0)
+        """
         for name, value in tag_scalar_dict.items():
             self.add_scalar(f"{main_tag}/{name}", value, global_step, walltime)
 
     def add_text(self, tag: str, text_string: str, global_step=None, walltime=None) -> None:
-        """Record a text."""
+        """Record a text.
+
+        Example:
+            >>> import tempfile
+            >>> writer = SummaryWriter(tempfile.mkdtemp()); writer.add_text("note", "hello", 0)
+        """
         self._write({"tag": tag, "text": str(text_string), "step": global_step})
 
     def _ignored(self, *args, **kwargs) -> None:
@@ -72,11 +88,21 @@ class SummaryWriter:
     add_hparams = add_pr_curve = add_audio = add_video = add_mesh = _ignored
 
     def flush(self) -> None:
-        """Write what is buffered to disk."""
+        """Write what is buffered to disk.
+
+        Example:
+            >>> import tempfile
+            >>> writer = SummaryWriter(tempfile.mkdtemp()); writer.flush()
+        """
         self._file.flush()
 
     def close(self) -> None:
-        """Flush and close the file."""
+        """Flush and close the file.
+
+        Example:
+            >>> import tempfile
+            >>> writer = SummaryWriter(tempfile.mkdtemp()); writer.close()
+        """
         if not self._file.closed:
             self._file.close()
 

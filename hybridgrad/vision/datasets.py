@@ -123,26 +123,31 @@ class MNIST(Dataset):
     # torchvision's pre-0.2 names, with its warnings.
     @property
     def train_labels(self) -> Tensor:
+        """torchvision's old name of ``targets`` (with its warning)."""
         warnings.warn("train_labels has been renamed targets", stacklevel=2)
         return self.targets
 
     @property
     def test_labels(self) -> Tensor:
+        """torchvision's old name of ``targets`` (with its warning)."""
         warnings.warn("test_labels has been renamed targets", stacklevel=2)
         return self.targets
 
     @property
     def train_data(self) -> Tensor:
+        """torchvision's old name of ``data`` (with its warning)."""
         warnings.warn("train_data has been renamed data", stacklevel=2)
         return self.data
 
     @property
     def test_data(self) -> Tensor:
+        """torchvision's old name of ``data`` (with its warning)."""
         warnings.warn("test_data has been renamed data", stacklevel=2)
         return self.data
 
     @property
     def class_to_idx(self) -> dict:
+        """Class name -> label, as torchvision has it."""
         return {name: index for index, name in enumerate(self.classes)}
 
     def __repr__(self) -> str:
