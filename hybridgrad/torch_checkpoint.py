@@ -129,10 +129,15 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False,
             raise TorchCheckpointError(
                 f"a tensor of size {size} and stride {stride} at offset {storage_offset} reaches "
                 f"element {last} of a storage holding {flat.size} (corrupt or truncated file)")
-        view = np.lib.stride_tricks.as_strided(
-            flat[storage_offset:], shape=size,
-            strides=tuple(s * flat.itemsize for s in stride), writeable=False)
-        array = np.array(view)
+        if stride == _contiguous_strides(size):
+            # A view of the storage, as PyTorch's tensors are (tensors saved as views of one
+            # storage share it again; nothing is copied).
+            array = flat[storage_offset:storage_offset + count].reshape(size)
+        else:
+            view = np.lib.stride_tricks.as_strided(
+                flat[storage_offset:], shape=size,
+                strides=tuple(s * flat.itemsize for s in stride), writeable=False)
+            array = np.array(view)
     else:
         array = np.zeros(size, dtype=flat.dtype)
     if storage.bfloat16:
@@ -141,6 +146,14 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False,
     if requires_grad and array.dtype.kind == "f":
         tensor.requires_grad_(True)
     return tensor
+
+
+def _contiguous_strides(size: tuple) -> tuple:
+    strides, step = [], 1
+    for extent in reversed(size):
+        strides.append(step)
+        step *= max(extent, 1)
+    return tuple(reversed(strides))
 
 
 def _rebuild_parameter(data, requires_grad=True, backward_hooks=None, state=None):
@@ -292,21 +305,42 @@ def load_torch_checkpoint(source, map_location=None) -> Any:
     if isinstance(source, (str, Path)):
         path = str(source)
         try:
-            raw = Path(source).read_bytes()
+            handle = open(source, "rb")  # noqa: SIM115 - closed in the finally below
         except IsADirectoryError as error:
             raise TorchCheckpointError(f"{path}: is a directory, not a checkpoint") from error
     else:
         path = str(getattr(source, "name", "<file object>"))
-        raw = source.read()
-    if raw.startswith(LEGACY_MAGIC):
+        handle = source if _seekable(source) else io.BytesIO(source.read())
+    try:
+        return _load(handle, path)
+    finally:
+        if handle is not source:
+            handle.close()
+
+
+def _seekable(stream) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _load(handle, path: str) -> Any:
+    """Read the opened checkpoint: each zip entry is read once, straight into the buffer its
+    arrays use (no copy of the whole file)."""
+    start = handle.tell()
+    head = handle.read(len(LEGACY_MAGIC))
+    size = handle.seek(0, io.SEEK_END) - start
+    handle.seek(start)
+    if head.startswith(LEGACY_MAGIC):
         raise TorchCheckpointError(
             f"{path}: a PyTorch checkpoint in the legacy format (before PyTorch 1.6, or "
             f"_use_new_zipfile_serialization=False), which hybridgrad does not read: re-save it "
             f"with a recent PyTorch (torch.save(torch.load(f), f2))")
-    if not raw.startswith(ZIP_MAGIC):
+    if not head.startswith(ZIP_MAGIC):
         raise TorchCheckpointError(f"{path}: not a PyTorch zip checkpoint (no zip signature)")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        archive = zipfile.ZipFile(handle)
         infos = {info.filename: info for info in archive.infolist()}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError) as error:
         raise TorchCheckpointError(f"{path}: corrupt PyTorch checkpoint: the zip directory is "
@@ -318,19 +352,31 @@ def load_torch_checkpoint(source, map_location=None) -> Any:
                                    f"<folder>/data.pkl (entries: {names[:5]})")
     folder = pickle_name[:-len("data.pkl")]
 
-    def member(name: str) -> bytes:
+    def member(name: str) -> bytearray:
         info = infos[name]
-        limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else \
-            64 * len(raw)
-        if info.file_size > limit or info.file_size > len(raw) * 64:
+        # Stored entries (torch.save's) hold exactly their bytes; a compressed one may expand,
+        # but not beyond a bound of the file's size (a forged size is no allocation).
+        limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else 64 * size
+        if info.file_size > min(limit, 64 * size):
             raise TorchCheckpointError(f"{path}: corrupt checkpoint: entry {name} declares "
                                        f"{info.file_size} bytes, more than the file can hold")
+        buffer = bytearray(info.file_size)
         try:
-            return archive.read(info)
+            with archive.open(info) as stream:
+                view, filled = memoryview(buffer), 0
+                while filled < len(buffer):
+                    count = stream.readinto(view[filled:])
+                    if not count:
+                        break
+                    filled += count
         except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError,
                 RuntimeError, zlib_error()) as error:  # RuntimeError: a flag says "encrypted"
             raise TorchCheckpointError(f"{path}: corrupt checkpoint: entry {name} is "
                                        f"unreadable ({error})") from None
+        if filled != len(buffer):
+            raise TorchCheckpointError(f"{path}: truncated checkpoint: entry {name} holds "
+                                       f"{filled} of its {len(buffer)} bytes")
+        return buffer
 
     byteorder = "little"
     if folder + "byteorder" in infos:
@@ -354,11 +400,13 @@ def load_torch_checkpoint(source, map_location=None) -> Any:
             raise TorchCheckpointError(
                 f"{path}: corrupt or truncated checkpoint: storage {key!r} declares {numel!r} "
                 f"elements of {type_name} but {name} holds {len(data)} bytes")
-        array = np.frombuffer(data, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
+        array = np.frombuffer(data, dtype=dtype, count=numel)  # writable: data is a bytearray
+        if not dtype.isnative:
+            array = array.astype(dtype.newbyteorder("="))
         loaded[key] = _Storage(array, kind == "bfloat16")
         return loaded[key]
 
-    unpickler = _RestrictedUnpickler(member(pickle_name), storage, path)
+    unpickler = _RestrictedUnpickler(bytes(member(pickle_name)), storage, path)
     try:
         return unpickler.load()
     except TorchCheckpointError:
