@@ -58,13 +58,16 @@ def test_legacy_attributes_warn_as_torchvision_does(mnist_root):
         assert dataset.targets.shape == (3,)
 
 
-def test_missing_files_say_where_they_were_looked_for(tmp_path, monkeypatch):
+def test_nowhere_else_mnist_comes_from_the_package_and_fashion_mnist_is_named(tmp_path,
+                                                                            monkeypatch):
     monkeypatch.setenv("HYBRIDGRAD_DATA", str(tmp_path / "nothing"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(RuntimeError, match="Dataset not found.*FashionMNIST/raw"):
         datasets.FashionMNIST(str(tmp_path), download=True)
-    with pytest.raises(RuntimeError, match=r"Dataset not found.*MNIST/raw"):
-        datasets.MNIST(str(tmp_path), train=False, download=False)
+    # torchvision's download=True, offline: the MNIST packaged with hybridgrad.
+    test = datasets.MNIST(str(tmp_path), train=False, download=True)
+    assert len(test) == 10_000 and test.targets[0].item() == 7
+    assert test.data.shape == (10_000, 28, 28) and not (tmp_path / "MNIST").exists()
 
 
 def test_pil_transforms():
