@@ -141,3 +141,6 @@ is_anomaly_enabled = autograd.is_anomaly_enabled
 # import system does not rebind a loaded submodule) makes hg.explain(loss, ...) the entry point.
 from hybridgrad.explain import explain  # noqa: E402
 from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads
+
+# PyTorch's other top-level names (devices, Size, Generator, more functions), one list.
+from hybridgrad.torch_names import *  # noqa: E402, F403

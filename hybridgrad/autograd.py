@@ -38,6 +38,8 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
+from hybridgrad.versions import CLOCK as _INPLACE_CLOCK
+from hybridgrad.versions import check_node as _check_versions
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
 
@@ -120,13 +122,15 @@ def is_grad_enabled() -> bool:
 class Node:
     """One recorded operation: what produced a tensor, from which inputs."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "created_at")
+    __slots__ = ("op", "inputs", "attrs", "needs", "created_at", "clock")
 
     def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple):
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.needs = needs
+        # In-place operations counted so far: backward checks saved values only if more ran.
+        self.clock = _INPLACE_CLOCK[0]
         # The user's file:line that created the operation, recorded only in anomaly mode
         # (walking the stack costs microseconds per op, too much for every step).
         self.created_at = _user_location() if _anomaly_enabled.get() else None
@@ -458,6 +462,8 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
+            if node.clock != _INPLACE_CLOCK[0]:
+                _check_versions(node, tensor)
             if anomaly:
                 try:
                     input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)

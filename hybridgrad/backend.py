@@ -15,6 +15,10 @@ import numpy
 
 xp = numpy
 
+# Device type -> the array module its tensors live in (see hybridgrad.device). A CuPy backend
+# registers ARRAY_MODULES["cuda"] = cupy; until then CUDA requests raise PyTorch's CPU-build error.
+ARRAY_MODULES = {"cpu": numpy}
+
 
 def get_array_module():
     """Return the array module operators run on (NumPy today).

@@ -18,10 +18,13 @@ import numpy as np
 from hybridgrad import dtypes
 from hybridgrad.autograd import backward as _backward
 from hybridgrad.autograd import is_grad_enabled
+from hybridgrad.device import CPU, Size, array_module, as_device
+from hybridgrad.inplace import InPlaceMixin
 from hybridgrad.ops.methods import OpsMixin
+from hybridgrad.versions import version
 
 
-class Tensor(OpsMixin):
+class Tensor(InPlaceMixin, OpsMixin):
     """An n-dimensional array that records operations for reverse-mode autograd.
 
     Example:
@@ -74,8 +77,26 @@ class Tensor(OpsMixin):
         self._array = array
 
     @property
-    def shape(self) -> tuple:
-        return self._array.shape
+    def shape(self) -> Size:
+        """The shape, a :class:`hybridgrad.Size` (a tuple).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(2, 3).shape == (2, 3)
+            True
+        """
+        return tuple.__new__(Size, self._array.shape)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place operations modified this tensor's storage (PyTorch's ``_version``).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.zeros(2); x.add_(1)._version
+            1
+        """
+        return version(self._array)
 
     @property
     def dtype(self) -> np.dtype:
@@ -86,8 +107,72 @@ class Tensor(OpsMixin):
         return self._array.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self):
+        """Where the array lives: ``device(type='cpu')`` (the only backend installed today).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(1).device
+            device(type='cpu')
+        """
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: no CUDA backend is installed."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        """True: the array lives in host memory."""
+        return True
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other_tensor)``, with ``non_blocking``, ``copy`` and ``memory_format`` accepted.
+        Returns this very tensor when nothing changes (unless ``copy=True``); a dtype change
+        is differentiable.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.zeros(2)
+            >>> x.to("cpu") is x, x.to("cpu", hg.float64).dtype
+            (True, dtype('float64'))
+            >>> x.to(hg.ones(1, dtype=hg.int64)).dtype
+            dtype('int64')
+        """
+        device, dtype, copy = _parse_to(args, kwargs)
+        if device is not None:
+            array_module(device)
+        result = self
+        if dtype is not None and dtype != self._array.dtype:
+            from hybridgrad.ops.api import to as cast
+
+            result = cast(self, dtype)
+        if copy and result is self:
+            result = self.clone()
+        return result
+
+    def cpu(self, memory_format=None) -> Tensor:
+        """This tensor (already in host memory)."""
+        return self
+
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """Move to a CUDA device: raises PyTorch's CPU-build error while no CUDA backend exists.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(1).cuda()
+            Traceback (most recent call last):
+            ...
+            AssertionError: Torch not compiled with CUDA enabled
+        """
+        array_module(as_device("cuda" if device is None or isinstance(device, int) else device))
+        return self
+
+    def get_device(self) -> int:
+        """-1 for CPU tensors, as PyTorch."""
+        return -1
 
     @property
     def is_leaf(self) -> bool:
@@ -100,8 +185,8 @@ class Tensor(OpsMixin):
         return self._node
 
     def size(self, dim: int | None = None):
-        """The shape, or the size of one dimension."""
-        return self._array.shape if dim is None else self._array.shape[dim]
+        """The shape (a :class:`hybridgrad.Size`), or the size of one dimension."""
+        return tuple.__new__(Size, self._array.shape) if dim is None else self._array.shape[dim]
 
     def dim(self) -> int:
         return self._array.ndim
@@ -217,31 +302,38 @@ class Tensor(OpsMixin):
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # In-place updates (for optimizers and initialisers; never recorded).
-    def _check_inplace(self) -> None:
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("an in-place operation on a tensor that requires grad; "
-                               "wrap it in hg.no_grad()")
 
-    def copy_(self, source) -> Tensor:
-        self._check_inplace()
-        np.copyto(self._array, np.asarray(source._array if isinstance(source, Tensor) else source),
-                  casting="same_kind")
-        return self
+def _parse_to(args, kwargs) -> tuple:
+    """(device, dtype, copy) from the many forms of ``Tensor.to``/``Module.to``."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    positional = list(args)
+    if positional and isinstance(positional[0], Tensor):
+        other = positional.pop(0)
+        dtype, device = other.dtype, CPU
+    for value in positional:
+        if isinstance(value, bool):  # to(dtype, non_blocking, copy) legacy positional flags
+            continue
+        if _is_dtype(value):
+            dtype = value
+        elif value is not None:
+            device = value
+    if device is not None:
+        device = as_device(device)
+    return device, dtypes.to_dtype(dtype), copy
 
-    def fill_(self, value) -> Tensor:
-        self._check_inplace()
-        self._array.fill(value)
-        return self
 
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
-
-    def __setitem__(self, index, value) -> None:
-        from hybridgrad.ops.api import _freeze_index
-
-        self._check_inplace()
-        self._array[_freeze_index(index)] = value._array if isinstance(value, Tensor) else value
+def _is_dtype(value) -> bool:
+    if isinstance(value, np.dtype) or value is bool or value is float or value is int:
+        return True
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return True
+    return False
 
 
 def _clone(tensor: Tensor) -> Tensor:
@@ -283,248 +375,38 @@ def _has_numpy_float64(data: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Creation functions.
+# Creation functions and the random generator live in their own modules; these names stay
+# importable from here (``from hybridgrad.tensor import zeros, default_generator``).
 
-_generator = np.random.default_rng(0)
+from hybridgrad.factories import (  # noqa: E402 - they need Tensor, defined above
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from hybridgrad.random import default_generator, manual_seed  # noqa: E402
 
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind rand, randn, init functions, dropout and shuffling.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.manual_seed(0); a = hg.rand(2)
-        >>> hg.manual_seed(0); b = hg.rand(2)
-        >>> a.tolist() == b.tolist()
-        True
-    """
-    global _generator
-    _generator = np.random.default_rng(seed)
-
-
-def default_generator() -> np.random.Generator:
-    """The generator seeded by :func:`manual_seed`.
-
-    Example:
-        >>> isinstance(default_generator(), np.random.Generator)
-        True
-    """
-    return _generator
-
-
-def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from data (Python floats become float32, ints int64).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.tensor([1, 2]).dtype, hg.tensor([1.5]).dtype
-        (dtype('int64'), dtype('float32'))
-    """
-    if isinstance(data, Tensor):
-        data = data._array.copy()
-    elif isinstance(data, np.ndarray):
-        data = data.copy()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
-
-
-def as_tensor(data: Any, dtype=None) -> Tensor:
-    """Like :func:`tensor`, sharing memory with a NumPy array where possible.
-
-    Example:
-        >>> import numpy as np, hybridgrad as hg
-        >>> a = np.zeros(2); hg.as_tensor(a)._array is a
-        True
-    """
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
-        return data
-    return Tensor(data, dtype=dtype)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """Wrap a NumPy array without copying.
-
-    Example:
-        >>> import numpy as np, hybridgrad as hg
-        >>> hg.from_numpy(np.ones(2)).dtype
-        dtype('float64')
-    """
-    return Tensor(array)
-
-
-def _shape(size) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
-
-
-def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
-    out = Tensor._wrap(array)
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
-
-
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros of the given shape (float32 by default).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.zeros(2, 3).shape
-        (2, 3)
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.zeros(_shape(size), dtype=dtype), requires_grad)
-
-
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Ones of the given shape.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.ones(2).tolist()
-        [1.0, 1.0]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.ones(_shape(size), dtype=dtype), requires_grad)
-
-
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.full((2,), 7).tolist()
-        [7, 7]
-    """
-    if dtype is None:
-        dtype = dtypes.scalar_dtype(fill_value, None)
-    return _make(np.full(_shape((size,)), fill_value, dtype=dtypes.to_dtype(dtype)),
-                 requires_grad)
-
-
-def zeros_like(other, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros with another tensor's shape and dtype.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.zeros_like(hg.ones(2, dtype=hg.int64)).tolist()
-        [0, 0]
-    """
-    return _make(np.zeros(tuple(other.shape), dtype=dtypes.to_dtype(dtype) or other.dtype),
-                 requires_grad)
-
-
-def ones_like(other, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Ones with another tensor's shape and dtype.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.ones_like(hg.zeros(2)).tolist()
-        [1.0, 1.0]
-    """
-    return _make(np.ones(tuple(other.shape), dtype=dtypes.to_dtype(dtype) or other.dtype),
-                 requires_grad)
-
-
-def full_like(other, fill_value, dtype=None) -> Tensor:
-    """A tensor like ``other`` filled with ``fill_value``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.full_like(hg.zeros(2), 3.0).tolist()
-        [3.0, 3.0]
-    """
-    return Tensor._wrap(np.full(tuple(other.shape), fill_value,
-                                dtype=dtypes.to_dtype(dtype) or other.dtype))
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in ``[start, end)`` (int64 for integer arguments).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.arange(3).tolist(), hg.arange(0, 1, 0.5).tolist()
-        ([0, 1, 2], [0.0, 0.5])
-    """
-    if end is None:
-        start, end = 0, start
-    integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    dtype = dtypes.to_dtype(dtype) or (dtypes.int64 if integral else dtypes.get_default_dtype())
-    return _make(np.arange(start, end, step).astype(dtype), requires_grad)
-
-
-def linspace(start, end, steps: int, dtype=None) -> Tensor:
-    """``steps`` evenly spaced values from start to end inclusive.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.linspace(0, 1, 3).tolist()
-        [0.0, 0.5, 1.0]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return Tensor._wrap(np.linspace(start, end, steps).astype(dtype))
-
-
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Identity matrix.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.eye(2).tolist()
-        [[1.0, 0.0], [0.0, 1.0]]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.eye(n, m, dtype=dtype), requires_grad)
-
-
-def rand(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples in [0, 1) from the seeded generator.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.manual_seed(1); bool((hg.rand(100) < 1).all())
-        True
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    rng = generator or _generator
-    return _make(rng.random(_shape(size)).astype(dtype), requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples from the seeded generator.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.randn(2, 3).shape
-        (2, 3)
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    rng = generator or _generator
-    return _make(rng.standard_normal(_shape(size)).astype(dtype), requires_grad)
-
-
-def randint(low: int, high: int | None = None, size=(), dtype=None, generator=None) -> Tensor:
-    """Random integers in ``[low, high)``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.randint(0, 10, (3,)).shape
-        (3,)
-    """
-    if high is None:
-        low, high = 0, low
-    rng = generator or _generator
-    return Tensor._wrap(rng.integers(low, high, size=_shape((size,)) if size != () else ()).astype(
-        dtypes.to_dtype(dtype) or dtypes.int64))
-
-
-def randperm(n: int, generator=None) -> Tensor:
-    """A random permutation of ``0..n-1``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> sorted(hg.randperm(4).tolist())
-        [0, 1, 2, 3]
-    """
-    rng = generator or _generator
-    return Tensor._wrap(rng.permutation(n).astype(np.int64))
+__all__ = [
+    "Tensor", "arange", "as_tensor", "default_generator", "empty", "empty_like", "eye",
+    "from_numpy", "full", "full_like", "linspace", "logspace", "manual_seed", "ones", "ones_like",
+    "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm", "tensor",
+    "zeros", "zeros_like",
+]
