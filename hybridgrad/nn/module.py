@@ -246,6 +246,78 @@ class Module:
             else:
                 parameter.grad = Tensor._wrap(np.zeros_like(parameter._array))
 
+    # Devices and dtypes, as PyTorch's Module.to: in place, parameters keep their identity.
+    def to(self, *args, **kwargs) -> Module:
+        """Move to a device and/or cast floating-point parameters and buffers; returns self.
+
+        Accepts PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``, ``non_blocking=``. Parameters stay the same objects (an optimizer built
+        before the call keeps working).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> layer = hg.nn.Linear(2, 3)
+            >>> weight = layer.weight
+            >>> layer.to("cpu", hg.float64).weight is weight, weight.dtype
+            (True, dtype('float64'))
+        """
+        from hybridgrad.device import array_module
+        from hybridgrad.tensor import _parse_to
+
+        device, dtype, _ = _parse_to(args, dict(kwargs))
+        if device is not None:
+            array_module(device)
+        if dtype is not None:
+            if dtype.kind not in "fc":
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+            self._cast_floating(dtype)
+        return self
+
+    def _cast_floating(self, dtype) -> None:
+        for module in self.modules():
+            for registry in (module._parameters, module._buffers):
+                for tensor in registry.values():
+                    if tensor is None or tensor._array.dtype.kind != "f":
+                        continue
+                    if tensor._array.dtype != dtype:
+                        tensor._array = tensor._array.astype(dtype)
+                    if tensor.grad is not None and tensor.grad._array.dtype != dtype:
+                        tensor.grad = Tensor._wrap(tensor.grad._array.astype(dtype))
+
+    def cpu(self) -> Module:
+        """Keep on the CPU (where everything lives); returns self."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Move to a CUDA device: PyTorch's CPU-build error while no CUDA backend exists."""
+        from hybridgrad.device import array_module, as_device
+
+        array_module(as_device("cuda" if device is None or isinstance(device, int) else device))
+        return self
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64; returns self."""
+        return self.to(np.dtype("float64"))
+
+    def float(self) -> Module:  # noqa: A003 - PyTorch's name
+        """Cast floating-point parameters and buffers to float32; returns self."""
+        return self.to(np.dtype("float32"))
+
+    def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16; returns self."""
+        return self.to(np.dtype("float16"))
+
+    def type(self, dst_type) -> Module:  # noqa: A003 - PyTorch's name
+        """Cast all parameters and buffers to ``dst_type``; returns self."""
+        from hybridgrad.dtypes import to_dtype
+
+        return self.to(to_dtype(getattr(dst_type, "dtype", dst_type)))
+
+    def share_memory(self) -> Module:
+        """A no-op here (one process owns the arrays); returns self."""
+        return self
+
     def apply(self, function: Callable[[Module], None]) -> Module:
         """Call ``function`` on every sub-module (children first), then on this module."""
         for module in self.children():
