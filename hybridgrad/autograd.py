@@ -639,3 +639,12 @@ def functional_grad_fn(tensor) -> str | None:
         'mul'
     """
     return None if tensor._node is None else tensor._node.op.name
+
+
+def __getattr__(name: str):
+    # hg.autograd.Variable: the legacy constructor (hybridgrad.legacy), loaded on first use.
+    if name == "Variable":
+        from hybridgrad.legacy import Variable
+
+        return Variable
+    raise AttributeError(f"module 'hybridgrad.autograd' has no attribute {name!r}")

@@ -21,10 +21,14 @@ from hybridgrad.autograd import is_grad_enabled
 from hybridgrad.device import CPU, Size, array_module, as_device
 from hybridgrad.inplace import InPlaceMixin
 from hybridgrad.ops.methods import OpsMixin
+from hybridgrad.tensor_methods import TorchMethodsMixin
 from hybridgrad.versions import version
 
+# Digits printed by repr (hg.set_printoptions(precision=...) changes it).
+PRINT_PRECISION = 4
 
-class Tensor(InPlaceMixin, OpsMixin):
+
+class Tensor(InPlaceMixin, TorchMethodsMixin, OpsMixin):
     """An n-dimensional array that records operations for reverse-mode autograd.
 
     Example:
@@ -247,8 +251,11 @@ class Tensor(InPlaceMixin, OpsMixin):
         return _clone(self)
 
     # Conversions.
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared memory, as in PyTorch)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared memory, as in PyTorch; ``force=True`` copies and
+        detaches)."""
+        if force:
+            return self._array.copy()
         if self.requires_grad and is_grad_enabled() and self._node is not None:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach() first")
         return self._array
@@ -285,14 +292,9 @@ class Tensor(InPlaceMixin, OpsMixin):
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self._array)
 
-    def any(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._array.any()))
-
-    def all(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._array.all()))
-
     def __repr__(self) -> str:
-        body = np.array2string(self._array, separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(self._array, separator=", ", precision=PRINT_PRECISION,
+                               prefix="tensor(")
         extra = ""
         if self._array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extra += f", dtype={self._array.dtype}"

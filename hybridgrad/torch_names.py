@@ -1,15 +1,16 @@
 """PyTorch's top-level names that live in hybridgrad's own modules, gathered for ``hg.NAME``.
 
 ``hybridgrad/__init__.py`` star-imports this module, so adding a PyTorch-compatible function
-means adding it to its home module and to the list here.
+means adding it to its home module and to that module's ``__all__``.
 
 Example:
     >>> import hybridgrad as hg
-    >>> hg.device("cpu"), hg.Size([2]).numel()
-    (device(type='cpu'), 2)
+    >>> hg.device("cpu"), hg.Size([2]).numel(), hg.floor(hg.tensor([1.5])).tolist()
+    (device(type='cpu'), 2, [1.0])
 """
 
 from hybridgrad.device import Size, device
+from hybridgrad.dtype_info import *  # noqa: F403
 from hybridgrad.factories import (
     empty,
     empty_like,
@@ -18,6 +19,10 @@ from hybridgrad.factories import (
     randint_like,
     randn_like,
 )
+from hybridgrad.legacy import *  # noqa: F403
+from hybridgrad.ops.api_index import *  # noqa: F403
+from hybridgrad.ops.api_linalg import *  # noqa: F403
+from hybridgrad.ops.api_math import *  # noqa: F403
 from hybridgrad.random import (
     Generator,
     get_rng_state,
@@ -25,8 +30,21 @@ from hybridgrad.random import (
     seed,
     set_rng_state,
 )
+from hybridgrad.tensor_methods import allclose, equal, isclose
 
-__all__ = [
-    "Generator", "Size", "device", "empty", "empty_like", "get_rng_state", "initial_seed",
-    "logspace", "rand_like", "randint_like", "randn_like", "seed", "set_rng_state",
+__all__ = [  # noqa: F405 - the star-imported modules' names are added below
+    "Generator", "Size", "allclose", "device", "empty", "empty_like", "equal",
+    "get_rng_state", "initial_seed", "isclose", "logspace", "rand_like", "randint_like",
+    "randn_like", "seed", "set_rng_state",
 ]
+
+
+def _gather_all() -> None:
+    from hybridgrad import dtype_info, legacy
+    from hybridgrad.ops import api_index, api_linalg, api_math
+
+    for module in (dtype_info, legacy, api_index, api_linalg, api_math):
+        __all__.extend(module.__all__)
+
+
+_gather_all()

@@ -773,8 +773,10 @@ def _freeze_index(index) -> Any:
     for item in index:
         if isinstance(item, Tensor):
             item = item._array
+        if isinstance(item, range):
+            item = np.arange(item.start, item.stop, item.step, dtype=np.int64)
         if isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray([v._array if isinstance(v, Tensor) else v for v in item])
         if isinstance(item, np.ndarray):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"index arrays must be integer or bool, got {item.dtype}")
