@@ -433,7 +433,6 @@ def meshgrid(*tensors, indexing: str | None = None):
         view[position] = tensor.shape[0]
         grids.append(F.broadcast_to(F.reshape(tensor, tuple(view)), shape))
     if swap:
-        grids = [F.transpose(g, 0, 1) for g in grids]
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
 
