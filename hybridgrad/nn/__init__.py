@@ -8,16 +8,30 @@ Example:
 
 from hybridgrad.nn import functional, init, utils
 from hybridgrad.nn.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from hybridgrad.nn.attention import MultiheadAttention, PositionalEncoding
 from hybridgrad.nn.batchnorm import BatchNorm1d, BatchNorm2d
@@ -31,7 +45,8 @@ from hybridgrad.nn.containers import (
 )
 from hybridgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from hybridgrad.nn.ctc import ctc_greedy_decode, ctc_loss, ctc_prefix_beam_search
-from hybridgrad.nn.dropout import Dropout
+from hybridgrad.nn.distance import CosineSimilarity, PairwiseDistance
+from hybridgrad.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from hybridgrad.nn.layernorm import LayerNorm
 from hybridgrad.nn.linear import Linear
 from hybridgrad.nn.losses import (
@@ -47,6 +62,7 @@ from hybridgrad.nn.losses import (
     SmoothL1Loss,
 )
 from hybridgrad.nn.module import Module, Parameter
+from hybridgrad.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d
 from hybridgrad.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -54,6 +70,20 @@ from hybridgrad.nn.pooling import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+)
+from hybridgrad.nn.resampling import (
+    ConstantPad1d,
+    ConstantPad2d,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+    ZeroPad2d,
 )
 from hybridgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from hybridgrad.nn.sparse import Embedding
@@ -77,4 +107,11 @@ __all__ = [
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerEncoderLayer", "Unflatten", "ctc_greedy_decode", "ctc_loss",
     "ctc_prefix_beam_search", "functional", "init", "utils",
+    # PyTorch's other layers (activations, channel dropout, normalization, resampling, padding).
+    "CELU", "ConstantPad1d", "ConstantPad2d", "CosineSimilarity", "Dropout1d", "Dropout2d",
+    "Dropout3d", "GLU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "InstanceNorm1d",
+    "InstanceNorm2d", "LogSigmoid", "Mish", "PReLU", "PairwiseDistance", "PixelShuffle",
+    "PixelUnshuffle", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+    "ReplicationPad2d", "SELU", "Softmin", "Softsign", "Tanhshrink", "Threshold", "Upsample",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d",
 ]

@@ -344,3 +344,283 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ----------------------------------------------------------------------------------------------
+# More of PyTorch's activations (functional forms, then modules), all compositions.
+
+
+def relu6(input, inplace: bool = False):
+    """``min(max(input, 0), 6)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> relu6(hg.tensor([-1.0, 3.0, 9.0])).tolist()
+        [0.0, 3.0, 6.0]
+    """
+    return F.clamp(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """``clamp(input, min_val, max_val)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardtanh(hg.tensor([-3.0, 0.5])).tolist()
+        [-1.0, 0.5]
+    """
+    return F.clamp(input, float(min_val), float(max_val))
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """``relu6(input + 3) / 6``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardsigmoid(hg.tensor([-4.0, 0.0, 4.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    return F.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input, inplace: bool = False):
+    """``input * hardsigmoid(input)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardswish(hg.tensor([-4.0, 4.0])).tolist()
+        [-0.0, 4.0]
+    """
+    return input * hardsigmoid(input)
+
+
+def mish(input, inplace: bool = False):
+    """``input * tanh(softplus(input))``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> mish(hg.tensor([0.0])).tolist()
+        [0.0]
+    """
+    return input * F.tanh(F.softplus(input))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace: bool = False):
+    """``scale * elu(input, alpha)`` with the self-normalising constants.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> float(f"{selu(hg.tensor([1.0])).item():.4f}")
+        1.0507
+    """
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> celu(hg.tensor([2.0])).tolist()
+        [2.0]
+    """
+    negative = F.clamp(input, None, 0.0)
+    return F.relu(input) + (F.exp(negative / alpha) - 1) * alpha
+
+
+def softsign(input):
+    """``input / (1 + |input|)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softsign(hg.tensor([1.0, -3.0])).tolist()
+        [0.5, -0.75]
+    """
+    return input / (F.abs(input) + 1)
+
+
+def logsigmoid(input):
+    """``log(sigmoid(input))`` without overflow (``-softplus(-input)``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> float(f"{logsigmoid(hg.tensor([-100.0])).item():.1f}")
+        -100.0
+    """
+    return -F.softplus(-input)
+
+
+def softmin(input, dim: int | None = None):
+    """``softmax(-input, dim)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softmin(hg.tensor([0.0, 0.0]), 0).tolist()
+        [0.5, 0.5]
+    """
+    return F.softmax(-input, -1 if dim is None else dim)
+
+
+def glu(input, dim: int = -1):
+    """Gated linear unit: the first half of ``dim`` times the sigmoid of the second half.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> glu(hg.tensor([2.0, 0.0])).tolist()
+        [1.0]
+    """
+    first, second = F.chunk(input, 2, dim)
+    return first * F.sigmoid(second)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    """``input`` where above ``threshold``, else ``value``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> threshold(hg.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
+        [-1.0, 2.0]
+    """
+    return F.where(input > threshold, input, float(value))
+
+
+def tanhshrink(input):
+    """``input - tanh(input)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> tanhshrink(hg.tensor([0.0])).tolist()
+        [0.0]
+    """
+    return input - F.tanh(input)
+
+
+def prelu(input, weight):
+    """``input`` where positive, else ``weight * input`` (one weight per channel, dim 1).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> prelu(hg.tensor([[-2.0, 2.0]]), hg.tensor([0.5])).tolist()
+        [[-1.0, 2.0]]
+    """
+    if weight.shape[0] > 1 and len(input.shape) >= 2:
+        weight = F.reshape(weight, (-1,) + (1,) * (len(input.shape) - 2))
+    return F.where(input > 0, input, input * weight)
+
+
+def _simple_module(name: str, function, doc_example: str, **defaults):
+    """A Module class applying ``function`` with keyword settings (PyTorch's argument names)."""
+
+    def __init__(self, *args, **kwargs):  # noqa: N807 - the class body's __init__
+        Module.__init__(self)
+        settings = dict(defaults)
+        settings.update(zip(defaults, args))
+        settings.update(kwargs)
+        for key, value in settings.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_settings", tuple(settings))
+
+    def forward(self, input):
+        return function(input, **{key: getattr(self, key) for key in self._settings
+                                  if key != "inplace"})
+
+    def extra_repr(self):
+        return ", ".join(f"{key}={getattr(self, key)}" for key in self._settings)
+
+    doc = f"Applies :func:`{function.__name__}` elementwise.\n\n    Example:\n{doc_example}"
+    return type(name, (Module,), {"__init__": __init__, "forward": forward,
+                                  "extra_repr": extra_repr, "__doc__": doc,
+                                  "__module__": __name__})
+
+
+ReLU6 = _simple_module("ReLU6", relu6, """        >>> import hybridgrad as hg
+        >>> hg.nn.ReLU6()(hg.tensor([7.0])).tolist()
+        [6.0]
+    """, inplace=False)
+Hardtanh = _simple_module("Hardtanh", hardtanh, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardtanh(-2, 2)(hg.tensor([3.0])).tolist()
+        [2.0]
+    """, min_val=-1.0, max_val=1.0, inplace=False)
+Hardsigmoid = _simple_module("Hardsigmoid", hardsigmoid, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardsigmoid()(hg.tensor([0.0])).tolist()
+        [0.5]
+    """, inplace=False)
+Hardswish = _simple_module("Hardswish", hardswish, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardswish()(hg.tensor([4.0])).tolist()
+        [4.0]
+    """, inplace=False)
+Mish = _simple_module("Mish", mish, """        >>> import hybridgrad as hg
+        >>> hg.nn.Mish()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """, inplace=False)
+SELU = _simple_module("SELU", selu, """        >>> import hybridgrad as hg
+        >>> hg.nn.SELU()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """, inplace=False)
+CELU = _simple_module("CELU", celu, """        >>> import hybridgrad as hg
+        >>> hg.nn.CELU()(hg.tensor([1.0])).tolist()
+        [1.0]
+    """, alpha=1.0, inplace=False)
+Softsign = _simple_module("Softsign", softsign, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softsign()(hg.tensor([1.0])).tolist()
+        [0.5]
+    """)
+LogSigmoid = _simple_module("LogSigmoid", logsigmoid, """        >>> import hybridgrad as hg
+        >>> hg.nn.LogSigmoid()(hg.tensor([0.0])).tolist()[0] < 0
+        True
+    """)
+Softmin = _simple_module("Softmin", softmin, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softmin(dim=0)(hg.tensor([0.0, 0.0])).tolist()
+        [0.5, 0.5]
+    """, dim=None)
+GLU = _simple_module("GLU", glu, """        >>> import hybridgrad as hg
+        >>> hg.nn.GLU()(hg.tensor([2.0, 0.0])).tolist()
+        [1.0]
+    """, dim=-1)
+Threshold = _simple_module("Threshold", threshold, """        >>> import hybridgrad as hg
+        >>> hg.nn.Threshold(1.0, 0.0)(hg.tensor([0.5, 2.0])).tolist()
+        [0.0, 2.0]
+    """, threshold=0.0, value=0.0, inplace=False)
+Tanhshrink = _simple_module("Tanhshrink", tanhshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Tanhshrink()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """)
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learnt slope (one, or one per channel), initialised to ``init``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.PReLU()(hg.tensor([-4.0, 1.0])).tolist()
+        [-1.0, 1.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        import numpy as np
+
+        from hybridgrad.device import check_device
+        from hybridgrad.nn.module import Parameter
+
+        super().__init__()
+        check_device(device)
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=np.dtype(dtype or "float32")))
+
+    def forward(self, input):
+        return prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+__all__ += [
+    "CELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU",
+    "ReLU6", "SELU", "Softmin", "Softsign", "Tanhshrink", "Threshold", "celu", "glu",
+    "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6", "selu",
+    "softmin", "softsign", "tanhshrink", "threshold",
+]

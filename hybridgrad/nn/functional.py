@@ -548,3 +548,37 @@ __all__ += [
     "log_softmax", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention",
     "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
+
+# PyTorch's other functionals, defined beside their layers.
+from hybridgrad.nn.activation import (  # noqa: E402
+    celu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    softmin,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+from hybridgrad.nn.distance import cosine_similarity, pairwise_distance  # noqa: E402
+from hybridgrad.nn.dropout import dropout1d, dropout2d, dropout3d  # noqa: E402
+from hybridgrad.nn.normalization import group_norm, instance_norm, normalize  # noqa: E402
+from hybridgrad.nn.resampling import (  # noqa: E402
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+)
+
+__all__ += [
+    "celu", "cosine_similarity", "dropout1d", "dropout2d", "dropout3d", "glu", "group_norm",
+    "hardsigmoid", "hardswish", "hardtanh", "instance_norm", "interpolate", "logsigmoid", "mish",
+    "normalize", "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "prelu", "relu6",
+    "selu", "softmin", "softsign", "tanhshrink", "threshold", "upsample",
+]

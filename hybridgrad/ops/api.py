@@ -745,9 +745,12 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
         >>> hg.pad(hg.ones(2), (1, 2)).tolist()
         [0.0, 1.0, 1.0, 0.0, 0.0]
     """
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
     pad = [int(p) for p in pad]
+    if mode in _INDEX_PAD_MODES:
+        return _pad_by_index(a, pad, mode)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, reflect, "
+                                  "replicate, circular)")
     ndim = len(_shape_of(a))
     if len(pad) % 2 or len(pad) // 2 > ndim:
         raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {ndim} dims")
@@ -757,6 +760,30 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
     if any(p < 0 for pair in widths for p in pair):
         raise ValueError(f"pad: negative padding {pad} is not supported")
     return apply("pad", a, widths=tuple(widths), value=float(value))
+
+
+# NumPy's names for PyTorch's non-constant padding modes.
+_INDEX_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_by_index(a, pad: list, mode: str):
+    """Reflect/replicate/circular padding as one gather of positions per padded dimension
+    (so the gradient accumulates into the repeated elements)."""
+    ndim = len(_shape_of(a))
+    if len(pad) % 2 or len(pad) // 2 > ndim:
+        raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {ndim} dims")
+    for i in range(len(pad) // 2):
+        axis = ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = _shape_of(a)[axis]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise ValueError(f"pad: padding ({before}, {after}) should be less than the input "
+                             f"dimension {size} for reflect padding")
+        positions = np.pad(np.arange(size), (before, after), mode=_INDEX_PAD_MODES[mode])
+        index = [slice(None)] * ndim
+        index[axis] = positions
+        a = getitem(a, tuple(index))
+    return a
 
 
 # ----------------------------------------------------------------------------------------------
