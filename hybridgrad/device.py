@@ -160,7 +160,8 @@ class Size(tuple):
     """A shape: a tuple of ints with PyTorch's ``torch.Size`` extras (``numel``).
 
     ``Tensor.shape`` and ``Tensor.size()`` return one; it compares equal to the plain tuple and
-    prints like one.
+    prints like one, unless :func:`print_sizes_as` names a module (``hybridgrad run`` may set
+    ``"torch"`` so a PyTorch program prints ``torch.Size([2, 3])`` as it does under PyTorch).
 
     Example:
         >>> s = Size([2, 3])
@@ -180,8 +181,31 @@ class Size(tuple):
             count *= size
         return count
 
+    def __repr__(self) -> str:
+        if _SIZE_PREFIX is None:
+            return tuple.__repr__(self)
+        return f"{_SIZE_PREFIX}.Size({list(self)})"
+
+    __str__ = __repr__
+
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))
 
     def __radd__(self, other):
         return Size(tuple(other) + tuple(self))
+
+
+_SIZE_PREFIX = None
+
+
+def print_sizes_as(prefix: str | None) -> None:
+    """Print sizes as ``PREFIX.Size([2, 3])`` (None: as plain tuples, the default).
+
+    Example:
+        >>> print_sizes_as("torch"); print(Size([2, 3]))
+        torch.Size([2, 3])
+        >>> print_sizes_as(None); print(Size([2, 3]))
+        (2, 3)
+    """
+    global _SIZE_PREFIX
+    _SIZE_PREFIX = prefix
