@@ -626,6 +626,27 @@ class TorchMethodsMixin:
     def is_sparse(self) -> bool:
         return False
 
+    # No accelerator backends are installed: PyTorch programs test these before data_parallel.
+    @property
+    def is_xpu(self) -> bool:
+        return False
+
+    @property
+    def is_mps(self) -> bool:
+        return False
+
+    @property
+    def is_xla(self) -> bool:
+        return False
+
+    @property
+    def is_nested(self) -> bool:
+        return False
+
+    @property
+    def is_mkldnn(self) -> bool:
+        return False
+
     @property
     def is_quantized(self) -> bool:
         return False
