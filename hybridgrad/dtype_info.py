@@ -29,6 +29,39 @@ int = dtypes.int32  # noqa: A001 - PyTorch's spelling hg.int (int32)
 uint16, uint32, uint64 = np.dtype("uint16"), np.dtype("uint32"), np.dtype("uint64")
 
 
+class _UnsupportedDtype:
+    """A PyTorch dtype name NumPy has no type for (``hg.bfloat16``): it exists, so programs that
+    only name it (``{'bfloat16': torch.bfloat16, ...}[dtype]``) run, and any tensor asked to
+    take it gets a clear error (NumPy reads ``.dtype`` when converting an object to a dtype).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> try:
+        ...     hg.zeros(1, dtype=hg.bfloat16)
+        ... except TypeError as error:
+        ...     print(str(error)[:58])
+        hybridgrad.bfloat16: NumPy, hybridgrad's array backend, has
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def dtype(self):
+        raise TypeError(f"hybridgrad.{self.name}: NumPy, hybridgrad's array backend, has no "
+                        f"{self.name} type; use hg.float32 (or hg.float16)")
+
+    is_floating_point = True
+    is_complex = False
+    itemsize = 2
+
+    def __repr__(self) -> str:
+        return f"hybridgrad.{self.name}"
+
+
+bfloat16 = _UnsupportedDtype("bfloat16")
+
+
 class finfo:  # noqa: N801 - PyTorch's name
     """Machine limits of a floating-point dtype (``eps``, ``max``, ``min``, ``tiny``...).
 
@@ -235,7 +268,7 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 __all__ = [
-    "can_cast", "cdouble", "cfloat", "finfo", "half", "iinfo", "inference_mode", "int",
+    "bfloat16", "can_cast", "cdouble", "cfloat", "finfo", "half", "iinfo", "inference_mode", "int",
     "int16", "int8", "is_complex", "is_floating_point", "is_inference_mode_enabled",
     "is_tensor", "numel", "promote_types", "result_type", "set_default_dtype",
     "set_printoptions", "short", "uint16", "uint32", "uint64",
