@@ -39,7 +39,7 @@ class _UnsupportedDtype:
         >>> try:
         ...     hg.zeros(1, dtype=hg.bfloat16)
         ... except TypeError as error:
-        ...     print(str(error)[:58])
+        ...     print(str(error)[:59])
         hybridgrad.bfloat16: NumPy, hybridgrad's array backend, has
     """
 
