@@ -21,6 +21,7 @@ from hybridgrad.autograd import is_grad_enabled
 from hybridgrad.device import CPU, Size, array_module, as_device
 from hybridgrad.inplace import InPlaceMixin
 from hybridgrad.ops.methods import OpsMixin
+from hybridgrad.tensor_extras import TensorExtrasMixin
 from hybridgrad.tensor_methods import TorchMethodsMixin
 from hybridgrad.versions import version
 
@@ -28,7 +29,7 @@ from hybridgrad.versions import version
 PRINT_PRECISION = 4
 
 
-class Tensor(InPlaceMixin, TorchMethodsMixin, OpsMixin):
+class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
     """An n-dimensional array that records operations for reverse-mode autograd.
 
     Example:
@@ -332,6 +333,8 @@ def _parse_to(args, kwargs) -> tuple:
 
 def _is_dtype(value) -> bool:
     if isinstance(value, np.dtype) or value is bool or value is float or value is int:
+        return True
+    if type(value).__name__ == "_UnsupportedDtype":  # hg.bfloat16: refused by to_dtype
         return True
     if isinstance(value, type) and issubclass(value, np.generic):
         return True

@@ -546,9 +546,6 @@ class TorchMethodsMixin:
                                f"{self.ndim}D")
         return self if self.ndim < 2 else F.transpose(self, 0, 1)
 
-    def t_(self):
-        raise NotImplementedError("t_() (an in-place transpose) is not supported; use x = x.t()")
-
     def swapaxes(self, axis0, axis1):
         return F.transpose(self, axis0, axis1)
 
