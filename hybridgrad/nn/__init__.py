@@ -13,6 +13,7 @@ from hybridgrad.nn.activation import (
     GELU,
     GLU,
     SELU,
+    Hardshrink,
     Hardsigmoid,
     Hardswish,
     Hardtanh,
@@ -23,11 +24,14 @@ from hybridgrad.nn.activation import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
+    Softshrink,
     Softsign,
     Tanh,
     Tanhshrink,
@@ -40,6 +44,8 @@ from hybridgrad.nn.containers import (
     Identity,
     ModuleDict,
     ModuleList,
+    ParameterDict,
+    ParameterList,
     Sequential,
     Unflatten,
 )
@@ -61,8 +67,24 @@ from hybridgrad.nn.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
+from hybridgrad.nn.losses_more import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d
+from hybridgrad.nn.normalization import (
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from hybridgrad.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -72,6 +94,8 @@ from hybridgrad.nn.pooling import (
     MaxPool2d,
 )
 from hybridgrad.nn.resampling import (
+    CircularPad1d,
+    CircularPad2d,
     ConstantPad1d,
     ConstantPad2d,
     PixelShuffle,
@@ -83,6 +107,7 @@ from hybridgrad.nn.resampling import (
     Upsample,
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
+    ZeroPad1d,
     ZeroPad2d,
 )
 from hybridgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -114,4 +139,8 @@ __all__ = [
     "PixelUnshuffle", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
     "ReplicationPad2d", "SELU", "Softmin", "Softsign", "Tanhshrink", "Threshold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d",
+    "CircularPad1d", "CircularPad2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "Hardshrink",
+    "HingeEmbeddingLoss", "LocalResponseNorm", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
+    "ParameterDict", "ParameterList", "PoissonNLLLoss", "RMSNorm", "RReLU", "SoftMarginLoss",
+    "Softmax2d", "Softshrink", "TripletMarginLoss", "ZeroPad1d",
 ]

@@ -624,3 +624,128 @@ __all__ += [
     "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6", "selu",
     "softmin", "softsign", "tanhshrink", "threshold",
 ]
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """``input`` where ``|input| > lambd``, else 0.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardshrink(hg.tensor([0.25, -1.0])).tolist()
+        [0.0, -1.0]
+    """
+    return F.where(F.abs(input) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd: float = 0.5):
+    """Shrink towards 0 by ``lambd`` (0 inside [-lambd, lambd]).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softshrink(hg.tensor([0.25, -1.0])).tolist()
+        [0.0, -0.5]
+    """
+    return F.where(input > lambd, input - lambd, F.where(input < -lambd, input + lambd, 0.0))
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False):
+    """Randomised leaky ReLU: a slope drawn from U(lower, upper) per element while training,
+    their mean in evaluation.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> rrelu(hg.tensor([-3.0]), 0.5, 0.5).tolist()
+        [-1.5]
+    """
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    from hybridgrad.random import default_generator
+    from hybridgrad.tensor import Tensor
+
+    slopes = default_generator().uniform(lower, upper, tuple(input.shape))
+    return F.where(input >= 0, input, input * Tensor._wrap(slopes.astype(input.dtype)))
+
+
+def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1):
+    """Softmax of ``(logits + Gumbel noise) / tau``; ``hard`` returns one-hot samples with the
+    soft sample's gradient (straight-through).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> sample = gumbel_softmax(hg.zeros(2, 3), hard=True)
+        >>> sample.sum(-1).tolist()
+        [1.0, 1.0]
+    """
+    import numpy as np
+
+    from hybridgrad.random import default_generator
+    from hybridgrad.tensor import Tensor
+
+    noise = -np.log(default_generator().exponential(size=tuple(logits.shape)))
+    soft = F.softmax((logits + Tensor._wrap(noise.astype(logits.dtype))) / tau, dim)
+    if not hard:
+        return soft
+    index = np.argmax(soft._array, axis=dim)
+    one_hot = np.zeros(tuple(soft.shape), dtype=soft.dtype)
+    np.put_along_axis(one_hot, np.expand_dims(index, dim), 1.0, axis=dim)
+    return Tensor._wrap(one_hot) - soft.detach() + soft
+
+
+def _inplace_functional(function):
+    """``F.relu_(x)``-style functions: the activation written into ``x``."""
+
+    def inplace(input, *args, **kwargs):
+        from hybridgrad.inplace import apply_inplace
+
+        return apply_inplace(input, function.__name__ + "_",
+                             lambda x: function(x, *args, **kwargs))
+
+    inplace.__name__ = function.__name__ + "_"
+    inplace.__doc__ = (f"In-place :func:`{function.__name__}`.\n\n    Example:\n"
+                       f"        >>> import hybridgrad as hg\n"
+                       f"        >>> x = hg.tensor([-1.0]); hg.nn.functional.relu_(x) is x\n"
+                       f"        True\n")
+    return inplace
+
+
+relu_ = _inplace_functional(relu)
+elu_ = _inplace_functional(elu)
+leaky_relu_ = _inplace_functional(leaky_relu)
+hardtanh_ = _inplace_functional(hardtanh)
+threshold_ = _inplace_functional(threshold)
+selu_ = _inplace_functional(selu)
+celu_ = _inplace_functional(celu)
+rrelu_ = _inplace_functional(rrelu)
+
+Hardshrink = _simple_module("Hardshrink", hardshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardshrink()(hg.tensor([0.25, 1.0])).tolist()
+        [0.0, 1.0]
+    """, lambd=0.5)
+Softshrink = _simple_module("Softshrink", softshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softshrink(1.0)(hg.tensor([3.0])).tolist()
+        [2.0]
+    """, lambd=0.5)
+RReLU = _simple_module("RReLU", rrelu, """        >>> import hybridgrad as hg
+        >>> hg.nn.RReLU(0.5, 0.5)(hg.tensor([-2.0])).tolist()
+        [-1.0]
+    """, lower=1.0 / 8, upper=1.0 / 3, inplace=False)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) inputs.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.Softmax2d()(hg.zeros(1, 2, 1, 1)).tolist()
+        [[[[0.5]], [[0.5]]]]
+    """
+
+    def forward(self, input):
+        return F.softmax(input, -3)
+
+
+__all__ += ["Hardshrink", "RReLU", "Softmax2d", "Softshrink", "celu_", "elu_", "gumbel_softmax",
+            "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_",
+            "softshrink", "threshold_"]

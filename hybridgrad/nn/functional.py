@@ -552,23 +552,51 @@ __all__ += [
 # PyTorch's other functionals, defined beside their layers.
 from hybridgrad.nn.activation import (  # noqa: E402
     celu,
+    celu_,
+    elu_,
     glu,
+    gumbel_softmax,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
+    leaky_relu_,
     logsigmoid,
     mish,
     prelu,
     relu6,
+    relu_,
+    rrelu,
+    rrelu_,
     selu,
+    selu_,
     softmin,
+    softshrink,
     softsign,
     tanhshrink,
     threshold,
+    threshold_,
 )
 from hybridgrad.nn.distance import cosine_similarity, pairwise_distance  # noqa: E402
 from hybridgrad.nn.dropout import dropout1d, dropout2d, dropout3d  # noqa: E402
-from hybridgrad.nn.normalization import group_norm, instance_norm, normalize  # noqa: E402
+from hybridgrad.nn.losses_more import (  # noqa: E402
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
+from hybridgrad.nn.normalization import (  # noqa: E402
+    group_norm,
+    instance_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
 from hybridgrad.nn.resampling import (  # noqa: E402
     interpolate,
     pixel_shuffle,
@@ -581,4 +609,9 @@ __all__ += [
     "hardsigmoid", "hardswish", "hardtanh", "instance_norm", "interpolate", "logsigmoid", "mish",
     "normalize", "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "prelu", "relu6",
     "selu", "softmin", "softsign", "tanhshrink", "threshold", "upsample",
+    "celu_", "cosine_embedding_loss", "elu_", "gaussian_nll_loss", "gumbel_softmax",
+    "hardshrink", "hardtanh_", "hinge_embedding_loss", "leaky_relu_", "local_response_norm",
+    "margin_ranking_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "relu_",
+    "rms_norm", "rrelu", "rrelu_", "selu_", "soft_margin_loss", "softshrink", "threshold_",
+    "triplet_margin_loss",
 ]

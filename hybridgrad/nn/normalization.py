@@ -185,3 +185,89 @@ class InstanceNorm2d(_InstanceNorm):
     """
 
     _dims = 2
+
+
+def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
+    """Divide by the root mean square over the trailing ``normalized_shape`` dimensions (eps
+    defaults to the dtype's machine epsilon, as PyTorch), then scale by ``weight``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> rms_norm(hg.tensor([[3.0, 4.0]], dtype=hg.float64), (2,)).tolist()[0][0] > 0.84
+        True
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    axes = tuple(range(len(input.shape) - len(shape), len(input.shape)))
+    if eps is None:
+        eps = float(np.finfo(input.dtype if input.dtype.kind == "f" else np.float32).eps)
+    out = input / F.sqrt(F.mean(input * input, axes, keepdim=True) + eps)
+    return out * weight if weight is not None else out
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization with a learnable elementwise scale (ones).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.RMSNorm(4)(hg.ones(2, 4)).tolist()[0][0] > 0.99
+        True
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        check_device(device)
+        self.normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
+                                 else tuple(normalized_shape))
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape,
+                                            dtype=np.dtype(dtype or np.float32)))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Normalise each channel by its neighbours' squared sum (AlexNet's LRN).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.LocalResponseNorm(2)(hg.ones(1, 3, 2, 2)).shape
+        (1, 3, 2, 2)
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0):
+    """``input / (k + alpha/size * sum of squares over size neighbouring channels)^beta``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> local_response_norm(hg.ones(1, 1, 1), 1, alpha=1.0, beta=1.0).item()
+        0.5
+    """
+    squares = input * input
+    channels = input.shape[1]
+    padded = F.pad(squares, (0, 0) * (len(input.shape) - 2) + (size // 2, (size - 1) // 2))
+    total = None
+    for offset in range(size):
+        window = F.getitem(padded, (slice(None), slice(offset, offset + channels)))
+        total = window if total is None else total + window
+    return input / (k + alpha / size * total) ** beta
+
+
+__all__ += ["LocalResponseNorm", "RMSNorm", "local_response_norm", "rms_norm"]

@@ -22,10 +22,10 @@ from hybridgrad.nn.module import Module
 from hybridgrad.ops import api as F
 
 __all__ = [
-    "ConstantPad1d", "ConstantPad2d", "PixelShuffle", "PixelUnshuffle", "ReflectionPad1d",
-    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Upsample",
-    "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "interpolate", "pixel_shuffle",
-    "pixel_unshuffle", "upsample",
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
+    "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+    "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d",
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample",
 ]
 
 
@@ -293,6 +293,19 @@ ConstantPad2d = _pad_class("ConstantPad2d", "constant", 2, """        >>> import
         >>> hg.nn.ConstantPad2d(1, 2.0)(hg.zeros(1, 1, 1, 1)).sum().item()
         16.0
     """, True)
+ZeroPad1d = _pad_class("ZeroPad1d", "constant", 1, """        >>> import hybridgrad as hg
+        >>> hg.nn.ZeroPad1d(1)(hg.ones(1, 1, 1)).tolist()
+        [[[0.0, 1.0, 0.0]]]
+    """, False)
+CircularPad1d = _pad_class("CircularPad1d", "circular", 1, """        >>> import hybridgrad as hg
+        >>> hg.nn.CircularPad1d(1)(hg.tensor([[[1.0, 2.0]]])).tolist()
+        [[[2.0, 1.0, 2.0, 1.0]]]
+    """, False)
+CircularPad2d = _pad_class("CircularPad2d", "circular", 2, """
+        >>> import hybridgrad as hg
+        >>> hg.nn.CircularPad2d(1)(hg.ones(1, 1, 2, 2)).shape
+        (1, 1, 4, 4)
+    """, False)
 ReflectionPad1d = _pad_class("ReflectionPad1d", "reflect", 1, """        >>> import hybridgrad as hg
         >>> hg.nn.ReflectionPad1d(2)(hg.tensor([[[1.0, 2.0, 3.0]]])).tolist()
         [[[3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0]]]
