@@ -23,6 +23,7 @@ from hybridgrad.legacy import *  # noqa: F403
 from hybridgrad.ops.api_index import *  # noqa: F403
 from hybridgrad.ops.api_linalg import *  # noqa: F403
 from hybridgrad.ops.api_math import *  # noqa: F403
+from hybridgrad.ops.api_out import *  # noqa: F403
 from hybridgrad.ops.api_shape import *  # noqa: F403
 from hybridgrad.random import (
     Generator,
@@ -42,9 +43,9 @@ __all__ = [  # noqa: F405 - the star-imported modules' names are added below
 
 def _gather_all() -> None:
     from hybridgrad import dtype_info, legacy
-    from hybridgrad.ops import api_index, api_linalg, api_math, api_shape
+    from hybridgrad.ops import api_index, api_linalg, api_math, api_out, api_shape
 
-    for module in (dtype_info, legacy, api_index, api_linalg, api_math, api_shape):
+    for module in (dtype_info, legacy, api_index, api_linalg, api_math, api_out, api_shape):
         __all__.extend(module.__all__)
 
 

@@ -123,3 +123,23 @@ def test_queries_and_apply():
     with pytest.raises(TypeError, match="bfloat16"):
         x.bfloat16()
     assert hg.tensor([0.0]).is_nonzero() is False
+
+
+def test_alpha_and_out_keywords():
+    a, b = hg.tensor([1.0, 2.0]), hg.tensor([10.0, 20.0])
+    assert hg.add(a, b, alpha=0.5).tolist() == [6.0, 12.0]
+    assert hg.sub(a, b, alpha=0.1).tolist() == [0.0, 0.0]
+    buffer = hg.zeros(2)
+    view = buffer.data
+    assert hg.mul(a, b, out=buffer) is buffer and view.tolist() == [10.0, 40.0]
+    assert buffer._version == 1
+    matrix = hg.zeros(1, 1)
+    hg.matmul(hg.ones(1, 2), hg.ones(2, 1), out=matrix)
+    assert matrix.tolist() == [[2.0]]
+    resized = hg.zeros(1)
+    hg.cat([a, b], out=resized)
+    assert resized.tolist() == [1.0, 2.0, 10.0, 20.0]
+    assert hg.sum(a, out=hg.zeros(())).item() == 3.0
+    w = hg.tensor([1.0], requires_grad=True)
+    hg.add(w, w, alpha=3).backward()
+    assert w.grad.tolist() == [4.0]
