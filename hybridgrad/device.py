@@ -160,7 +160,7 @@ class Size(tuple):
     """A shape: a tuple of ints with PyTorch's ``torch.Size`` extras (``numel``).
 
     ``Tensor.shape`` and ``Tensor.size()`` return one; it compares equal to the plain tuple and
-    prints like one, unless :func:`print_sizes_as` names a module (``hybridgrad run`` may set
+    prints like one, unless :func:`set_print_prefix` names a module (``hybridgrad run`` may set
     ``"torch"`` so a PyTorch program prints ``torch.Size([2, 3])`` as it does under PyTorch).
 
     Example:
@@ -198,14 +198,22 @@ class Size(tuple):
 _SIZE_PREFIX = None
 
 
-def print_sizes_as(prefix: str | None) -> None:
-    """Print sizes as ``PREFIX.Size([2, 3])`` (None: as plain tuples, the default).
+def set_print_prefix(prefix: str | None) -> None:
+    """Print sizes as ``PREFIX.Size([2, 3])`` and tensors' dtypes as ``dtype=PREFIX.float64``
+    (None, the default: plain tuples and NumPy's dtype names). ``hybridgrad run`` may set
+    ``"torch"`` so a PyTorch program prints what it prints under PyTorch.
 
     Example:
-        >>> print_sizes_as("torch"); print(Size([2, 3]))
-        torch.Size([2, 3])
-        >>> print_sizes_as(None); print(Size([2, 3]))
+        >>> import hybridgrad as hg
+        >>> set_print_prefix("torch"); print(Size([2, 3]), hg.zeros(1, dtype=hg.float64))
+        torch.Size([2, 3]) tensor([0.], dtype=torch.float64)
+        >>> set_print_prefix(None); print(Size([2, 3]))
         (2, 3)
     """
     global _SIZE_PREFIX
     _SIZE_PREFIX = prefix
+
+
+def print_prefix() -> str | None:
+    """The prefix set by :func:`set_print_prefix` (None by default)."""
+    return _SIZE_PREFIX

@@ -18,7 +18,7 @@ import numpy as np
 from hybridgrad import dtypes
 from hybridgrad.autograd import backward as _backward
 from hybridgrad.autograd import is_grad_enabled
-from hybridgrad.device import CPU, Size, array_module, as_device
+from hybridgrad.device import CPU, Size, array_module, as_device, print_prefix
 from hybridgrad.inplace import InPlaceMixin
 from hybridgrad.ops.methods import OpsMixin
 from hybridgrad.tensor_extras import TensorExtrasMixin
@@ -298,7 +298,8 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
                                prefix="tensor(")
         extra = ""
         if self._array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
-            extra += f", dtype={self._array.dtype}"
+            prefix = print_prefix()
+            extra += f", dtype={prefix + '.' if prefix else ''}{self._array.dtype}"
         if self._node is not None:
             extra += f", grad_fn={self._node}"
         elif self.requires_grad:
