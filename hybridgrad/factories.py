@@ -61,7 +61,7 @@ def tensor(data: Any, dtype=None, device=None, requires_grad: bool = False,
     elif isinstance(data, (list, tuple)) and data and any(isinstance(v, Tensor) for v in data):
         # A list of tensors (often 0-d ones, as PyTorch allows): their values.
         data = [v._array if isinstance(v, Tensor) else v for v in data]
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    return Tensor._from_data(data, dtype, requires_grad)
 
 
 def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
@@ -76,7 +76,7 @@ def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
         check_device(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         return data
-    return Tensor(data, dtype=dtype)
+    return Tensor._from_data(data, dtype)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -89,7 +89,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
-    return Tensor(array)
+    return Tensor._from_data(array)
 
 
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,

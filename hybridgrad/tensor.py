@@ -32,15 +32,28 @@ PRINT_PRECISION = 4
 class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
     """An n-dimensional array that records operations for reverse-mode autograd.
 
+    As PyTorch's legacy constructor, ``hg.Tensor(2, 3)`` (sizes) makes a float tensor of that
+    shape and ``hg.Tensor([1, 2])`` (Python numbers) a float one; NumPy arrays keep their dtype.
+
     Example:
         >>> import hybridgrad as hg
-        >>> hg.Tensor([1.0, 2.0]).shape
-        (2,)
+        >>> hg.Tensor([1.0, 2.0]).shape, hg.Tensor(2, 3).shape, hg.Tensor([1, 2]).dtype
+        ((2,), (2, 3), dtype('float32'))
     """
 
     __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+    def __init__(self, data: Any = None, *sizes, dtype=None, requires_grad: bool = False):
+        if data is None or sizes or (isinstance(data, (int, np.integer))
+                                     and not isinstance(data, bool)):
+            # torch.Tensor(), torch.Tensor(5), torch.Tensor(2, 3): uninitialised (zeros here).
+            shape = () if data is None else (data,) + sizes
+            if data is None:
+                shape = (0,)
+            data = np.zeros(tuple(int(s) for s in shape),
+                            dtype=dtypes.to_dtype(dtype) or dtypes.get_default_dtype())
+        elif dtype is None and isinstance(data, (list, tuple)) and type(self) is Tensor:
+            dtype = _legacy_float(data)
         self._array = _to_array(data, dtypes.to_dtype(dtype))
         self.grad = None
         self._node = None
@@ -48,6 +61,15 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @classmethod
+    def _from_data(cls, data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+        """Convert data (``hg.tensor``'s rules: Python ints stay int64), without the legacy
+        constructor's readings of ``hg.Tensor(2, 3)`` and ``hg.Tensor([1, 2])``."""
+        tensor = cls._wrap(_to_array(data, dtypes.to_dtype(dtype)))
+        if requires_grad:
+            tensor.requires_grad_(True)
+        return tensor
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
@@ -340,6 +362,18 @@ def _is_dtype(value) -> bool:
     if isinstance(value, type) and issubclass(value, np.generic):
         return True
     return False
+
+
+def _legacy_float(data) -> np.dtype | None:
+    """``torch.Tensor([1, 2])`` is a float tensor: the default float dtype for Python numbers."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, (bool, np.bool_)):
+        return None
+    if isinstance(first, (int, float, np.integer)) and not isinstance(first, np.floating):
+        return dtypes.get_default_dtype()
+    return None
 
 
 def _clone(tensor: Tensor) -> Tensor:

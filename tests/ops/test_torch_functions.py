@@ -322,3 +322,13 @@ def test_inference_mode_forms():
         return w * x
 
     assert not predict(2.0).requires_grad and (w * 2).requires_grad
+
+
+def test_legacy_tensor_constructor_reads_sizes_and_makes_floats():
+    assert hg.Tensor(2, 3).shape == (2, 3) and hg.Tensor(2, 3).dtype == np.float32
+    assert hg.Tensor(4).shape == (4,) and hg.Tensor().shape == (0,)
+    assert hg.Tensor([1, 2]).dtype == np.float32 and hg.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    assert hg.Tensor(np.array([1, 2])).dtype == np.int64  # arrays keep their dtype
+    assert hg.tensor([1, 2]).dtype == np.int64  # the factory keeps PyTorch's tensor() rule
+    weight = hg.nn.Parameter(hg.Tensor(3, 2))
+    assert weight.shape == (3, 2) and weight.requires_grad
