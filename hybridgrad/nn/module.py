@@ -51,6 +51,36 @@ class Parameter(Tensor):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook.
+
+    Example:
+        >>> table = {}
+        >>> handle = RemovableHandle(table, print); len(table)
+        1
+        >>> handle.remove(); len(table)
+        0
+    """
+
+    _next_id = 0
+
+    def __init__(self, table: dict, hook: Callable):
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+        self._table = table
+        table[self.id] = hook
+
+    def remove(self) -> None:
+        self._table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -146,6 +176,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self.__dict__.get("_call_hooks")
+        if hooks:
+            return self._call_with_hooks(hooks, args, kwargs)
         hybrid = self.__dict__.get("_hybrid")
         try:
             if hybrid is not None:
@@ -154,6 +187,79 @@ class Module:
         except (ValueError, TypeError) as error:
             _annotate_layer_error(error, self, args)
             raise
+
+    def _call_with_hooks(self, hooks: dict, args: tuple, kwargs: dict):
+        for hook in list(hooks["pre"].values()):
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        hooks_saved = self.__dict__.pop("_call_hooks")
+        try:
+            output = self(*args, **kwargs)
+        finally:
+            object.__setattr__(self, "_call_hooks", hooks_saved)
+        for hook in list(hooks["forward"].values()):
+            changed = hook(self, args, output)
+            if changed is not None:
+                output = changed
+        return output
+
+    def _hook_table(self) -> dict:
+        hooks = self.__dict__.get("_call_hooks")
+        if hooks is None:
+            hooks = {"pre": {}, "forward": {}}
+            object.__setattr__(self, "_call_hooks", hooks)
+        return hooks
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward (a non-None return
+        replaces the output); returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> layer, seen = hg.nn.Linear(2, 3), []
+            >>> handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+            >>> _ = layer(hg.ones(1, 2)); handle.remove(); _ = layer(hg.ones(1, 2))
+            >>> seen
+            [(1, 3)]
+        """
+        return RemovableHandle(self._hook_table()["forward"], hook)
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward (a non-None return replaces the
+        inputs); returns a removable handle."""
+        return RemovableHandle(self._hook_table()["pre"], hook)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at a dotted path (``"encoder.layers.0"``); ``""`` is this module.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.nn.Sequential(hg.nn.Linear(1, 1)).get_submodule("0").out_features
+            1
+        """
+        module = self
+        for part in filter(None, target.split(".")):
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}`")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (``"0.weight"``)."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter `{name}`")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path (``"bn.running_mean"``)."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers:
+            raise AttributeError(f"{type(module).__name__} has no buffer `{name}`")
+        return module._buffers[name]
 
     def hybridize(self, active: bool = True) -> Module:
         """Compile this module on its first call (trace, optimise, plan memory) and reuse the

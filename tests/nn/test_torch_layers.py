@@ -187,3 +187,26 @@ def test_module_to_double_half_keeps_parameters_and_optimizer():
         model.to(hg.int64)
     with pytest.raises(AssertionError, match="CUDA"):
         model.cuda()
+
+
+def test_forward_hooks_and_submodule_lookup():
+    model = hg.nn.Sequential(hg.nn.Linear(2, 3), hg.nn.ReLU(), hg.nn.Linear(3, 1))
+    activations = {}
+    handle = model[1].register_forward_hook(
+        lambda module, inputs, output: activations.setdefault("relu", output))
+    doubled = model[2].register_forward_pre_hook(lambda module, inputs: (inputs[0] * 2,))
+    x = hg.ones(4, 2)
+    out = model(x)
+    relu = activations["relu"]
+    assert relu.shape == (4, 3) and (relu >= 0).all().item()
+    expected = model[2].weight @ (relu * 2).T
+    np.testing.assert_allclose(out.tolist(), (expected.T + model[2].bias).tolist(), rtol=1e-6)
+    handle.remove()
+    doubled.remove()
+    activations.clear()
+    model(x)
+    assert activations == {}
+    assert model.get_submodule("2") is model[2]
+    assert model.get_parameter("0.bias") is model[0].bias
+    with pytest.raises(AttributeError, match="no attribute"):
+        model.get_submodule("5")
