@@ -316,8 +316,7 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         return int(self._array)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._array, separator=", ", precision=PRINT_PRECISION,
-                               prefix="tensor(")
+        body = _format_array(self._array, "tensor(")
         extra = ""
         if self._array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             prefix = print_prefix()
@@ -327,6 +326,32 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
+
+
+def _format_array(array: np.ndarray, prefix: str) -> str:
+    """The array's values as PyTorch prints them: floats with PRINT_PRECISION decimals (or
+    ``1.`` when all are integral, scientific notation for wide ranges), aligned in columns."""
+    if array.dtype.kind != "f" or array.size == 0:
+        return np.array2string(array, separator=", ", prefix=prefix)
+    finite = np.abs(array[np.isfinite(array)]).astype(np.float64)
+    nonzero = finite[finite != 0]
+    integral = bool(np.all(finite == np.round(finite)))
+    largest = float(nonzero.max()) if nonzero.size else 0.0
+    smallest = float(nonzero.min()) if nonzero.size else 0.0
+    digits = PRINT_PRECISION
+    if integral and largest <= 1e8:
+        def render(value):
+            return f"{value:.0f}." if np.isfinite(value) else str(value)
+    elif (not integral and nonzero.size and (largest / smallest > 1000 or largest > 1e8
+                                             or smallest < 1e-4)) or largest > 1e8:
+        def render(value):
+            return f"{value:.{digits}e}" if np.isfinite(value) else str(value)
+    else:
+        def render(value):
+            return f"{value:.{digits}f}" if np.isfinite(value) else str(value)
+    width = max(len(render(float(v))) for v in array.reshape(-1)[:2000]) if array.size else 0
+    return np.array2string(array, separator=", ", prefix=prefix,
+                           formatter={"float_kind": lambda v: render(float(v)).rjust(width)})
 
 
 def _parse_to(args, kwargs) -> tuple:
