@@ -185,11 +185,14 @@ class InPlaceMixin:
 
     def lerp_(self, end, weight):
         """``self += weight * (end - self)`` in place (exponential moving averages)."""
+        if hasattr(weight, "_array"):
+            return apply_inplace(self, "lerp_", lambda x, e, w: x + w * (e - x), end, weight)
         return apply_inplace(self, "lerp_", lambda x, e: x + weight * (e - x), end)
 
     def clamp_(self, min=None, max=None):  # noqa: A002 - PyTorch's names
         """Clamp in place."""
-        return apply_inplace(self, "clamp_", lambda x: F.clamp(x, min, max))
+        watched = [v for v in (min, max) if hasattr(v, "_array")]
+        return apply_inplace(self, "clamp_", lambda x, *_: F.clamp(x, min, max), *watched)
 
     clip_ = clamp_
 
@@ -209,6 +212,8 @@ class InPlaceMixin:
             >>> x = hg.zeros(3); x.masked_fill_(hg.tensor([True, False, True]), 5.0).tolist()
             [5.0, 0.0, 5.0]
         """
+        if hasattr(value, "_array"):  # a tensor value may carry gradient
+            return apply_inplace(self, "masked_fill_", lambda x, v: F.where(mask, v, x), value)
         return apply_inplace(self, "masked_fill_", lambda x: F.where(mask, value, x))
 
     def index_fill_(self, dim, index, value):

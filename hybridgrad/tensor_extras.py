@@ -305,7 +305,11 @@ def _inplace_method(name: str):
     """``x.name_(*args)``: ``x.name(*args)`` written back into ``x`` (see :mod:`inplace`)."""
 
     def method(self, *args, **kwargs):
-        return apply_inplace(self, name + "_", lambda x: getattr(x, name)(*args, **kwargs))
+        # Tensor arguments go to apply_inplace too: one that requires grad makes the operation
+        # recorded even when this tensor does not require grad (buffer.addmm_(a, w)).
+        watched = [value for value in (*args, *kwargs.values()) if hasattr(value, "_array")]
+        return apply_inplace(self, name + "_",
+                             lambda x, *_: getattr(x, name)(*args, **kwargs), *watched)
 
     method.__name__ = name + "_"
     method.__doc__ = f"In-place :meth:`{name}` (written into this tensor's storage)."
@@ -324,7 +328,8 @@ _INPLACE_TWINS = (
     "heaviside", "hypot", "le", "less", "less_equal", "log10", "log1p", "log2", "logical_and",
     "logical_not", "logical_or", "logical_xor", "logit", "lt", "nan_to_num", "ne", "negative",
     "not_equal", "rad2deg", "reciprocal", "remainder", "rsqrt", "sgn", "sin", "sinc", "sinh",
-    "square", "tan", "tril", "triu", "xlogy",
+    "square", "tan", "tril", "triu", "xlogy", "addmm", "addbmm", "addmv", "addr", "baddbmm",
+    "logaddexp",
 )
 for _name in _INPLACE_TWINS:
     if not hasattr(TensorExtrasMixin, _name + "_"):

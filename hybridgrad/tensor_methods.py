@@ -503,6 +503,9 @@ class TorchMethodsMixin:
     def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
         from hybridgrad.inplace import apply_inplace
 
+        if hasattr(src, "_array"):  # a source tensor may carry gradient
+            return apply_inplace(self, "scatter_", lambda x, s: I.scatter(
+                x, dim, index, s, value, reduce=reduce), src)
         return apply_inplace(self, "scatter_", lambda x: I.scatter(x, dim, index, src, value,
                                                                    reduce=reduce))
 

@@ -235,3 +235,21 @@ def test_inplace_on_a_view_in_a_graph_is_refused():
     h = w * 2
     with pytest.raises(RuntimeError, match="in-place operation on a view"):
         h[0].mul_(2)
+
+
+def test_inplace_with_a_grad_requiring_argument_is_recorded():
+    w = hg.tensor([[1.0], [2.0]], requires_grad=True)
+    buffer = hg.zeros(1, 1)
+    buffer.addmm_(hg.tensor([[3.0, 4.0]]), w)
+    buffer.sum().backward()
+    assert buffer.tolist() == [[11.0]] and w.grad.tolist() == [[3.0], [4.0]]
+    value = hg.tensor(2.0, requires_grad=True)
+    filled = hg.zeros(3)
+    filled.masked_fill_(hg.tensor([True, False, True]), value)
+    filled.sum().backward()
+    assert value.grad.item() == 2.0
+    low = hg.tensor([0.5, 0.5], requires_grad=True)
+    clamped = hg.tensor([0.0, 1.0])
+    clamped.clamp_(min=low)
+    clamped.sum().backward()
+    assert low.grad.tolist() == [1.0, 0.0]

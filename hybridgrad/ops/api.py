@@ -165,11 +165,21 @@ def clamp(a, min=None, max=None):  # noqa: A002 - PyTorch's names
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if _is_tensor_bound(min) or _is_tensor_bound(max):
+        # Tensor bounds (PyTorch allows them): elementwise maximum/minimum, differentiable in
+        # the bounds too.
+        result = a if min is None else maximum(a, min)
+        return result if max is None else minimum(result, max)
     return apply("clamp", a, low=None if min is None else float(min),
                  high=None if max is None else float(max))
 
 
 clip = clamp
+
+
+def _is_tensor_bound(bound) -> bool:
+    shape = getattr(bound, "shape", None)
+    return shape is not None and (len(shape) > 0 or getattr(bound, "requires_grad", False))
 
 
 def maximum(a, b):
