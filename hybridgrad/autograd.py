@@ -452,6 +452,9 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             grad = grads.pop(key, None)
             if grad is None:
                 continue
+            hooks = getattr(tensor, "_hooks", None)  # Tensor.register_hook (PyTorch's)
+            if hooks:
+                grad = _run_tensor_hooks(hooks, grad)
             node = tensor._node
             if wanted_ids is not None:
                 if key in wanted_ids:
@@ -507,6 +510,15 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             _ERR_STATE.reset(error_token)
         _grad_enabled.reset(grad_token)
     return results
+
+
+def _run_tensor_hooks(hooks: dict, grad):
+    """Call a tensor's gradient hooks in order; a hook's non-None result replaces the gradient."""
+    for hook in list(hooks.values()):
+        changed = hook(grad)
+        if changed is not None:
+            grad = changed
+    return grad
 
 
 def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:

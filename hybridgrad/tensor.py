@@ -41,7 +41,8 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         ((2,), (2, 3), dtype('float32'))
     """
 
-    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "_hooks",
+                 "__weakref__")
 
     def __init__(self, data: Any = None, *sizes, dtype=None, requires_grad: bool = False):
         if data is None or sizes or (isinstance(data, (int, np.integer))
@@ -242,6 +243,28 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed in backward; a non-None
+        return replaces the gradient (for the graph below and for ``.grad``). Returns a handle
+        whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = x.register_hook(lambda grad: grad * 10)
+            >>> (x * x).sum().backward()
+            >>> x.grad.tolist()
+            [20.0, 40.0]
+        """
+        from hybridgrad.hooks import RemovableHandle
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = {}
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for a non-leaf tensor after backward."""

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from hybridgrad.hooks import RemovableHandle
 from hybridgrad.tensor import Tensor
 
 
@@ -49,36 +50,6 @@ class Parameter(Tensor):
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook.
-
-    Example:
-        >>> table = {}
-        >>> handle = RemovableHandle(table, print); len(table)
-        1
-        >>> handle.remove(); len(table)
-        0
-    """
-
-    _next_id = 0
-
-    def __init__(self, table: dict, hook: Callable):
-        RemovableHandle._next_id += 1
-        self.id = RemovableHandle._next_id
-        self._table = table
-        table[self.id] = hook
-
-    def remove(self) -> None:
-        self._table.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
-        return False
 
 
 class Module:
