@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 
 import numpy as np
 
@@ -272,4 +273,162 @@ __all__ = [
     "int16", "int8", "is_complex", "is_floating_point", "is_inference_mode_enabled",
     "is_tensor", "numel", "promote_types", "result_type", "set_default_dtype",
     "set_printoptions", "short", "uint16", "uint32", "uint64",
+]
+
+
+# Process-wide switches PyTorch programs set at start-up. hybridgrad's NumPy kernels are
+# deterministic and compute float32 matmuls in float32, so these record the request and change
+# nothing else.
+_settings = {"deterministic": False, "matmul_precision": "highest", "interop_threads": 1,
+             "warn_always": False}
+
+pi = math.pi
+e = math.e
+inf = math.inf
+nan = math.nan
+newaxis = None
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor",  # noqa: A001
+            mode=None, options=None, disable: bool = False):
+    """PyTorch's ``torch.compile``: returns ``model`` unchanged (same numbers, eager speed);
+    use ``module.hybridize()`` for hybridgrad's own graph compiler. Works as a decorator too.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> layer = hg.nn.Linear(1, 1)
+        >>> hg.compile(layer) is layer
+        True
+    """
+    if model is None:
+        return lambda function: function
+    return model
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Record the request (hybridgrad's kernels are deterministic already).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.use_deterministic_algorithms(True); hg.are_deterministic_algorithms_enabled()
+        True
+        >>> hg.use_deterministic_algorithms(False)
+    """
+    _settings["deterministic"] = bool(mode)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    """Whether :func:`use_deterministic_algorithms` was turned on."""
+    return _settings["deterministic"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Record PyTorch's matmul precision hint (``"highest"``, ``"high"``, ``"medium"``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.set_float32_matmul_precision("high"); hg.get_float32_matmul_precision()
+        'high'
+        >>> hg.set_float32_matmul_precision("highest")
+    """
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision: {precision!r}; expected highest, high or medium")
+    _settings["matmul_precision"] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    """The hint set by :func:`set_float32_matmul_precision` (``"highest"`` by default)."""
+    return _settings["matmul_precision"]
+
+
+def set_num_interop_threads(count: int) -> None:
+    """Record the inter-op thread count (hybridgrad runs operations one at a time)."""
+    _settings["interop_threads"] = int(count)
+
+
+def get_num_interop_threads() -> int:
+    """The count set by :func:`set_num_interop_threads` (1 by default)."""
+    return _settings["interop_threads"]
+
+
+def set_warn_always(flag: bool) -> None:
+    """Record PyTorch's warn-always flag."""
+    _settings["warn_always"] = bool(flag)
+
+
+def is_warn_always_enabled() -> bool:
+    """The flag set by :func:`set_warn_always`."""
+    return _settings["warn_always"]
+
+
+def set_default_device(device) -> None:
+    """Only the CPU exists: accepts it (and refuses others as factories do).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.set_default_device("cpu"); hg.get_default_device()
+        device(type='cpu')
+    """
+    from hybridgrad.device import check_device
+
+    check_device(device if device is not None else "cpu")
+
+
+def get_default_device():
+    """``device(type='cpu')``."""
+    from hybridgrad.device import CPU
+
+    return CPU
+
+
+def typename(obj) -> str:
+    """PyTorch's type name of a tensor (``'torch.FloatTensor'``) or of any object.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.typename(hg.zeros(1)), hg.typename(3)
+        ('torch.FloatTensor', 'int')
+    """
+    if is_tensor(obj):
+        return obj.type()
+    return type(obj).__qualname__ if type(obj).__module__ == "builtins" else (
+        f"{type(obj).__module__}.{type(obj).__qualname__}")
+
+
+def scalar_tensor(value, *, dtype=None, device=None, requires_grad: bool = False):
+    """A 0-d tensor (float32 by default, as PyTorch).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.scalar_tensor(3).dtype
+        dtype('float32')
+    """
+    from hybridgrad.factories import tensor
+
+    return tensor(value, dtype=dtype or dtypes.get_default_dtype(), device=device,
+                  requires_grad=requires_grad)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = False):
+    """PyTorch's ``asarray``: share memory with a tensor or array when possible.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.asarray([1, 2]).tolist()
+        [1, 2]
+    """
+    from hybridgrad.factories import as_tensor, tensor
+
+    if copy:
+        return tensor(obj, dtype=dtype, device=device, requires_grad=requires_grad)
+    result = as_tensor(obj, dtype=dtype, device=device)
+    return result.requires_grad_(True) if requires_grad else result
+
+
+__all__ += [
+    "are_deterministic_algorithms_enabled", "asarray", "compile", "e",
+    "get_default_device", "get_float32_matmul_precision", "get_num_interop_threads", "inf",
+    "is_warn_always_enabled", "nan", "newaxis", "pi", "scalar_tensor", "set_default_device",
+    "set_float32_matmul_precision", "set_num_interop_threads", "set_warn_always", "typename",
+    "use_deterministic_algorithms",
 ]

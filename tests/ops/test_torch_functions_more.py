@@ -143,3 +143,23 @@ def test_alpha_and_out_keywords():
     w = hg.tensor([1.0], requires_grad=True)
     hg.add(w, w, alpha=3).backward()
     assert w.grad.tolist() == [4.0]
+
+
+def test_process_switches_and_constants():
+    layer = hg.nn.Linear(2, 2)
+    assert hg.compile(layer) is layer and hg.compile()(len) is len
+    hg.use_deterministic_algorithms(True)
+    try:
+        assert hg.are_deterministic_algorithms_enabled()
+    finally:
+        hg.use_deterministic_algorithms(False)
+    with pytest.raises(RuntimeError, match="precision"):
+        hg.set_float32_matmul_precision("low")
+    with pytest.raises(AssertionError, match="CUDA"):
+        hg.set_default_device("cuda")
+    assert hg.pi == math.pi and hg.inf == float("inf") and hg.newaxis is None
+    assert hg.typename(hg.zeros(1, dtype=hg.float64)) == "torch.DoubleTensor"
+    assert hg.scalar_tensor(2).dtype == np.float32 and hg.scalar_tensor(2).shape == ()
+    source = np.zeros(2)
+    assert hg.asarray(source)._array is source
+    assert hg.asarray(source, copy=True)._array is not source
