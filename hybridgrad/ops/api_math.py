@@ -161,10 +161,12 @@ def expm1(input):
 
 def _accurate(input, composed, exact):
     """The composition's graph with NumPy's accurate values (their difference is a constant)."""
-    array = getattr(composed, "_array", None)
-    if array is None:
+    from hybridgrad.tensor import Tensor
+
+    if not isinstance(composed, Tensor):
         return composed  # a symbol: the composition itself
-    source = input._array if hasattr(input, "_array") else np.asarray(input)
+    array = composed._array
+    source = input._array if isinstance(input, Tensor) else np.asarray(input)
     correction = exact(source).astype(array.dtype) - array
     return composed + type(composed)._wrap(correction)
 

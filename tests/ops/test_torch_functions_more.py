@@ -163,3 +163,17 @@ def test_process_switches_and_constants():
     source = np.zeros(2)
     assert hg.asarray(source)._array is source
     assert hg.asarray(source, copy=True)._array is not source
+
+
+def test_composed_methods_trace_symbolically():
+    # The composition methods live on the operator mixin, so hg.jit.trace (and hybridize, ONNX
+    # export) can follow a PyTorch-style forward that uses them.
+    def forward(x, y):
+        mask = x.gt(0.5)
+        z = x.masked_fill(mask, 0.0).view_as(y).t().flip(0)
+        w = z.floor() + z.log1p() + z.clamp_min(0.1).rsqrt() + z.norm(dim=1, keepdim=True)
+        return w.tril().mm(y) + hg.tensor(1.0).add(y.narrow(0, 0, 3).sum(), alpha=2)
+
+    traced = hg.jit.trace(forward, [hg.ones(3, 3), hg.ones(3, 3)])
+    x, y = hg.rand(3, 3), hg.rand(3, 3)
+    np.testing.assert_allclose(traced(x, y)._array, forward(x, y)._array, rtol=1e-5)
