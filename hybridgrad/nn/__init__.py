@@ -88,6 +88,8 @@ from hybridgrad.nn.normalization import (
 from hybridgrad.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -142,5 +144,6 @@ __all__ = [
     "CircularPad1d", "CircularPad2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "Hardshrink",
     "HingeEmbeddingLoss", "LocalResponseNorm", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
     "ParameterDict", "ParameterList", "PoissonNLLLoss", "RMSNorm", "RReLU", "SoftMarginLoss",
-    "Softmax2d", "Softshrink", "TripletMarginLoss", "ZeroPad1d",
+    "Softmax2d", "Softshrink", "TripletMarginLoss", "ZeroPad1d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
 ]

@@ -597,6 +597,7 @@ from hybridgrad.nn.normalization import (  # noqa: E402
     normalize,
     rms_norm,
 )
+from hybridgrad.nn.pooling import adaptive_max_pool1d, adaptive_max_pool2d  # noqa: E402
 from hybridgrad.nn.resampling import (  # noqa: E402
     interpolate,
     pixel_shuffle,
@@ -613,5 +614,5 @@ __all__ += [
     "hardshrink", "hardtanh_", "hinge_embedding_loss", "leaky_relu_", "local_response_norm",
     "margin_ranking_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "relu_",
     "rms_norm", "rrelu", "rrelu_", "selu_", "soft_margin_loss", "softshrink", "threshold_",
-    "triplet_margin_loss",
+    "triplet_margin_loss", "adaptive_max_pool1d", "adaptive_max_pool2d",
 ]

@@ -210,3 +210,20 @@ def test_forward_hooks_and_submodule_lookup():
     assert model.get_parameter("0.bias") is model[0].bias
     with pytest.raises(AttributeError, match="no attribute"):
         model.get_submodule("5")
+
+
+def test_adaptive_max_pool_windows_values_indices_and_gradient():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 5, 7))
+    out, indices = F.adaptive_max_pool2d(hg.tensor(x), (2, 3), return_indices=True)
+    # PyTorch's windows: rows [0, 3) and [2, 5); columns [0, 3), [2, 5), [4, 7).
+    rows, cols = [(0, 3), (2, 5)], [(0, 3), (2, 5), (4, 7)]
+    expected = np.array([[x[..., r0:r1, c0:c1].max(axis=(-2, -1)) for c0, c1 in cols]
+                         for r0, r1 in rows]).transpose(2, 3, 0, 1)
+    np.testing.assert_allclose(out.tolist(), expected)
+    flat = x.reshape(2, 3, -1)
+    np.testing.assert_allclose(np.take_along_axis(flat, indices._array.reshape(2, 3, -1), -1),
+                               expected.reshape(2, 3, -1))
+    assert hg.nn.AdaptiveMaxPool1d(2)(hg.tensor([[[1.0, 5.0, 2.0, 4.0, 3.0]]])).tolist() == \
+        [[[5.0, 4.0]]]
+    assert gradcheck(lambda t: F.adaptive_max_pool2d(t, 2), [f64(x[:1, :1, :4, :5])])
