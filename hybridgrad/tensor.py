@@ -49,6 +49,9 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
                                      and not isinstance(data, bool)):
             # torch.Tensor(), torch.Tensor(5), torch.Tensor(2, 3): uninitialised (zeros here).
             shape = () if data is None else (data,) + sizes
+            if not all(isinstance(size, (int, np.integer)) for size in shape):
+                raise TypeError(f"Tensor(): expected data, or sizes as ints, got {shape!r} "
+                                "(pass dtype= and requires_grad= as keywords)")
             if data is None:
                 shape = (0,)
             data = np.zeros(tuple(int(s) for s in shape),
