@@ -51,3 +51,54 @@ def _gather_all() -> None:
 
 
 _gather_all()
+
+
+# PyTorch also exposes many Tensor methods and nn.functional functions as torch.NAME(input, ...):
+# one generated function per name, calling the method (or the functional) of the same name.
+_METHOD_FUNCTIONS = (
+    "abs_", "absolute", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "clone", "cos_", "cosh_", "deg2rad_", "detach",
+    "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_",
+    "greater", "greater_equal", "index_add", "index_copy", "index_fill", "is_nonzero",
+    "is_same_size", "is_signed", "less", "less_equal", "log10_", "log1p_", "log2_", "log_",
+    "logit_", "masked_scatter", "movedim", "moveaxis", "nan_to_num_", "nanmean", "nansum",
+    "nanquantile", "neg_", "negative_", "not_equal", "put", "rad2deg_", "reciprocal_",
+    "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
+    "swapdims", "t", "tan_", "tanh_", "tile", "trunc_", "unflatten", "xlogy_", "zero_",
+)
+_FUNCTIONAL_FUNCTIONS = (
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "avg_pool1d", "batch_norm",
+    "binary_cross_entropy_with_logits", "celu", "celu_", "conv1d", "conv2d",
+    "cosine_embedding_loss", "cosine_similarity", "dropout", "embedding", "group_norm",
+    "hardshrink", "hinge_embedding_loss", "instance_norm", "kl_div", "layer_norm",
+    "margin_ranking_loss", "max_pool1d", "max_pool2d", "pairwise_distance", "pixel_shuffle",
+    "pixel_unshuffle", "poisson_nll_loss", "prelu", "rms_norm", "rrelu", "rrelu_", "selu",
+    "selu_", "threshold", "threshold_", "triplet_margin_loss",
+)
+
+
+def _method_function(name: str):
+    def function(input, *args, **kwargs):  # noqa: A002 - PyTorch's argument name
+        return getattr(input, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``hg.{name}(x, ...)`` is ``x.{name}(...)``. Example: ``hg.{name}(x)``."
+    return function
+
+
+def _install_generated() -> None:
+    import hybridgrad.nn.functional as functional
+
+    namespace = globals()
+    for name in _METHOD_FUNCTIONS:
+        if name not in namespace:
+            namespace[name] = _method_function(name)
+            __all__.append(name)
+    for name in _FUNCTIONAL_FUNCTIONS:
+        if name not in namespace and hasattr(functional, name):
+            namespace[name] = getattr(functional, name)
+            __all__.append(name)
+
+
+_install_generated()

@@ -512,7 +512,7 @@ trapz = trapezoid
 
 __all__ = [
     "aminmax", "atleast_1d", "atleast_2d", "atleast_3d", "cartesian_prod", "column_stack",
-    "concat", "concatenate", "copysign", "cummin", "deg2rad", "dsplit", "dstack", "erfc",
+    "concat", "copysign", "cummin", "deg2rad", "dsplit", "dstack", "erfc",
     "float_power", "fmax", "fmin", "heaviside", "hsplit", "hstack", "hypot", "isin", "kron",
     "logaddexp2", "logcumsumexp", "logit", "positive", "rad2deg", "ravel", "repeat_interleave",
     "rot90", "row_stack", "rsub", "select", "signbit", "sinc", "split_with_sizes", "std_mean",

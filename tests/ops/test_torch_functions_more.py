@@ -177,3 +177,14 @@ def test_composed_methods_trace_symbolically():
     traced = hg.jit.trace(forward, [hg.ones(3, 3), hg.ones(3, 3)])
     x, y = hg.rand(3, 3), hg.rand(3, 3)
     np.testing.assert_allclose(traced(x, y)._array, forward(x, y)._array, rtol=1e-5)
+
+
+def test_method_and_functional_forms_at_top_level():
+    x = hg.tensor([-1.0, 2.0])
+    assert hg.clone(x)._array is not x._array and hg.clone(x).tolist() == x.tolist()
+    y = x.clone()
+    assert hg.relu_(y) is y and y.tolist() == [0.0, 2.0]
+    assert hg.t(hg.ones(2, 3)).shape == (3, 2) and hg.nansum(hg.tensor([float("nan"), 1.0])) == 1
+    assert hg.conv2d is hg.nn.functional.conv2d and hg.dropout is hg.nn.functional.dropout
+    assert hg.greater(x, 0).tolist() == [False, True]
+    assert hg.concatenate([hg.ones(1), hg.zeros(1)], axis=0).tolist() == [1.0, 0.0]
