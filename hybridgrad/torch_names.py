@@ -9,7 +9,8 @@ Example:
     (device(type='cpu'), 2, [1.0])
 """
 
-from hybridgrad import distributions, linalg
+from hybridgrad import amp, distributions, linalg
+from hybridgrad.amp import autocast
 from hybridgrad.device import Size, device
 from hybridgrad.dtype_info import *  # noqa: F403
 from hybridgrad.factories import (
@@ -36,9 +37,9 @@ from hybridgrad.random import (
 from hybridgrad.tensor_methods import allclose, equal, isclose
 
 __all__ = [  # noqa: F405 - the star-imported modules' names are added below
-    "Generator", "Size", "allclose", "device", "distributions", "empty", "empty_like", "equal",
-    "get_rng_state", "initial_seed", "isclose", "linalg", "logspace", "rand_like",
-    "randint_like", "randn_like", "seed", "set_rng_state",
+    "Generator", "Size", "allclose", "amp", "autocast", "device", "distributions", "empty",
+    "empty_like", "equal", "get_rng_state", "initial_seed", "isclose", "linalg", "logspace",
+    "rand_like", "randint_like", "randn_like", "seed", "set_rng_state",
 ]
 
 
