@@ -493,7 +493,12 @@ from hybridgrad.factories import (  # noqa: E402 - they need Tensor, defined abo
     zeros,
     zeros_like,
 )
+from hybridgrad.ops import values as _values  # noqa: E402
 from hybridgrad.random import default_generator, manual_seed  # noqa: E402
+
+# The operator layer's value-level functions (sort's indices, nonzero...) wrap arrays through
+# this, without importing this module.
+_values.set_tensor_wrapper(Tensor._wrap)
 
 __all__ = [
     "Tensor", "arange", "as_tensor", "default_generator", "empty", "empty_like", "eye",

@@ -147,7 +147,15 @@ def check_node(node, output) -> None:
     clock = node.clock
     op = node.op
     inputs = node.inputs[0] if op.variadic else node.inputs
-    reads_inputs = _reads(op.vjp, 1)
+    # The first-order array VJP (xp, grad, inputs, output, saved, needs) may read what the
+    # framework VJP does not; saved arrays may be views of the inputs or the output.
+    array_vjp = getattr(op, "vjp_array", None)
+    reads_saved = array_vjp is not None and getattr(node, "saved", None) is not None and \
+        _reads(array_vjp, 4)
+    reads_inputs = (_reads(op.vjp, 1) or reads_saved
+                    or (array_vjp is not None and _reads(array_vjp, 2)))
+    reads_output = (_reads(op.vjp, 2) or reads_saved
+                    or (array_vjp is not None and _reads(array_vjp, 3)))
     for position, value in enumerate(inputs):
         array = getattr(value, "_array", None)
         if array is None:
@@ -167,7 +175,7 @@ def check_node(node, output) -> None:
                 f"hybridgrad cannot route the gradient around it. Hint: use an out-of-place "
                 f"operation (x = x + y instead of x.add_(y)) or clone first."
             )
-    if _reads(op.vjp, 2):
+    if reads_output:
         changed = _modified_since(output._array, clock)
         if changed is not None:
             raise _error(output, f"output 0 of {op.name}", *changed)

@@ -192,6 +192,17 @@ def minimum(a, b):
     return apply("minimum", a, b)
 
 
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` elementwise, without overflow (PyTorch's ``torch.logaddexp``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> round(hg.logaddexp(hg.tensor(1000.0), hg.tensor(1000.0)).item(), 3)  # 1000 + log 2
+        1000.693
+    """
+    return apply("logaddexp", a, b)
+
+
 def where(condition, a, b):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (broadcasting).
 
@@ -802,18 +813,17 @@ def _pad_by_index(a, pad: list, mode: str):
 
 def _freeze_index(index) -> Any:
     """Turn an index into something made of ints, slices, None, Ellipsis and int/bool arrays."""
-    from hybridgrad.tensor import Tensor
-
     if not isinstance(index, tuple):
         index = (index,)
     frozen = []
     for item in index:
-        if isinstance(item, Tensor):
+        if isinstance(getattr(item, "_array", None), np.ndarray):  # an eager tensor
             item = item._array
         if isinstance(item, range):
             item = np.arange(item.start, item.stop, item.step, dtype=np.int64)
         if isinstance(item, list):
-            item = np.asarray([v._array if isinstance(v, Tensor) else v for v in item])
+            item = np.asarray([v._array if isinstance(getattr(v, "_array", None), np.ndarray)
+                               else v for v in item])
         if isinstance(item, np.ndarray):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"index arrays must be integer or bool, got {item.dtype}")

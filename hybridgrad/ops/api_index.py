@@ -21,19 +21,14 @@ from collections import namedtuple
 import numpy as np
 
 from hybridgrad.ops import api as F
+from hybridgrad.ops import values
 
 ReductionResult = F.ReductionResult
 SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
-def _tensor_class():
-    from hybridgrad.tensor import Tensor
-
-    return Tensor
-
-
 def _wrap(array) -> object:
-    return _tensor_class()._wrap(np.asarray(array))
+    return values.wrap(array)
 
 
 def _array(value) -> np.ndarray:

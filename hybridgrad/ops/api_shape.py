@@ -18,6 +18,7 @@ import numpy as np
 
 from hybridgrad.ops import api as F
 from hybridgrad.ops import api_math as M
+from hybridgrad.ops import values
 
 
 def _along(axis: int, ndim: int, item) -> tuple:
@@ -262,16 +263,12 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
         >>> hg.tril_indices(2, 2).tolist()
         [[0, 1, 1], [0, 0, 1]]
     """
-    from hybridgrad.tensor import Tensor
-
-    return Tensor._wrap(np.stack(np.tril_indices(row, offset, col)).astype(dtype or np.int64))
+    return values.wrap(np.stack(np.tril_indices(row, offset, col)).astype(dtype or np.int64))
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
     """The (2, n) coordinates of the upper triangle of a row x col matrix."""
-    from hybridgrad.tensor import Tensor
-
-    return Tensor._wrap(np.stack(np.triu_indices(row, offset, col)).astype(dtype or np.int64))
+    return values.wrap(np.stack(np.triu_indices(row, offset, col)).astype(dtype or np.int64))
 
 
 def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False):
@@ -282,11 +279,9 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
         >>> hg.isin(hg.tensor([1, 2, 3]), hg.tensor([2, 9])).tolist()
         [False, True, False]
     """
-    from hybridgrad.tensor import Tensor
-
-    values = np.asarray(getattr(elements, "_array", elements))
+    members = np.asarray(getattr(elements, "_array", elements))
     tests = np.asarray(getattr(test_elements, "_array", test_elements))
-    return Tensor._wrap(np.asarray(np.isin(values, tests, invert=invert)))
+    return values.wrap(np.isin(members, tests, invert=invert))
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
@@ -299,10 +294,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         [1, 1, 2, 2]
     """
     if repeats is None:
-        from hybridgrad.tensor import Tensor
-
         counts = np.asarray(input._array).astype(np.int64)
-        return Tensor._wrap(np.repeat(np.arange(counts.size), counts))
+        return values.wrap(np.repeat(np.arange(counts.size), counts))
     return input.repeat_interleave(repeats, dim)
 
 
@@ -433,17 +426,13 @@ def heaviside(input, values):
 
 def signbit(input):
     """True where the sign bit is set (negative numbers and -0.0)."""
-    from hybridgrad.tensor import Tensor
-
-    return Tensor._wrap(np.signbit(input._array))
+    return values.wrap(np.signbit(input._array))
 
 
 def copysign(input, other):
     """``|input|`` with the sign of ``other``."""
-    from hybridgrad.tensor import Tensor
-
     sign_array = np.where(np.signbit(np.asarray(getattr(other, "_array", other))), -1.0, 1.0)
-    return F.abs(input) * Tensor._wrap(sign_array.astype(
+    return F.abs(input) * values.wrap(sign_array.astype(
         input.dtype if input.dtype.kind == "f" else np.float32))
 
 
