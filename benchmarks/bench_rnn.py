@@ -20,7 +20,7 @@ from timing import best_of
 
 import hybridgrad as hg
 from hybridgrad.nn.rnn import _linear_t, _lstm_step
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 
 def numpy_forward(x, w_ih, w_hh, b_ih, b_hh):
@@ -56,7 +56,7 @@ def measure(lstm, length: int, batch: int, repeat: int) -> tuple:
         for t in range(length):
             h, c = _lstm_step(projected[t], h, c, w_hh, b_hh)
             outputs.append(h)
-        F.stack(outputs, 0).sum().backward()
+        api.stack(outputs, 0).sum().backward()
 
     def no_grad_forward():
         with hg.no_grad():

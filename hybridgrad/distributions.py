@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.random import numpy_generator
 
 __all__ = ["Bernoulli", "Categorical", "Distribution", "Normal", "Uniform", "kl_divergence"]
@@ -75,12 +75,12 @@ class Categorical(Distribution):
             raise ValueError("Categorical: give exactly one of probs and logits")
         if probs is not None:
             probs = _tensor(probs)
-            self.probs = probs / F.sum(probs, -1, keepdim=True)
-            self.logits = F.log(self.probs)
+            self.probs = probs / api.sum(probs, -1, keepdim=True)
+            self.logits = api.log(self.probs)
         else:
             logits = _tensor(logits)
-            self.logits = logits - F.logsumexp(logits, -1, keepdim=True)
-            self.probs = F.softmax(logits, -1)
+            self.logits = logits - api.logsumexp(logits, -1, keepdim=True)
+            self.probs = api.softmax(logits, -1)
         self.batch_shape = tuple(self.probs.shape[:-1])
 
     def sample(self, sample_shape=()):
@@ -97,15 +97,15 @@ class Categorical(Distribution):
     def log_prob(self, value):
         """Log-probability of category indices ``value`` (broadcast against the batch)."""
         value = _tensor(value)
-        index = F.unsqueeze(F.to(value, np.int64), -1)
+        index = api.unsqueeze(api.to(value, np.int64), -1)
         logits = self.logits
         if len(value.shape) > len(self.batch_shape):
-            logits = F.broadcast_to(logits, tuple(value.shape) + (logits.shape[-1],))
-        return F.squeeze(F.gather(logits, -1, index), -1)
+            logits = api.broadcast_to(logits, tuple(value.shape) + (logits.shape[-1],))
+        return api.squeeze(api.gather(logits, -1, index), -1)
 
     def entropy(self):
         """``-sum p log p`` over the categories."""
-        return -F.sum(self.probs * self.logits, -1)
+        return -api.sum(self.probs * self.logits, -1)
 
 
 class Bernoulli(Distribution):
@@ -122,11 +122,11 @@ class Bernoulli(Distribution):
             raise ValueError("Bernoulli: give exactly one of probs and logits")
         if probs is not None:
             self.probs = _tensor(probs)
-            clipped = F.clamp(self.probs, 1e-7, 1 - 1e-7)
-            self.logits = F.log(clipped) - F.log(1 - clipped)
+            clipped = api.clamp(self.probs, 1e-7, 1 - 1e-7)
+            self.logits = api.log(clipped) - api.log(1 - clipped)
         else:
             self.logits = _tensor(logits)
-            self.probs = F.sigmoid(self.logits)
+            self.probs = api.sigmoid(self.logits)
         self.batch_shape = tuple(self.probs.shape)
 
     def sample(self, sample_shape=()):
@@ -138,11 +138,11 @@ class Bernoulli(Distribution):
     def log_prob(self, value):
         """``value * log p + (1 - value) * log(1 - p)`` from the logits (no overflow)."""
         value = _tensor(value, self.logits)
-        return -(value * F.softplus(-self.logits) + (1 - value) * F.softplus(self.logits))
+        return -(value * api.softplus(-self.logits) + (1 - value) * api.softplus(self.logits))
 
     def entropy(self):
         """Binary entropy."""
-        return F.softplus(self.logits) - self.probs * self.logits
+        return api.softplus(self.logits) - self.probs * self.logits
 
 
 class Normal(Distribution):
@@ -189,12 +189,12 @@ class Normal(Distribution):
     def log_prob(self, value):
         """``-(x - loc)^2 / (2 scale^2) - log(scale) - log(sqrt(2 pi))``."""
         value = _tensor(value, self.loc)
-        return (-((value - self.loc) ** 2) / (2 * self.variance) - F.log(self.scale)
+        return (-((value - self.loc) ** 2) / (2 * self.variance) - api.log(self.scale)
                 - 0.5 * math.log(2 * math.pi))
 
     def entropy(self):
         """``0.5 + 0.5 log(2 pi) + log(scale)``."""
-        return 0.5 + 0.5 * math.log(2 * math.pi) + F.log(self.scale) + self.loc * 0
+        return 0.5 + 0.5 * math.log(2 * math.pi) + api.log(self.scale) + self.loc * 0
 
 
 class Uniform(Distribution):
@@ -227,12 +227,12 @@ class Uniform(Distribution):
     def log_prob(self, value):
         """``-log(high - low)`` inside the support, ``-inf`` outside."""
         value = _tensor(value, self.low)
-        inside = F.logical_and(value >= self.low, value < self.high)
-        return F.where(inside, -F.log(self.high - self.low), -math.inf)
+        inside = api.logical_and(value >= self.low, value < self.high)
+        return api.where(inside, -api.log(self.high - self.low), -math.inf)
 
     def entropy(self):
         """``log(high - low)``."""
-        return F.log(self.high - self.low)
+        return api.log(self.high - self.low)
 
 
 def kl_divergence(p: Distribution, q: Distribution):
@@ -245,8 +245,8 @@ def kl_divergence(p: Distribution, q: Distribution):
     """
     if isinstance(p, Normal) and isinstance(q, Normal):
         ratio = (p.scale / q.scale) ** 2
-        return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1 - F.log(ratio))
+        return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1 - api.log(ratio))
     if isinstance(p, Categorical) and isinstance(q, Categorical):
-        return F.sum(p.probs * (p.logits - q.logits), -1)
+        return api.sum(p.probs * (p.logits - q.logits), -1)
     raise NotImplementedError(f"kl_divergence({type(p).__name__}, {type(q).__name__}) is not "
                               "implemented")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.autograd import is_grad_enabled, no_grad
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.random import numpy_generator
 from hybridgrad.versions import CLOCK, bump, mark_rebound, root_of
 
@@ -99,15 +99,15 @@ def apply_inplace(tensor, name: str, compute, *others, values_only: bool = False
     old.requires_grad = tensor.requires_grad
     if values_only:
         # New values that ignore the old ones: a zero gradient flows to the old history.
-        result = F.add(F.mul(old, 0), compute(*others))
+        result = api.add(api.mul(old, 0), compute(*others))
     else:
         result = compute(old, *others)
     if result.dtype != tensor.dtype:
         _write(tensor, result._array, name)  # raises for a cast PyTorch refuses
-        result = F.to(result, tensor.dtype)
+        result = api.to(result, tensor.dtype)
     if tuple(result.shape) != tuple(tensor.shape):
         _write(tensor, result._array, name)  # raises for a shape PyTorch refuses
-        result = F.broadcast_to(result, tuple(tensor.shape))
+        result = api.broadcast_to(result, tuple(tensor.shape))
     _write(tensor, result._array, name)
     bump(tensor._array)
     tensor._node = result._node
@@ -134,23 +134,23 @@ class InPlaceMixin:
             [3.0, 3.0]
         """
         other, alpha = _legacy_alpha(self, other, alpha, kwargs, "add_")
-        return apply_inplace(self, "add_", lambda x, o: F.add(x, o if alpha == 1 else o * alpha),
+        return apply_inplace(self, "add_", lambda x, o: api.add(x, o if alpha == 1 else o * alpha),
                              other)
 
     def sub_(self, other, alpha=1, **kwargs):
         """``self -= alpha * other`` in place."""
         other, alpha = _legacy_alpha(self, other, alpha, kwargs, "sub_")
-        return apply_inplace(self, "sub_", lambda x, o: F.sub(x, o if alpha == 1 else o * alpha),
+        return apply_inplace(self, "sub_", lambda x, o: api.sub(x, o if alpha == 1 else o * alpha),
                              other)
 
     def mul_(self, other):
         """``self *= other`` in place."""
-        return apply_inplace(self, "mul_", F.mul, other)
+        return apply_inplace(self, "mul_", api.mul, other)
 
     def div_(self, other, rounding_mode=None):
         """``self /= other`` in place (``rounding_mode`` ``"floor"``/``"trunc"`` as div)."""
         if rounding_mode is None:
-            return apply_inplace(self, "div_", F.div, other)
+            return apply_inplace(self, "div_", api.div, other)
         from hybridgrad.ops.api_math import div
 
         return apply_inplace(self, "div_", lambda x, o: div(x, o, rounding_mode=rounding_mode),
@@ -163,11 +163,11 @@ class InPlaceMixin:
 
     def pow_(self, exponent):
         """``self **= exponent`` in place."""
-        return apply_inplace(self, "pow_", F.pow, exponent)
+        return apply_inplace(self, "pow_", api.pow, exponent)
 
     def neg_(self):
         """Negate in place."""
-        return apply_inplace(self, "neg_", F.neg)
+        return apply_inplace(self, "neg_", api.neg)
 
     def addcmul_(self, tensor1, tensor2=None, value=1):
         """``self += value * tensor1 * tensor2`` in place (Adam's moment update)."""
@@ -192,7 +192,7 @@ class InPlaceMixin:
     def clamp_(self, min=None, max=None):  # noqa: A002 - PyTorch's names
         """Clamp in place."""
         watched = [v for v in (min, max) if hasattr(v, "_array")]
-        return apply_inplace(self, "clamp_", lambda x, *_: F.clamp(x, min, max), *watched)
+        return apply_inplace(self, "clamp_", lambda x, *_: api.clamp(x, min, max), *watched)
 
     clip_ = clamp_
 
@@ -213,8 +213,8 @@ class InPlaceMixin:
             [5.0, 0.0, 5.0]
         """
         if hasattr(value, "_array"):  # a tensor value may carry gradient
-            return apply_inplace(self, "masked_fill_", lambda x, v: F.where(mask, v, x), value)
-        return apply_inplace(self, "masked_fill_", lambda x: F.where(mask, value, x))
+            return apply_inplace(self, "masked_fill_", lambda x, v: api.where(mask, v, x), value)
+        return apply_inplace(self, "masked_fill_", lambda x: api.where(mask, value, x))
 
     def index_fill_(self, dim, index, value):
         """Set the slices ``index`` along ``dim`` to ``value``, in place."""
@@ -222,40 +222,40 @@ class InPlaceMixin:
         selector[dim] = np.asarray(getattr(index, "_array", index)).reshape(-1)
         mask = np.zeros(self.shape, dtype=bool)
         mask[tuple(selector)] = True
-        return apply_inplace(self, "index_fill_", lambda x: F.where(mask, value, x))
+        return apply_inplace(self, "index_fill_", lambda x: api.where(mask, value, x))
 
     # Elementwise functions.
     def exp_(self):
         """exp in place."""
-        return apply_inplace(self, "exp_", F.exp)
+        return apply_inplace(self, "exp_", api.exp)
 
     def log_(self):
         """log in place."""
-        return apply_inplace(self, "log_", F.log)
+        return apply_inplace(self, "log_", api.log)
 
     def sqrt_(self):
         """sqrt in place."""
-        return apply_inplace(self, "sqrt_", F.sqrt)
+        return apply_inplace(self, "sqrt_", api.sqrt)
 
     def abs_(self):
         """abs in place."""
-        return apply_inplace(self, "abs_", F.abs)
+        return apply_inplace(self, "abs_", api.abs)
 
     def sigmoid_(self):
         """sigmoid in place."""
-        return apply_inplace(self, "sigmoid_", F.sigmoid)
+        return apply_inplace(self, "sigmoid_", api.sigmoid)
 
     def tanh_(self):
         """tanh in place."""
-        return apply_inplace(self, "tanh_", F.tanh)
+        return apply_inplace(self, "tanh_", api.tanh)
 
     def relu_(self):
         """relu in place."""
-        return apply_inplace(self, "relu_", F.relu)
+        return apply_inplace(self, "relu_", api.relu)
 
     def sign_(self):
         """sign in place."""
-        return apply_inplace(self, "sign_", F.sign)
+        return apply_inplace(self, "sign_", api.sign)
 
     def floor_(self):
         """floor in place."""
@@ -287,7 +287,7 @@ class InPlaceMixin:
         if not isinstance(source, Tensor):
             source = Tensor._wrap(np.asarray(source))
         dtype = self.dtype
-        return apply_inplace(self, "copy_", lambda s: F.to(s, dtype), source, values_only=True)
+        return apply_inplace(self, "copy_", lambda s: api.to(s, dtype), source, values_only=True)
 
     def fill_(self, value):
         """Fill with ``value``, in place.
@@ -349,7 +349,7 @@ class InPlaceMixin:
         """Fill the main diagonal with ``fill_value``, in place."""
         mask = np.zeros(self.shape, dtype=bool)
         np.fill_diagonal(mask, True, wrap=wrap)
-        return apply_inplace(self, "fill_diagonal_", lambda x: F.where(mask, fill_value, x))
+        return apply_inplace(self, "fill_diagonal_", lambda x: api.where(mask, fill_value, x))
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value`` in place; recorded (differentiable) when gradients are wanted."""
@@ -371,9 +371,9 @@ class InPlaceMixin:
         target_shape = np.empty(self._array.shape, dtype=bool)[frozen].shape
 
         def place(x, v):
-            v = F.to(v, x.dtype) if isinstance(v, Tensor) else v
-            placed = F.index_put_add(x.shape, frozen, F.broadcast_to(v, target_shape))
-            return F.where(mask, placed, x)
+            v = api.to(v, x.dtype) if isinstance(v, Tensor) else v
+            placed = api.index_put_add(x.shape, frozen, api.broadcast_to(v, target_shape))
+            return api.where(mask, placed, x)
 
         if not isinstance(value, Tensor):
             value = Tensor._wrap(np.asarray(value, dtype=self.dtype))
@@ -393,19 +393,19 @@ class InPlaceMixin:
         return getattr(self, method)(other)
 
     def __iadd__(self, other):
-        return self._augmented(other, "add_", F.add)
+        return self._augmented(other, "add_", api.add)
 
     def __isub__(self, other):
-        return self._augmented(other, "sub_", F.sub)
+        return self._augmented(other, "sub_", api.sub)
 
     def __imul__(self, other):
-        return self._augmented(other, "mul_", F.mul)
+        return self._augmented(other, "mul_", api.mul)
 
     def __itruediv__(self, other):
-        return self._augmented(other, "div_", F.div)
+        return self._augmented(other, "div_", api.div)
 
     def __ipow__(self, other):
-        return self._augmented(other, "pow_", F.pow)
+        return self._augmented(other, "pow_", api.pow)
 
 
 def _legacy_alpha(tensor, other, alpha, kwargs, name):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.api_linalg import norm as _norm
 
 __all__ = ["cholesky", "det", "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_rank", "norm",
@@ -40,22 +40,22 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
         6.0
     """
     if dtype is not None:
-        A = F.to(A, dtype)
+        A = api.to(A, dtype)
     if ord == "fro":
-        return F.sqrt(F.sum(A * A, tuple(dim), keepdim))
-    magnitude = F.abs(A)
+        return api.sqrt(api.sum(A * A, tuple(dim), keepdim))
+    magnitude = api.abs(A)
     rows, cols = dim
     if ord in (1, -1):
-        sums = F.sum(magnitude, rows, keepdim=True)
-        pick = F.amax if ord == 1 else F.amin
+        sums = api.sum(magnitude, rows, keepdim=True)
+        pick = api.amax if ord == 1 else api.amin
         result = pick(sums, cols, keepdim=True)
     elif ord in (float("inf"), -float("inf")):
-        sums = F.sum(magnitude, cols, keepdim=True)
-        pick = F.amax if ord > 0 else F.amin
+        sums = api.sum(magnitude, cols, keepdim=True)
+        pick = api.amax if ord > 0 else api.amin
         result = pick(sums, rows, keepdim=True)
     else:
         raise NotImplementedError(f"matrix_norm: ord={ord!r} is not supported")
-    return result if keepdim else F.squeeze(F.squeeze(result, max(rows, cols) % len(A.shape)),
+    return result if keepdim else api.squeeze(api.squeeze(result, max(rows, cols) % len(A.shape)),
                                             min(rows, cols) % len(A.shape))
 
 

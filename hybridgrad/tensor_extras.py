@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.inplace import apply_inplace
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops import api_shape as S  # noqa: N812 - read as a namespace
 
 
@@ -106,7 +106,7 @@ class TensorExtrasMixin:
         return self
 
     def absolute(self):
-        return F.abs(self)
+        return api.abs(self)
 
     def isin(self, test_elements, *, invert: bool = False):
         return S.isin(self, test_elements, invert=invert)
@@ -139,7 +139,7 @@ class TensorExtrasMixin:
     def nanquantile(self, q, dim=None, keepdim: bool = False):
         from hybridgrad.ops.api_index import quantile
 
-        kept = F.getitem(F.reshape(self, -1), ~np.isnan(self._array.reshape(-1)))
+        kept = api.getitem(api.reshape(self, -1), ~np.isnan(self._array.reshape(-1)))
         if dim is not None:
             raise NotImplementedError("nanquantile with dim is not supported")
         return quantile(kept, q, keepdim=keepdim)
@@ -150,8 +150,8 @@ class TensorExtrasMixin:
         selector[dim % self.ndim] = positions
         mask = np.zeros(self.shape, dtype=bool)
         mask[tuple(selector)] = True
-        placed = F.index_put_add(tuple(self.shape), tuple(selector), source)
-        return F.where(mask, placed, self)
+        placed = api.index_put_add(tuple(self.shape), tuple(selector), source)
+        return api.where(mask, placed, self)
 
     def index_copy_(self, dim, index, source):
         return apply_inplace(self, "index_copy_",
@@ -159,14 +159,14 @@ class TensorExtrasMixin:
 
     def index_fill(self, dim, index, value):
         return self.clone().index_fill_(dim, index, value) if not self.requires_grad else \
-            F.where(_index_mask(self, dim, index), value, self)
+            api.where(_index_mask(self, dim, index), value, self)
 
     def masked_scatter(self, mask, source):
         mask_array = np.broadcast_to(np.asarray(getattr(mask, "_array", mask)), self.shape)
         count = int(mask_array.sum())
-        values = F.getitem(F.reshape(source, -1), slice(0, count))
-        placed = F.index_put_add(tuple(self.shape), np.nonzero(mask_array), values)
-        return F.where(mask_array, placed, self)
+        values = api.getitem(api.reshape(source, -1), slice(0, count))
+        placed = api.index_put_add(tuple(self.shape), np.nonzero(mask_array), values)
+        return api.where(mask_array, placed, self)
 
     def masked_scatter_(self, mask, source):
         return apply_inplace(self, "masked_scatter_",
@@ -179,8 +179,8 @@ class TensorExtrasMixin:
         mask[coordinates] = True
 
         def put(x, s):
-            placed = F.index_put_add(tuple(x.shape), coordinates, F.reshape(s, -1))
-            return x + placed if accumulate else F.where(mask, placed, x)
+            placed = api.index_put_add(tuple(x.shape), coordinates, api.reshape(s, -1))
+            return x + placed if accumulate else api.where(mask, placed, x)
 
         return apply_inplace(self, "put_", put, source)
 
@@ -208,7 +208,7 @@ class TensorExtrasMixin:
 
     @property
     def mH(self):  # noqa: N802 - PyTorch's name
-        return F.transpose(self, -2, -1)
+        return api.transpose(self, -2, -1)
 
     @property
     def real(self):
@@ -246,10 +246,10 @@ class TensorExtrasMixin:
         return self
 
     def unsqueeze_(self, dim):
-        return self._reshape_in_place("unsqueeze_", tuple(F.unsqueeze(self.detach(), dim).shape))
+        return self._reshape_in_place("unsqueeze_", tuple(api.unsqueeze(self.detach(), dim).shape))
 
     def squeeze_(self, dim=None):
-        return self._reshape_in_place("squeeze_", tuple(F.squeeze(self.detach(), dim).shape))
+        return self._reshape_in_place("squeeze_", tuple(api.squeeze(self.detach(), dim).shape))
 
     def transpose_(self, dim0, dim1):
         from hybridgrad.autograd import is_grad_enabled

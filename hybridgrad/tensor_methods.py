@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops import api_index as I  # noqa: N812 - short module aliases, read as namespaces
 from hybridgrad.ops import api_math as M  # noqa: N812
 
@@ -72,21 +72,21 @@ class TorchMethodsMixin:
     def __and__(self, other):
         if self.dtype.kind in "iu":
             return M.bitwise_and(self, other)
-        return F.logical_and(self, other)
+        return api.logical_and(self, other)
 
     __rand__ = __and__
 
     def __or__(self, other):
         if self.dtype.kind in "iu":
             return M.bitwise_or(self, other)
-        return F.logical_or(self, other)
+        return api.logical_or(self, other)
 
     __ror__ = __or__
 
     def __invert__(self):
         if self.dtype.kind in "iu":
             return M.bitwise_not(self)
-        return F.logical_not(self)
+        return api.logical_not(self)
 
     # Comparisons and tests.
 
@@ -189,7 +189,7 @@ class TorchMethodsMixin:
     def scatter_add_(self, dim, index, src):
         from hybridgrad.inplace import apply_inplace
 
-        return apply_inplace(self, "scatter_add_", lambda x, s: F.scatter_add(x, dim, index, s),
+        return apply_inplace(self, "scatter_add_", lambda x, s: api.scatter_add(x, dim, index, s),
                              src)
 
     def index_add(self, dim, index, source, *, alpha=1):
@@ -197,7 +197,7 @@ class TorchMethodsMixin:
         selector = [slice(None)] * self.ndim
         selector[dim % self.ndim] = positions
         source = source if alpha == 1 else source * alpha
-        return self + F.index_put_add(tuple(self.shape), tuple(selector), source)
+        return self + api.index_put_add(tuple(self.shape), tuple(selector), source)
 
     def index_add_(self, dim, index, source, *, alpha=1):
         from hybridgrad.inplace import apply_inplace
@@ -208,7 +208,7 @@ class TorchMethodsMixin:
 
     def repeat_interleave(self, repeats, dim=None, *, output_size=None):
         counts = np.asarray(getattr(repeats, "_array", repeats)).astype(np.int64)
-        source = F.reshape(self, -1) if dim is None else self
+        source = api.reshape(self, -1) if dim is None else self
         axis = 0 if dim is None else dim % source.ndim
         positions = np.repeat(np.arange(source.shape[axis]), counts)
         return I.index_select(source, axis, positions)
@@ -322,7 +322,7 @@ class TorchMethodsMixin:
         (``hg.LongTensor``) or a type string (``'torch.DoubleTensor'``)."""
         if dtype is None:
             return type_name(self.dtype)
-        return F.to(self, dtype_of_type(dtype))
+        return api.to(self, dtype_of_type(dtype))
 
     def __format__(self, spec: str) -> str:
         # f"{loss:.4f}": a 0-d tensor formats as its number, as PyTorch.

@@ -29,6 +29,12 @@ from hybridgrad.models.cgan import (
     one_hot_labels,
 )
 from hybridgrad.models.cnn import CNN
+from hybridgrad.models.exporting import (
+    ExportInput,
+    image_inputs,
+    labelled_image_inputs,
+    latent_inputs,
+)
 from hybridgrad.models.mlp import MLP
 from hybridgrad.models.vae import CVAE, VAE, negative_elbo, reparameterize
 from hybridgrad.models.vit import PatchEmbedding, ViT, sinusoidal_positions
@@ -51,6 +57,8 @@ class ModelSpec:
             settings meant to reach the bar.
         quick: overrides for ``--quick``: a seconds-long smoke run on a small subset.
         budget: the time the bar must be reached in, on two CPU cores.
+        export_inputs: ``export_inputs(config) -> list[ExportInput]``: the example inputs of
+            ``hybridgrad export NAME`` (see :mod:`hybridgrad.models.exporting`).
 
     Example:
         >>> from hybridgrad.models import REGISTRY
@@ -68,6 +76,7 @@ class ModelSpec:
     quick: dict = field(default_factory=dict)
     dataset: str = "mnist"
     budget: str = ""
+    export_inputs: Callable = image_inputs
 
     def resolved_config(self, quick: bool = False, overrides: dict | None = None) -> dict:
         """The defaults, with ``quick`` and then ``overrides`` merged in (nested for ``model``).
@@ -140,7 +149,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"noise_dim": 100, "width": 32, "discriminator": "notes"}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"noise_dim": 16, "width": 4}},
-        budget="30 minutes"),
+        budget="30 minutes", export_inputs=latent_inputs),
     "vae": ModelSpec(
         name="vae", description="variational auto-encoder (MLP, 20-d latent); test ELBO in nats",
         builder=VAE, task="vae", metric="test_nelbo", goal=("<=", 110.0),
@@ -161,7 +170,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"hidden": 512, "latent_dim": 4}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"hidden": 32, "latent_dim": 4}},
-        budget="15 minutes"),
+        budget="15 minutes", export_inputs=labelled_image_inputs),
 }
 
 
@@ -193,7 +202,8 @@ def build(name: str, **model_config):
     return spec.builder(**config)
 
 
-__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "Generator",
+__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "ExportInput",
+           "Generator",
            "MLP", "ModelSpec", "PatchEmbedding", "REGISTRY", "VAE", "ViT", "build", "get_spec",
            "make_latent", "negative_elbo", "one_hot_labels", "reparameterize",
            "sinusoidal_positions"]

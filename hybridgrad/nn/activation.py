@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = [
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
@@ -36,7 +36,7 @@ def relu(input, inplace: bool = False):
         >>> relu(hg.tensor([-3.0, 0.5])).tolist()
         [0.0, 0.5]
     """
-    return F.relu(input)
+    return api.relu(input)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
@@ -47,7 +47,7 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
         >>> leaky_relu(hg.tensor([-2.0, 3.0]), 0.5).tolist()
         [-1.0, 3.0]
     """
-    return F.where(input > 0, input, input * float(negative_slope))
+    return api.where(input > 0, input, input * float(negative_slope))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
@@ -60,8 +60,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
     """
     # exp of the clamped value: the unselected branch must not overflow (inf * 0 = nan in the
     # gradient of where).
-    negative = (F.exp(F.clamp(input, max=0.0)) - 1.0) * float(alpha)
-    return F.where(input > 0, input, negative)
+    negative = (api.exp(api.clamp(input, max=0.0)) - 1.0) * float(alpha)
+    return api.where(input > 0, input, negative)
 
 
 def gelu(input, approximate: str = "none"):
@@ -73,10 +73,10 @@ def gelu(input, approximate: str = "none"):
         (0.8413, 0.8412)
     """
     if approximate == "none":
-        return input * 0.5 * (F.erf(input * (1.0 / math.sqrt(2.0))) + 1.0)
+        return input * 0.5 * (api.erf(input * (1.0 / math.sqrt(2.0))) + 1.0)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (F.tanh(inner) + 1.0)
+        return input * 0.5 * (api.tanh(inner) + 1.0)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
@@ -88,7 +88,7 @@ def silu(input, inplace: bool = False):
         >>> round(silu(hg.tensor([1.0])).item(), 4)
         0.7311
     """
-    return input * F.sigmoid(input)
+    return input * api.sigmoid(input)
 
 
 def sigmoid(input):
@@ -99,7 +99,7 @@ def sigmoid(input):
         >>> sigmoid(hg.tensor([0.0])).tolist()
         [0.5]
     """
-    return F.sigmoid(input)
+    return api.sigmoid(input)
 
 
 def tanh(input):
@@ -110,7 +110,7 @@ def tanh(input):
         >>> tanh(hg.tensor([0.0])).tolist()
         [0.0]
     """
-    return F.tanh(input)
+    return api.tanh(input)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -121,7 +121,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
         >>> round(softplus(hg.tensor([0.0])).item(), 4)
         0.6931
     """
-    return F.softplus(input, beta=beta, threshold=threshold)
+    return api.softplus(input, beta=beta, threshold=threshold)
 
 
 def _softmax_dim(ndim: int, dim) -> int:
@@ -141,7 +141,7 @@ def softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.softmax(input, dim=_softmax_dim(len(input.shape), dim))
+    return api.softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 def log_softmax(input, dim=None, dtype=None):
@@ -154,7 +154,7 @@ def log_softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.log_softmax(input, dim=_softmax_dim(len(input.shape), dim))
+    return api.log_softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ class Sigmoid(Module):
     """
 
     def forward(self, input):
-        return F.sigmoid(input)
+        return api.sigmoid(input)
 
 
 class Tanh(Module):
@@ -283,7 +283,7 @@ class Tanh(Module):
     """
 
     def forward(self, input):
-        return F.tanh(input)
+        return api.tanh(input)
 
 
 class Softplus(Module):
@@ -358,7 +358,7 @@ def relu6(input, inplace: bool = False):
         >>> relu6(hg.tensor([-1.0, 3.0, 9.0])).tolist()
         [0.0, 3.0, 6.0]
     """
-    return F.clamp(input, 0.0, 6.0)
+    return api.clamp(input, 0.0, 6.0)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
@@ -369,7 +369,7 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         >>> hardtanh(hg.tensor([-3.0, 0.5])).tolist()
         [-1.0, 0.5]
     """
-    return F.clamp(input, float(min_val), float(max_val))
+    return api.clamp(input, float(min_val), float(max_val))
 
 
 def hardsigmoid(input, inplace: bool = False):
@@ -380,7 +380,7 @@ def hardsigmoid(input, inplace: bool = False):
         >>> hardsigmoid(hg.tensor([-4.0, 0.0, 4.0])).tolist()
         [0.0, 0.5, 1.0]
     """
-    return F.clamp(input + 3.0, 0.0, 6.0) / 6.0
+    return api.clamp(input + 3.0, 0.0, 6.0) / 6.0
 
 
 def hardswish(input, inplace: bool = False):
@@ -402,7 +402,7 @@ def mish(input, inplace: bool = False):
         >>> mish(hg.tensor([0.0])).tolist()
         [0.0]
     """
-    return input * F.tanh(F.softplus(input))
+    return input * api.tanh(api.softplus(input))
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -428,8 +428,8 @@ def celu(input, alpha: float = 1.0, inplace: bool = False):
         >>> celu(hg.tensor([2.0])).tolist()
         [2.0]
     """
-    negative = F.clamp(input, None, 0.0)
-    return F.relu(input) + (F.exp(negative / alpha) - 1) * alpha
+    negative = api.clamp(input, None, 0.0)
+    return api.relu(input) + (api.exp(negative / alpha) - 1) * alpha
 
 
 def softsign(input):
@@ -440,7 +440,7 @@ def softsign(input):
         >>> softsign(hg.tensor([1.0, -3.0])).tolist()
         [0.5, -0.75]
     """
-    return input / (F.abs(input) + 1)
+    return input / (api.abs(input) + 1)
 
 
 def logsigmoid(input):
@@ -451,7 +451,7 @@ def logsigmoid(input):
         >>> float(f"{logsigmoid(hg.tensor([-100.0])).item():.1f}")
         -100.0
     """
-    return -F.softplus(-input)
+    return -api.softplus(-input)
 
 
 def softmin(input, dim: int | None = None):
@@ -462,7 +462,7 @@ def softmin(input, dim: int | None = None):
         >>> softmin(hg.tensor([0.0, 0.0]), 0).tolist()
         [0.5, 0.5]
     """
-    return F.softmax(-input, -1 if dim is None else dim)
+    return api.softmax(-input, -1 if dim is None else dim)
 
 
 def glu(input, dim: int = -1):
@@ -473,8 +473,8 @@ def glu(input, dim: int = -1):
         >>> glu(hg.tensor([2.0, 0.0])).tolist()
         [1.0]
     """
-    first, second = F.chunk(input, 2, dim)
-    return first * F.sigmoid(second)
+    first, second = api.chunk(input, 2, dim)
+    return first * api.sigmoid(second)
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
@@ -485,7 +485,7 @@ def threshold(input, threshold: float, value: float, inplace: bool = False):
         >>> threshold(hg.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
         [-1.0, 2.0]
     """
-    return F.where(input > threshold, input, float(value))
+    return api.where(input > threshold, input, float(value))
 
 
 def tanhshrink(input):
@@ -496,7 +496,7 @@ def tanhshrink(input):
         >>> tanhshrink(hg.tensor([0.0])).tolist()
         [0.0]
     """
-    return input - F.tanh(input)
+    return input - api.tanh(input)
 
 
 def prelu(input, weight):
@@ -508,8 +508,8 @@ def prelu(input, weight):
         [[-1.0, 2.0]]
     """
     if weight.shape[0] > 1 and len(input.shape) >= 2:
-        weight = F.reshape(weight, (-1,) + (1,) * (len(input.shape) - 2))
-    return F.where(input > 0, input, input * weight)
+        weight = api.reshape(weight, (-1,) + (1,) * (len(input.shape) - 2))
+    return api.where(input > 0, input, input * weight)
 
 
 def _simple_module(name: str, function, doc_example: str, **defaults):
@@ -634,7 +634,7 @@ def hardshrink(input, lambd: float = 0.5):
         >>> hardshrink(hg.tensor([0.25, -1.0])).tolist()
         [0.0, -1.0]
     """
-    return F.where(F.abs(input) > lambd, input, 0.0)
+    return api.where(api.abs(input) > lambd, input, 0.0)
 
 
 def softshrink(input, lambd: float = 0.5):
@@ -645,7 +645,7 @@ def softshrink(input, lambd: float = 0.5):
         >>> softshrink(hg.tensor([0.25, -1.0])).tolist()
         [0.0, -0.5]
     """
-    return F.where(input > lambd, input - lambd, F.where(input < -lambd, input + lambd, 0.0))
+    return api.where(input > lambd, input - lambd, api.where(input < -lambd, input + lambd, 0.0))
 
 
 def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
@@ -664,7 +664,7 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
     from hybridgrad.tensor import Tensor
 
     slopes = default_generator().uniform(lower, upper, tuple(input.shape))
-    return F.where(input >= 0, input, input * Tensor._wrap(slopes.astype(input.dtype)))
+    return api.where(input >= 0, input, input * Tensor._wrap(slopes.astype(input.dtype)))
 
 
 def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
@@ -684,7 +684,7 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
     from hybridgrad.tensor import Tensor
 
     noise = -np.log(default_generator().exponential(size=tuple(logits.shape)))
-    soft = F.softmax((logits + Tensor._wrap(noise.astype(logits.dtype))) / tau, dim)
+    soft = api.softmax((logits + Tensor._wrap(noise.astype(logits.dtype))) / tau, dim)
     if not hard:
         return soft
     index = np.argmax(soft._array, axis=dim)
@@ -694,7 +694,7 @@ def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e
 
 
 def _inplace_functional(function):
-    """``F.relu_(x)``-style functions: the activation written into ``x``."""
+    """``api.relu_(x)``-style functions: the activation written into ``x``."""
 
     def inplace(input, *args, **kwargs):
         from hybridgrad.inplace import apply_inplace
@@ -743,7 +743,7 @@ class Softmax2d(Module):
     """
 
     def forward(self, input):
-        return F.softmax(input, -3)
+        return api.softmax(input, -3)
 
 
 __all__ += ["Hardshrink", "RReLU", "Softmax2d", "Softshrink", "celu_", "elu_", "gumbel_softmax",

@@ -1,4 +1,4 @@
-"""Distances and similarities between rows: ``F.cosine_similarity``, ``F.pairwise_distance``
+"""Distances and similarities between rows: ``api.cosine_similarity``, ``api.pairwise_distance``
 and their modules.
 
 Example:
@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = ["CosineSimilarity", "PairwiseDistance", "cosine_similarity", "pairwise_distance"]
 
@@ -24,9 +24,9 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
         >>> cosine_similarity(hg.tensor([[1.0, 0.0]]), hg.tensor([[0.0, 2.0]])).tolist()
         [0.0]
     """
-    dot = F.sum(x1 * x2, dim)
-    norms = F.sqrt(F.sum(x1 * x1, dim)) * F.sqrt(F.sum(x2 * x2, dim))
-    return dot / F.clamp(norms, eps, None)
+    dot = api.sum(x1 * x2, dim)
+    norms = api.sqrt(api.sum(x1 * x1, dim)) * api.sqrt(api.sum(x2 * x2, dim))
+    return dot / api.clamp(norms, eps, None)
 
 
 def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):

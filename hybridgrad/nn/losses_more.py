@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from hybridgrad.nn.losses import _Loss, _reduce
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = [
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
@@ -35,7 +35,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0,
         >>> margin_ranking_loss(hg.tensor([3.0]), hg.tensor([1.0]), hg.tensor([-1.0])).item()
         2.0
     """
-    return _reduce(F.relu(-target * (input1 - input2) + margin), reduction,
+    return _reduce(api.relu(-target * (input1 - input2) + margin), reduction,
                    "margin_ranking_loss")
 
 
@@ -47,7 +47,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
         >>> hinge_embedding_loss(hg.tensor([0.5, 2.0]), hg.tensor([-1.0, 1.0])).item()
         1.25
     """
-    loss = F.where(target == 1, input, F.relu(margin - input))
+    loss = api.where(target == 1, input, api.relu(margin - input))
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
@@ -59,7 +59,7 @@ def soft_margin_loss(input, target, reduction: str = "mean"):
         >>> round(soft_margin_loss(hg.tensor([0.0]), hg.tensor([1.0])).item(), 4)
         0.6931
     """
-    return _reduce(F.softplus(-target * input), reduction, "soft_margin_loss")
+    return _reduce(api.softplus(-target * input), reduction, "soft_margin_loss")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean"):
@@ -70,10 +70,10 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
         >>> round(multilabel_soft_margin_loss(hg.zeros(1, 2), hg.tensor([[1.0, 0.0]])).item(), 4)
         0.6931
     """
-    loss = target * F.softplus(-input) + (1 - target) * F.softplus(input)
+    loss = target * api.softplus(-input) + (1 - target) * api.softplus(input)
     if weight is not None:
         loss = loss * weight
-    return _reduce(F.mean(loss, -1), reduction, "multilabel_soft_margin_loss")
+    return _reduce(api.mean(loss, -1), reduction, "multilabel_soft_margin_loss")
 
 
 def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
@@ -89,7 +89,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
     from hybridgrad.nn.distance import cosine_similarity
 
     cosine = cosine_similarity(input1, input2, -1, 1e-12)
-    loss = F.where(target == 1, 1 - cosine, F.relu(cosine - margin))
+    loss = api.where(target == 1, 1 - cosine, api.relu(cosine - margin))
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
@@ -107,9 +107,9 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     positive_distance = pairwise_distance(anchor, positive, p, eps)
     negative_distance = pairwise_distance(anchor, negative, p, eps)
     if swap:
-        negative_distance = F.minimum(negative_distance,
+        negative_distance = api.minimum(negative_distance,
                                       pairwise_distance(positive, negative, p, eps))
-    return _reduce(F.relu(positive_distance - negative_distance + margin), reduction,
+    return _reduce(api.relu(positive_distance - negative_distance + margin), reduction,
                    "triplet_margin_loss")
 
 
@@ -124,13 +124,13 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
         1.0
     """
     if log_input:
-        loss = F.exp(input) - target * input
+        loss = api.exp(input) - target * input
     else:
-        loss = input - target * F.log(input + eps)
+        loss = input - target * api.log(input + eps)
     if full:
-        stirling = target * F.log(F.where(target > 1, target, 1.0)) - target + 0.5 * F.log(
-            F.where(target > 1, target, 1.0) * (2 * math.pi))
-        loss = loss + F.where(target > 1, stirling, 0.0)
+        stirling = target * api.log(api.where(target > 1, target, 1.0)) - target + 0.5 * api.log(
+            api.where(target > 1, target, 1.0) * (2 * math.pi))
+        loss = loss + api.where(target > 1, stirling, 0.0)
     return _reduce(loss, reduction, "poisson_nll_loss")
 
 
@@ -144,9 +144,9 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
         2.0
     """
     if len(var.shape) == len(input.shape) - 1:
-        var = F.unsqueeze(var, -1)
-    var = F.clamp(var, eps, None)
-    loss = 0.5 * (F.log(var) + (input - target) ** 2 / var)
+        var = api.unsqueeze(var, -1)
+    var = api.clamp(var, eps, None)
+    loss = 0.5 * (api.log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction, "gaussian_nll_loss")

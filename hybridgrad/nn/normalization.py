@@ -1,5 +1,5 @@
 """Group and instance normalization (PyTorch's ``nn.GroupNorm``, ``nn.InstanceNorm1d/2d``) and
-``F.normalize``, composed from mean/var so gradients come from the primitives.
+``api.normalize``, composed from mean/var so gradients come from the primitives.
 
 Example:
     >>> import hybridgrad as hg
@@ -15,7 +15,7 @@ import numpy as np
 
 from hybridgrad.device import check_device
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.tensor import Tensor
 
 __all__ = ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "group_norm", "instance_norm",
@@ -25,9 +25,9 @@ __all__ = ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "group_norm", "insta
 def _affine(out, weight, bias):
     shape = (1, -1) + (1,) * (len(out.shape) - 2)
     if weight is not None:
-        out = out * F.reshape(weight, shape)
+        out = out * api.reshape(weight, shape)
     if bias is not None:
-        out = out + F.reshape(bias, shape)
+        out = out + api.reshape(bias, shape)
     return out
 
 
@@ -44,11 +44,11 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     if channels % num_groups:
         raise ValueError(f"group_norm: num_groups ({num_groups}) must divide the number of "
                          f"channels ({channels})")
-    grouped = F.reshape(input, (batch, num_groups, -1))
-    mean = F.mean(grouped, -1, keepdim=True)
+    grouped = api.reshape(input, (batch, num_groups, -1))
+    mean = api.mean(grouped, -1, keepdim=True)
     centered = grouped - mean
-    variance = F.mean(centered * centered, -1, keepdim=True)
-    out = F.reshape(centered / F.sqrt(variance + eps), tuple(input.shape))
+    variance = api.mean(centered * centered, -1, keepdim=True)
+    out = api.reshape(centered / api.sqrt(variance + eps), tuple(input.shape))
     return _affine(out, weight, bias)
 
 
@@ -63,20 +63,20 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """
     if not use_input_stats:
         shape = (1, -1) + (1,) * (len(input.shape) - 2)
-        out = (input - F.reshape(running_mean, shape)) / F.sqrt(
-            F.reshape(running_var, shape) + eps)
+        out = (input - api.reshape(running_mean, shape)) / api.sqrt(
+            api.reshape(running_var, shape) + eps)
         return _affine(out, weight, bias)
     axes = tuple(range(2, len(input.shape)))
-    mean = F.mean(input, axes, keepdim=True)
+    mean = api.mean(input, axes, keepdim=True)
     centered = input - mean
-    variance = F.mean(centered * centered, axes, keepdim=True)
+    variance = api.mean(centered * centered, axes, keepdim=True)
     if running_mean is not None and running_var is not None:
         count = int(np.prod(input.shape[2:]))
         batch_mean = mean._array.mean(axis=(0,) + axes)
         batch_var = variance._array.mean(axis=(0,) + axes) * count / max(count - 1, 1)
         running_mean._array[...] = (1 - momentum) * running_mean._array + momentum * batch_mean
         running_var._array[...] = (1 - momentum) * running_var._array + momentum * batch_var
-    return _affine(centered / F.sqrt(variance + eps), weight, bias)
+    return _affine(centered / api.sqrt(variance + eps), weight, bias)
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
@@ -89,7 +89,7 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """
     from hybridgrad.ops.api_linalg import norm
 
-    return input / F.clamp(norm(input, p, dim, keepdim=True), eps, None)
+    return input / api.clamp(norm(input, p, dim, keepdim=True), eps, None)
 
 
 class GroupNorm(Module):
@@ -152,11 +152,11 @@ class _InstanceNorm(Module):
         # _dims spatial dimensions: (C, *spatial) is one unbatched sample.
         unbatched = len(input.shape) == self._dims + 1
         if unbatched:
-            input = F.unsqueeze(input, 0)
+            input = api.unsqueeze(input, 0)
         use_input_stats = self.training or not self.track_running_stats
         out = instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             use_input_stats, self.momentum, self.eps)
-        return F.squeeze(out, 0) if unbatched else out
+        return api.squeeze(out, 0) if unbatched else out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -200,7 +200,7 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
     axes = tuple(range(len(input.shape) - len(shape), len(input.shape)))
     if eps is None:
         eps = float(np.finfo(input.dtype if input.dtype.kind == "f" else np.float32).eps)
-    out = input / F.sqrt(F.mean(input * input, axes, keepdim=True) + eps)
+    out = input / api.sqrt(api.mean(input * input, axes, keepdim=True) + eps)
     return out * weight if weight is not None else out
 
 
@@ -262,10 +262,10 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     """
     squares = input * input
     channels = input.shape[1]
-    padded = F.pad(squares, (0, 0) * (len(input.shape) - 2) + (size // 2, (size - 1) // 2))
+    padded = api.pad(squares, (0, 0) * (len(input.shape) - 2) + (size // 2, (size - 1) // 2))
     total = None
     for offset in range(size):
-        window = F.getitem(padded, (slice(None), slice(offset, offset + channels)))
+        window = api.getitem(padded, (slice(None), slice(offset, offset + channels)))
         total = window if total is None else total + window
     return input / (k + alpha / size * total) ** beta
 

@@ -1,4 +1,4 @@
-"""Resampling and padding layers: ``F.interpolate``/``nn.Upsample`` (nearest, linear,
+"""Resampling and padding layers: ``api.interpolate``/``nn.Upsample`` (nearest, linear,
 bilinear), ``nn.PixelShuffle``/``PixelUnshuffle``, and the padding modules (``ZeroPad2d``,
 ``ConstantPad*``, ``ReflectionPad*``, ``ReplicationPad*``).
 
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = [
     "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
@@ -32,7 +32,7 @@ __all__ = [
 def _take(input, axis: int, positions: np.ndarray):
     index = [slice(None)] * len(input.shape)
     index[axis] = positions
-    return F.getitem(input, tuple(index))
+    return api.getitem(input, tuple(index))
 
 
 def _sizes(input, size, scale_factor, spatial: int) -> tuple[list, list]:
@@ -56,7 +56,7 @@ def _sizes(input, size, scale_factor, spatial: int) -> tuple[list, list]:
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor=None,
                 antialias: bool = False):
-    """Resize the spatial dimensions of (N, C, ...) inputs, as PyTorch's ``F.interpolate``
+    """Resize the spatial dimensions of (N, C, ...) inputs, as PyTorch's ``api.interpolate``
     (modes ``nearest``, ``nearest-exact``, ``linear``, ``bilinear``, ``trilinear``).
 
     Example:
@@ -110,7 +110,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",
 
 
 def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
-    """PyTorch's deprecated ``F.upsample`` (= :func:`interpolate`)."""
+    """PyTorch's deprecated ``api.upsample`` (= :func:`interpolate`)."""
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -130,10 +130,10 @@ def pixel_shuffle(input, upscale_factor: int):
                            f"{channels} is not divisible by {r * r}")
     out_channels = channels // (r * r)
     lead = len(batch)
-    x = F.reshape(input, tuple(batch) + (out_channels, r, r, height, width))
+    x = api.reshape(input, tuple(batch) + (out_channels, r, r, height, width))
     order = list(range(lead)) + [lead, lead + 3, lead + 1, lead + 4, lead + 2]
-    x = F.permute(x, tuple(order))
-    return F.reshape(x, tuple(batch) + (out_channels, height * r, width * r))
+    x = api.permute(x, tuple(order))
+    return api.reshape(x, tuple(batch) + (out_channels, height * r, width * r))
 
 
 def pixel_unshuffle(input, downscale_factor: int):
@@ -151,10 +151,10 @@ def pixel_unshuffle(input, downscale_factor: int):
         raise RuntimeError(f"pixel_unshuffle expects height and width ({height}, {width}) "
                            f"divisible by downscale_factor {r}")
     lead = len(batch)
-    x = F.reshape(input, tuple(batch) + (channels, height // r, r, width // r, r))
+    x = api.reshape(input, tuple(batch) + (channels, height // r, r, width // r, r))
     order = list(range(lead)) + [lead, lead + 2, lead + 4, lead + 1, lead + 3]
-    x = F.permute(x, tuple(order))
-    return F.reshape(x, tuple(batch) + (channels * r * r, height // r, width // r))
+    x = api.permute(x, tuple(order))
+    return api.reshape(x, tuple(batch) + (channels * r * r, height // r, width // r))
 
 
 class Upsample(Module):
@@ -260,7 +260,7 @@ class _Pad(Module):
         self.value = value
 
     def forward(self, input):
-        return F.pad(input, self.padding, self._mode, self.value)
+        return api.pad(input, self.padding, self._mode, self.value)
 
     def extra_repr(self) -> str:
         return f"{self.padding}" + (f", value={self.value}" if self._mode == "constant" else "")

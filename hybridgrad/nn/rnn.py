@@ -35,7 +35,7 @@ import numpy as np
 from hybridgrad.autograd import is_grad_enabled
 from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.tensor import Tensor, default_generator
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
@@ -44,7 +44,7 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _linear_t(x, weight, bias=None):
-    out = F.matmul(x, F.transpose(weight, 0, 1))
+    out = api.matmul(x, api.transpose(weight, 0, 1))
     return out if bias is None else out + bias
 
 
@@ -65,26 +65,26 @@ def _records_graph(weight, bias, layer_input, step_inputs) -> bool:
 
 def _rnn_step(input_part, h, weight_hh, bias_hh, nonlinearity: str):
     pre = input_part + _linear_t(h, weight_hh, bias_hh)
-    return F.tanh(pre) if nonlinearity == "tanh" else F.relu(pre)
+    return api.tanh(pre) if nonlinearity == "tanh" else api.relu(pre)
 
 
 def _lstm_step(input_part, h, c, weight_hh, bias_hh):
     hidden = h.shape[-1]
     gates = input_part + _linear_t(h, weight_hh, bias_hh)
-    i = F.sigmoid(_gate(gates, 0, hidden))
-    f = F.sigmoid(_gate(gates, 1, hidden))
-    g = F.tanh(_gate(gates, 2, hidden))
-    o = F.sigmoid(_gate(gates, 3, hidden))
+    i = api.sigmoid(_gate(gates, 0, hidden))
+    f = api.sigmoid(_gate(gates, 1, hidden))
+    g = api.tanh(_gate(gates, 2, hidden))
+    o = api.sigmoid(_gate(gates, 3, hidden))
     c = f * c + i * g
-    return o * F.tanh(c), c
+    return o * api.tanh(c), c
 
 
 def _gru_step(input_part, h, weight_hh, bias_hh):
     hidden = h.shape[-1]
     hidden_part = _linear_t(h, weight_hh, bias_hh)
-    r = F.sigmoid(_gate(input_part, 0, hidden) + _gate(hidden_part, 0, hidden))
-    z = F.sigmoid(_gate(input_part, 1, hidden) + _gate(hidden_part, 1, hidden))
-    n = F.tanh(_gate(input_part, 2, hidden) + r * _gate(hidden_part, 2, hidden))
+    r = api.sigmoid(_gate(input_part, 0, hidden) + _gate(hidden_part, 0, hidden))
+    z = api.sigmoid(_gate(input_part, 1, hidden) + _gate(hidden_part, 1, hidden))
+    n = api.tanh(_gate(input_part, 2, hidden) + r * _gate(hidden_part, 2, hidden))
     return (1.0 - z) * n + z * h
 
 
@@ -171,7 +171,7 @@ class RNNBase(Module):
         want = expected if batched else (expected[0], expected[2])
         if shape != want:
             raise ValueError(f"{self._name}: expected {what} of shape {want}, got {shape}")
-        return value if batched else F.unsqueeze(value, 1)
+        return value if batched else api.unsqueeze(value, 1)
 
     def forward(self, input, hx=None):
         """Run the whole sequence.
@@ -190,9 +190,9 @@ class RNNBase(Module):
                              f"expected input_size={self.input_size}")
         batched = len(shape) == 3
         if not batched:
-            input = F.unsqueeze(input, 1)
+            input = api.unsqueeze(input, 1)
         elif self.batch_first:
-            input = F.transpose(input, 0, 1)
+            input = api.transpose(input, 0, 1)
         length, batch = input.shape[0], input.shape[1]
         if length == 0:
             raise ValueError(f"{self._name}: the input sequence is empty (shape {shape})")
@@ -228,7 +228,7 @@ class RNNBase(Module):
                 else:
                     # No graph: one matmul for all time steps, (L, N, gates * hidden).
                     if layer_input is None:
-                        layer_input = F.stack(step_inputs, 0)
+                        layer_input = api.stack(step_inputs, 0)
                     projected = _linear_t(layer_input, weight_ih, bias_ih)
                     parts = [projected[t] for t in range(length)]
                 h = h_0[index]
@@ -248,20 +248,20 @@ class RNNBase(Module):
                 final_h.append(h)
                 final_c.append(c)
             step_inputs = (direction_outputs[0] if num_directions == 1 else
-                           [F.cat(pair, dim=-1) for pair in zip(*direction_outputs)])
+                           [api.cat(pair, dim=-1) for pair in zip(*direction_outputs)])
             layer_input = None
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 step_inputs = [_dropout(x_t, self.dropout, True) for x_t in step_inputs]
 
-        output = F.stack(step_inputs, 0)
-        h_n = F.stack(final_h, 0)
-        c_n = F.stack(final_c, 0) if is_lstm else None
+        output = api.stack(step_inputs, 0)
+        h_n = api.stack(final_h, 0)
+        c_n = api.stack(final_c, 0) if is_lstm else None
         if not batched:
-            output = F.squeeze(output, 1)
-            h_n = F.squeeze(h_n, 1)
-            c_n = F.squeeze(c_n, 1) if is_lstm else None
+            output = api.squeeze(output, 1)
+            h_n = api.squeeze(h_n, 1)
+            c_n = api.squeeze(c_n, 1) if is_lstm else None
         elif self.batch_first:
-            output = F.transpose(output, 0, 1)
+            output = api.transpose(output, 0, 1)
         return (output, (h_n, c_n)) if is_lstm else (output, h_n)
 
     def extra_repr(self) -> str:
@@ -383,7 +383,7 @@ class RNNCellBase(Module):
                              f"({self.input_size},), got {shape}")
         batched = len(shape) == 2
         if not batched:
-            input = F.unsqueeze(input, 0)
+            input = api.unsqueeze(input, 0)
         batch = input.shape[0]
         states = hx if isinstance(hx, (tuple, list)) else (hx,)
         prepared = []
@@ -397,7 +397,7 @@ class RNNCellBase(Module):
                     raise ValueError(f"{name}: expected hidden state of shape {want}, got "
                                      f"{tuple(state.shape)}")
                 if not batched:
-                    state = F.unsqueeze(state, 0)
+                    state = api.unsqueeze(state, 0)
             prepared.append(state)
         return input, prepared, batched
 
@@ -426,7 +426,7 @@ class RNNCell(RNNCellBase):
         input, (h,), batched = self._prepare(input, hx)
         h = _rnn_step(_linear_t(input, self.weight_ih, self.bias_ih), h, self.weight_hh,
                       self.bias_hh, self.nonlinearity)
-        return h if batched else F.squeeze(h, 0)
+        return h if batched else api.squeeze(h, 0)
 
 
 class LSTMCell(RNNCellBase):
@@ -450,7 +450,7 @@ class LSTMCell(RNNCellBase):
         input, (h, c), batched = self._prepare(input, hx)
         h, c = _lstm_step(_linear_t(input, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
                           self.bias_hh)
-        return (h, c) if batched else (F.squeeze(h, 0), F.squeeze(c, 0))
+        return (h, c) if batched else (api.squeeze(h, 0), api.squeeze(c, 0))
 
 
 class GRUCell(RNNCellBase):
@@ -469,4 +469,4 @@ class GRUCell(RNNCellBase):
         input, (h,), batched = self._prepare(input, hx)
         h = _gru_step(_linear_t(input, self.weight_ih, self.bias_ih), h, self.weight_hh,
                       self.bias_hh)
-        return h if batched else F.squeeze(h, 0)
+        return h if batched else api.squeeze(h, 0)

@@ -20,10 +20,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from hybridgrad.ops import api as F
-from hybridgrad.ops import values
+from hybridgrad.ops import api, values
 
-ReductionResult = F.ReductionResult
+ReductionResult = api.ReductionResult
 SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
@@ -36,7 +35,7 @@ def _array(value) -> np.ndarray:
 
 
 def _axis(dim, ndim: int) -> int:
-    return F._axis(dim, ndim)
+    return api._axis(dim, ndim)
 
 
 def _along(dim: int, ndim: int, item) -> tuple:
@@ -53,7 +52,7 @@ def index_select(input, dim: int, index):
     """
     axis = _axis(dim, len(input.shape))
     positions = _array(index).astype(np.int64).reshape(-1)
-    return F.getitem(input, _along(axis, len(input.shape), positions))
+    return api.getitem(input, _along(axis, len(input.shape), positions))
 
 
 def masked_fill(input, mask, value):
@@ -67,8 +66,8 @@ def masked_fill(input, mask, value):
     if hasattr(value, "shape") and len(value.shape) != 0:
         raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got "
                            f"tensor with {len(value.shape)} dimension(s).")
-    result = F.where(mask, value, input)
-    return result if result.dtype == input.dtype else F.to(result, input.dtype)
+    result = api.where(mask, value, input)
+    return result if result.dtype == input.dtype else api.to(result, input.dtype)
 
 
 def masked_select(input, mask):
@@ -80,8 +79,8 @@ def masked_select(input, mask):
         [1, 3]
     """
     shape = np.broadcast_shapes(tuple(input.shape), tuple(_array(mask).shape))
-    full = F.broadcast_to(input, shape) if tuple(input.shape) != shape else input
-    return F.getitem(full, np.broadcast_to(_array(mask).astype(bool), shape))
+    full = api.broadcast_to(input, shape) if tuple(input.shape) != shape else input
+    return api.getitem(full, np.broadcast_to(_array(mask).astype(bool), shape))
 
 
 def narrow(input, dim: int, start: int, length: int):
@@ -99,7 +98,7 @@ def narrow(input, dim: int, start: int, length: int):
     if not 0 <= start <= start + length <= input.shape[axis]:
         raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
                          f"({input.shape[axis]}).")
-    return F.getitem(input, _along(axis, len(input.shape), slice(start, start + int(length))))
+    return api.getitem(input, _along(axis, len(input.shape), slice(start, start + int(length))))
 
 
 def unbind(input, dim: int = 0) -> tuple:
@@ -111,7 +110,7 @@ def unbind(input, dim: int = 0) -> tuple:
         [[1, 3], [2, 4]]
     """
     axis = _axis(dim, len(input.shape))
-    return tuple(F.getitem(input, _along(axis, len(input.shape), i))
+    return tuple(api.getitem(input, _along(axis, len(input.shape), i))
                  for i in range(input.shape[axis]))
 
 
@@ -127,7 +126,7 @@ def flip(input, dims):
     index = [slice(None)] * len(input.shape)
     for dim in dims:
         index[_axis(dim, len(input.shape))] = slice(None, None, -1)
-    return F.getitem(input, tuple(index))
+    return api.getitem(input, tuple(index))
 
 
 def fliplr(input):
@@ -150,7 +149,7 @@ def roll(input, shifts, dims=None):
     """
     if dims is None:
         shape = tuple(input.shape)
-        return F.reshape(roll(F.reshape(input, -1), shifts, 0), shape)
+        return api.reshape(roll(api.reshape(input, -1), shifts, 0), shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
@@ -160,7 +159,7 @@ def roll(input, shifts, dims=None):
         axis = _axis(dim, len(input.shape))
         size = input.shape[axis]
         positions = (np.arange(size) - int(shift)) % size if size else np.arange(0)
-        input = F.getitem(input, _along(axis, len(input.shape), positions))
+        input = api.getitem(input, _along(axis, len(input.shape), positions))
     return input
 
 
@@ -169,7 +168,7 @@ def _triangle(input, diagonal: int, lower: bool):
     keep = (np.tri(rows, cols, diagonal, dtype=bool) if lower
             else ~np.tri(rows, cols, diagonal - 1, dtype=bool))
     zero = np.zeros((), dtype=input.dtype)
-    return F.where(keep, input, zero)
+    return api.where(keep, input, zero)
 
 
 def tril(input, diagonal: int = 0):
@@ -206,7 +205,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):
     if len(input.shape) == 0:
         return SortResult(input, _wrap(np.zeros((), dtype=np.int64)))
     order = argsort(input, axis, descending)
-    return SortResult(F.gather(input, axis, order), order)
+    return SortResult(api.gather(input, axis, order), order)
 
 
 def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False):
@@ -255,7 +254,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     order = argsort(input, axis, descending=largest)
     index = _along(axis, len(input.shape), slice(0, k))
     positions = _wrap(order._array[index])
-    return SortResult(F.gather(input, axis, positions), positions)
+    return SortResult(api.gather(input, axis, positions), positions)
 
 
 def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
@@ -269,9 +268,9 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False):
     axis = _axis(dim, len(input.shape))
     order = argsort(input, axis)
     positions = _wrap(order._array[_along(axis, len(input.shape), slice(k - 1, k))])
-    values = F.gather(input, axis, positions)
+    values = api.gather(input, axis, positions)
     if not keepdim:
-        values, positions = F.squeeze(values, axis), _wrap(np.squeeze(positions._array, axis))
+        values, positions = api.squeeze(values, axis), _wrap(np.squeeze(positions._array, axis))
     return ReductionResult(values, positions)
 
 
@@ -284,8 +283,8 @@ def median(input, dim: int | None = None, keepdim: bool = False):
         2.0
     """
     if dim is None:
-        flat = F.reshape(input, -1)
-        return F.squeeze(kthvalue(flat, (flat.shape[0] + 1) // 2, 0).values)
+        flat = api.reshape(input, -1)
+        return api.squeeze(kthvalue(flat, (flat.shape[0] + 1) // 2, 0).values)
     size = input.shape[_axis(dim, len(input.shape))]
     return kthvalue(input, (size + 1) // 2, dim, keepdim)
 
@@ -294,7 +293,7 @@ def nanmedian(input, dim: int | None = None, keepdim: bool = False):
     """:func:`median` ignoring NaN (whole-tensor form)."""
     if dim is not None:
         raise NotImplementedError("nanmedian with dim is not supported; use median")
-    kept = F.getitem(F.reshape(input, -1), ~np.isnan(_array(input).reshape(-1)))
+    kept = api.getitem(api.reshape(input, -1), ~np.isnan(_array(input).reshape(-1)))
     return median(kept)
 
 
@@ -336,7 +335,7 @@ def quantile(input, q, dim: int | None = None, keepdim: bool = False,
     if interpolation != "linear":
         raise NotImplementedError("quantile: only interpolation='linear' is supported")
     if dim is None:
-        input, dim = F.reshape(input, -1), 0
+        input, dim = api.reshape(input, -1), 0
     axis = _axis(dim, len(input.shape))
     values = sort(input, axis).values
     size = input.shape[axis]
@@ -348,13 +347,13 @@ def quantile(input, q, dim: int | None = None, keepdim: bool = False,
         position = fraction * (size - 1)
         low, high = int(np.floor(position)), int(np.ceil(position))
         weight = position - low
-        below = F.getitem(values, _along(axis, len(input.shape), slice(low, low + 1)))
-        above = F.getitem(values, _along(axis, len(input.shape), slice(high, high + 1)))
+        below = api.getitem(values, _along(axis, len(input.shape), slice(low, low + 1)))
+        above = api.getitem(values, _along(axis, len(input.shape), slice(high, high + 1)))
         result = below + (above - below) * weight
-        results.append(result if keepdim else F.squeeze(result, axis))
+        results.append(result if keepdim else api.squeeze(result, axis))
     if np.ndim(_array(q)) == 0:
         return results[0]
-    return F.stack(results, 0)
+    return api.stack(results, 0)
 
 
 def nonzero(input, *, as_tuple: bool = False):
@@ -389,7 +388,7 @@ def where(condition, input=None, other=None):
     """
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
-    return F.where(condition, input, other)
+    return api.where(condition, input, other)
 
 
 def count_nonzero(input, dim=None):
@@ -611,14 +610,14 @@ def take(input, index):
         >>> hg.take(hg.tensor([[1, 2], [3, 4]]), hg.tensor([0, 3])).tolist()
         [1, 4]
     """
-    return F.getitem(F.reshape(input, -1), _array(index).astype(np.int64))
+    return api.getitem(api.reshape(input, -1), _array(index).astype(np.int64))
 
 
 def take_along_dim(input, indices, dim: int | None = None):
     """``gather`` with broadcasting (PyTorch's ``take_along_dim``)."""
     if dim is None:
         return take(input, indices)
-    return F.gather(input, dim, indices)
+    return api.gather(input, dim, indices)
 
 
 def scatter(input, dim: int, index, src=None, value=None, *, reduce=None):
@@ -638,12 +637,12 @@ def scatter(input, dim: int, index, src=None, value=None, *, reduce=None):
     mask = np.zeros(tuple(input.shape), dtype=bool)
     np.put_along_axis(mask, positions, True, axis=axis)
     if not hasattr(src, "shape") or len(getattr(src, "shape", ())) == 0:
-        src = F.broadcast_to(F.to(_wrap(np.asarray(_array(src))), input.dtype), positions.shape)
+        src = api.broadcast_to(api.to(_wrap(np.asarray(_array(src))), input.dtype), positions.shape)
     else:
         region = tuple(slice(0, size) for size in positions.shape)
-        src = F.getitem(src, region) if tuple(src.shape) != positions.shape else src
-    placed = F.scatter_add(F.mul(input, 0), axis, _wrap(positions), F.to(src, input.dtype))
-    return F.where(mask, placed, input)
+        src = api.getitem(src, region) if tuple(src.shape) != positions.shape else src
+    placed = api.scatter_add(api.mul(input, 0), axis, _wrap(positions), api.to(src, input.dtype))
+    return api.where(mask, placed, input)
 
 
 __all__ = [

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 
 def _check_dims(name: str, tensor, ndim: int, what: str) -> None:
@@ -38,7 +38,7 @@ def mm(input, mat2):
     if input.shape[1] != mat2.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
                            f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
-    return F.matmul(input, mat2)
+    return api.matmul(input, mat2)
 
 
 def bmm(input, mat2):
@@ -54,14 +54,14 @@ def bmm(input, mat2):
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
         raise RuntimeError(f"bmm: batch shapes {list(input.shape)} and {list(mat2.shape)} "
                            "cannot be multiplied")
-    return F.matmul(input, mat2)
+    return api.matmul(input, mat2)
 
 
 def mv(input, vec):
     """Matrix-vector product. Example: ``hg.mv(hg.eye(2), hg.ones(2)).tolist() == [1.0, 1.0]``."""
     _check_dims("mv", input, 2, "self")
     _check_dims("mv", vec, 1, "vec")
-    return F.matmul(input, vec)
+    return api.matmul(input, vec)
 
 
 def dot(input, other):
@@ -74,7 +74,7 @@ def dot(input, other):
     """
     _check_dims("dot", input, 1, "self")
     _check_dims("dot", other, 1, "other")
-    return F.sum(input * other)
+    return api.sum(input * other)
 
 
 inner = dot
@@ -89,7 +89,7 @@ def outer(input, vec2):
         >>> hg.outer(hg.tensor([1.0, 2.0]), hg.tensor([3.0, 4.0])).tolist()
         [[3.0, 4.0], [6.0, 8.0]]
     """
-    return F.unsqueeze(input, 1) * F.unsqueeze(vec2, 0)
+    return api.unsqueeze(input, 1) * api.unsqueeze(vec2, 0)
 
 
 ger = outer
@@ -99,7 +99,7 @@ def _scaled(input, product, beta, alpha):
     if alpha != 1:
         product = product * alpha
     if beta == 0:
-        return product + F.mul(input, 0)  # PyTorch ignores input (even NaN) when beta is 0
+        return product + api.mul(input, 0)  # PyTorch ignores input (even NaN) when beta is 0
     return (input if beta == 1 else input * beta) + product
 
 
@@ -121,7 +121,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
-    return _scaled(input, F.sum(bmm(batch1, batch2), 0), beta, alpha)
+    return _scaled(input, api.sum(bmm(batch1, batch2), 0), beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -152,9 +152,9 @@ def tensordot(a, b, dims=2):
     free_a = [d for d in range(len(a.shape)) if d not in axes_a]
     free_b = [d for d in range(len(b.shape)) if d not in axes_b]
     size = int(np.prod([a.shape[d] for d in axes_a], dtype=np.int64))
-    left = F.reshape(F.permute(a, free_a + axes_a), -1, size)
-    right = F.reshape(F.permute(b, axes_b + free_b), size, -1)
-    return F.reshape(F.matmul(left, right), tuple(a.shape[d] for d in free_a)
+    left = api.reshape(api.permute(a, free_a + axes_a), -1, size)
+    right = api.reshape(api.permute(b, axes_b + free_b), size, -1)
+    return api.reshape(api.matmul(left, right), tuple(a.shape[d] for d in free_a)
                      + tuple(b.shape[d] for d in free_b))
 
 
@@ -198,7 +198,7 @@ def _sum_out(operand, term: str, keep: set) -> tuple:
     """Sum over the letters of ``term`` that are not in ``keep``."""
     axes = [i for i, letter in enumerate(term) if letter not in keep]
     if axes:
-        operand = F.sum(operand, tuple(axes))
+        operand = api.sum(operand, tuple(axes))
         term = "".join(letter for letter in term if letter in keep)
     return operand, term
 
@@ -213,17 +213,17 @@ def _contract(a, term_a: str, b, term_b: str, keep: set) -> tuple:
     right = [c for c in term_b if c not in term_a]
     sizes = dict(zip(term_a, a.shape))
     sizes.update(zip(term_b, b.shape))
-    a = F.permute(a, [term_a.index(c) for c in batch + left + contracted])
-    b = F.permute(b, [term_b.index(c) for c in batch + contracted + right])
+    a = api.permute(a, [term_a.index(c) for c in batch + left + contracted])
+    b = api.permute(b, [term_b.index(c) for c in batch + contracted + right])
 
     def total(letters):
         return int(np.prod([sizes[c] for c in letters], dtype=np.int64))
 
     batch_shape = tuple(sizes[c] for c in batch)
-    a = F.reshape(a, batch_shape + (total(left), total(contracted)))
-    b = F.reshape(b, batch_shape + (total(contracted), total(right)))
-    product = F.matmul(a, b)
-    result = F.reshape(product, batch_shape + tuple(sizes[c] for c in left + right))
+    a = api.reshape(a, batch_shape + (total(left), total(contracted)))
+    b = api.reshape(b, batch_shape + (total(contracted), total(right)))
+    product = api.matmul(a, b)
+    result = api.reshape(product, batch_shape + tuple(sizes[c] for c in left + right))
     return result, "".join(batch + left + right)
 
 
@@ -247,7 +247,7 @@ def einsum(equation: str, *operands):
         current, term = _contract(current, term, operands[position], terms[position], later)
     current, term = _sum_out(current, term, set(output))
     if term != output:
-        current = F.permute(current, [term.index(c) for c in output])
+        current = api.permute(current, [term.index(c) for c in output])
     return current
 
 
@@ -261,23 +261,23 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         (5.0, 7.0)
     """
     if dtype is not None:
-        input = F.to(input, dtype)
+        input = api.to(input, dtype)
     if isinstance(dim, int):
         dim = (dim,)
     if p == "fro" or p == 2 or p is None:
-        return F.sqrt(F.sum(input * input, dim, keepdim))
+        return api.sqrt(api.sum(input * input, dim, keepdim))
     if p == "nuc" or isinstance(p, str):
         raise NotImplementedError(f"norm: p={p!r} is not supported")
-    magnitude = F.abs(input)
+    magnitude = api.abs(input)
     if p == math.inf:
-        return F.amax(magnitude, dim, keepdim)
+        return api.amax(magnitude, dim, keepdim)
     if p == -math.inf:
-        return F.amin(magnitude, dim, keepdim)
+        return api.amin(magnitude, dim, keepdim)
     if p == 0:
-        return F.sum(F.to(input != 0, input.dtype), dim, keepdim)
+        return api.sum(api.to(input != 0, input.dtype), dim, keepdim)
     if p == 1:
-        return F.sum(magnitude, dim, keepdim)
-    return F.sum(magnitude ** p, dim, keepdim) ** (1.0 / p)
+        return api.sum(magnitude, dim, keepdim)
+    return api.sum(magnitude ** p, dim, keepdim) ** (1.0 / p)
 
 
 def dist(input, other, p: float = 2):
@@ -299,12 +299,12 @@ def cdist(x1, x2, p: float = 2.0, compute_mode=None):
         >>> hg.cdist(hg.tensor([[0.0, 0.0]]), hg.tensor([[3.0, 4.0], [0.0, 1.0]])).tolist()
         [[5.0, 1.0]]
     """
-    differences = F.unsqueeze(x1, -2) - F.unsqueeze(x2, -3)
+    differences = api.unsqueeze(x1, -2) - api.unsqueeze(x2, -3)
     if p == 2:
         # The gradient of sqrt at 0 is infinite; PyTorch's is 0 there (equal rows).
-        squared = F.sum(differences * differences, -1)
+        squared = api.sum(differences * differences, -1)
         zero = squared == 0
-        return F.where(zero, 0.0, F.sqrt(F.where(zero, 1.0, squared)))
+        return api.where(zero, 0.0, api.sqrt(api.where(zero, 1.0, squared)))
     return norm(differences, p, -1)
 
 
@@ -320,7 +320,7 @@ def diag(input, diagonal: int = 0):
         size = input.shape[0] + builtins_abs(diagonal)
         rows = np.arange(input.shape[0]) + builtins_max(-diagonal, 0)
         cols = np.arange(input.shape[0]) + builtins_max(diagonal, 0)
-        return F.index_put_add((size, size), (rows, cols), input)
+        return api.index_put_add((size, size), (rows, cols), input)
     if len(input.shape) != 2:
         raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got shape "
                            f"{list(input.shape)}")
@@ -346,12 +346,12 @@ def diagonal_of(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
     ndim = len(input.shape)
     dim1, dim2 = dim1 % ndim, dim2 % ndim
     others = [d for d in range(ndim) if d not in (dim1, dim2)]
-    moved = F.permute(input, others + [dim1, dim2])
+    moved = api.permute(input, others + [dim1, dim2])
     rows, cols = moved.shape[-2], moved.shape[-1]
     start_row, start_col = builtins_max(-offset, 0), builtins_max(offset, 0)
     length = builtins_max(min(rows - start_row, cols - start_col), 0)
     index = (Ellipsis, np.arange(length) + start_row, np.arange(length) + start_col)
-    return F.getitem(moved, index)
+    return api.getitem(moved, index)
 
 
 diagonal = diagonal_of
@@ -366,7 +366,7 @@ def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1):
     rows = np.arange(length) + builtins_max(-offset, 0)
     cols = np.arange(length) + builtins_max(offset, 0)
     shape = tuple(input.shape[:-1]) + (size, size)
-    return F.index_put_add(shape, (Ellipsis, rows, cols), input)
+    return api.index_put_add(shape, (Ellipsis, rows, cols), input)
 
 
 def trace(input):
@@ -378,7 +378,7 @@ def trace(input):
         5.0
     """
     _check_dims("trace", input, 2, "input")
-    return F.sum(diagonal_of(input))
+    return api.sum(diagonal_of(input))
 
 
 def cross(input, other, dim: int | None = None):
@@ -396,11 +396,11 @@ def cross(input, other, dim: int | None = None):
     axis = dim % len(input.shape)
 
     def part(tensor, position):
-        return F.getitem(tensor, tuple([slice(None)] * axis + [slice(position, position + 1)]))
+        return api.getitem(tensor, tuple([slice(None)] * axis + [slice(position, position + 1)]))
 
     a0, a1, a2 = (part(input, i) for i in range(3))
     b0, b1, b2 = (part(other, i) for i in range(3))
-    return F.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
+    return api.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis)
 
 
 def meshgrid(*tensors, indexing: str | None = None):
@@ -431,7 +431,7 @@ def meshgrid(*tensors, indexing: str | None = None):
     for position, tensor in enumerate(ordered):
         view = [1] * len(ordered)
         view[position] = tensor.shape[0]
-        grids.append(F.broadcast_to(F.reshape(tensor, tuple(view)), shape))
+        grids.append(api.broadcast_to(api.reshape(tensor, tuple(view)), shape))
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
@@ -446,7 +446,7 @@ def broadcast_tensors(*tensors):
         [(2, 3), (2, 3)]
     """
     shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
-    return tuple(t if tuple(t.shape) == shape else F.broadcast_to(t, shape) for t in tensors)
+    return tuple(t if tuple(t.shape) == shape else api.broadcast_to(t, shape) for t in tensors)
 
 
 def broadcast_shapes(*shapes):
@@ -463,7 +463,7 @@ def block_diag(*tensors):
     cols = sum(t.shape[1] for t in tensors)
     result, row, col = None, 0, 0
     for tensor in tensors:
-        placed = F.pad(tensor, (col, cols - col - tensor.shape[1], row,
+        placed = api.pad(tensor, (col, cols - col - tensor.shape[1], row,
                                 rows - row - tensor.shape[0]))
         result = placed if result is None else result + placed
         row, col = row + tensor.shape[0], col + tensor.shape[1]

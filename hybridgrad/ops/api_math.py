@@ -15,12 +15,12 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import apply
 
 
 def _axis(dim, ndim: int) -> int:
-    return F._axis(dim, ndim)
+    return api._axis(dim, ndim)
 
 
 # Rounding (zero gradient, as PyTorch).
@@ -126,11 +126,11 @@ def atan2(input, other):
         [0.7854, 2.3562, -2.3562, 3.1416]
     """
     y, x = input, other
-    safe_x = F.where(x == 0, 1.0, x)  # keeps the unused branches (and their gradients) finite
+    safe_x = api.where(x == 0, 1.0, x)  # keeps the unused branches (and their gradients) finite
     base = atan(y / safe_x)
-    upper = F.where(y >= 0, base + math.pi, base - math.pi)
-    vertical = F.where(y > 0, math.pi / 2, F.where(y < 0, -math.pi / 2, 0.0))
-    return F.where(x > 0, base, F.where(x < 0, upper, vertical))
+    upper = api.where(y >= 0, base + math.pi, base - math.pi)
+    vertical = api.where(y > 0, math.pi / 2, api.where(y < 0, -math.pi / 2, 0.0))
+    return api.where(x > 0, base, api.where(x < 0, upper, vertical))
 
 
 arctan2 = atan2
@@ -145,7 +145,7 @@ def log1p(input):
         >>> hg.log1p(hg.tensor([1e-10], dtype=hg.float64)).item() == float(np.log1p(1e-10))
         True
     """
-    return _accurate(input, F.log(input + 1), np.log1p)
+    return _accurate(input, api.log(input + 1), np.log1p)
 
 
 def expm1(input):
@@ -156,7 +156,7 @@ def expm1(input):
         >>> hg.expm1(hg.tensor([1e-10], dtype=hg.float64)).item() == float(np.expm1(1e-10))
         True
     """
-    return _accurate(input, F.exp(input) - 1, np.expm1)
+    return _accurate(input, api.exp(input) - 1, np.expm1)
 
 
 def _accurate(input, composed, exact):
@@ -173,22 +173,22 @@ def _accurate(input, composed, exact):
 
 def log2(input):
     """Base-2 logarithm. Example: ``hg.log2(hg.tensor([8.0])).tolist() == [3.0]``."""
-    return F.log(input) / math.log(2.0)
+    return api.log(input) / math.log(2.0)
 
 
 def log10(input):
     """Base-10 logarithm. Example: ``hg.log10(hg.tensor([100.0])).tolist() == [2.0]``."""
-    return F.log(input) / math.log(10.0)
+    return api.log(input) / math.log(10.0)
 
 
 def exp2(input):
     """``2 ** x``. Example: ``hg.exp2(hg.tensor([3.0])).tolist() == [8.0]``."""
-    return F.exp(input * math.log(2.0))
+    return api.exp(input * math.log(2.0))
 
 
 def rsqrt(input):
     """``1 / sqrt(x)``. Example: ``hg.rsqrt(hg.tensor([4.0])).tolist() == [0.5]``."""
-    return 1.0 / F.sqrt(input)
+    return 1.0 / api.sqrt(input)
 
 
 def reciprocal(input):
@@ -202,12 +202,12 @@ def square(input):
 
 
 # The primitive (one overflow-free kernel, exported to ONNX as Max + Softplus).
-logaddexp = F.logaddexp
+logaddexp = api.logaddexp
 
 
 def sgn(input):
     """The sign (PyTorch's ``sgn``, equal to ``sign`` for real tensors)."""
-    return F.sign(input)
+    return api.sign(input)
 
 
 def nan_to_num(input, nan: float = 0.0, posinf: float | None = None,
@@ -222,9 +222,9 @@ def nan_to_num(input, nan: float = 0.0, posinf: float | None = None,
     info = np.finfo(input.dtype)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
-    result = F.where(F.isnan(input), nan, input)
-    result = F.where(isposinf(input), float(posinf), result)
-    return F.where(isneginf(input), float(neginf), result)
+    result = api.where(api.isnan(input), nan, input)
+    result = api.where(isposinf(input), float(posinf), result)
+    return api.where(isneginf(input), float(neginf), result)
 
 
 # Division, remainders.
@@ -238,7 +238,7 @@ def div(input, other, *, rounding_mode: str | None = None):
         [-4, 3]
     """
     if rounding_mode is None:
-        return F.div(input, other)
+        return api.div(input, other)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
@@ -250,17 +250,17 @@ def div(input, other, *, rounding_mode: str | None = None):
             return quotient
         # Floor differs from truncation where the remainder is non-zero and of the other sign.
         remainder = input - quotient * other
-        adjust = F.logical_and(remainder != 0, (remainder < 0) != (other < 0))
-        return quotient - F.to(adjust, quotient.dtype)
-    quotient = F.div(input, other)
+        adjust = api.logical_and(remainder != 0, (remainder < 0) != (other < 0))
+        return quotient - api.to(adjust, quotient.dtype)
+    quotient = api.div(input, other)
     return floor(quotient) if rounding_mode == "floor" else trunc(quotient)
 
 
 divide = div
-true_divide = F.div
-multiply = F.mul
-subtract = F.sub
-negative = F.neg
+true_divide = api.div
+multiply = api.mul
+subtract = api.sub
+negative = api.neg
 
 
 def floor_divide(input, other):
@@ -298,18 +298,18 @@ def isinf(input):
 
 def isposinf(input):
     """Elementwise +infinity test."""
-    return F.logical_and(isinf(input), input > 0)
+    return api.logical_and(isinf(input), input > 0)
 
 
 def isneginf(input):
     """Elementwise -infinity test."""
-    return F.logical_and(isinf(input), input < 0)
+    return api.logical_and(isinf(input), input < 0)
 
 
 def isreal(input):
     """True everywhere (hybridgrad tensors are real)."""
-    return input == input if input.dtype.kind != "f" else F.logical_or(input == input,
-                                                                       F.isnan(input))
+    return input == input if input.dtype.kind != "f" else api.logical_or(input == input,
+                                                                       api.isnan(input))
 
 
 def logical_xor(input, other):
@@ -365,12 +365,12 @@ def bitwise_right_shift(input, other):
 # Clamping, interpolation.
 def clamp_min(input, min):  # noqa: A002 - PyTorch's names
     """``max(input, min)``. Example: ``hg.clamp_min(hg.tensor([-1.0]), 0).tolist() == [0.0]``."""
-    return F.clamp(input, min, None)
+    return api.clamp(input, min, None)
 
 
 def clamp_max(input, max):  # noqa: A002
     """``min(input, max)``. Example: ``hg.clamp_max(hg.tensor([3.0]), 1).tolist() == [1.0]``."""
-    return F.clamp(input, None, max)
+    return api.clamp(input, None, max)
 
 
 def lerp(input, end, weight):
@@ -404,9 +404,9 @@ def cumsum(input, dim: int, *, dtype=None):
         [[1, 2], [4, 6]]
     """
     if dtype is not None:
-        input = F.to(input, dtype)
+        input = api.to(input, dtype)
     elif input.dtype.kind in "bu" or (input.dtype.kind == "i" and input.dtype != np.int64):
-        input = F.to(input, np.int64)  # PyTorch accumulates integers in int64
+        input = api.to(input, np.int64)  # PyTorch accumulates integers in int64
     return apply("cumsum", input, axis=_axis(dim, len(input.shape)), exclusive=False,
                  reverse=False)
 
@@ -420,18 +420,18 @@ def cumprod(input, dim: int, *, dtype=None):
         [1.0, 2.0, 6.0, 0.0, 0.0]
     """
     if dtype is not None:
-        input = F.to(input, dtype)
+        input = api.to(input, dtype)
     axis = _axis(dim, len(input.shape))
     length = input.shape[axis]
     if length == 0:
         return input
     prefix = [slice(None)] * axis
-    running = F.getitem(input, tuple(prefix + [slice(0, 1)]))
+    running = api.getitem(input, tuple(prefix + [slice(0, 1)]))
     pieces = [running]
     for position in range(1, length):
-        running = running * F.getitem(input, tuple(prefix + [slice(position, position + 1)]))
+        running = running * api.getitem(input, tuple(prefix + [slice(position, position + 1)]))
         pieces.append(running)
-    return F.cat(pieces, axis)
+    return api.cat(pieces, axis)
 
 
 def cummax(input, dim: int):
@@ -449,7 +449,7 @@ def cummax(input, dim: int):
         [-1 if i == axis else 1 for i in range(array.ndim)])
     hits = np.where(array == values, positions, -1)
     indices = np.maximum.accumulate(hits, axis=axis).astype(np.int64)
-    return F.ReductionResult(F.gather(input, dim, type(input)._wrap(indices)),
+    return api.ReductionResult(api.gather(input, dim, type(input)._wrap(indices)),
                              type(input)._wrap(indices))
 
 
@@ -464,8 +464,8 @@ def diff(input, n: int = 1, dim: int = -1):
     axis = _axis(dim, len(input.shape))
     prefix = [slice(None)] * axis
     for _ in range(n):
-        input = (F.getitem(input, tuple(prefix + [slice(1, None)]))
-                 - F.getitem(input, tuple(prefix + [slice(None, -1)])))
+        input = (api.getitem(input, tuple(prefix + [slice(1, None)]))
+                 - api.getitem(input, tuple(prefix + [slice(None, -1)])))
     return input
 
 

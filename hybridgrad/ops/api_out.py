@@ -14,7 +14,7 @@ Example:
 # ruff: noqa: A001, A002 - PyTorch's argument names
 from __future__ import annotations
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops import api_math as M
 
 
@@ -36,12 +36,12 @@ def _out(result, out):
 
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other``. Example: ``hg.add(x, y, alpha=2)``."""
-    return _out(F.add(input, other if alpha == 1 else other * alpha), out)
+    return _out(api.add(input, other if alpha == 1 else other * alpha), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``. Example: ``hg.sub(x, y, alpha=2)``."""
-    return _out(F.sub(input, other if alpha == 1 else other * alpha), out)
+    return _out(api.sub(input, other if alpha == 1 else other * alpha), out)
 
 
 subtract = sub
@@ -49,7 +49,7 @@ subtract = sub
 
 def mul(input, other, *, out=None):
     """``input * other``. Example: ``hg.mul(x, 2)``."""
-    return _out(F.mul(input, other), out)
+    return _out(api.mul(input, other), out)
 
 
 multiply = mul
@@ -65,42 +65,42 @@ divide = div
 
 def matmul(input, other, *, out=None):
     """Matrix product. Example: ``hg.matmul(a, b, out=c)``."""
-    return _out(F.matmul(input, other), out)
+    return _out(api.matmul(input, other), out)
 
 
 def cat(tensors, dim: int = 0, *, out=None, axis=None):
     """Concatenate along ``dim``. Example: ``hg.cat([a, b], 1)``."""
-    return _out(F.cat(tensors, dim, axis=axis), out)
+    return _out(api.cat(tensors, dim, axis=axis), out)
 
 
 def stack(tensors, dim: int = 0, *, out=None, axis=None):
     """Stack along a new ``dim``. Example: ``hg.stack([a, b])``."""
-    return _out(F.stack(tensors, dim, axis=axis), out)
+    return _out(api.stack(tensors, dim, axis=axis), out)
 
 
 def exp(input, *, out=None):
     """Elementwise exp."""
-    return _out(F.exp(input), out)
+    return _out(api.exp(input), out)
 
 
 def log(input, *, out=None):
     """Elementwise natural log."""
-    return _out(F.log(input), out)
+    return _out(api.log(input), out)
 
 
 def sqrt(input, *, out=None):
     """Elementwise square root."""
-    return _out(F.sqrt(input), out)
+    return _out(api.sqrt(input), out)
 
 
 def abs(input, *, out=None):
     """Elementwise absolute value."""
-    return _out(F.abs(input), out)
+    return _out(api.abs(input), out)
 
 
 def clamp(input, min=None, max=None, *, out=None):
     """Clamp into [min, max]."""
-    return _out(F.clamp(input, min, max), out)
+    return _out(api.clamp(input, min, max), out)
 
 
 clip = clamp
@@ -108,17 +108,17 @@ clip = clamp
 
 def pow(input, exponent, *, out=None):
     """``input ** exponent``."""
-    return _out(F.pow(input, exponent), out)
+    return _out(api.pow(input, exponent), out)
 
 
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None, out=None, **kwargs):
     """Sum over ``dim``."""
-    return _out(F.sum(input, dim, keepdim, dtype=dtype, **kwargs), out)
+    return _out(api.sum(input, dim, keepdim, dtype=dtype, **kwargs), out)
 
 
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None, out=None, **kwargs):
     """Mean over ``dim``."""
-    return _out(F.mean(input, dim, keepdim, dtype=dtype, **kwargs), out)
+    return _out(api.mean(input, dim, keepdim, dtype=dtype, **kwargs), out)
 
 
 __all__ = ["abs", "add", "cat", "clamp", "clip", "div", "divide", "exp", "log", "matmul",

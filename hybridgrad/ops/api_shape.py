@@ -16,9 +16,8 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api, values
 from hybridgrad.ops import api_math as M
-from hybridgrad.ops import values
 
 
 def _along(axis: int, ndim: int, item) -> tuple:
@@ -38,7 +37,7 @@ def atleast_1d(*tensors):
         >>> hg.atleast_1d(hg.tensor(3.0)).shape
         (1,)
     """
-    results = [t if len(t.shape) >= 1 else F.reshape(t, (1,)) for t in _list(tensors)]
+    results = [t if len(t.shape) >= 1 else api.reshape(t, (1,)) for t in _list(tensors)]
     return results[0] if len(results) == 1 else tuple(results)
 
 
@@ -50,7 +49,7 @@ def atleast_2d(*tensors):
         >>> hg.atleast_2d(hg.ones(3)).shape
         (1, 3)
     """
-    results = [t if len(t.shape) >= 2 else F.reshape(t, (1, -1)) for t in _list(tensors)]
+    results = [t if len(t.shape) >= 2 else api.reshape(t, (1, -1)) for t in _list(tensors)]
     return results[0] if len(results) == 1 else tuple(results)
 
 
@@ -59,11 +58,11 @@ def atleast_3d(*tensors):
     results = []
     for t in _list(tensors):
         if len(t.shape) == 0:
-            t = F.reshape(t, (1, 1, 1))
+            t = api.reshape(t, (1, 1, 1))
         elif len(t.shape) == 1:
-            t = F.reshape(t, (1, -1, 1))
+            t = api.reshape(t, (1, -1, 1))
         elif len(t.shape) == 2:
-            t = F.unsqueeze(t, -1)
+            t = api.unsqueeze(t, -1)
         results.append(t)
     return results[0] if len(results) == 1 else tuple(results)
 
@@ -77,7 +76,7 @@ def hstack(tensors):
         (2, 3)
     """
     tensors = list(tensors)
-    return F.cat(tensors, 0 if len(tensors[0].shape) == 1 else 1)
+    return api.cat(tensors, 0 if len(tensors[0].shape) == 1 else 1)
 
 
 def vstack(tensors):
@@ -88,7 +87,7 @@ def vstack(tensors):
         >>> hg.vstack([hg.ones(2), hg.zeros(2)]).tolist()
         [[1.0, 1.0], [0.0, 0.0]]
     """
-    return F.cat([atleast_2d(t) for t in tensors], 0)
+    return api.cat([atleast_2d(t) for t in tensors], 0)
 
 
 row_stack = vstack
@@ -96,7 +95,7 @@ row_stack = vstack
 
 def dstack(tensors):
     """Concatenate along dimension 2 (after :func:`atleast_3d`)."""
-    return F.cat([atleast_3d(t) for t in tensors], 2)
+    return api.cat([atleast_3d(t) for t in tensors], 2)
 
 
 def column_stack(tensors):
@@ -107,12 +106,12 @@ def column_stack(tensors):
         >>> hg.column_stack([hg.tensor([1, 2]), hg.tensor([3, 4])]).tolist()
         [[1, 3], [2, 4]]
     """
-    return F.cat([F.reshape(t, (-1, 1)) if len(t.shape) <= 1 else t for t in tensors], 1)
+    return api.cat([api.reshape(t, (-1, 1)) if len(t.shape) <= 1 else t for t in tensors], 1)
 
 
 def concat(tensors, dim: int = 0):
     """PyTorch's alias of ``cat``."""
-    return F.cat(list(tensors), dim)
+    return api.cat(list(tensors), dim)
 
 
 concatenate = concat
@@ -126,7 +125,7 @@ def tensor_split(input, indices_or_sections, dim: int = 0):
         >>> [t.tolist() for t in hg.tensor_split(hg.arange(5), 3)]
         [[0, 1], [2, 3], [4]]
     """
-    axis = F._axis(dim, len(input.shape))
+    axis = api._axis(dim, len(input.shape))
     length = input.shape[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         sections = int(indices_or_sections)
@@ -137,7 +136,7 @@ def tensor_split(input, indices_or_sections, dim: int = 0):
         positions = [int(i) for i in getattr(indices_or_sections, "tolist",
                                              lambda: indices_or_sections)()]
         bounds = [0] + [min(max(p, 0), length) for p in positions] + [length]
-    return tuple(F.getitem(input, _along(axis, len(input.shape), slice(int(start), int(end))))
+    return tuple(api.getitem(input, _along(axis, len(input.shape), slice(int(start), int(end))))
                  for start, end in zip(bounds[:-1], bounds[1:]))
 
 
@@ -158,7 +157,7 @@ def dsplit(input, indices_or_sections):
 
 def split_with_sizes(input, split_sizes, dim: int = 0):
     """``split`` with a list of sizes."""
-    return F.split(input, list(split_sizes), dim)
+    return api.split(input, list(split_sizes), dim)
 
 
 def select(input, dim: int, index: int):
@@ -169,13 +168,13 @@ def select(input, dim: int, index: int):
         >>> hg.select(hg.tensor([[1, 2], [3, 4]]), 1, 0).tolist()
         [1, 3]
     """
-    axis = F._axis(dim, len(input.shape))
-    return F.getitem(input, _along(axis, len(input.shape), int(index)))
+    axis = api._axis(dim, len(input.shape))
+    return api.getitem(input, _along(axis, len(input.shape), int(index)))
 
 
 def ravel(input):
     """Flattened to one dimension."""
-    return F.reshape(input, (-1,))
+    return api.reshape(input, (-1,))
 
 
 def rot90(input, k: int = 1, dims=(0, 1)):
@@ -192,11 +191,11 @@ def rot90(input, k: int = 1, dims=(0, 1)):
     first, second = (d % len(input.shape) for d in dims)
     k %= 4
     if k == 1:
-        return F.transpose(flip(input, [second]), first, second)
+        return api.transpose(flip(input, [second]), first, second)
     if k == 2:
         return flip(input, [first, second])
     if k == 3:
-        return flip(F.transpose(input, first, second), [second])
+        return flip(api.transpose(input, first, second), [second])
     return input
 
 
@@ -209,17 +208,17 @@ def unfold(input, dimension: int, size: int, step: int):
         >>> hg.arange(5).unfold(0, 2, 2).tolist()
         [[0, 1], [2, 3]]
     """
-    axis = F._axis(dimension, len(input.shape))
+    axis = api._axis(dimension, len(input.shape))
     count = (input.shape[axis] - size) // step + 1
     if count < 0 or size <= 0 or step <= 0:
         raise RuntimeError(f"unfold: size {size} and step {step} do not fit dimension "
                            f"{dimension} of shape {list(input.shape)}")
     positions = (np.arange(count)[:, None] * step + np.arange(size)[None, :])
-    windows = F.getitem(input, _along(axis, len(input.shape), positions))
+    windows = api.getitem(input, _along(axis, len(input.shape), positions))
     # The window axis was inserted after `axis` (as count, size): move size to the end.
     order = list(range(len(windows.shape)))
     order.append(order.pop(axis + 1))
-    return F.permute(windows, tuple(order))
+    return api.permute(windows, tuple(order))
 
 
 def kron(input, other):
@@ -231,11 +230,11 @@ def kron(input, other):
         [[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]
     """
     ndim = max(len(input.shape), len(other.shape))
-    a = F.reshape(input, (1,) * (ndim - len(input.shape)) + tuple(input.shape))
-    b = F.reshape(other, (1,) * (ndim - len(other.shape)) + tuple(other.shape))
-    a_expanded = F.reshape(a, sum(((s, 1) for s in a.shape), ()))
-    b_expanded = F.reshape(b, sum(((1, s) for s in b.shape), ()))
-    return F.reshape(a_expanded * b_expanded,
+    a = api.reshape(input, (1,) * (ndim - len(input.shape)) + tuple(input.shape))
+    b = api.reshape(other, (1,) * (ndim - len(other.shape)) + tuple(other.shape))
+    a_expanded = api.reshape(a, sum(((s, 1) for s in a.shape), ()))
+    b_expanded = api.reshape(b, sum(((1, s) for s in b.shape), ()))
+    return api.reshape(a_expanded * b_expanded,
                      tuple(x * y for x, y in zip(a.shape, b.shape)))
 
 
@@ -252,7 +251,7 @@ def cartesian_prod(*tensors):
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
-    return F.stack([F.reshape(g, (-1,)) for g in grids], 1)
+    return api.stack([api.reshape(g, (-1,)) for g in grids], 1)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
@@ -308,14 +307,14 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
         >>> [t.item() for t in hg.std_mean(hg.tensor([1.0, 3.0]))]
         [1.4142135381698608, 2.0]
     """
-    return (F.std(input, dim, unbiased, keepdim, correction=correction),
-            F.mean(input, dim, keepdim))
+    return (api.std(input, dim, unbiased, keepdim, correction=correction),
+            api.mean(input, dim, keepdim))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """``(var, mean)`` over ``dim``."""
-    return (F.var(input, dim, unbiased, keepdim, correction=correction),
-            F.mean(input, dim, keepdim))
+    return (api.var(input, dim, unbiased, keepdim, correction=correction),
+            api.mean(input, dim, keepdim))
 
 
 def aminmax(input, *, dim=None, keepdim: bool = False):
@@ -329,7 +328,7 @@ def aminmax(input, *, dim=None, keepdim: bool = False):
     from collections import namedtuple
 
     result = namedtuple("aminmax", ["min", "max"])
-    return result(F.amin(input, dim, keepdim), F.amax(input, dim, keepdim))
+    return result(api.amin(input, dim, keepdim), api.amax(input, dim, keepdim))
 
 
 def cummin(input, dim: int):
@@ -341,7 +340,7 @@ def cummin(input, dim: int):
         [3.0, 1.0, 1.0]
     """
     result = M.cummax(-input, dim)
-    return F.ReductionResult(-result.values, result.indices)
+    return api.ReductionResult(-result.values, result.indices)
 
 
 def logcumsumexp(input, dim: int):
@@ -352,15 +351,15 @@ def logcumsumexp(input, dim: int):
         >>> [round(v, 4) for v in hg.logcumsumexp(hg.tensor([0.0, 0.0]), 0).tolist()]
         [0.0, 0.6931]
     """
-    top = F.amax(input, dim, keepdim=True)
+    top = api.amax(input, dim, keepdim=True)
     top = top.detach() if hasattr(top, "detach") else top
-    return F.log(M.cumsum(F.exp(input - top), dim)) + top
+    return api.log(M.cumsum(api.exp(input - top), dim)) + top
 
 
 # More elementwise math.
 def hypot(input, other):
     """``sqrt(a^2 + b^2)``. Example: ``hg.hypot(hg.tensor([3.0]), hg.tensor([4.0])) -> [5.]``."""
-    return F.sqrt(input * input + other * other)
+    return api.sqrt(input * input + other * other)
 
 
 def xlogy(input, other):
@@ -372,8 +371,8 @@ def xlogy(input, other):
         [0.0, 0.0]
     """
     zero = input == 0
-    safe = F.where(zero, 1.0, other)
-    return F.where(zero, 0.0, input * F.log(safe))
+    safe = api.where(zero, 1.0, other)
+    return api.where(zero, 0.0, input * api.log(safe))
 
 
 def logit(input, eps: float | None = None):
@@ -385,8 +384,8 @@ def logit(input, eps: float | None = None):
         [0.0]
     """
     if eps is not None:
-        input = F.clamp(input, eps, 1 - eps)
-    return F.log(input / (1 - input))
+        input = api.clamp(input, eps, 1 - eps)
+    return api.log(input / (1 - input))
 
 
 def deg2rad(input):
@@ -409,8 +408,8 @@ def sinc(input):
     """
     scaled = input * math.pi
     zero = input == 0
-    safe = F.where(zero, 1.0, scaled)
-    return F.where(zero, 1.0, F.sin(safe) / safe)
+    safe = api.where(zero, 1.0, scaled)
+    return api.where(zero, 1.0, api.sin(safe) / safe)
 
 
 def heaviside(input, values):
@@ -421,7 +420,7 @@ def heaviside(input, values):
         >>> hg.heaviside(hg.tensor([-1.0, 0.0, 2.0]), hg.tensor(0.5)).tolist()
         [0.0, 0.5, 1.0]
     """
-    return F.where(input == 0, values, F.to(input > 0, input.dtype))
+    return api.where(input == 0, values, api.to(input > 0, input.dtype))
 
 
 def signbit(input):
@@ -432,27 +431,27 @@ def signbit(input):
 def copysign(input, other):
     """``|input|`` with the sign of ``other``."""
     sign_array = np.where(np.signbit(np.asarray(getattr(other, "_array", other))), -1.0, 1.0)
-    return F.abs(input) * values.wrap(sign_array.astype(
+    return api.abs(input) * values.wrap(sign_array.astype(
         input.dtype if input.dtype.kind == "f" else np.float32))
 
 
 def fmax(input, other):
     """Elementwise maximum ignoring NaN (the other value wins)."""
-    return F.where(F.isnan(input), other, F.where(F.isnan(other), input,
-                                                  F.maximum(input, other)))
+    return api.where(api.isnan(input), other, api.where(api.isnan(other), input,
+                                                  api.maximum(input, other)))
 
 
 def fmin(input, other):
     """Elementwise minimum ignoring NaN."""
-    return F.where(F.isnan(input), other, F.where(F.isnan(other), input,
-                                                  F.minimum(input, other)))
+    return api.where(api.isnan(input), other, api.where(api.isnan(other), input,
+                                                  api.minimum(input, other)))
 
 
 def float_power(input, exponent):
     """``input ** exponent`` computed in float64."""
-    cast = F.to(input, np.float64) if hasattr(input, "dtype") else input
-    power = F.to(exponent, np.float64) if hasattr(exponent, "dtype") else exponent
-    return F.pow(cast, power)
+    cast = api.to(input, np.float64) if hasattr(input, "dtype") else input
+    power = api.to(exponent, np.float64) if hasattr(exponent, "dtype") else exponent
+    return api.pow(cast, power)
 
 
 def logaddexp2(input, other):
@@ -462,7 +461,7 @@ def logaddexp2(input, other):
 
 def erfc(input):
     """``1 - erf(x)``."""
-    return 1 - F.erf(input)
+    return 1 - api.erf(input)
 
 
 def positive(input):
@@ -483,17 +482,17 @@ def trapezoid(y, x=None, *, dx: float | None = None, dim: int = -1):
         >>> hg.trapezoid(hg.tensor([1.0, 2.0, 3.0])).item()
         4.0
     """
-    axis = F._axis(dim, len(y.shape))
-    left = F.getitem(y, _along(axis, len(y.shape), slice(None, -1)))
-    right = F.getitem(y, _along(axis, len(y.shape), slice(1, None)))
+    axis = api._axis(dim, len(y.shape))
+    left = api.getitem(y, _along(axis, len(y.shape), slice(None, -1)))
+    right = api.getitem(y, _along(axis, len(y.shape), slice(1, None)))
     if x is not None:
         widths = M.diff(x, dim=-1 if len(x.shape) == 1 else dim)
         if len(x.shape) == 1 and len(y.shape) > 1:
             shape = [1] * len(y.shape)
             shape[axis] = -1
-            widths = F.reshape(widths, tuple(shape))
-        return F.sum((left + right) * widths, axis) / 2
-    return F.sum(left + right, axis) * ((1.0 if dx is None else dx) / 2)
+            widths = api.reshape(widths, tuple(shape))
+        return api.sum((left + right) * widths, axis) / 2
+    return api.sum(left + right, axis) * ((1.0 if dx is None else dx) / 2)
 
 
 trapz = trapezoid

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops import api_index as I  # noqa: N812 - short module aliases, read as namespaces
 from hybridgrad.ops import api_linalg as L  # noqa: N812
 from hybridgrad.ops import api_math as M  # noqa: N812
@@ -106,7 +106,7 @@ class ComposedMethodsMixin:
         return M.sgn(self)
 
     def erf(self):
-        return F.erf(self)
+        return api.erf(self)
 
     def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None):
         return M.nan_to_num(self, nan, posinf, neginf)
@@ -124,15 +124,15 @@ class ComposedMethodsMixin:
         return M.addcdiv(self, tensor1, tensor2, value=value)
 
     def add(self, other, *, alpha=1):
-        return F.add(self, other if alpha == 1 else other * alpha)
+        return api.add(self, other if alpha == 1 else other * alpha)
 
     def sub(self, other, *, alpha=1):
-        return F.sub(self, other if alpha == 1 else other * alpha)
+        return api.sub(self, other if alpha == 1 else other * alpha)
 
     subtract = sub
 
     def mul(self, other):
-        return F.mul(self, other)
+        return api.mul(self, other)
 
     multiply = mul
 
@@ -142,7 +142,7 @@ class ComposedMethodsMixin:
     divide = div
 
     def true_divide(self, other):
-        return F.div(self, other)
+        return api.div(self, other)
 
     def floor_divide(self, other):
         return M.floor_divide(self, other)
@@ -154,7 +154,7 @@ class ComposedMethodsMixin:
         return M.fmod(self, other)
 
     def neg(self):
-        return F.neg(self)
+        return api.neg(self)
 
     negative = neg
 
@@ -183,38 +183,38 @@ class ComposedMethodsMixin:
         return M.bitwise_right_shift(self, other)
 
     def eq(self, other):
-        return F.eq(self, other)
+        return api.eq(self, other)
 
     def ne(self, other):
-        return F.ne(self, other)
+        return api.ne(self, other)
 
     not_equal = ne
 
     def lt(self, other):
-        return F.lt(self, other)
+        return api.lt(self, other)
 
     less = lt
 
     def le(self, other):
-        return F.le(self, other)
+        return api.le(self, other)
 
     less_equal = le
 
     def gt(self, other):
-        return F.gt(self, other)
+        return api.gt(self, other)
 
     greater = gt
 
     def ge(self, other):
-        return F.ge(self, other)
+        return api.ge(self, other)
 
     greater_equal = ge
 
     def isnan(self):
-        return F.isnan(self)
+        return api.isnan(self)
 
     def isfinite(self):
-        return F.isfinite(self)
+        return api.isfinite(self)
 
     def isinf(self):
         return M.isinf(self)
@@ -226,13 +226,13 @@ class ComposedMethodsMixin:
         return M.isneginf(self)
 
     def logical_and(self, other):
-        return F.logical_and(self, other)
+        return api.logical_and(self, other)
 
     def logical_or(self, other):
-        return F.logical_or(self, other)
+        return api.logical_or(self, other)
 
     def logical_not(self):
-        return F.logical_not(self)
+        return api.logical_not(self)
 
     def logical_xor(self, other):
         return M.logical_xor(self, other)
@@ -271,11 +271,11 @@ class ComposedMethodsMixin:
         return L.dist(self, other, p)
 
     def nansum(self, dim=None, keepdim: bool = False):
-        return F.sum(F.where(F.isnan(self), 0.0, self), dim, keepdim)
+        return api.sum(api.where(api.isnan(self), 0.0, self), dim, keepdim)
 
     def nanmean(self, dim=None, keepdim: bool = False):
-        kept = F.logical_not(F.isnan(self))
-        return self.nansum(dim, keepdim) / F.sum(F.to(kept, self.dtype), dim, keepdim)
+        kept = api.logical_not(api.isnan(self))
+        return self.nansum(dim, keepdim) / api.sum(api.to(kept, self.dtype), dim, keepdim)
 
     def mm(self, mat2):
         return L.mm(self, mat2)
@@ -354,19 +354,19 @@ class ComposedMethodsMixin:
         return I.take_along_dim(self, indices, dim)
 
     def view_as(self, other):
-        return F.reshape(self, tuple(other.shape))
+        return api.reshape(self, tuple(other.shape))
 
     def reshape_as(self, other):
-        return F.reshape(self, tuple(other.shape))
+        return api.reshape(self, tuple(other.shape))
 
     def t(self):
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self.ndim}D")
-        return self if self.ndim < 2 else F.transpose(self, 0, 1)
+        return self if self.ndim < 2 else api.transpose(self, 0, 1)
 
     def swapaxes(self, axis0, axis1):
-        return F.transpose(self, axis0, axis1)
+        return api.transpose(self, axis0, axis1)
 
     swapdims = swapaxes
 
@@ -379,7 +379,7 @@ class ComposedMethodsMixin:
         order = [d for d in range(ndim) if d not in source]
         for target, origin in sorted(zip(destination, source)):
             order.insert(target, origin)
-        return F.permute(self, tuple(order))
+        return api.permute(self, tuple(order))
 
     moveaxis = movedim
 
@@ -389,12 +389,12 @@ class ComposedMethodsMixin:
         if -1 in sizes:
             known = int(np.prod([s for s in sizes if s != -1]))
             sizes = tuple(self.shape[dim] // known if s == -1 else s for s in sizes)
-        return F.reshape(self, tuple(self.shape[:dim]) + sizes + tuple(self.shape[dim + 1:]))
+        return api.reshape(self, tuple(self.shape[:dim]) + sizes + tuple(self.shape[dim + 1:]))
 
     def tile(self, *dims):
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         dims = (1,) * (self.ndim - len(dims)) + tuple(dims)
-        return F.repeat(self, *dims)
+        return api.repeat(self, *dims)
 
     def contiguous(self, memory_format=None):
         return self
@@ -409,16 +409,16 @@ class ComposedMethodsMixin:
         return self.dtype.kind in "fic"
 
     def half(self, memory_format=None):
-        return F.to(self, dtypes.float16)
+        return api.to(self, dtypes.float16)
 
     def int(self, memory_format=None):
-        return F.to(self, dtypes.int32)
+        return api.to(self, dtypes.int32)
 
     def short(self, memory_format=None):
-        return F.to(self, np.dtype("int16"))
+        return api.to(self, np.dtype("int16"))
 
     def char(self, memory_format=None):
-        return F.to(self, np.dtype("int8"))
+        return api.to(self, np.dtype("int8"))
 
     def byte(self, memory_format=None):
-        return F.to(self, dtypes.uint8)
+        return api.to(self, dtypes.uint8)
