@@ -44,6 +44,8 @@ from hybridgrad.backend import converting_backend
 from hybridgrad.ops import registry
 from hybridgrad.ops.reduction import sum_to
 from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
+from hybridgrad.versions import CLOCK as _INPLACE_CLOCK
+from hybridgrad.versions import check_node as _check_versions
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
 
@@ -127,7 +129,7 @@ class Node:
     """One recorded operation: what produced a tensor, from which inputs, and the arrays its
     forward saved for the backward (``OpDef.forward_saving``; None for most operators)."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "saved", "created_at")
+    __slots__ = ("op", "inputs", "attrs", "needs", "saved", "created_at", "clock")
 
     def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple, saved=None):
         self.op = op
@@ -135,6 +137,8 @@ class Node:
         self.attrs = attrs
         self.needs = needs
         self.saved = saved
+        # In-place operations counted so far: backward checks saved values only if more ran.
+        self.clock = _INPLACE_CLOCK[0]
         # The user's file:line that created the operation, recorded only in anomaly mode
         # (walking the stack costs microseconds per op, too much for every step).
         self.created_at = _user_location() if _anomaly_enabled.get() else None
@@ -468,6 +472,9 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             grad = grads.pop(key, None)
             if grad is None:
                 continue
+            hooks = getattr(tensor, "_hooks", None)  # Tensor.register_hook (PyTorch's)
+            if hooks:
+                grad = _run_tensor_hooks(hooks, grad)
             node = tensor._node
             if wanted_ids is not None:
                 if key in wanted_ids:
@@ -478,6 +485,8 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
+            if node.clock != _INPLACE_CLOCK[0]:
+                _check_versions(node, tensor)
             # First order: the operator's array code, when it has one that applies here.
             if (op.vjp_array is None or create_graph
                     or (input_grads := _array_vjp(op, node, grad, tensor, wrap)) is None):
@@ -519,6 +528,15 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             _ERR_STATE.reset(error_token)
         _grad_enabled.reset(grad_token)
     return results
+
+
+def _run_tensor_hooks(hooks: dict, grad):
+    """Call a tensor's gradient hooks in order; a hook's non-None result replaces the gradient."""
+    for hook in list(hooks.values()):
+        changed = hook(grad)
+        if changed is not None:
+            grad = changed
+    return grad
 
 
 def _anomaly_vjp(op: OpDef, node: Node, grad, output, inputs):
@@ -619,6 +637,36 @@ def backward(
         retain_graph = create_graph
     root_grads = [_as_tensor_grad(t, g) for t, g in zip(tensors, grad_tensors)]
     _run_backward(list(tensors), root_grads, retain_graph, create_graph)
+    for callback in list(_backward_finished_callbacks):
+        callback()
+
+
+# Called after every backward() has accumulated its gradients: DistributedDataParallel averages
+# them there, as PyTorch's does from inside backward (PyTorch's engine callback queue).
+_backward_finished_callbacks: list = []
+
+
+def register_backward_finished_callback(callback) -> object:
+    """Call ``callback()`` after every ``backward()`` has filled the leaves' gradients; returns
+    a handle whose ``remove()`` unregisters it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> calls = []
+        >>> handle = register_backward_finished_callback(lambda: calls.append("done"))
+        >>> (hg.tensor(2.0, requires_grad=True) * 3).backward(); handle.remove()
+        >>> (hg.tensor(2.0, requires_grad=True) * 3).backward(); calls
+        ['done']
+    """
+    _backward_finished_callbacks.append(callback)
+
+    class _Handle:
+        @staticmethod
+        def remove() -> None:
+            if callback in _backward_finished_callbacks:
+                _backward_finished_callbacks.remove(callback)
+
+    return _Handle()
 
 
 def grad(
@@ -668,3 +716,17 @@ def grad(
             )
         answer.append(value)
     return tuple(answer)
+
+
+def __getattr__(name: str):
+    # PyTorch's torch.autograd.Variable (the legacy constructor, hybridgrad.legacy) and Function
+    # for `import hybridgrad as torch` programs, loaded on first use.
+    if name == "Variable":
+        from hybridgrad.legacy import Variable
+
+        return Variable
+    if name in ("Function", "FunctionCtx"):
+        import importlib
+
+        return getattr(importlib.import_module("hybridgrad.torch_compat.autograd"), name)
+    raise AttributeError(f"module 'hybridgrad.autograd' has no attribute {name!r}")

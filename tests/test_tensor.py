@@ -76,7 +76,14 @@ def test_numpy_on_a_graph_tensor_asks_for_detach():
 
 
 def test_repr():
-    assert repr(hg.tensor([1.5, 2.0])) == "tensor([1.5, 2. ])"
+    # PyTorch's layout: four decimals, "1." when all values are integral, columns aligned.
+    assert repr(hg.tensor([1.5, 2.0])) == "tensor([1.5000, 2.0000])"
+    assert repr(hg.tensor([1.5, -10.25])) == "tensor([  1.5000, -10.2500])"
+    assert repr(hg.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+    assert repr(hg.tensor([100.0, 2.0])) == "tensor([100.,   2.])"
+    assert repr(hg.tensor([float("nan"), 1.5])) == "tensor([   nan, 1.5000])"
+    assert repr(hg.tensor([[1.5, -2.25], [3.0, 4.0]])) == ("tensor([[ 1.5000, -2.2500],\n"
+                                                           "        [ 3.0000,  4.0000]])")
     assert repr(hg.tensor(3)) == "tensor(3)"
     assert repr(hg.tensor([1.0], dtype=hg.float64)) == "tensor([1.], dtype=float64)"
     assert repr(hg.tensor(1.0, requires_grad=True)) == "tensor(1., requires_grad=True)"
@@ -106,3 +113,17 @@ def test_methods_mirror_functions():
     assert x.softmax(dim=1).shape == (2, 2)
     assert x.to(hg.float64).dtype == hg.float64 and x.long().dtype == hg.int64
     assert x.gather(1, hg.tensor([[1], [0]])).tolist() == [[-2.0], [3.0]]
+
+
+def test_assigning_grad_checks_type_and_size_as_pytorch_does():
+    # The tutorial habit `a.grad = 0.` fails in PyTorch at the assignment, not at the next backward.
+    w = hg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="Tensor or None but got grad of type float"):
+        w.grad = 0.0
+    with pytest.raises(RuntimeError, match=r"different size: \[3\] for a tensor of size \[2\]"):
+        w.grad = hg.zeros(3)
+    w.grad = hg.ones(2)
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [3.0, 5.0]
+    w.grad = None
+    assert w.grad is None
