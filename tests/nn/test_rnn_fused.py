@@ -1,0 +1,198 @@
+"""The fused recurrent primitives (``recurrent_layer``, ``recurrent_layer_backward``) against the
+previous implementation (per-step composition of primitives, recorded by autograd) and float64
+finite differences, over every combination of layers, directions, batch_first, initial states
+and bias."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import hybridgrad as hg
+from hybridgrad.ops import api as F
+from hybridgrad.ops.recurrent import recurrent_layer
+from hybridgrad.ops.registry import apply
+from hybridgrad.testing import gradcheck
+
+MODES = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
+
+
+# The implementation before the fused kernels: one step composed of primitives.
+
+
+def _linear_t(x, weight, bias):
+    return F.matmul(x, F.transpose(weight, 0, 1)) + bias
+
+
+def _composed_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
+    hidden = h.shape[-1]
+    gate = lambda values, k: values[..., k * hidden:(k + 1) * hidden]  # noqa: E731
+    if mode == "LSTM":
+        gates = _linear_t(x, w_ih, b_ih) + _linear_t(h, w_hh, b_hh)
+        i, f = F.sigmoid(gate(gates, 0)), F.sigmoid(gate(gates, 1))
+        g, o = F.tanh(gate(gates, 2)), F.sigmoid(gate(gates, 3))
+        c = f * c + i * g
+        return o * F.tanh(c), c
+    if mode == "GRU":
+        x_part, h_part = _linear_t(x, w_ih, b_ih), _linear_t(h, w_hh, b_hh)
+        r = F.sigmoid(gate(x_part, 0) + gate(h_part, 0))
+        z = F.sigmoid(gate(x_part, 1) + gate(h_part, 1))
+        n = F.tanh(gate(x_part, 2) + r * gate(h_part, 2))
+        return (1.0 - z) * n + z * h, c
+    pre = _linear_t(x, w_ih, b_ih) + _linear_t(h, w_hh, b_hh)
+    return (F.tanh(pre) if mode == "RNN_TANH" else F.relu(pre)), c
+
+
+def composed_forward(module, x, hx):
+    """The module's forward as it was: time-major steps composed of primitives."""
+    mode, layers = module.mode, module.num_layers
+    directions = 2 if module.bidirectional else 1
+    if module.batch_first:
+        x = F.transpose(x, 0, 1)
+    length, batch = x.shape[0], x.shape[1]
+    zeros = hg.zeros(layers * directions, batch, module.hidden_size, dtype=x.dtype)
+    if hx is None:
+        h0 = c0 = zeros
+    elif mode == "LSTM":
+        h0, c0 = hx
+    else:
+        h0, c0 = hx, zeros
+    steps_in = [x[t] for t in range(length)]
+    final_h, final_c = [], []
+    for layer in range(layers):
+        per_direction = []
+        for direction in range(directions):
+            w_ih, w_hh, b_ih, b_hh = module._weights(layer, direction)
+            if b_ih is None:
+                b_ih = b_hh = hg.zeros(w_ih.shape[0], dtype=x.dtype)
+            h, c = h0[layer * directions + direction], c0[layer * directions + direction]
+            outputs = [None] * length
+            order = range(length) if direction == 0 else range(length - 1, -1, -1)
+            for t in order:
+                h, c = _composed_step(mode, steps_in[t], h, c, w_ih, w_hh, b_ih, b_hh)
+                outputs[t] = h
+            per_direction.append(outputs)
+            final_h.append(h)
+            final_c.append(c)
+        steps_in = (per_direction[0] if directions == 1 else
+                    [F.cat(pair, dim=-1) for pair in zip(*per_direction)])
+    output = F.stack(steps_in, 0)
+    if module.batch_first:
+        output = F.transpose(output, 0, 1)
+    h_n = F.stack(final_h, 0)
+    if mode == "LSTM":
+        return output, (h_n, F.stack(final_c, 0))
+    return output, h_n
+
+
+def _build(mode, **options):
+    if mode.startswith("RNN"):
+        nonlinearity = "tanh" if mode == "RNN_TANH" else "relu"
+        return hg.nn.RNN(nonlinearity=nonlinearity, dtype=hg.float64, **options)
+    return getattr(hg.nn, mode)(dtype=hg.float64, **options)
+
+
+def _flatten(result):
+    output, state = result
+    return [output, *state] if isinstance(state, tuple) else [output, state]
+
+
+COMBINATIONS = list(itertools.product(MODES, (1, 2), (False, True), (False, True),
+                                      (False, True), (True, False)))
+
+
+@pytest.mark.parametrize("mode,layers,bidirectional,batch_first,initial,bias", COMBINATIONS)
+def test_fused_equals_composed_forward_and_gradients(mode, layers, bidirectional, batch_first,
+                                                    initial, bias):
+    hg.manual_seed(11)
+    module = _build(mode, input_size=3, hidden_size=4, num_layers=layers,
+                    bidirectional=bidirectional, batch_first=batch_first, bias=bias)
+    length, batch = 5, 2
+    directions = 2 if bidirectional else 1
+    x = hg.randn(*((batch, length, 3) if batch_first else (length, batch, 3)),
+                 dtype=hg.float64, requires_grad=True)
+    hx = None
+    if initial:
+        state = (layers * directions, batch, 4)
+        hx = hg.randn(*state, dtype=hg.float64, requires_grad=True)
+        if mode == "LSTM":
+            hx = (hx, hg.randn(*state, dtype=hg.float64, requires_grad=True))
+    leaves = [x, *list(module.parameters())]
+    if initial:
+        leaves += list(hx) if mode == "LSTM" else [hx]
+    rng = np.random.default_rng(3)
+    results = []
+    for forward in (module, lambda a, b: composed_forward(module, a, b)):
+        outputs = _flatten(forward(x, hx))
+        loss = sum((value * hg.tensor(rng.standard_normal(value.shape))).sum()
+                   for value in outputs)
+        rng = np.random.default_rng(3)  # the same projections for both
+        grads = hg.autograd.grad(loss, leaves)
+        results.append(([v.detach().numpy() for v in outputs],
+                        [g.detach().numpy() for g in grads]))
+    (fused_out, fused_grads), (composed_out, composed_grads) = results
+    for got, expected in zip(fused_out, composed_out):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    for got, expected in zip(fused_grads, composed_grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("mode,reverse", list(itertools.product(MODES, (False, True))))
+def test_recurrent_layer_gradcheck(mode, reverse):
+    # Finite differences of the primitive itself, every input, with the final states used.
+    rng = np.random.default_rng(7)
+    length, batch, features, hidden = 3, 2, 2, 3
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1) * hidden
+    shapes = [(length, batch, features), (batch, hidden), (batch, hidden), (gates, features),
+              (gates, hidden), (gates,), (gates,)]
+    inputs = [hg.tensor(rng.standard_normal(s) * 0.7, requires_grad=True) for s in shapes]
+    if mode == "RNN_RELU":  # keep pre-activations away from the kink at 0
+        inputs[5] = hg.tensor(np.abs(rng.standard_normal(gates)) + 0.5, requires_grad=True)
+
+    def run(*values):
+        output, h_n, c_n = recurrent_layer(*values, mode=mode, reverse=reverse)
+        return (output, h_n) if c_n is None else (output, h_n, c_n)
+
+    # c0 is read by LSTM only; for the others its gradient is checked to be zero.
+    assert gradcheck(run, inputs)
+
+
+def test_final_state_row_of_gru_gets_its_gradient():
+    # Row L of a GRU/RNN result is the final hidden state again: a gradient there reaches it.
+    rng = np.random.default_rng(8)
+    inputs = [hg.tensor(rng.standard_normal(s), requires_grad=True)
+              for s in [(3, 2, 2), (2, 3), (2, 3), (9, 2), (9, 3), (9,), (9,)]]
+    assert gradcheck(lambda *v: apply("recurrent_layer", *v, mode="GRU", reverse=True)[3],
+                     inputs)
+
+
+def test_second_derivative_refuses_with_a_clear_error():
+    layer = hg.nn.LSTM(2, 3, dtype=hg.float64)
+    x = hg.randn(4, 1, 2, dtype=hg.float64, requires_grad=True)
+    output, _ = layer(x)
+    (grad_x,) = hg.autograd.grad(output.sum(), [x], create_graph=True)
+    with pytest.raises(NotImplementedError, match="recurrent_layer_backward: the second "
+                                                  "derivative"):
+        grad_x.sum().backward()
+
+
+def test_bad_shapes_name_the_operator():
+    with pytest.raises(hg.ops.OpError, match=r"recurrent_layer \(LSTM\): w_hh has shape"):
+        recurrent_layer(hg.zeros(2, 1, 3), hg.zeros(1, 4), hg.zeros(1, 4), hg.zeros(16, 3),
+                        hg.zeros(12, 4), hg.zeros(16), hg.zeros(16), mode="LSTM")
+    with pytest.raises(hg.ops.OpError, match="unknown mode 'LSTMX'"):
+        recurrent_layer(hg.zeros(2, 1, 3), hg.zeros(1, 4), hg.zeros(1, 4), hg.zeros(16, 3),
+                        hg.zeros(16, 4), hg.zeros(16), hg.zeros(16), mode="LSTMX")
+
+
+def test_float32_layer_matches_float64_and_stays_float32():
+    hg.manual_seed(2)
+    wide = hg.nn.LSTM(3, 5, num_layers=2, bidirectional=True, dtype=hg.float64)
+    narrow = hg.nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+    narrow.load_state_dict({k: v.astype(np.float32) for k, v in
+                            ((k, v.detach().numpy()) for k, v in wide.state_dict().items())})
+    x = np.random.default_rng(1).standard_normal((6, 2, 3))
+    got, (h_n, _) = narrow(hg.tensor(x.astype(np.float32)))
+    expected, _ = wide(hg.tensor(x))
+    assert got.dtype == np.float32 and h_n.dtype == np.float32
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), atol=1e-5)
