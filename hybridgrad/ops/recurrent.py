@@ -86,18 +86,29 @@ def _layer_shape(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
     return Spec((rows, batch, hidden), dtype)
 
 
-def _sigmoid_(values) -> None:
-    """In-place logistic function, as 0.5 * tanh(x / 2) + 0.5 (no overflow for large |x|)."""
-    values *= 0.5
-    np.tanh(values, out=values)
-    values *= 0.5
-    values += 0.5
+# Internal gate layouts. LSTM gates are kept as (o, i, f, g) instead of PyTorch's (i, f, g, o):
+# the three sigmoid gates are then one contiguous block in the forward, and the three gates the
+# cell gradient multiplies (i, f, g) one block in the backward. Sigmoids are computed as
+# 0.5 * tanh(x / 2) + 0.5 (no overflow), with the halving folded into copies of the weights, so
+# one tanh covers every gate of a step.
+
+
+def _lstm_rows(hidden: int):
+    """PyTorch's weight rows in the internal (o, i, f, g) order."""
+    return np.concatenate([np.arange(3 * hidden, 4 * hidden), np.arange(0, 3 * hidden)])
+
+
+def _gate_scale(hidden: int, gate_count: int, sigmoid_gates: int, dtype):
+    scale = np.ones(gate_count * hidden, dtype=dtype)
+    scale[:sigmoid_gates * hidden] = 0.5
+    return scale
 
 
 def _project(x, w_ih, bias, out2d) -> None:
     """out2d (L*N, G) = x (L, N, I) @ w_ih^T + bias: one product for every time step."""
     length, batch, features = x.shape
-    np.matmul(np.ascontiguousarray(x).reshape(length * batch, features), w_ih.T, out=out2d)
+    np.matmul(np.ascontiguousarray(x).reshape(length * batch, features),
+              np.ascontiguousarray(w_ih.T), out=out2d)
     out2d += bias
 
 
@@ -112,13 +123,16 @@ def _forward(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
     out = np.empty(spec.shape, dtype=dtype)
     outputs = out[:length]
     steps = range(length - 1, -1, -1) if reverse else range(length)
-    w_hh_t = w_hh.T
     if mode == "LSTM":
         block = out[length + 1:]
         gates = block[:4 * length].reshape(length, batch, 4 * hidden)
         cells = block[4 * length:5 * length]
         tanh_cells = block[5 * length:]
-        _project(x, w_ih, b_ih + b_hh, gates.reshape(length * batch, 4 * hidden))
+        rows = _lstm_rows(hidden)
+        scale = _gate_scale(hidden, 4, 3, dtype)
+        _project(x, w_ih[rows] * scale[:, None], (b_ih + b_hh)[rows] * scale,
+                 gates.reshape(length * batch, 4 * hidden))
+        w_hh_t = np.ascontiguousarray((w_hh[rows] * scale[:, None]).T)
         recurrent = np.empty((batch, 4 * hidden), dtype=dtype)
         scratch = np.empty((batch, hidden), dtype=dtype)
         h, c = h0, c0
@@ -126,44 +140,56 @@ def _forward(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
             step = gates[t]
             np.matmul(h, w_hh_t, out=recurrent)
             step += recurrent
-            _sigmoid_(step[:, :2 * hidden])
-            np.tanh(step[:, 2 * hidden:3 * hidden], out=step[:, 2 * hidden:3 * hidden])
-            _sigmoid_(step[:, 3 * hidden:])
+            np.tanh(step, out=step)
+            sigmoids = step[:, :3 * hidden]
+            sigmoids *= 0.5
+            sigmoids += 0.5
+            o, i, f, g = (step[:, k * hidden:(k + 1) * hidden] for k in range(4))
             c_new = cells[t]
-            np.multiply(step[:, hidden:2 * hidden], c, out=c_new)
-            np.multiply(step[:, :hidden], step[:, 2 * hidden:3 * hidden], out=scratch)
+            np.multiply(f, c, out=c_new)
+            np.multiply(i, g, out=scratch)
             c_new += scratch
             np.tanh(c_new, out=tanh_cells[t])
-            np.multiply(step[:, 3 * hidden:], tanh_cells[t], out=outputs[t])
+            np.multiply(o, tanh_cells[t], out=outputs[t])
             h, c = outputs[t], c_new
         out[length] = c
     elif mode == "GRU":
         block = out[length + 1:]
         gates = block[:3 * length].reshape(length, batch, 3 * hidden)
         hidden_n = block[3 * length:]
-        _project(x, w_ih, b_ih, gates.reshape(length * batch, 3 * hidden))
+        scale = _gate_scale(hidden, 3, 2, dtype)
+        # b_hr and b_hz join the projection; b_hn stays inside r * (W_hn h + b_hn).
+        bias = b_ih.copy()
+        bias[:2 * hidden] += b_hh[:2 * hidden]
+        _project(x, w_ih * scale[:, None], bias * scale, gates.reshape(length * batch, 3 * hidden))
+        w_hh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        b_hn = b_hh[2 * hidden:]
         recurrent = np.empty((batch, 3 * hidden), dtype=dtype)
+        scratch = np.empty((batch, hidden), dtype=dtype)
         h = h0
         for t in steps:
             step = gates[t]
             np.matmul(h, w_hh_t, out=recurrent)
-            recurrent += b_hh
+            np.add(recurrent[:, 2 * hidden:], b_hn, out=hidden_n[t])
             rz = step[:, :2 * hidden]
             rz += recurrent[:, :2 * hidden]
-            _sigmoid_(rz)
-            hidden_n[t] = recurrent[:, 2 * hidden:]
-            n = step[:, 2 * hidden:]
-            n += step[:, :hidden] * hidden_n[t]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            r, z, n = (step[:, k * hidden:(k + 1) * hidden] for k in range(3))
+            np.multiply(r, hidden_n[t], out=scratch)
+            n += scratch
             np.tanh(n, out=n)
             # h' = (1 - z) n + z h = n + z (h - n)
             h_new = outputs[t]
             np.subtract(h, n, out=h_new)
-            h_new *= step[:, hidden:2 * hidden]
+            h_new *= z
             h_new += n
             h = h_new
         out[length] = h
     else:
         _project(x, w_ih, b_ih + b_hh, outputs.reshape(length * batch, hidden))
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         recurrent = np.empty((batch, hidden), dtype=dtype)
         h = h0
         for t in steps:
@@ -199,11 +225,17 @@ def _backward_shape(grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad)
     return Spec((total,), out.dtype)
 
 
-def _previous_states(outputs, reverse):
-    """(h_prev for steps 1.. in the processing order as one block, the block's steps)."""
+def _shifted(sequence, first, reverse):
+    """The value each step reads from the step before it: ``first`` for the first processed
+    step, else the neighbouring row of ``sequence`` (L, N, H); one (L, N, H) array."""
+    shifted = np.empty_like(sequence)
     if reverse:
-        return outputs[1:], slice(0, -1), -1  # step t reads h_{t+1}; the last one reads h0
-    return outputs[:-1], slice(1, None), 0
+        shifted[:-1] = sequence[1:]
+        shifted[-1] = first
+    else:
+        shifted[1:] = sequence[:-1]
+        shifted[0] = first
+    return shifted
 
 
 def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
@@ -213,8 +245,7 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
                                    for a in (x, h0, c0, w_ih, w_hh, grad))
     length, batch, features = x.shape
     hidden = h0.shape[1]
-    gate_count = GATES[mode]
-    size = gate_count * hidden
+    size = GATES[mode] * hidden
     layout = gradient_layout(mode, length, batch, features, hidden)
     flat = np.zeros(sum(math.prod(shape) for _, shape in layout), dtype=dtype)
     views, offset = {}, 0
@@ -223,122 +254,148 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
         views[name] = flat[offset:offset + count].reshape(shape)
         offset += count
     outputs = out[:length]
-    grad_outputs = grad[:length]
+    # dh of every step: the output's gradient, plus (added as the loop reaches it) what the
+    # following step sends back through W_hh.
+    dh_all = np.array(grad[:length], dtype=dtype)
     if mode != "LSTM" and grad[length].any():
         # Row L of an RNN or GRU is the final hidden state, the last processed output again.
-        grad_outputs = grad_outputs.copy()
-        grad_outputs[0 if reverse else length - 1] += grad[length]
-    steps = range(length) if reverse else range(length - 1, -1, -1)
-    first = length - 1 if reverse else 0  # the step that reads h0 / c0
+        dh_all[0 if reverse else length - 1] += grad[length]
+    order = list(range(length) if reverse else range(length - 1, -1, -1))
     # Pre-activation gradients of every step: (L, N, G), the operand of the weight products.
     dgates = np.empty((length, batch, size), dtype=dtype)
-    dh = np.empty((batch, hidden), dtype=dtype)
-    dh_next = np.zeros((batch, hidden), dtype=dtype)
+    recurrent = np.empty((batch, hidden), dtype=dtype)
     scratch = np.empty((batch, hidden), dtype=dtype)
+    rows = None
     if mode == "LSTM":
+        rows = _lstm_rows(hidden)
+        w_hh_step = np.ascontiguousarray(w_hh[rows])
         block = out[length + 1:]
-        gates = block[:4 * length].reshape(length, batch, 4 * hidden)
+        gates = block[:4 * length].reshape(length, batch, 4, hidden)
         cells = block[4 * length:5 * length]
         tanh_cells = block[5 * length:]
+        o, i, f, g = (gates[:, :, k] for k in range(4))
+        dgates4 = dgates.reshape(length, batch, 4, hidden)
         dc = np.array(grad[length], dtype=dtype)
-        for t in steps:
-            np.add(grad_outputs[t], dh_next, out=dh)
-            step, d = gates[t], dgates[t]
-            i, f, g, o = (step[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            di, df, dg, do = (d[:, k * hidden:(k + 1) * hidden] for k in range(4))
-            # do = dh * tanh(c) * o (1 - o)
-            np.multiply(dh, tanh_cells[t], out=do)
-            np.subtract(1, o, out=scratch)
-            scratch *= o
-            do *= scratch
-            # dc += dh * o * (1 - tanh(c)^2)
-            np.square(tanh_cells[t], out=scratch)
+        factor = np.empty((batch, hidden), dtype=dtype)
+        # Each step's factors are computed from its (N, H) rows, which stay in cache: computing
+        # them for all steps at once made large strided temporaries and ran slower.
+        for position, t in enumerate(order):
+            dh = dh_all[t]
+            d_o, d_i, d_f, d_g = (dgates4[t, :, k] for k in range(4))
+            o_t, i_t, f_t, g_t, tanh_c = o[t], i[t], f[t], g[t], tanh_cells[t]
+            # dc += dh o (1 - tanh(c)^2)
+            np.square(tanh_c, out=scratch)
             np.subtract(1, scratch, out=scratch)
-            scratch *= o
+            scratch *= o_t
             scratch *= dh
             dc += scratch
-            c_prev = c0 if t == first else cells[t + 1 if reverse else t - 1]
-            # di = dc * g * i (1 - i); df = dc * c_prev * f (1 - f); dg = dc * i * (1 - g^2)
-            np.subtract(1, i, out=scratch)
-            scratch *= i
-            np.multiply(dc, g, out=di)
-            di *= scratch
-            np.subtract(1, f, out=scratch)
-            scratch *= f
-            np.multiply(dc, c_prev, out=df)
-            df *= scratch
-            np.square(g, out=scratch)
-            np.subtract(1, scratch, out=scratch)
-            scratch *= i
-            np.multiply(dc, scratch, out=dg)
-            dc *= f
-            np.matmul(d, w_hh, out=dh_next)
+            # do = dh tanh(c) o (1 - o)
+            np.subtract(1, o_t, out=factor)
+            factor *= o_t
+            np.multiply(dh, tanh_c, out=d_o)
+            d_o *= factor
+            # di = dc g i (1 - i)
+            np.subtract(1, i_t, out=factor)
+            factor *= i_t
+            factor *= g_t
+            np.multiply(dc, factor, out=d_i)
+            # df = dc c_prev f (1 - f)
+            np.subtract(1, f_t, out=factor)
+            factor *= f_t
+            factor *= c0 if position + 1 == length else cells[order[position + 1]]
+            np.multiply(dc, factor, out=d_f)
+            # dg = dc i (1 - g^2)
+            np.square(g_t, out=factor)
+            np.subtract(1, factor, out=factor)
+            factor *= i_t
+            np.multiply(dc, factor, out=d_g)
+            dc *= f_t
+            if position + 1 < length:
+                np.matmul(dgates[t], w_hh_step, out=recurrent)
+                dh_all[order[position + 1]] += recurrent
+            else:
+                np.matmul(dgates[t], w_hh_step, out=views["h0"])
         views["c0"][...] = dc
         hidden_side = dgates
     elif mode == "GRU":
         block = out[length + 1:]
-        gates = block[:3 * length].reshape(length, batch, 3 * hidden)
+        gates = block[:3 * length].reshape(length, batch, 3, hidden)
         hidden_n = block[3 * length:]
-        # The hidden side's n-gradient is r * (input side's n-gradient): its own buffer.
+        r, z, n = (gates[:, :, k] for k in range(3))
+        # dz = dh (h_prev - n) z (1 - z); dn = dh (1 - z)(1 - n^2); dr = dn hn r (1 - r);
+        # the hidden side's n-gradient is dn * r, the direct path to h_prev dh * z.
         hidden_side = np.empty_like(dgates)
-        for t in steps:
-            np.add(grad_outputs[t], dh_next, out=dh)
-            step, d, dh_side = gates[t], dgates[t], hidden_side[t]
-            r, z, n = (step[:, k * hidden:(k + 1) * hidden] for k in range(3))
-            dr, dz, dn = (d[:, k * hidden:(k + 1) * hidden] for k in range(3))
-            h_prev = h0 if t == first else outputs[t + 1 if reverse else t - 1]
-            # dz_pre = dh (h_prev - n) z (1 - z)
-            np.subtract(h_prev, n, out=dz)
-            dz *= dh
-            np.subtract(1, z, out=scratch)
-            scratch *= z
-            dz *= scratch
-            # dn_pre = dh (1 - z) (1 - n^2)
-            np.subtract(1, z, out=dn)
-            dn *= dh
-            np.square(n, out=scratch)
-            np.subtract(1, scratch, out=scratch)
-            dn *= scratch
-            # dr_pre = dn_pre (W_hn h + b_hn) r (1 - r)
-            np.multiply(dn, hidden_n[t], out=dr)
-            np.subtract(1, r, out=scratch)
-            scratch *= r
-            dr *= scratch
-            dh_side[:, :2 * hidden] = d[:, :2 * hidden]
-            np.multiply(dn, r, out=dh_side[:, 2 * hidden:])
-            np.matmul(dh_side, w_hh, out=dh_next)
-            np.multiply(dh, z, out=scratch)
-            dh_next += scratch
+        sides = hidden_side.reshape(length, batch, 3, hidden)
+        input_n = np.empty((length, batch, hidden), dtype=dtype)
+        factor = np.empty((batch, hidden), dtype=dtype)
+        for position, t in enumerate(order):
+            dh = dh_all[t]
+            r_t, z_t, n_t = r[t], z[t], n[t]
+            last = position + 1 == length
+            h_prev = h0 if last else outputs[order[position + 1]]
+            d_r, d_z, d_hn = sides[t, :, 0], sides[t, :, 1], sides[t, :, 2]
+            d_n = input_n[t]
+            np.subtract(1, z_t, out=scratch)              # 1 - z
+            np.multiply(dh, scratch, out=d_n)             # dh (1 - z)
+            scratch *= z_t                                # z (1 - z)
+            np.subtract(h_prev, n_t, out=d_z)
+            d_z *= dh
+            d_z *= scratch
+            np.square(n_t, out=factor)
+            np.subtract(1, factor, out=factor)
+            d_n *= factor
+            np.subtract(1, r_t, out=factor)
+            factor *= r_t
+            factor *= hidden_n[t]
+            np.multiply(d_n, factor, out=d_r)
+            np.multiply(d_n, r_t, out=d_hn)
+            target = views["h0"] if last else dh_all[order[position + 1]]
+            np.matmul(hidden_side[t], w_hh, out=recurrent)
+            target += recurrent
+            np.multiply(dh, z_t, out=scratch)
+            target += scratch
+        dgates[:, :, :2 * hidden] = hidden_side[:, :, :2 * hidden]
+        dgates[:, :, 2 * hidden:] = input_n
     else:
-        for t in steps:
+        factor = np.empty((batch, hidden), dtype=dtype)
+        for position, t in enumerate(order):
             d = dgates[t]
-            np.add(grad_outputs[t], dh_next, out=d)
             if mode == "RNN_TANH":
-                np.square(outputs[t], out=scratch)
-                np.subtract(1, scratch, out=scratch)
-                d *= scratch
+                np.square(outputs[t], out=factor)
+                np.subtract(1, factor, out=factor)
             else:
-                d *= outputs[t] > 0
-            np.matmul(d, w_hh, out=dh_next)
+                np.greater(outputs[t], 0, out=factor)
+            np.multiply(dh_all[t], factor, out=d)
+            target = views["h0"] if position + 1 == length else dh_all[order[position + 1]]
+            np.matmul(d, w_hh, out=recurrent)
+            target += recurrent
         hidden_side = dgates
-    views["h0"][...] = dh_next
-    rows = length * batch
-    # Weight gradients: one product over all steps each.
-    previous, later, head = _previous_states(outputs, reverse)
-    hidden_2d = hidden_side.reshape(rows, size)
-    w_hh_grad = views["w_hh"]
-    if length > 1:
-        np.matmul(hidden_side[later].reshape(rows - batch, size).T,
-                  previous.reshape(rows - batch, hidden), out=w_hh_grad)
-        w_hh_grad += hidden_side[head].T @ h0
+    if mode == "LSTM":
+        # Undo the internal gate order: row k of an internal gradient is PyTorch's row rows[k].
+        w_hh_grad = np.empty((size, hidden), dtype=dtype)
+        b_grad = np.empty(size, dtype=dtype)
+        w_ih_grad = np.empty((size, features), dtype=dtype)
     else:
-        np.matmul(hidden_side[0].T, h0, out=w_hh_grad)
-    np.add.reduce(hidden_2d, axis=0, out=views["b_hh"])
-    input_2d = dgates.reshape(rows, size)
-    np.add.reduce(input_2d, axis=0, out=views["b_ih"])
-    np.matmul(input_2d.T, np.ascontiguousarray(x).reshape(rows, features), out=views["w_ih"])
+        w_hh_grad, b_grad, w_ih_grad = views["w_hh"], views["b_hh"], views["w_ih"]
+    flat_rows = length * batch
+    # Weight gradients: one product over all steps each.
+    previous = _shifted(outputs, h0, reverse).reshape(flat_rows, hidden)
+    np.matmul(hidden_side.reshape(flat_rows, size).T, previous, out=w_hh_grad)
+    np.add.reduce(hidden_side.reshape(flat_rows, size), axis=0, out=b_grad)
+    if mode == "LSTM":
+        views["w_hh"][rows] = w_hh_grad
+        views["b_hh"][rows] = b_grad
+    input_2d = dgates.reshape(flat_rows, size)
+    if mode == "GRU":
+        np.add.reduce(input_2d, axis=0, out=views["b_ih"])
+    else:
+        views["b_ih"][...] = views["b_hh"]
+    np.matmul(input_2d.T, np.ascontiguousarray(x).reshape(flat_rows, features), out=w_ih_grad)
+    if mode == "LSTM":
+        views["w_ih"][rows] = w_ih_grad
     if input_grad:
-        np.matmul(input_2d, w_ih, out=views["x"].reshape(rows, features))
+        w_ih_step = w_ih[rows] if mode == "LSTM" else w_ih
+        np.matmul(input_2d, w_ih_step, out=views["x"].reshape(flat_rows, features))
     return flat
 
 
