@@ -52,10 +52,10 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 def _workspace_rows(mode: str, length: int) -> int:
     """Rows of (N, H) after the outputs and the final-state row: what the backward reads."""
     if mode == "LSTM":
-        return 6 * length  # i, f, g, o activations (4L), cell states (L), tanh(cell) (L)
+        return 7 * length  # gates (4L), cell states, tanh(cell), outputs feature-major (L each)
     if mode == "GRU":
-        return 4 * length  # r, z, n activations (3L), W_hn h + b_hn (L)
-    return 0  # the outputs themselves give the derivative of tanh / relu
+        return 5 * length  # r, z, n (3L), W_hn h + b_hn (L), outputs feature-major (L)
+    return length  # outputs feature-major (they give the derivative of tanh / relu)
 
 
 def _check_mode(mode: str) -> None:
@@ -86,11 +86,14 @@ def _layer_shape(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
     return Spec((rows, batch, hidden), dtype)
 
 
-# Internal gate layouts. LSTM gates are kept as (o, i, f, g) instead of PyTorch's (i, f, g, o):
-# the three sigmoid gates are then one contiguous block in the forward, and the three gates the
-# cell gradient multiplies (i, f, g) one block in the backward. Sigmoids are computed as
-# 0.5 * tanh(x / 2) + 0.5 (no overflow), with the halving folded into copies of the weights, so
-# one tanh covers every gate of a step.
+# Layout. Inside the kernels every step works feature-major: a state is (H, N) and a step's
+# gates (G, N), so that each gate is one contiguous (H, N) block (elementwise NumPy on a strided
+# (N, H) slice of an (N, G) row ran twice as slow). LSTM gates are kept as (o, i, f, g) instead
+# of PyTorch's (i, f, g, o): the three sigmoid gates are one block in the forward. Sigmoids are
+# 0.5 * tanh(x / 2) + 0.5 (no overflow), the halving folded into copies of the weights, so one
+# tanh covers every gate of a step. The workspace rows of the result hold, feature-major:
+# LSTM: gates (L, 4H, N), cells (L, H, N), tanh(cells) (L, H, N), outputs (L, H, N);
+# GRU: gates (L, 3H, N), W_hn h + b_hn (L, H, N), outputs (L, H, N); RNN: outputs (L, H, N).
 
 
 def _lstm_rows(hidden: int):
@@ -104,12 +107,24 @@ def _gate_scale(hidden: int, gate_count: int, sigmoid_gates: int, dtype):
     return scale
 
 
-def _project(x, w_ih, bias, out2d) -> None:
-    """out2d (L*N, G) = x (L, N, I) @ w_ih^T + bias: one product for every time step."""
-    length, batch, features = x.shape
-    np.matmul(np.ascontiguousarray(x).reshape(length * batch, features),
-              np.ascontiguousarray(w_ih.T), out=out2d)
-    out2d += bias
+def _workspace(out, mode: str, length: int, batch: int, hidden: int) -> dict:
+    """Views of the workspace rows (see the layout above)."""
+    flat = out[length + 1:].reshape(-1)
+    parts = {"LSTM": [("gates", 4), ("cells", 1), ("tanh_cells", 1), ("states", 1)],
+             "GRU": [("gates", 3), ("hidden_n", 1), ("states", 1)]}.get(mode, [("states", 1)])
+    views, offset = {}, 0
+    for name, count in parts:
+        size = length * count * hidden * batch
+        views[name] = flat[offset:offset + size].reshape(length, count * hidden, batch)
+        offset += size
+    return views
+
+
+def _project_t(x, w_ih, bias, out) -> None:
+    """out (L, G, N) = (x W_ih^T + bias) per step, feature-major: W_ih x_t^T for every step in
+    one batched product (x's layout, time-major or a batch_first view, suits BLAS as it is)."""
+    np.matmul(w_ih, x.transpose(0, 2, 1), out=out)
+    out += bias[:, None]
 
 
 def _forward(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
@@ -121,87 +136,81 @@ def _forward(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
     length, batch, _ = x.shape
     hidden = h0.shape[1]
     out = np.empty(spec.shape, dtype=dtype)
-    outputs = out[:length]
+    work = _workspace(out, mode, length, batch, hidden)
+    states = work["states"]
     steps = range(length - 1, -1, -1) if reverse else range(length)
+    h = np.ascontiguousarray(h0.T)
     if mode == "LSTM":
-        block = out[length + 1:]
-        gates = block[:4 * length].reshape(length, batch, 4 * hidden)
-        cells = block[4 * length:5 * length]
-        tanh_cells = block[5 * length:]
+        gates, cells, tanh_cells = work["gates"], work["cells"], work["tanh_cells"]
         rows = _lstm_rows(hidden)
         scale = _gate_scale(hidden, 4, 3, dtype)
-        _project(x, w_ih[rows] * scale[:, None], (b_ih + b_hh)[rows] * scale,
-                 gates.reshape(length * batch, 4 * hidden))
-        w_hh_t = np.ascontiguousarray((w_hh[rows] * scale[:, None]).T)
-        recurrent = np.empty((batch, 4 * hidden), dtype=dtype)
-        scratch = np.empty((batch, hidden), dtype=dtype)
-        h, c = h0, c0
+        _project_t(x, w_ih[rows] * scale[:, None], (b_ih + b_hh)[rows] * scale, gates)
+        w_hh_step = np.ascontiguousarray(w_hh[rows] * scale[:, None])
+        recurrent = np.empty((4 * hidden, batch), dtype=dtype)
+        scratch = np.empty((hidden, batch), dtype=dtype)
+        c = np.ascontiguousarray(c0.T)
         for t in steps:
             step = gates[t]
-            np.matmul(h, w_hh_t, out=recurrent)
+            np.matmul(w_hh_step, h, out=recurrent)
             step += recurrent
             np.tanh(step, out=step)
-            sigmoids = step[:, :3 * hidden]
+            sigmoids = step[:3 * hidden]
             sigmoids *= 0.5
             sigmoids += 0.5
-            o, i, f, g = (step[:, k * hidden:(k + 1) * hidden] for k in range(4))
+            o, i, f, g = (step[k * hidden:(k + 1) * hidden] for k in range(4))
             c_new = cells[t]
             np.multiply(f, c, out=c_new)
             np.multiply(i, g, out=scratch)
             c_new += scratch
             np.tanh(c_new, out=tanh_cells[t])
-            np.multiply(o, tanh_cells[t], out=outputs[t])
-            h, c = outputs[t], c_new
-        out[length] = c
+            np.multiply(o, tanh_cells[t], out=states[t])
+            h, c = states[t], c_new
+        out[length] = c.T
     elif mode == "GRU":
-        block = out[length + 1:]
-        gates = block[:3 * length].reshape(length, batch, 3 * hidden)
-        hidden_n = block[3 * length:]
+        gates, hidden_n = work["gates"], work["hidden_n"]
         scale = _gate_scale(hidden, 3, 2, dtype)
         # b_hr and b_hz join the projection; b_hn stays inside r * (W_hn h + b_hn).
         bias = b_ih.copy()
         bias[:2 * hidden] += b_hh[:2 * hidden]
-        _project(x, w_ih * scale[:, None], bias * scale, gates.reshape(length * batch, 3 * hidden))
-        w_hh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        b_hn = b_hh[2 * hidden:]
-        recurrent = np.empty((batch, 3 * hidden), dtype=dtype)
-        scratch = np.empty((batch, hidden), dtype=dtype)
-        h = h0
+        _project_t(x, w_ih * scale[:, None], bias * scale, gates)
+        w_hh_step = np.ascontiguousarray(w_hh * scale[:, None])
+        b_hn = b_hh[2 * hidden:, None]
+        recurrent = np.empty((3 * hidden, batch), dtype=dtype)
+        scratch = np.empty((hidden, batch), dtype=dtype)
         for t in steps:
             step = gates[t]
-            np.matmul(h, w_hh_t, out=recurrent)
-            np.add(recurrent[:, 2 * hidden:], b_hn, out=hidden_n[t])
-            rz = step[:, :2 * hidden]
-            rz += recurrent[:, :2 * hidden]
+            np.matmul(w_hh_step, h, out=recurrent)
+            np.add(recurrent[2 * hidden:], b_hn, out=hidden_n[t])
+            rz = step[:2 * hidden]
+            rz += recurrent[:2 * hidden]
             np.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            r, z, n = (step[:, k * hidden:(k + 1) * hidden] for k in range(3))
+            r, z, n = (step[k * hidden:(k + 1) * hidden] for k in range(3))
             np.multiply(r, hidden_n[t], out=scratch)
             n += scratch
             np.tanh(n, out=n)
             # h' = (1 - z) n + z h = n + z (h - n)
-            h_new = outputs[t]
+            h_new = states[t]
             np.subtract(h, n, out=h_new)
             h_new *= z
             h_new += n
             h = h_new
-        out[length] = h
+        out[length] = h.T
     else:
-        _project(x, w_ih, b_ih + b_hh, outputs.reshape(length * batch, hidden))
-        w_hh_t = np.ascontiguousarray(w_hh.T)
-        recurrent = np.empty((batch, hidden), dtype=dtype)
-        h = h0
+        _project_t(x, w_ih, b_ih + b_hh, states)
+        recurrent = np.empty((hidden, batch), dtype=dtype)
         for t in steps:
-            step = outputs[t]
-            np.matmul(h, w_hh_t, out=recurrent)
+            step = states[t]
+            np.matmul(w_hh, h, out=recurrent)
             step += recurrent
             if mode == "RNN_TANH":
                 np.tanh(step, out=step)
             else:
                 np.maximum(step, 0, out=step)
             h = step
-        out[length] = h
+        out[length] = h.T
+    out[:length] = states.transpose(0, 2, 1)
     return out
 
 
@@ -225,17 +234,20 @@ def _backward_shape(grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad)
     return Spec((total,), out.dtype)
 
 
-def _shifted(sequence, first, reverse):
-    """The value each step reads from the step before it: ``first`` for the first processed
-    step, else the neighbouring row of ``sequence`` (L, N, H); one (L, N, H) array."""
-    shifted = np.empty_like(sequence)
+def _steps_major(sequence, first, reverse):
+    """(F, L*N): column t*N + n holds what step t read from the step before it (``first``,
+    (F, N), for the first processed step), for the weight products over all steps."""
+    features, batch = sequence.shape[1], sequence.shape[2]
+    length = sequence.shape[0]
+    result = np.empty((features, length, batch), dtype=sequence.dtype)
+    moved = sequence.transpose(1, 0, 2)
     if reverse:
-        shifted[:-1] = sequence[1:]
-        shifted[-1] = first
+        result[:, :-1] = moved[:, 1:]
+        result[:, -1] = first
     else:
-        shifted[1:] = sequence[:-1]
-        shifted[0] = first
-    return shifted
+        result[:, 1:] = moved[:, :-1]
+        result[:, 0] = first
+    return result.reshape(features, length * batch)
 
 
 def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
@@ -253,149 +265,134 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
         count = math.prod(shape)
         views[name] = flat[offset:offset + count].reshape(shape)
         offset += count
-    outputs = out[:length]
-    # dh of every step: the output's gradient, plus (added as the loop reaches it) what the
-    # following step sends back through W_hh.
-    dh_all = np.array(grad[:length], dtype=dtype)
+    work = _workspace(out, mode, length, batch, hidden)
+    states = work["states"]
+    # dh of every step, feature-major: the output's gradient, plus (added as the loop reaches
+    # it) what the following step sends back through W_hh.
+    dh_all = np.ascontiguousarray(grad[:length].transpose(0, 2, 1))
     if mode != "LSTM" and grad[length].any():
         # Row L of an RNN or GRU is the final hidden state, the last processed output again.
-        dh_all[0 if reverse else length - 1] += grad[length]
+        dh_all[0 if reverse else length - 1] += grad[length].T
     order = list(range(length) if reverse else range(length - 1, -1, -1))
-    # Pre-activation gradients of every step: (L, N, G), the operand of the weight products.
-    dgates = np.empty((length, batch, size), dtype=dtype)
-    recurrent = np.empty((batch, hidden), dtype=dtype)
-    scratch = np.empty((batch, hidden), dtype=dtype)
-    rows = None
+    h0_t = np.ascontiguousarray(h0.T)
+    # Pre-activation gradients of every step (L, G, N): the operand of the weight products.
+    dgates = np.empty((length, size, batch), dtype=dtype)
+    grad_h0 = np.empty((hidden, batch), dtype=dtype)
+    recurrent = np.empty((hidden, batch), dtype=dtype)
+    scratch = np.empty((hidden, batch), dtype=dtype)
+    factor = np.empty((hidden, batch), dtype=dtype)
+    rows = _lstm_rows(hidden) if mode == "LSTM" else slice(None)
+    w_hh_t = np.ascontiguousarray(w_hh[rows].T)  # (H, G) in the internal gate order
+    hidden_side = dgates
     if mode == "LSTM":
-        rows = _lstm_rows(hidden)
-        w_hh_step = np.ascontiguousarray(w_hh[rows])
-        block = out[length + 1:]
-        gates = block[:4 * length].reshape(length, batch, 4, hidden)
-        cells = block[4 * length:5 * length]
-        tanh_cells = block[5 * length:]
-        o, i, f, g = (gates[:, :, k] for k in range(4))
-        dgates4 = dgates.reshape(length, batch, 4, hidden)
-        dc = np.array(grad[length], dtype=dtype)
-        factor = np.empty((batch, hidden), dtype=dtype)
-        # Each step's factors are computed from its (N, H) rows, which stay in cache: computing
-        # them for all steps at once made large strided temporaries and ran slower.
+        gates, cells, tanh_cells = work["gates"], work["cells"], work["tanh_cells"]
+        c0_t = np.ascontiguousarray(c0.T)
+        dc = np.ascontiguousarray(grad[length].T)
         for position, t in enumerate(order):
-            dh = dh_all[t]
-            d_o, d_i, d_f, d_g = (dgates4[t, :, k] for k in range(4))
-            o_t, i_t, f_t, g_t, tanh_c = o[t], i[t], f[t], g[t], tanh_cells[t]
+            dh, step, d = dh_all[t], gates[t], dgates[t]
+            o, i, f, g = (step[k * hidden:(k + 1) * hidden] for k in range(4))
+            d_o, d_i, d_f, d_g = (d[k * hidden:(k + 1) * hidden] for k in range(4))
+            tanh_c = tanh_cells[t]
+            last = position + 1 == length
             # dc += dh o (1 - tanh(c)^2)
             np.square(tanh_c, out=scratch)
             np.subtract(1, scratch, out=scratch)
-            scratch *= o_t
+            scratch *= o
             scratch *= dh
             dc += scratch
             # do = dh tanh(c) o (1 - o)
-            np.subtract(1, o_t, out=factor)
-            factor *= o_t
+            np.subtract(1, o, out=factor)
+            factor *= o
             np.multiply(dh, tanh_c, out=d_o)
             d_o *= factor
             # di = dc g i (1 - i)
-            np.subtract(1, i_t, out=factor)
-            factor *= i_t
-            factor *= g_t
+            np.subtract(1, i, out=factor)
+            factor *= i
+            factor *= g
             np.multiply(dc, factor, out=d_i)
             # df = dc c_prev f (1 - f)
-            np.subtract(1, f_t, out=factor)
-            factor *= f_t
-            factor *= c0 if position + 1 == length else cells[order[position + 1]]
+            np.subtract(1, f, out=factor)
+            factor *= f
+            factor *= c0_t if last else cells[order[position + 1]]
             np.multiply(dc, factor, out=d_f)
             # dg = dc i (1 - g^2)
-            np.square(g_t, out=factor)
+            np.square(g, out=factor)
             np.subtract(1, factor, out=factor)
-            factor *= i_t
+            factor *= i
             np.multiply(dc, factor, out=d_g)
-            dc *= f_t
-            if position + 1 < length:
-                np.matmul(dgates[t], w_hh_step, out=recurrent)
-                dh_all[order[position + 1]] += recurrent
+            dc *= f
+            if last:
+                np.matmul(w_hh_t, d, out=grad_h0)
             else:
-                np.matmul(dgates[t], w_hh_step, out=views["h0"])
-        views["c0"][...] = dc
-        hidden_side = dgates
+                np.matmul(w_hh_t, d, out=recurrent)
+                dh_all[order[position + 1]] += recurrent
+        views["c0"][...] = dc.T
     elif mode == "GRU":
-        block = out[length + 1:]
-        gates = block[:3 * length].reshape(length, batch, 3, hidden)
-        hidden_n = block[3 * length:]
-        r, z, n = (gates[:, :, k] for k in range(3))
+        gates, hidden_n = work["gates"], work["hidden_n"]
         # dz = dh (h_prev - n) z (1 - z); dn = dh (1 - z)(1 - n^2); dr = dn hn r (1 - r);
         # the hidden side's n-gradient is dn * r, the direct path to h_prev dh * z.
         hidden_side = np.empty_like(dgates)
-        sides = hidden_side.reshape(length, batch, 3, hidden)
-        input_n = np.empty((length, batch, hidden), dtype=dtype)
-        factor = np.empty((batch, hidden), dtype=dtype)
         for position, t in enumerate(order):
-            dh = dh_all[t]
-            r_t, z_t, n_t = r[t], z[t], n[t]
+            dh, step, side, d = dh_all[t], gates[t], hidden_side[t], dgates[t]
+            r, z, n = (step[k * hidden:(k + 1) * hidden] for k in range(3))
+            d_r, d_z, d_hn = (side[k * hidden:(k + 1) * hidden] for k in range(3))
+            d_n = d[2 * hidden:]
             last = position + 1 == length
-            h_prev = h0 if last else outputs[order[position + 1]]
-            d_r, d_z, d_hn = sides[t, :, 0], sides[t, :, 1], sides[t, :, 2]
-            d_n = input_n[t]
-            np.subtract(1, z_t, out=scratch)              # 1 - z
+            h_prev = h0_t if last else states[order[position + 1]]
+            np.subtract(1, z, out=scratch)                # 1 - z
             np.multiply(dh, scratch, out=d_n)             # dh (1 - z)
-            scratch *= z_t                                # z (1 - z)
-            np.subtract(h_prev, n_t, out=d_z)
+            scratch *= z                                  # z (1 - z)
+            np.subtract(h_prev, n, out=d_z)
             d_z *= dh
             d_z *= scratch
-            np.square(n_t, out=factor)
+            np.square(n, out=factor)
             np.subtract(1, factor, out=factor)
             d_n *= factor
-            np.subtract(1, r_t, out=factor)
-            factor *= r_t
+            np.subtract(1, r, out=factor)
+            factor *= r
             factor *= hidden_n[t]
             np.multiply(d_n, factor, out=d_r)
-            np.multiply(d_n, r_t, out=d_hn)
-            target = views["h0"] if last else dh_all[order[position + 1]]
-            np.matmul(hidden_side[t], w_hh, out=recurrent)
-            target += recurrent
-            np.multiply(dh, z_t, out=scratch)
+            np.multiply(d_n, r, out=d_hn)
+            d[:2 * hidden] = side[:2 * hidden]
+            target = grad_h0 if last else dh_all[order[position + 1]]
+            if last:
+                np.matmul(w_hh_t, side, out=grad_h0)
+            else:
+                np.matmul(w_hh_t, side, out=recurrent)
+                target += recurrent
+            np.multiply(dh, z, out=scratch)
             target += scratch
-        dgates[:, :, :2 * hidden] = hidden_side[:, :, :2 * hidden]
-        dgates[:, :, 2 * hidden:] = input_n
     else:
-        factor = np.empty((batch, hidden), dtype=dtype)
         for position, t in enumerate(order):
             d = dgates[t]
             if mode == "RNN_TANH":
-                np.square(outputs[t], out=factor)
+                np.square(states[t], out=factor)
                 np.subtract(1, factor, out=factor)
             else:
-                np.greater(outputs[t], 0, out=factor)
+                np.greater(states[t], 0, out=factor)
             np.multiply(dh_all[t], factor, out=d)
-            target = views["h0"] if position + 1 == length else dh_all[order[position + 1]]
-            np.matmul(d, w_hh, out=recurrent)
-            target += recurrent
-        hidden_side = dgates
-    if mode == "LSTM":
-        # Undo the internal gate order: row k of an internal gradient is PyTorch's row rows[k].
-        w_hh_grad = np.empty((size, hidden), dtype=dtype)
-        b_grad = np.empty(size, dtype=dtype)
-        w_ih_grad = np.empty((size, features), dtype=dtype)
-    else:
-        w_hh_grad, b_grad, w_ih_grad = views["w_hh"], views["b_hh"], views["w_ih"]
+            if position + 1 == length:
+                np.matmul(w_hh_t, d, out=grad_h0)
+            else:
+                np.matmul(w_hh_t, d, out=recurrent)
+                dh_all[order[position + 1]] += recurrent
+    views["h0"][...] = grad_h0.T
+    # Weight gradients: one product over all steps each, on (G, L*N) step-major copies.
     flat_rows = length * batch
-    # Weight gradients: one product over all steps each.
-    previous = _shifted(outputs, h0, reverse).reshape(flat_rows, hidden)
-    np.matmul(hidden_side.reshape(flat_rows, size).T, previous, out=w_hh_grad)
-    np.add.reduce(hidden_side.reshape(flat_rows, size), axis=0, out=b_grad)
-    if mode == "LSTM":
-        views["w_hh"][rows] = w_hh_grad
-        views["b_hh"][rows] = b_grad
-    input_2d = dgates.reshape(flat_rows, size)
+    hidden_2d = np.ascontiguousarray(hidden_side.transpose(1, 0, 2)).reshape(size, flat_rows)
+    previous = _steps_major(states, h0_t, reverse)
+    views["w_hh"][rows] = hidden_2d @ previous.T
+    views["b_hh"][rows] = hidden_2d.sum(axis=1)
     if mode == "GRU":
-        np.add.reduce(input_2d, axis=0, out=views["b_ih"])
+        input_2d = np.ascontiguousarray(dgates.transpose(1, 0, 2)).reshape(size, flat_rows)
+        views["b_ih"][...] = input_2d.sum(axis=1)
     else:
+        input_2d = hidden_2d
         views["b_ih"][...] = views["b_hh"]
-    np.matmul(input_2d.T, np.ascontiguousarray(x).reshape(flat_rows, features), out=w_ih_grad)
-    if mode == "LSTM":
-        views["w_ih"][rows] = w_ih_grad
+    x_2d = np.ascontiguousarray(x).reshape(flat_rows, features)
+    views["w_ih"][rows] = input_2d @ x_2d
     if input_grad:
-        w_ih_step = w_ih[rows] if mode == "LSTM" else w_ih
-        np.matmul(input_2d, w_ih_step, out=views["x"].reshape(flat_rows, features))
+        np.matmul(input_2d.T, w_ih[rows], out=views["x"].reshape(flat_rows, features))
     return flat
 
 
