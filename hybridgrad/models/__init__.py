@@ -8,7 +8,7 @@ Example:
     >>> import hybridgrad as hg
     >>> from hybridgrad import models
     >>> sorted(models.REGISTRY)
-    ['cgan', 'cnn', 'cvae', 'mlp', 'vae', 'vit']
+    ['captcha', 'cgan', 'cnn', 'cvae', 'mlp', 'vae', 'vit']
     >>> models.build("mlp", hidden_sizes=(8,))(hg.zeros(1, 1, 28, 28)).shape
     (1, 10)
 """
@@ -20,6 +20,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hybridgrad.models.captcha import build_captcha
 from hybridgrad.models.cgan import (
     CGAN,
     ConditionalDiscriminator,
@@ -162,6 +163,23 @@ REGISTRY: dict[str, ModelSpec] = {
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"hidden": 32, "latent_dim": 4}},
         budget="15 minutes"),
+    # Captchas are rendered, not read from MNIST: the task brings its own data and options
+    # (hybridgrad.training.captcha: the data settings, --length, --model crnn|onehot...).
+    # "model" holds every setting the network depends on; metric and bar are those of the
+    # default CRNN on length 4 (the one-hot CNN's bar is 0.97, length 4-6's 0.95).
+    "captcha": ModelSpec(
+        name="captcha", description="captcha readers: CRNN + CTC (--model crnn) or the notes' "
+        "one-hot CNN (--model onehot), on rendered captchas of --length 4 or 4-6",
+        builder=build_captcha, task="captcha", metric="val_accuracy", goal=(">=", 0.98),
+        config={"epochs": 5, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0,
+                "model": {"model": "crnn", "charset": "digits_upper", "length": "4",
+                          "height": 64, "width": 160, "downsample": 2,
+                          "channels": [16, 32, 64, 96], "hidden": 96, "wide_pools": 2,
+                          "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2}},
+        quick={"epochs": 1, "batch_size": 32,
+               "model": {"height": 32, "width": 80, "channels": [4, 8, 8, 8], "hidden": 16,
+                         "onehot_hidden": 32}},
+        dataset="captcha", budget="60 minutes"),
 }
 
 

@@ -28,7 +28,7 @@ def spec_or_error(name: str) -> ModelSpec:
         ...     spec_or_error("cnnn")
         ... except CommandError as error:
         ...     print(error)  # doctest: +ELLIPSIS
-        unknown model 'cnnn'; the models are cgan, cnn, cvae, mlp, vae, vit. Did you mean 'cnn'?...
+        unknown model 'cnnn'; the models are captcha, cgan, cnn, cvae, mlp, vae, vit. Did you...
     """
     try:
         return get_spec(name)
