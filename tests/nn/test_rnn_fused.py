@@ -196,3 +196,47 @@ def test_float32_layer_matches_float64_and_stays_float32():
     expected, _ = wide(hg.tensor(x))
     assert got.dtype == np.float32 and h_n.dtype == np.float32
     np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), atol=1e-5)
+
+
+class _Classifier(hg.nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.rnn = _build(kind, input_size=3, hidden_size=4, num_layers=2, bidirectional=True,
+                          batch_first=True)
+        self.head = hg.nn.Linear(8, 3, dtype=hg.float64)
+
+    def forward(self, x):
+        output, _ = self.rnn(x)
+        return self.head(output[:, -1])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_compiled_training_step_equals_eager(kind, monkeypatch):
+    # The recurrent layer is one node of the compiled graph, with the same kernels.
+    models = []
+    for _ in range(2):
+        hg.manual_seed(5)
+        models.append(_Classifier(kind))
+    eager, compiled = models
+    x = hg.tensor(np.random.default_rng(0).standard_normal((4, 5, 3)))
+    target = hg.tensor(np.array([0, 1, 2, 1]))
+    loss_fn = hg.nn.functional.cross_entropy
+    eager_optimizer = hg.optim.Adam(eager.parameters(), lr=0.01)
+    step = hg.jit.train_step(compiled, loss_fn, hg.optim.Adam(compiled.parameters(), lr=0.01))
+    calls = {"recurrent_layer": 0, "recurrent_layer_backward": 0}
+    for name in calls:
+        op = hg.ops.REGISTRY[name]
+        monkeypatch.setattr(op, "forward", lambda *a, _f=op.forward, _n=name, **k: (
+            calls.__setitem__(_n, calls[_n] + 1), _f(*a, **k))[1])
+    for _ in range(3):
+        eager_optimizer.zero_grad()
+        loss_fn(eager(x), target).backward()
+        eager_optimizer.step()
+        before = dict(calls)
+        step(x, target)
+        # One forward and one backward node per layer and direction (2 x 2) in the graph.
+        assert {k: calls[k] - before[k] for k in calls} == {
+            "recurrent_layer": 4, "recurrent_layer_backward": 4}
+    for (name, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-10,
+                                   err_msg=name)
