@@ -162,9 +162,16 @@ class ClassifierTask(Task):
         self.optimizers = {"optimizer": optimizer}
         scheduler, self.scheduler_interval = make_scheduler(optimizer, config, steps_per_epoch)
         self.schedulers = {"scheduler": scheduler} if scheduler is not None else {}
+        # config["compile"] (hybridgrad train --compile): forward, backward and the update as
+        # one compiled graph (hybridgrad.jit.train_step); it returns the loss only, so the
+        # step's accuracy is not logged.
+        self.compiled = (hg.jit.train_step(model, losses.cross_entropy, optimizer)
+                         if config.get("compile") else None)
 
     def train_step(self, images, labels) -> dict:
         self.model.train()
+        if self.compiled is not None:
+            return {"loss": float(self.compiled(self.prepare(images), labels).item())}
         optimizer = self.optimizers["optimizer"]
         optimizer.zero_grad()
         logits = self.model(self.prepare(images))
