@@ -94,7 +94,8 @@ def main(argv=None) -> None:
         model = build()
         optimizer = hg.optim.Adam(model.parameters(), lr=1e-3)
 
-        def eager(model=model, optimizer=optimizer, loss_fn=loss_fn):
+        def eager(model=model, optimizer=optimizer, loss_fn=loss_fn, inputs=inputs,
+                  targets=targets):
             model.train()
             optimizer.zero_grad()
             loss_fn(model(inputs), targets).backward()
@@ -106,7 +107,8 @@ def main(argv=None) -> None:
             compiled = hg.jit.train_step(other, loss_fn, hg.optim.Adam(other.parameters(),
                                                                        lr=1e-3))
             compiled(inputs, targets)
-            steps["compiled"] = lambda compiled=compiled: compiled(inputs, targets)
+            steps["compiled"] = (lambda compiled=compiled, inputs=inputs, targets=targets:
+                                 compiled(inputs, targets))
             reason = ""
         except Exception as error:  # noqa: BLE001 - reported in the table
             reason = f"{type(error).__name__}: {str(error).splitlines()[0][:70]}"
