@@ -83,8 +83,8 @@ def add_train_options(parser) -> None:
          "(then evaluate)")
     _add(parser, "--quick", action="store_true", help="a seconds-long smoke run")
     _add(parser, "--no-progress", action="store_true", help="no progress bar")
-    _add(parser, "--resume", metavar="CHECKPOINT", help="continue an interrupted run after its "
-         "last finished epoch, with its own settings (--max-minutes and --beam-width may change)")
+    _add(parser, "--resume", metavar="CHECKPOINT", help="continue an interrupted run where it "
+         "stopped, with its own settings (--max-minutes and --beam-width may change)")
 
 
 def _overrides(args) -> dict:
@@ -170,12 +170,12 @@ def train_command(args) -> int:
     try:
         result = train(config, out, log=print,
                        progress=not getattr(args, "no_progress", False) and sys.stderr.isatty(),
-                       resume=resume)
+                       resume=resume, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0)
     except ValueError as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         checkpoint = os.path.join(out, "checkpoint.safetensors")
-        print(f"interrupted; the last finished epoch is in {checkpoint} (continue with "
+        print(f"interrupted; checkpoint saved to {checkpoint} (continue with "
               f"'hybridgrad train captcha --resume {checkpoint}')", file=sys.stderr)
         return 130
     _print_examples(result["examples"])

@@ -496,7 +496,7 @@ class _ConvertedCheckpoint:
 
 
 def train(config: dict, out_dir: str, log=print, progress: bool = False,
-          resume: str | None = None, step_callback=None) -> dict:
+          resume: str | None = None, step_callback=None, checkpoint_every: int = 0) -> dict:
     """Train the model a (resolved) config describes with :class:`hybridgrad.training.Trainer`
     (``checkpoint.safetensors`` every epoch and on Ctrl-C, ``metrics.jsonl``, ``curves.png``),
     then read the test split; write ``result.json`` into ``out_dir`` and return it: test
@@ -506,7 +506,7 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False,
     ``resume``: the checkpoint of an interrupted run (either format); training continues where
     it stopped and ends with the weights an uninterrupted run would have (``config`` must be
     the checkpoint's, see :func:`resume_config`). ``step_callback(trainer)`` runs after every
-    step (tests interrupt through it).
+    step (tests interrupt through it); ``checkpoint_every`` also saves every that many steps.
     """
     from hybridgrad.training.trainer import Trainer
 
@@ -540,7 +540,8 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False,
                                  else f"{k} {v}" for k, v in record.items() if k != "kind"))
 
     trainer = Trainer(SPEC, trainer_config(config), out_dir, progress=progress,
-                      step_callback=after_step, epoch_callback=after_epoch)
+                      step_callback=after_step, epoch_callback=after_epoch,
+                      checkpoint_every=checkpoint_every)
     if log:
         parameters = sum(p._array.size for p in build_model(config).parameters())
         log(f"captcha {config['model']}: length {config['length']}, input "
