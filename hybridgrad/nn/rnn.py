@@ -35,6 +35,7 @@ from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.ops import api as F
 from hybridgrad.ops.recurrent import recurrent_layer
+from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor, default_generator
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
@@ -48,14 +49,40 @@ def _zero_bias(weight) -> Tensor:
 
 
 def _cell_step(mode: str, cell, input, h, c=None):
-    """One step of a cell: the fused layer over a sequence of length 1."""
+    """One step of a cell: the fused layer over a sequence of length 1 on tensors; composed of
+    primitives on symbols (tracing, ONNX export), so that an exported cell stays plain ONNX."""
     bias_ih, bias_hh = cell.bias_ih, cell.bias_hh
     if bias_ih is None:
         bias_ih = bias_hh = _zero_bias(cell.weight_ih)
+    if isinstance(input, SymbolicValue) or isinstance(h, SymbolicValue):
+        return _composed_step(mode, input, h, c, cell.weight_ih, cell.weight_hh, bias_ih,
+                              bias_hh)
     output, h_n, c_n = recurrent_layer(F.unsqueeze(input, 0), h, h if c is None else c,
                                        cell.weight_ih, cell.weight_hh, bias_ih, bias_hh,
                                        mode=mode)
     return h_n, c_n
+
+
+def _composed_step(mode: str, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One step written with primitives (PyTorch's gate equations): ``(h', c')``."""
+    hidden = h.shape[-1]
+
+    def gate(values, index):
+        return values[..., index * hidden:(index + 1) * hidden]
+
+    x_part = F.matmul(x, F.transpose(weight_ih, 0, 1)) + bias_ih
+    h_part = F.matmul(h, F.transpose(weight_hh, 0, 1)) + bias_hh
+    if mode == "LSTM":
+        gates = x_part + h_part
+        c = F.sigmoid(gate(gates, 1)) * c + F.sigmoid(gate(gates, 0)) * F.tanh(gate(gates, 2))
+        return F.sigmoid(gate(gates, 3)) * F.tanh(c), c
+    if mode == "GRU":
+        r = F.sigmoid(gate(x_part, 0) + gate(h_part, 0))
+        z = F.sigmoid(gate(x_part, 1) + gate(h_part, 1))
+        n = F.tanh(gate(x_part, 2) + r * gate(h_part, 2))
+        return (1.0 - z) * n + z * h, None
+    pre = x_part + h_part
+    return (F.tanh(pre) if mode == "RNN_TANH" else F.relu(pre)), None
 
 
 def _uniform(shape: tuple, bound: float, dtype) -> Parameter:

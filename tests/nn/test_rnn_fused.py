@@ -240,3 +240,28 @@ def test_compiled_training_step_equals_eager(kind, monkeypatch):
     for (name, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters()):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-10,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_export_to_onnx_and_match_onnxruntime(name, tmp_path):
+    # Traced cells are composed of plain primitives (the fused layer has no ONNX counterpart).
+    onnxruntime = pytest.importorskip("onnxruntime")
+    hg.manual_seed(3)
+    cell = getattr(hg.nn, name)(3, 4)
+    x = hg.randn(2, 3)
+    path = str(tmp_path / "cell.onnx")
+    hg.onnx.export(lambda value: (lambda out: out[0] if isinstance(out, tuple) else out)(
+        cell(value)), x, path)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    expected = cell(x)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    np.testing.assert_allclose(got, expected.detach().numpy(), atol=1e-5)
+
+
+def test_the_fused_primitive_is_refused_by_the_exporter_with_the_reason():
+    x, h = hg.randn(3, 1, 2), hg.zeros(1, 2)
+    weights = [hg.randn(8, 2), hg.randn(8, 2), hg.zeros(8), hg.zeros(8)]
+    with pytest.raises(hg.onnx.ExportError, match="export the nn.RNN/LSTM/GRU module"):
+        hg.onnx.export(lambda value: recurrent_layer(value, h, h, *weights, mode="LSTM")[0], x,
+                       None)
