@@ -66,9 +66,10 @@ def register(subparsers) -> None:
                         "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
                         "MODEL --distributed' (--batch-size stays the global batch, split over "
                         "the N processes; rank 0 writes --out). See docs/distributed.md")
-    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+    from hybridgrad.commands import own_commands
 
-    captcha.add_train_options(parser)
+    for module in own_commands():  # models with their own options (captcha)
+        module.add_train_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -133,10 +134,10 @@ def _resumed_config(args, spec) -> dict:
 
 def run(args) -> int:
     """Handler of ``hybridgrad train``."""
-    if args.model == "captcha":
-        from hybridgrad.commands import captcha
+    from hybridgrad.commands import own_commands
 
-        return captcha.train_command(args)
+    for module in own_commands(args.model):  # a model with its own data and options
+        return module.train_command(args)
     from hybridgrad.training import (
         CheckpointError,
         DatasetNotFoundError,

@@ -52,6 +52,9 @@ class ModelSpec:
             settings meant to reach the bar.
         quick: overrides for ``--quick``: a seconds-long smoke run on a small subset.
         budget: the time the bar must be reached in, on two CPU cores.
+        commands: for a model with its own data and options (captcha), the module whose
+            ``add_{train,eval,predict}_options(parser)`` and ``{train,eval,predict}_command(args)``
+            the generic ``train``/``eval``/``predict`` commands use; empty for MNIST models.
 
     Example:
         >>> from hybridgrad.models import REGISTRY
@@ -69,6 +72,7 @@ class ModelSpec:
     quick: dict = field(default_factory=dict)
     dataset: str = "mnist"
     budget: str = ""
+    commands: str = ""
 
     def resolved_config(self, quick: bool = False, overrides: dict | None = None) -> dict:
         """The defaults, with ``quick`` and then ``overrides`` merged in (nested for ``model``).
@@ -179,7 +183,7 @@ REGISTRY: dict[str, ModelSpec] = {
         quick={"epochs": 1, "batch_size": 32,
                "model": {"height": 32, "width": 80, "channels": [4, 8, 8, 8], "hidden": 16,
                          "onehot_hidden": 32}},
-        dataset="captcha", budget="60 minutes"),
+        dataset="captcha", budget="60 minutes", commands="hybridgrad.commands.captcha"),
 }
 
 
