@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
 
@@ -96,13 +94,13 @@ def _layer_shape(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
 # GRU: gates (L, 3H, N), W_hn h + b_hn (L, H, N), outputs (L, H, N); RNN: outputs (L, H, N).
 
 
-def _lstm_rows(hidden: int):
+def _lstm_rows(xp, hidden: int):
     """PyTorch's weight rows in the internal (o, i, f, g) order."""
-    return np.concatenate([np.arange(3 * hidden, 4 * hidden), np.arange(0, 3 * hidden)])
+    return xp.concatenate([xp.arange(3 * hidden, 4 * hidden), xp.arange(0, 3 * hidden)])
 
 
-def _gate_scale(hidden: int, gate_count: int, sigmoid_gates: int, dtype):
-    scale = np.ones(gate_count * hidden, dtype=dtype)
+def _gate_scale(xp, hidden: int, gate_count: int, sigmoid_gates: int, dtype):
+    scale = xp.ones(gate_count * hidden, dtype=dtype)
     scale[:sigmoid_gates * hidden] = 0.5
     return scale
 
@@ -120,10 +118,10 @@ def _workspace(out, mode: str, length: int, batch: int, hidden: int) -> dict:
     return views
 
 
-def _project_t(x, w_ih, bias, out) -> None:
+def _project_t(xp, x, w_ih, bias, out) -> None:
     """out (L, G, N) = (x W_ih^T + bias) per step, feature-major: W_ih x_t^T for every step in
     one batched product (x's layout, time-major or a batch_first view, suits BLAS as it is)."""
-    np.matmul(w_ih, x.transpose(0, 2, 1), out=out)
+    xp.matmul(w_ih, x.transpose(0, 2, 1), out=out)
     out += bias[:, None]
 
 
@@ -132,82 +130,82 @@ def _forward(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse):
     spec = _layer_shape(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse)
     dtype = spec.dtype
     x, h0, c0, w_ih, w_hh, b_ih, b_hh = (
-        np.asarray(a, dtype=dtype) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh))
+        xp.asarray(a, dtype=dtype) for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh))
     length, batch, _ = x.shape
     hidden = h0.shape[1]
-    out = np.empty(spec.shape, dtype=dtype)
+    out = xp.empty(spec.shape, dtype=dtype)
     work = _workspace(out, mode, length, batch, hidden)
     states = work["states"]
     steps = range(length - 1, -1, -1) if reverse else range(length)
-    h = np.ascontiguousarray(h0.T)
+    h = xp.ascontiguousarray(h0.T)
     if mode == "LSTM":
         gates, cells, tanh_cells = work["gates"], work["cells"], work["tanh_cells"]
-        rows = _lstm_rows(hidden)
-        scale = _gate_scale(hidden, 4, 3, dtype)
-        _project_t(x, w_ih[rows] * scale[:, None], (b_ih + b_hh)[rows] * scale, gates)
-        w_hh_step = np.ascontiguousarray(w_hh[rows] * scale[:, None])
-        recurrent = np.empty((4 * hidden, batch), dtype=dtype)
-        scratch = np.empty((hidden, batch), dtype=dtype)
-        c = np.ascontiguousarray(c0.T)
+        rows = _lstm_rows(xp, hidden)
+        scale = _gate_scale(xp, hidden, 4, 3, dtype)
+        _project_t(xp, x, w_ih[rows] * scale[:, None], (b_ih + b_hh)[rows] * scale, gates)
+        w_hh_step = xp.ascontiguousarray(w_hh[rows] * scale[:, None])
+        recurrent = xp.empty((4 * hidden, batch), dtype=dtype)
+        scratch = xp.empty((hidden, batch), dtype=dtype)
+        c = xp.ascontiguousarray(c0.T)
         for t in steps:
             step = gates[t]
-            np.matmul(w_hh_step, h, out=recurrent)
+            xp.matmul(w_hh_step, h, out=recurrent)
             step += recurrent
-            np.tanh(step, out=step)
+            xp.tanh(step, out=step)
             sigmoids = step[:3 * hidden]
             sigmoids *= 0.5
             sigmoids += 0.5
             o, i, f, g = (step[k * hidden:(k + 1) * hidden] for k in range(4))
             c_new = cells[t]
-            np.multiply(f, c, out=c_new)
-            np.multiply(i, g, out=scratch)
+            xp.multiply(f, c, out=c_new)
+            xp.multiply(i, g, out=scratch)
             c_new += scratch
-            np.tanh(c_new, out=tanh_cells[t])
-            np.multiply(o, tanh_cells[t], out=states[t])
+            xp.tanh(c_new, out=tanh_cells[t])
+            xp.multiply(o, tanh_cells[t], out=states[t])
             h, c = states[t], c_new
         out[length] = c.T
     elif mode == "GRU":
         gates, hidden_n = work["gates"], work["hidden_n"]
-        scale = _gate_scale(hidden, 3, 2, dtype)
+        scale = _gate_scale(xp, hidden, 3, 2, dtype)
         # b_hr and b_hz join the projection; b_hn stays inside r * (W_hn h + b_hn).
         bias = b_ih.copy()
         bias[:2 * hidden] += b_hh[:2 * hidden]
-        _project_t(x, w_ih * scale[:, None], bias * scale, gates)
-        w_hh_step = np.ascontiguousarray(w_hh * scale[:, None])
+        _project_t(xp, x, w_ih * scale[:, None], bias * scale, gates)
+        w_hh_step = xp.ascontiguousarray(w_hh * scale[:, None])
         b_hn = b_hh[2 * hidden:, None]
-        recurrent = np.empty((3 * hidden, batch), dtype=dtype)
-        scratch = np.empty((hidden, batch), dtype=dtype)
+        recurrent = xp.empty((3 * hidden, batch), dtype=dtype)
+        scratch = xp.empty((hidden, batch), dtype=dtype)
         for t in steps:
             step = gates[t]
-            np.matmul(w_hh_step, h, out=recurrent)
-            np.add(recurrent[2 * hidden:], b_hn, out=hidden_n[t])
+            xp.matmul(w_hh_step, h, out=recurrent)
+            xp.add(recurrent[2 * hidden:], b_hn, out=hidden_n[t])
             rz = step[:2 * hidden]
             rz += recurrent[:2 * hidden]
-            np.tanh(rz, out=rz)
+            xp.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
             r, z, n = (step[k * hidden:(k + 1) * hidden] for k in range(3))
-            np.multiply(r, hidden_n[t], out=scratch)
+            xp.multiply(r, hidden_n[t], out=scratch)
             n += scratch
-            np.tanh(n, out=n)
+            xp.tanh(n, out=n)
             # h' = (1 - z) n + z h = n + z (h - n)
             h_new = states[t]
-            np.subtract(h, n, out=h_new)
+            xp.subtract(h, n, out=h_new)
             h_new *= z
             h_new += n
             h = h_new
         out[length] = h.T
     else:
-        _project_t(x, w_ih, b_ih + b_hh, states)
-        recurrent = np.empty((hidden, batch), dtype=dtype)
+        _project_t(xp, x, w_ih, b_ih + b_hh, states)
+        recurrent = xp.empty((hidden, batch), dtype=dtype)
         for t in steps:
             step = states[t]
-            np.matmul(w_hh, h, out=recurrent)
+            xp.matmul(w_hh, h, out=recurrent)
             step += recurrent
             if mode == "RNN_TANH":
-                np.tanh(step, out=step)
+                xp.tanh(step, out=step)
             else:
-                np.maximum(step, 0, out=step)
+                xp.maximum(step, 0, out=step)
             h = step
         out[length] = h.T
     out[:length] = states.transpose(0, 2, 1)
@@ -234,12 +232,12 @@ def _backward_shape(grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad)
     return Spec((total,), out.dtype)
 
 
-def _steps_major(sequence, first, reverse):
+def _steps_major(xp, sequence, first, reverse):
     """(F, L*N): column t*N + n holds what step t read from the step before it (``first``,
     (F, N), for the first processed step), for the weight products over all steps."""
     features, batch = sequence.shape[1], sequence.shape[2]
     length = sequence.shape[0]
-    result = np.empty((features, length, batch), dtype=sequence.dtype)
+    result = xp.empty((features, length, batch), dtype=sequence.dtype)
     moved = sequence.transpose(1, 0, 2)
     if reverse:
         result[:, :-1] = moved[:, 1:]
@@ -253,13 +251,13 @@ def _steps_major(sequence, first, reverse):
 def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
     """Backward through time; every gradient lands in one flat array (``gradient_layout``)."""
     dtype = out.dtype
-    x, h0, c0, w_ih, w_hh, grad = (np.asarray(a, dtype=dtype)
+    x, h0, c0, w_ih, w_hh, grad = (xp.asarray(a, dtype=dtype)
                                    for a in (x, h0, c0, w_ih, w_hh, grad))
     length, batch, features = x.shape
     hidden = h0.shape[1]
     size = GATES[mode] * hidden
     layout = gradient_layout(mode, length, batch, features, hidden)
-    flat = np.zeros(sum(math.prod(shape) for _, shape in layout), dtype=dtype)
+    flat = xp.zeros(sum(math.prod(shape) for _, shape in layout), dtype=dtype)
     views, offset = {}, 0
     for name, shape in layout:
         count = math.prod(shape)
@@ -269,25 +267,25 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
     states = work["states"]
     # dh of every step, feature-major: the output's gradient, plus (added as the loop reaches
     # it) what the following step sends back through W_hh.
-    dh_all = np.ascontiguousarray(grad[:length].transpose(0, 2, 1))
+    dh_all = xp.ascontiguousarray(grad[:length].transpose(0, 2, 1))
     if mode != "LSTM" and grad[length].any():
         # Row L of an RNN or GRU is the final hidden state, the last processed output again.
         dh_all[0 if reverse else length - 1] += grad[length].T
     order = list(range(length) if reverse else range(length - 1, -1, -1))
-    h0_t = np.ascontiguousarray(h0.T)
+    h0_t = xp.ascontiguousarray(h0.T)
     # Pre-activation gradients of every step (L, G, N): the operand of the weight products.
-    dgates = np.empty((length, size, batch), dtype=dtype)
-    grad_h0 = np.empty((hidden, batch), dtype=dtype)
-    recurrent = np.empty((hidden, batch), dtype=dtype)
-    scratch = np.empty((hidden, batch), dtype=dtype)
-    factor = np.empty((hidden, batch), dtype=dtype)
-    rows = _lstm_rows(hidden) if mode == "LSTM" else slice(None)
-    w_hh_t = np.ascontiguousarray(w_hh[rows].T)  # (H, G) in the internal gate order
+    dgates = xp.empty((length, size, batch), dtype=dtype)
+    grad_h0 = xp.empty((hidden, batch), dtype=dtype)
+    recurrent = xp.empty((hidden, batch), dtype=dtype)
+    scratch = xp.empty((hidden, batch), dtype=dtype)
+    factor = xp.empty((hidden, batch), dtype=dtype)
+    rows = _lstm_rows(xp, hidden) if mode == "LSTM" else slice(None)
+    w_hh_t = xp.ascontiguousarray(w_hh[rows].T)  # (H, G) in the internal gate order
     hidden_side = dgates
     if mode == "LSTM":
         gates, cells, tanh_cells = work["gates"], work["cells"], work["tanh_cells"]
-        c0_t = np.ascontiguousarray(c0.T)
-        dc = np.ascontiguousarray(grad[length].T)
+        c0_t = xp.ascontiguousarray(c0.T)
+        dc = xp.ascontiguousarray(grad[length].T)
         for position, t in enumerate(order):
             dh, step, d = dh_all[t], gates[t], dgates[t]
             o, i, f, g = (step[k * hidden:(k + 1) * hidden] for k in range(4))
@@ -295,43 +293,43 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
             tanh_c = tanh_cells[t]
             last = position + 1 == length
             # dc += dh o (1 - tanh(c)^2)
-            np.square(tanh_c, out=scratch)
-            np.subtract(1, scratch, out=scratch)
+            xp.square(tanh_c, out=scratch)
+            xp.subtract(1, scratch, out=scratch)
             scratch *= o
             scratch *= dh
             dc += scratch
             # do = dh tanh(c) o (1 - o)
-            np.subtract(1, o, out=factor)
+            xp.subtract(1, o, out=factor)
             factor *= o
-            np.multiply(dh, tanh_c, out=d_o)
+            xp.multiply(dh, tanh_c, out=d_o)
             d_o *= factor
             # di = dc g i (1 - i)
-            np.subtract(1, i, out=factor)
+            xp.subtract(1, i, out=factor)
             factor *= i
             factor *= g
-            np.multiply(dc, factor, out=d_i)
+            xp.multiply(dc, factor, out=d_i)
             # df = dc c_prev f (1 - f)
-            np.subtract(1, f, out=factor)
+            xp.subtract(1, f, out=factor)
             factor *= f
             factor *= c0_t if last else cells[order[position + 1]]
-            np.multiply(dc, factor, out=d_f)
+            xp.multiply(dc, factor, out=d_f)
             # dg = dc i (1 - g^2)
-            np.square(g, out=factor)
-            np.subtract(1, factor, out=factor)
+            xp.square(g, out=factor)
+            xp.subtract(1, factor, out=factor)
             factor *= i
-            np.multiply(dc, factor, out=d_g)
+            xp.multiply(dc, factor, out=d_g)
             dc *= f
             if last:
-                np.matmul(w_hh_t, d, out=grad_h0)
+                xp.matmul(w_hh_t, d, out=grad_h0)
             else:
-                np.matmul(w_hh_t, d, out=recurrent)
+                xp.matmul(w_hh_t, d, out=recurrent)
                 dh_all[order[position + 1]] += recurrent
         views["c0"][...] = dc.T
     elif mode == "GRU":
         gates, hidden_n = work["gates"], work["hidden_n"]
         # dz = dh (h_prev - n) z (1 - z); dn = dh (1 - z)(1 - n^2); dr = dn hn r (1 - r);
         # the hidden side's n-gradient is dn * r, the direct path to h_prev dh * z.
-        hidden_side = np.empty_like(dgates)
+        hidden_side = xp.empty_like(dgates)
         for position, t in enumerate(order):
             dh, step, side, d = dh_all[t], gates[t], hidden_side[t], dgates[t]
             r, z, n = (step[k * hidden:(k + 1) * hidden] for k in range(3))
@@ -339,60 +337,60 @@ def _backward(xp, grad, out, x, h0, c0, w_ih, w_hh, mode, reverse, input_grad):
             d_n = d[2 * hidden:]
             last = position + 1 == length
             h_prev = h0_t if last else states[order[position + 1]]
-            np.subtract(1, z, out=scratch)                # 1 - z
-            np.multiply(dh, scratch, out=d_n)             # dh (1 - z)
+            xp.subtract(1, z, out=scratch)                # 1 - z
+            xp.multiply(dh, scratch, out=d_n)             # dh (1 - z)
             scratch *= z                                  # z (1 - z)
-            np.subtract(h_prev, n, out=d_z)
+            xp.subtract(h_prev, n, out=d_z)
             d_z *= dh
             d_z *= scratch
-            np.square(n, out=factor)
-            np.subtract(1, factor, out=factor)
+            xp.square(n, out=factor)
+            xp.subtract(1, factor, out=factor)
             d_n *= factor
-            np.subtract(1, r, out=factor)
+            xp.subtract(1, r, out=factor)
             factor *= r
             factor *= hidden_n[t]
-            np.multiply(d_n, factor, out=d_r)
-            np.multiply(d_n, r, out=d_hn)
+            xp.multiply(d_n, factor, out=d_r)
+            xp.multiply(d_n, r, out=d_hn)
             d[:2 * hidden] = side[:2 * hidden]
             target = grad_h0 if last else dh_all[order[position + 1]]
             if last:
-                np.matmul(w_hh_t, side, out=grad_h0)
+                xp.matmul(w_hh_t, side, out=grad_h0)
             else:
-                np.matmul(w_hh_t, side, out=recurrent)
+                xp.matmul(w_hh_t, side, out=recurrent)
                 target += recurrent
-            np.multiply(dh, z, out=scratch)
+            xp.multiply(dh, z, out=scratch)
             target += scratch
     else:
         for position, t in enumerate(order):
             d = dgates[t]
             if mode == "RNN_TANH":
-                np.square(states[t], out=factor)
-                np.subtract(1, factor, out=factor)
+                xp.square(states[t], out=factor)
+                xp.subtract(1, factor, out=factor)
             else:
-                np.greater(states[t], 0, out=factor)
-            np.multiply(dh_all[t], factor, out=d)
+                xp.greater(states[t], 0, out=factor)
+            xp.multiply(dh_all[t], factor, out=d)
             if position + 1 == length:
-                np.matmul(w_hh_t, d, out=grad_h0)
+                xp.matmul(w_hh_t, d, out=grad_h0)
             else:
-                np.matmul(w_hh_t, d, out=recurrent)
+                xp.matmul(w_hh_t, d, out=recurrent)
                 dh_all[order[position + 1]] += recurrent
     views["h0"][...] = grad_h0.T
     # Weight gradients: one product over all steps each, on (G, L*N) step-major copies.
     flat_rows = length * batch
-    hidden_2d = np.ascontiguousarray(hidden_side.transpose(1, 0, 2)).reshape(size, flat_rows)
-    previous = _steps_major(states, h0_t, reverse)
+    hidden_2d = xp.ascontiguousarray(hidden_side.transpose(1, 0, 2)).reshape(size, flat_rows)
+    previous = _steps_major(xp, states, h0_t, reverse)
     views["w_hh"][rows] = hidden_2d @ previous.T
     views["b_hh"][rows] = hidden_2d.sum(axis=1)
     if mode == "GRU":
-        input_2d = np.ascontiguousarray(dgates.transpose(1, 0, 2)).reshape(size, flat_rows)
+        input_2d = xp.ascontiguousarray(dgates.transpose(1, 0, 2)).reshape(size, flat_rows)
         views["b_ih"][...] = input_2d.sum(axis=1)
     else:
         input_2d = hidden_2d
         views["b_ih"][...] = views["b_hh"]
-    x_2d = np.ascontiguousarray(x).reshape(flat_rows, features)
+    x_2d = xp.ascontiguousarray(x).reshape(flat_rows, features)
     views["w_ih"][rows] = input_2d @ x_2d
     if input_grad:
-        np.matmul(input_2d.T, w_ih[rows], out=views["x"].reshape(flat_rows, features))
+        xp.matmul(input_2d.T, w_ih[rows], out=views["x"].reshape(flat_rows, features))
     return flat
 
 
