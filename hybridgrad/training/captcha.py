@@ -531,6 +531,11 @@ def train(config: dict, out_dir: str, log=print, progress: bool = False,
     def after_step(trainer):
         if limit is not None and time.time() - started > limit:
             trainer.finish_requested = True
+        if log and not progress and trainer.global_step % 100 == 0:
+            sums = trainer.sums
+            log(f"  step {trainer.global_step}/{total}: loss (epoch so far) "
+                f"{sums.get('loss', 0.0) / max(sums.get('_count', 1), 1):.4f}, "
+                f"{time.time() - started:.0f} s")
         if step_callback is not None:
             step_callback(trainer)
 
