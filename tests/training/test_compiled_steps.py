@@ -43,6 +43,31 @@ def test_compiled_classifier_steps_give_the_eager_weights(name):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=key)
 
 
+def test_compiled_dropout_draws_the_eager_random_stream():
+    # Run from the same seed, the compiled step's dropout masks are the eager step's.
+    rng = np.random.default_rng(1)
+    images = hg.tensor(rng.random((8, 1, 28, 28)))
+    labels = hg.tensor(np.arange(8) % 10)
+    tiny_dropout = {**TINY["mlp"], "dropout": 0.3}
+    runs = []
+    for compiled in (False, True):
+        spec = REGISTRY["mlp"]
+        config = spec.resolved_config(overrides={"model": tiny_dropout, "lr": 1e-2})
+        config.update(seed=0, compile=compiled)
+        hg.manual_seed(0)
+        model = spec.builder(**config["model"])
+        for tensor in model.parameters():
+            tensor._array = tensor._array.astype(np.float64)
+        task = ClassifierTask(spec, config, model)
+        hg.manual_seed(7)
+        losses = [task.train_step(images, labels)["loss"] for _ in range(3)]
+        runs.append((losses, {k: v.numpy() for k, v in model.state_dict().items()}))
+    (eager_losses, eager_weights), (compiled_losses, compiled_weights) = runs
+    np.testing.assert_allclose(compiled_losses, eager_losses, rtol=1e-9)
+    for key, value in eager_weights.items():
+        np.testing.assert_allclose(compiled_weights[key], value, atol=1e-9, err_msg=key)
+
+
 def test_compile_is_refused_where_the_step_is_not_one_loss(capsys):
     assert main(["train", "cgan", "--compile", "--quick"]) == 2
     assert "--compile is available for the classifiers" in capsys.readouterr().err
