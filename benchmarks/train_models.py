@@ -1,13 +1,15 @@
 """Eager against compiled training steps of the zoo models (issue 19 item 2): which compile with
-``hybridgrad.jit.train_step``, and the step time of each way.
+``hybridgrad.jit.train_step``, and the step time and memory of each way.
 
 Every model gets its registry defaults (full size), a fixed random batch of its task's shape and
 its task's loss and optimizer (Adam; the classifiers' cross-entropy, the VAE's negative ELBO, the
 captcha readers' CTC or one-hot loss). Eager and compiled steps are interleaved and the median
-process CPU time of ``--repeats`` steps is printed, with the compiled/eager ratio; a model that
-does not compile prints the reason. The CGAN (two alternating updates) and the CVAE (the label is
-a second input of the model) do not fit ``train_step(model, loss_fn, optimizer)``'s one model
-input and one loss, and are listed as such.
+process CPU time of ``--repeats`` steps is printed, with the compiled/eager ratio, and the peak
+memory (``tracemalloc``, which sees NumPy's arrays) from building the model and its optimizer
+(and compiling) through two steps: weights, optimizer state, a compiled graph's planned buffers
+and each step's temporaries. A model that does not compile prints the reason. The CGAN (two
+alternating updates) and the CVAE (the label is a second input of the model) do not fit
+``train_step(model, loss_fn, optimizer)``'s one model input and one loss, and are listed so.
 
 Run: ``python benchmarks/train_models.py [--threads 1] [--repeats 5] [--models mlp cnn ...]``
 """
@@ -20,6 +22,7 @@ import pathlib
 import statistics
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -74,6 +77,26 @@ def _case(name: str, rng):
             hg.tensor(np.zeros(batch, np.float32)))
 
 
+def _peak_mb(build, loss_fn, inputs, targets, compiled: bool) -> float:
+    """Peak megabytes traced from building the model (and compiling) through two steps."""
+    tracemalloc.start()
+    try:
+        model = build()
+        optimizer = hg.optim.Adam(model.parameters(), lr=1e-3)
+        if compiled:
+            step = hg.jit.train_step(model, loss_fn, optimizer)
+            for _ in range(2):
+                step(inputs, targets)
+        else:
+            for _ in range(2):
+                optimizer.zero_grad()
+                loss_fn(model(inputs), targets).backward()
+                optimizer.step()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -84,7 +107,8 @@ def main(argv=None) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.2f}; {args.threads} thread(s); median process CPU ms of "
           f"{args.repeats} interleaved steps")
-    print(f"{'model':8} {'eager':>9} {'compiled':>9} {'compiled/eager':>15}")
+    print(f"{'model':8} {'eager':>9} {'compiled':>9} {'compiled/eager':>15} "
+          f"{'peak MB eager':>14} {'compiled':>9}")
     for name in args.models:
         if name in NOT_ONE_LOSS:
             print(f"{name:8} {'-':>9} {'-':>9} {'-':>15}   (not a train_step: "
@@ -121,12 +145,15 @@ def main(argv=None) -> None:
                 function()
                 times[key].append(time.process_time() - start)
         ms = {key: statistics.median(values) * 1000 for key, values in times.items()}
+        peak = {key: _peak_mb(build, loss_fn, inputs, targets, key == "compiled")
+                for key in steps}
         if reason:
-            print(f"{name:8} {ms['eager']:9.1f} {'-':>9} {'-':>15}   (does not compile: "
-                  f"{reason})", flush=True)
+            print(f"{name:8} {ms['eager']:9.1f} {'-':>9} {'-':>15} {peak['eager']:14.1f} "
+                  f"{'-':>9}   (does not compile: {reason})", flush=True)
         else:
             print(f"{name:8} {ms['eager']:9.1f} {ms['compiled']:9.1f} "
-                  f"{ms['compiled'] / ms['eager']:15.2f}", flush=True)
+                  f"{ms['compiled'] / ms['eager']:15.2f} {peak['eager']:14.1f} "
+                  f"{peak['compiled']:9.1f}", flush=True)
 
 
 if __name__ == "__main__":
