@@ -284,7 +284,12 @@ def trainer_config(config: dict) -> dict:
 
 
 def steps_per_epoch(config: dict) -> int:
-    """Optimizer steps in one epoch (``train_size // batch_size``, at least 1)."""
+    """Optimizer steps in one epoch (``train_size // batch_size``, at least 1).
+
+    Example:
+        >>> steps_per_epoch({"train_size": 100, "batch_size": 32})
+        3
+    """
     return max(int(config["train_size"]) // int(config["batch_size"]), 1)
 
 
@@ -367,7 +372,15 @@ class CaptchaBatches:
 
 def loaders(config: dict):
     """The trainer's data for a captcha run (:meth:`CaptchaTask.loaders`): the training
-    batches and the validation split ``(images, texts)`` checked after every epoch."""
+    batches and the validation split ``(images, texts)`` checked after every epoch.
+
+    Example:
+        >>> config = resolve_config({"train_size": 4, "val_size": 2, "batch_size": 2,
+        ...                          "height": 32, "width": 64, "cache": False, "workers": 1})
+        >>> batches, (images, texts) = loaders(config)
+        >>> len(batches), images.shape, len(texts)
+        (2, (2, 32, 64), 2)
+    """
     return CaptchaBatches(config, _split(config, "train")), _split(config, "val")
 
 
@@ -421,7 +434,17 @@ def convert_legacy(state: dict) -> dict:
 def read_checkpoint(path: str) -> dict:
     """The trainer-layout state of a captcha checkpoint, written by the trainer or by the
     earlier captcha trainer (converted, :func:`convert_legacy`); ``ValueError`` for any other
-    file, ``FileNotFoundError`` when missing."""
+    file, ``FileNotFoundError`` when missing.
+
+    Example:
+        >>> import tempfile
+        >>> config = resolve_config(quick=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
+        >>> save_weights(build_model(config), config, path)
+        >>> state = read_checkpoint(path)
+        >>> state["model"], "optimizers" in state
+        ('captcha', False)
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
