@@ -6,7 +6,10 @@ How it works:
   (the operator, its inputs and attributes) on its output;
 * :func:`backward` sorts the recorded graph topologically from the output and walks it in reverse,
   calling each operator's vector-Jacobian product from the registry; gradients of broadcast inputs
-  are summed back to the input's shape in exactly one place, :func:`sum_to`;
+  are summed back to the input's shape in exactly one place, :func:`sum_to`. Without
+  ``create_graph`` an operator may instead give its VJP on arrays (``OpDef.vjp_array``), from
+  arrays its forward saved on the node (``OpDef.forward_saving``): batch norm, max pooling and
+  CTC do, for speed;
 * gradients accumulate into the ``.grad`` of leaf tensors, as in PyTorch: a second
   ``backward()`` adds to ``.grad`` (``w.grad`` becomes the sum over both passes), so call
   ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps. Accumulation is out of place
@@ -37,6 +40,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from hybridgrad import dtypes
+from hybridgrad.backend import converting_backend
+from hybridgrad.ops import registry
+from hybridgrad.ops.reduction import sum_to
 from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
@@ -118,15 +124,17 @@ def is_grad_enabled() -> bool:
 
 
 class Node:
-    """One recorded operation: what produced a tensor, from which inputs."""
+    """One recorded operation: what produced a tensor, from which inputs, and the arrays its
+    forward saved for the backward (``OpDef.forward_saving``; None for most operators)."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "created_at")
+    __slots__ = ("op", "inputs", "attrs", "needs", "saved", "created_at")
 
-    def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple):
+    def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple, saved=None):
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.needs = needs
+        self.saved = saved
         # The user's file:line that created the operation, recorded only in anomaly mode
         # (walking the stack costs microseconds per op, too much for every step).
         self.created_at = _user_location() if _anomaly_enabled.get() else None
@@ -146,8 +154,12 @@ def _tensor_class():
     return Tensor
 
 
-def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
+def eager_apply(op: OpDef, inputs: tuple, attrs: dict, _saved_out: list | None = None):
     """Compute a primitive on tensors now, recording it when gradients are needed.
+
+    An operator with ``forward_saving`` runs it when the operation is recorded (or when
+    ``_saved_out``, a list, asks for the saved arrays: :func:`apply_with_saved`), and its node
+    keeps the saved arrays for the backward.
 
     This is the hot path of every eager operation, so the common case (all inputs tensors of one
     dtype) does no conversions, no imports and one context-variable read per mode.
@@ -187,7 +199,14 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
                 common = promote(*(a.dtype for a in arrays))
                 arrays = [a if a.dtype == common else a.astype(common) for a in arrays]
                 break
-    result = run_forward(op, [arrays] if op.variadic else arrays, attrs)
+    recording = needs_grad and op.vjp is not None and _grad_enabled.get()
+    saved = None
+    if op.forward_saving is not None and (recording or _saved_out is not None):  # rare
+        result, saved = run_forward(op, [arrays] if op.variadic else arrays, attrs, saving=True)
+        if _saved_out is not None:
+            _saved_out.extend(saved)
+    else:
+        result = run_forward(op, [arrays] if op.variadic else arrays, attrs)
     if type(result) is not np.ndarray:
         result = np.asarray(result)
     if _anomaly_enabled.get():
@@ -196,14 +215,39 @@ def eager_apply(op: OpDef, inputs: tuple, attrs: dict):
     output._array = result
     output.grad = None
     output._retains_grad = False
-    if needs_grad and op.vjp is not None and _grad_enabled.get():
+    if recording:
         needs = tuple([isinstance(v, Tensor) and v.requires_grad for v in values])
-        output._node = Node(op, (values,) if op.variadic else tuple(values), attrs, needs)
+        output._node = Node(op, (values,) if op.variadic else tuple(values), attrs, needs, saved)
         output.requires_grad = True
     else:
         output._node = None
         output.requires_grad = False
     return output
+
+
+registry.set_eager_handler(eager_apply)
+
+
+def apply_with_saved(op: OpDef | str, *inputs: Any, **attrs: Any) -> tuple:
+    """Apply an eager primitive that has ``forward_saving``: ``(output, saved arrays)``.
+
+    The saved arrays are auxiliary results of the forward (batch norm's batch mean and variance,
+    which update its running statistics), as PyTorch's ``native_batch_norm`` returns them.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> out, (mean, var, inv_std) = apply_with_saved(
+        ...     "batch_norm_train", hg.tensor([[1.0], [3.0]]), hg.ones(1), hg.zeros(1), eps=0.0)
+        >>> out.tolist(), mean.ravel().tolist(), var.ravel().tolist()
+        ([[-1.0], [1.0]], [2.0], [1.0])
+    """
+    op = registry.get_op(op) if isinstance(op, str) else op
+    if op.forward_saving is None:
+        raise ValueError(f"apply_with_saved: {op.name} saves nothing for its backward (it has no "
+                         f"forward_saving)")
+    saved: list = []
+    output = eager_apply(op, inputs, attrs, saved)
+    return output, tuple(saved)
 
 
 def _convert_inputs(values, Tensor, op=None) -> tuple[list, list]:  # noqa: N803 - the class
@@ -356,26 +400,6 @@ def _anomaly_message(op: OpDef, phase: str, inputs, detail: str, created_at) -> 
 # The backward engine.
 
 
-def sum_to(grad, shape: tuple):
-    """Sum a broadcast gradient back to ``shape`` (the single place where this happens).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> sum_to(hg.ones(2, 3), (1, 3)).tolist()
-        [[2.0, 2.0, 2.0]]
-    """
-    shape = tuple(shape)
-    if tuple(grad.shape) == shape:
-        return grad
-    lead = len(grad.shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
-    )
-    if axes:
-        grad = grad.sum(dim=axes, keepdim=True)
-    return grad.reshape(shape)
-
-
 def _topological_order(roots: Sequence) -> list:
     """Tensors reachable from ``roots`` through recorded nodes, inputs before outputs."""
     order: list = []
@@ -404,10 +428,6 @@ def _topological_order(roots: Sequence) -> list:
             if needed and id(value) not in visited:
                 push((value, False))
     return order
-
-
-def _flat_inputs(node: Node) -> tuple:
-    return tuple(node.inputs[0]) if node.op.variadic else node.inputs
 
 
 def _sum_to_array(array: np.ndarray, shape: tuple) -> np.ndarray:
@@ -458,16 +478,13 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
-            if anomaly:
-                try:
+            # First order: the operator's array code, when it has one that applies here.
+            if (op.vjp_array is None or create_graph
+                    or (input_grads := _array_vjp(op, node, grad, tensor, wrap)) is None):
+                if anomaly:
+                    input_grads = _anomaly_vjp(op, node, grad, tensor, inputs)
+                else:
                     input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
-                except FloatingPointError as error:
-                    inner = str(error).splitlines()[0].split(" (inputs")[0]
-                    raise FloatingPointError(_anomaly_message(
-                        op, "backward", inputs, f"inside its VJP: {inner}", node.created_at,
-                    )) from None
-            else:
-                input_grads = op.vjp(grad, node.inputs, tensor, node.needs, **node.attrs)
             for needed, value, input_grad in zip(node.needs, inputs, input_grads):
                 if not needed or input_grad is None:
                     continue
@@ -496,11 +513,41 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                     grads[value_key] = wrap(previous._array + input_grad._array)
             if not retain_graph:
                 node.inputs = None
+                node.saved = None
     finally:
         if error_token is not None:
             _ERR_STATE.reset(error_token)
         _grad_enabled.reset(grad_token)
     return results
+
+
+def _anomaly_vjp(op: OpDef, node: Node, grad, output, inputs):
+    try:
+        return op.vjp(grad, node.inputs, output, node.needs, **node.attrs)
+    except FloatingPointError as error:
+        inner = str(error).splitlines()[0].split(" (inputs")[0]
+        raise FloatingPointError(_anomaly_message(
+            op, "backward", inputs, f"inside its VJP: {inner}", node.created_at,
+        )) from None
+
+
+def _array_vjp(op: OpDef, node: Node, grad, output, wrap):
+    """The operator's array-level VJP (first order), its results wrapped as tensors; None when
+    it declines (the framework-operator VJP then runs)."""
+    inputs = node.inputs[0] if op.variadic else node.inputs
+    arrays = [value._array for value in inputs]
+    if op.variadic:
+        arrays = [arrays]
+    backend = converting_backend()
+    if backend is None:
+        result = op.vjp_array(np, grad._array, tuple(arrays), output._array, node.saved,
+                              node.needs, **node.attrs)
+    else:
+        result = backend.call(op.vjp_array, grad._array, tuple(arrays), output._array,
+                              node.saved, node.needs, **node.attrs)
+    if result is None:
+        return None
+    return [None if array is None else wrap(array) for array in result]
 
 
 def _accumulate(tensor, grad, create_graph: bool, claimed: set) -> None:
@@ -621,15 +668,3 @@ def grad(
             )
         answer.append(value)
     return tuple(answer)
-
-
-def functional_grad_fn(tensor) -> str | None:
-    """Name of the operator that produced ``tensor`` (None for leaves).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> x = hg.tensor(1.0, requires_grad=True)
-        >>> functional_grad_fn(x * 2)
-        'mul'
-    """
-    return None if tensor._node is None else tensor._node.op.name

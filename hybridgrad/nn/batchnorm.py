@@ -18,6 +18,7 @@ import numpy as np
 from hybridgrad.nn import functional as F
 from hybridgrad.nn import init
 from hybridgrad.nn.module import Module, Parameter
+from hybridgrad.ops.registry import TracingError, state_symbol, update_state
 from hybridgrad.tensor import Tensor
 
 
@@ -73,14 +74,11 @@ class _BatchNorm(Module):
         if (self.training and self.track_running_stats and self.num_batches_tracked is not None
                 and not isinstance(input, Tensor)):
             # Tracing (hg.jit): the counter's increment is a side effect of the compiled graph.
-            from hybridgrad.symbolic.graph import TracingError, record_state_update, state_symbol
-
             if self.momentum is None:
                 raise TracingError(f"{type(self).__name__}(momentum=None) averages with "
                                    f"1/num_batches_tracked, a value read at trace time: use a "
                                    f"float momentum to trace it in training mode")
-            record_state_update(self.num_batches_tracked,
-                                state_symbol(self.num_batches_tracked) + 1)
+            update_state(self.num_batches_tracked, state_symbol(self.num_batches_tracked) + 1)
         elif self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._array[...] += 1
             if self.momentum is None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridgrad.autograd import no_grad
+from hybridgrad.autograd import apply_with_saved, no_grad
 from hybridgrad.nn.linear import linear
 from hybridgrad.ops import api as ops
 from hybridgrad.ops.conv import conv_output_size
-from hybridgrad.ops.fused import last_batch_norm_statistics
-from hybridgrad.ops.registry import apply
+from hybridgrad.ops.registry import apply, state_symbol, update_state
 from hybridgrad.tensor import Tensor
 
 __all__ = [
@@ -401,30 +400,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         centered = input - mean
         var = ops.mean(centered * centered, axes, keepdim=True)
         out = centered / ops.sqrt(var + eps)
-        if (running_mean is not None or running_var is not None) and not isinstance(input,
-                                                                                     Tensor):
-            # Tracing (hg.jit): the updates become side effects of the compiled graph, the
-            # same formulas as below, run on every call.
-            from hybridgrad.symbolic.graph import record_state_update, state_symbol
-
-            if running_mean is not None:
-                batch_mean = ops.reshape(mean, (channels,))
-                record_state_update(running_mean, (1 - momentum) * state_symbol(running_mean)
-                                    + momentum * batch_mean)
-            if running_var is not None:
-                unbiased = ops.reshape(var, (channels,)) * (count / (count - 1))
-                record_state_update(running_var, (1 - momentum) * state_symbol(running_var)
-                                    + momentum * unbiased)
-        elif running_mean is not None or running_var is not None:
-            with no_grad():
-                if running_mean is not None:
-                    batch_mean = mean._array.reshape(channels)
-                    running_mean._array[...] = ((1 - momentum) * running_mean._array
-                                              + momentum * batch_mean)
-                if running_var is not None:
-                    unbiased = var._array.reshape(channels) * (count / (count - 1))
-                    running_var._array[...] = ((1 - momentum) * running_var._array
-                                             + momentum * unbiased)
+        # Eager tensors are written now; symbols (tracing, hg.jit) record the writes as side
+        # effects of the compiled graph, run on every call.
+        with no_grad():
+            _update_running_statistics(running_mean, running_var, mean, var, momentum, count)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed when "
@@ -448,16 +427,29 @@ def _fused_batch_norm(input, running_mean, running_var, weight, bias, momentum, 
         weight = Tensor._wrap(np.ones(channels, dtype=input.dtype))
     if bias is None:
         bias = Tensor._wrap(np.zeros(channels, dtype=input.dtype))
-    out = apply("batch_norm_train", input, weight, bias, eps=float(eps))
-    if running_mean is not None or running_var is not None:
-        mean, var = last_batch_norm_statistics()
-        if running_mean is not None:
-            running_mean._array[...] = ((1 - momentum) * running_mean._array
-                                      + momentum * mean.reshape(channels))
-        if running_var is not None:
-            unbiased = var.reshape(channels) * (count / (count - 1))
-            running_var._array[...] = (1 - momentum) * running_var._array + momentum * unbiased
+    out, (mean, var, _) = apply_with_saved("batch_norm_train", input, weight, bias,
+                                           eps=float(eps))
+    if running_mean is not None:
+        running_mean._array[...] = ((1 - momentum) * running_mean._array
+                                  + momentum * mean.reshape(channels))
+    if running_var is not None:
+        unbiased = var.reshape(channels) * (count / (count - 1))
+        running_var._array[...] = (1 - momentum) * running_var._array + momentum * unbiased
     return out
+
+
+def _update_running_statistics(running_mean, running_var, mean, var, momentum, count):
+    """running = (1 - momentum) * running + momentum * batch (the unbiased variance), through
+    the registry's state-update hook, so tensors and symbols take the same formulas."""
+    channels = mean.shape[1]
+    # While tracing, the update reads the statistic on every run of the graph, not its value now.
+    read = (lambda tensor: tensor) if isinstance(mean, Tensor) else state_symbol
+    if running_mean is not None:
+        update_state(running_mean, (1 - momentum) * read(running_mean)
+                     + momentum * ops.reshape(mean, (channels,)))
+    if running_var is not None:
+        unbiased = ops.reshape(var, (channels,)) * (count / (count - 1))
+        update_state(running_var, (1 - momentum) * read(running_var) + momentum * unbiased)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -765,13 +765,11 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
 
 def _freeze_index(index) -> Any:
     """Turn an index into something made of ints, slices, None, Ellipsis and int/bool arrays."""
-    from hybridgrad.tensor import Tensor
-
     if not isinstance(index, tuple):
         index = (index,)
     frozen = []
     for item in index:
-        if isinstance(item, Tensor):
+        if isinstance(getattr(item, "_array", None), np.ndarray):  # an eager tensor
             item = item._array
         if isinstance(item, list):
             item = np.asarray(item)

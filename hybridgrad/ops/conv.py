@@ -30,8 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
 
@@ -57,17 +58,17 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
 
 
 # ----------------------------------------------------------------------------------------------
-# Array kernels (NumPy).
+# Array kernels (on the array module xp, the first argument of each).
 
 
-def _pad_spatial(x: np.ndarray, padding: tuple, extra: tuple = (0, 0), value=0) -> np.ndarray:
+def _pad_spatial(xp, x, padding: tuple, extra: tuple = (0, 0), value=0):
     """Pad the last two axes by ``padding`` on both sides plus ``extra`` at the end."""
     ph, pw = padding
     eh, ew = extra
     if not (ph or pw or eh or ew):
         return x
     n, c, h, w = x.shape
-    out = np.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), value, dtype=x.dtype)
+    out = xp.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), value, dtype=x.dtype)
     out[:, :, ph:ph + h, pw:pw + w] = x
     return out
 
@@ -87,8 +88,8 @@ def _per_sample(out_size: tuple, per_sample: bool | None) -> bool:
     return out_size[0] * out_size[1] >= PER_SAMPLE_MIN_PIXELS
 
 
-def _windows(x: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple, dilation: tuple,
-             sample_major: bool) -> np.ndarray:
+def _windows(xp, x, kernel: tuple, out_size: tuple, stride: tuple, dilation: tuple,
+             sample_major: bool):
     """Strided view of a padded (N, C, H, W) array, no copy: (N, C, KH, KW, OH, OW) when
     sample-major, else (C, KH, KW, N, OH, OW)."""
     kh, kw = kernel
@@ -97,6 +98,7 @@ def _windows(x: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple, dilat
     n, c = x.shape[:2]
     taps = (sh * dilation[0], sw * dilation[1])
     steps = (sh * stride[0], sw * stride[1])
+    as_strided = xp.lib.stride_tricks.as_strided
     if sample_major:
         return as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps,
                           writeable=False)
@@ -104,12 +106,11 @@ def _windows(x: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple, dilat
                       writeable=False)
 
 
-def _im2col(x, kernel, out_size, stride, padding, dilation, groups,
-            sample_major: bool) -> np.ndarray:
+def _im2col(xp, x, kernel, out_size, stride, padding, dilation, groups, sample_major: bool):
     """Contiguous column buffer of the padded input: (N, G, Cg*KH*KW, OH*OW) when sample-major,
     else (G, Cg*KH*KW, N*OH*OW)."""
-    cols = np.ascontiguousarray(_windows(_pad_spatial(x, padding), kernel, out_size, stride,
-                                         dilation, sample_major))
+    cols = xp.ascontiguousarray(_windows(xp, _pad_spatial(xp, x, padding), kernel, out_size,
+                                         stride, dilation, sample_major))
     n, c = x.shape[:2]
     rows = (c // groups) * kernel[0] * kernel[1]
     if sample_major:
@@ -117,18 +118,18 @@ def _im2col(x, kernel, out_size, stride, padding, dilation, groups,
     return cols.reshape(groups, rows, -1)
 
 
-def _conv2d_array(x, w, stride, padding, dilation, groups):
+def _conv2d_array(xp, x, w, stride, padding, dilation, groups):
     n, _, h, width = x.shape
     out_channels, _, kh, kw = w.shape
     oh = conv_output_size(h, kh, stride[0], padding[0], dilation[0])
     ow = conv_output_size(width, kw, stride[1], padding[1], dilation[1])
-    cols = _im2col(x, (kh, kw), (oh, ow), stride, padding, dilation, groups, True)
+    cols = _im2col(xp, x, (kh, kw), (oh, ow), stride, padding, dilation, groups, True)
     weight = w.reshape(groups, out_channels // groups, -1)
-    out = np.matmul(weight, cols)  # (N, G, O/G, OH*OW): already N C H W
+    out = xp.matmul(weight, cols)  # (N, G, O/G, OH*OW): already N C H W
     return out.reshape(n, out_channels, oh, ow)
 
 
-def _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups,
+def _conv_transpose2d_array(xp, g, w, input_size, stride, padding, dilation, groups,
                             per_sample=None):
     """Adjoint of conv2d in x: col2im of W^T g (a loop over the KH*KW kernel taps only)."""
     n, out_channels, oh, ow = g.shape
@@ -141,13 +142,13 @@ def _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups,
     wp = max(width + 2 * pw, dilation[1] * (kw - 1) + stride[1] * (ow - 1) + 1)
     if _per_sample((oh, ow), per_sample):
         g2 = g.reshape(n, groups, out_channels // groups, oh * ow)
-        cols = np.matmul(weight_t, g2).reshape(n, channels, kh, kw, oh, ow)
-        out = np.zeros((n, channels, hp, wp), dtype=cols.dtype)
+        cols = xp.matmul(weight_t, g2).reshape(n, channels, kh, kw, oh, ow)
+        out = xp.zeros((n, channels, hp, wp), dtype=cols.dtype)
     else:
         g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
-        cols = np.matmul(weight_t, g2).reshape(channels, kh, kw, n, oh, ow)
+        cols = xp.matmul(weight_t, g2).reshape(channels, kh, kw, n, oh, ow)
         cols = cols.transpose(3, 0, 1, 2, 4, 5)  # a view: (N, C, KH, KW, OH, OW)
-        out = np.zeros((channels, n, hp, wp), dtype=cols.dtype).transpose(1, 0, 2, 3)
+        out = xp.zeros((channels, n, hp, wp), dtype=cols.dtype).transpose(1, 0, 2, 3)
     for i in range(kh):
         row = i * dilation[0]
         rows = slice(row, row + stride[0] * (oh - 1) + 1, stride[0])
@@ -157,21 +158,21 @@ def _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups,
     return out[:, :, ph:ph + h, pw:pw + width]
 
 
-def _conv2d_weight_array(x, g, kernel_size, stride, padding, dilation, groups,
+def _conv2d_weight_array(xp, x, g, kernel_size, stride, padding, dilation, groups,
                          per_sample=None):
     """Adjoint of conv2d in w: correlate the input's columns with the output gradient."""
     n, out_channels, oh, ow = g.shape
     channels = x.shape[1]
     if _per_sample((oh, ow), per_sample):
-        cols = _im2col(x, kernel_size, (oh, ow), stride, padding, dilation, groups, True)
+        cols = _im2col(xp, x, kernel_size, (oh, ow), stride, padding, dilation, groups, True)
         g2 = g.reshape(n, groups, out_channels // groups, oh * ow)
-        dw = np.matmul(g2, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, O/G, Cg*KH*KW)
+        dw = xp.matmul(g2, cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, O/G, Cg*KH*KW)
     else:
-        cols = _im2col(x, kernel_size, (oh, ow), stride, padding, dilation, groups, False)
+        cols = _im2col(xp, x, kernel_size, (oh, ow), stride, padding, dilation, groups, False)
         g2 = g.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, n * oh * ow)
         # cols @ g2^T (then a small transpose) is the faster operand order for OpenBLAS here.
-        dw = np.matmul(cols, g2.transpose(0, 2, 1)).transpose(0, 2, 1)
-    return np.ascontiguousarray(dw).reshape(out_channels, channels // groups, *kernel_size)
+        dw = xp.matmul(cols, g2.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return xp.ascontiguousarray(dw).reshape(out_channels, channels // groups, *kernel_size)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def _conv2d_weight_vjp(h, inputs, out, needs, kernel_size, stride, padding, dila
 def _conv2d(xp, x, w, stride, padding, dilation, groups):
     """2-D cross-correlation (N, C, H, W) * (O, C/groups, kH, kW), im2col + one matmul."""
     _conv2d_shape(x, w, stride, padding, dilation, groups)
-    return _conv2d_array(x, w, stride, padding, dilation, groups)
+    return _conv2d_array(xp, x, w, stride, padding, dilation, groups)
 
 
 @register("conv_transpose2d", gradcheck="tests/nn/test_conv.py",
@@ -287,7 +288,7 @@ def _conv2d(xp, x, w, stride, padding, dilation, groups):
 def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
     """Adjoint of conv2d with respect to its input; the output has spatial size input_size."""
     _conv_transpose2d_shape(g, w, input_size, stride, padding, dilation, groups)
-    return _conv_transpose2d_array(g, w, input_size, stride, padding, dilation, groups)
+    return _conv_transpose2d_array(xp, g, w, input_size, stride, padding, dilation, groups)
 
 
 @register("conv2d_weight", gradcheck="tests/nn/test_conv.py",
@@ -297,7 +298,7 @@ def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
           arg_names=("x", "g"))
 def _conv2d_weight(xp, x, g, kernel_size, stride, padding, dilation, groups):
     """Adjoint of conv2d with respect to its weight (the weight gradient)."""
-    return _conv2d_weight_array(x, g, kernel_size, stride, padding, dilation, groups)
+    return _conv2d_weight_array(xp, x, g, kernel_size, stride, padding, dilation, groups)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,8 +337,8 @@ def _tap_views(padded, kernel_size, stride, dilation, out_size):
                                                  c:c + stride[1] * (ow - 1) + 1:stride[1]]
 
 
-def _fill_value(dtype):
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+def _fill_value(xp, dtype):
+    return -math.inf if dtype.kind == "f" else xp.iinfo(dtype).min
 
 
 def _max_pool_shape(x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -350,70 +351,61 @@ def _max_pool_shape(x, kernel_size, stride, padding, dilation, ceil_mode):
 
 def _max_pool_vjp(g, inputs, out, needs, **attrs):
     x = inputs[0]
-    if type(g) is _tensor_type() and not _grad_enabled():
-        # First order (nothing recorded): one fused NumPy pass per tap when it applies.
-        fast = _max_pool_backward_array(x._array, out._array, g._array, **attrs)
-        if fast is not None:
-            return (_tensor_type()._wrap(fast),)
     taps = apply("max_pool2d_taps", x.detach(), out.detach(), **attrs)
     return (apply("max_pool2d_scatter", g, taps, input_shape=tuple(x.shape), **attrs),)
 
 
+def _max_pool_vjp_array(xp, g, inputs, out, saved, needs, **attrs):
+    """First order: one fused pass per tap (None, so the two primitives run, where it does
+    not apply)."""
+    fast = _max_pool_backward_array(xp, inputs[0], out, g, **attrs)
+    return None if fast is None else (fast,)
+
+
 @register("max_pool2d", gradcheck="tests/nn/test_conv.py",
           shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})",
-          derivatives=("1 at each window's (first) maximum, else 0",), arg_names=("a",))
+          derivatives=("1 at each window's (first) maximum, else 0",), arg_names=("a",),
+          vjp_array=_max_pool_vjp_array)
 def _max_pool2d(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Maximum over each window (padding never wins; NaN propagates)."""
     out_size, extra = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    padded = _pad_spatial(x, padding, extra, value=_fill_value(x.dtype))
+    padded = _pad_spatial(xp, x, padding, extra, value=_fill_value(xp, x.dtype))
     result = None
     for _, view in _tap_views(padded, kernel_size, stride, dilation, out_size):
         if result is None:
             result = view.copy()
         else:
-            np.maximum(result, view, out=result)
+            xp.maximum(result, view, out=result)
     return result
 
 
-def _tensor_type():
-    from hybridgrad.tensor import Tensor
-
-    return Tensor
-
-
-def _grad_enabled() -> bool:
-    from hybridgrad.autograd import is_grad_enabled
-
-    return is_grad_enabled()
-
-
-def _max_pool_backward_array(x, best, g, kernel_size, stride, padding, dilation, ceil_mode):
+def _max_pool_backward_array(xp, x, best, g, kernel_size, stride, padding, dilation, ceil_mode):
     """max_pool2d_scatter(g, max_pool2d_taps(x, best)) in one pass per tap, for windows that do
     not overlap, float inputs without NaN maxima and a finite gradient; None otherwise (the
     caller then uses the two primitives). Measured: 5 -> 3 ms for (64, 32, 26, 26), 2x2."""
     if (x.dtype.kind != "f" or _overlapping(kernel_size, stride, dilation)
-            or np.isnan(best).any() or not np.isfinite(g).all()):
+            or xp.isnan(best).any() or not xp.isfinite(g).all()):
         return None
     out_size, extra = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    padded = _pad_spatial(x, padding, extra, value=_fill_value(x.dtype))
-    result, _ = _padded_zeros(x.shape, g.dtype, kernel_size, stride, padding, dilation,
+    padded = _pad_spatial(xp, x, padding, extra, value=_fill_value(xp, x.dtype))
+    result, _ = _padded_zeros(xp, x.shape, g.dtype, kernel_size, stride, padding, dilation,
                               ceil_mode)
-    hit = np.empty(best.shape, dtype=bool)
-    first = np.empty(best.shape, dtype=bool)
-    found = np.empty(best.shape, dtype=bool)
+    hit = xp.empty(best.shape, dtype=bool)
+    first = xp.empty(best.shape, dtype=bool)
+    found = xp.empty(best.shape, dtype=bool)
     last = kernel_size[0] * kernel_size[1] - 1
     taps = zip(_tap_views(padded, kernel_size, stride, dilation, out_size),
                _tap_views(result, kernel_size, stride, dilation, out_size))
     for (tap, view), (_, target) in taps:
         if tap == 0:
-            np.equal(view, best, out=found)
-            np.multiply(g, found, out=target)
+            xp.equal(view, best, out=found)
+            xp.multiply(g, found, out=target)
             continue
-        np.equal(view, best, out=hit)
-        np.greater(hit, found, out=first)  # the first tap that equals the maximum wins
+        xp.equal(view, best, out=hit)
+        xp.greater(hit, found, out=first)  # the first tap that equals the maximum wins
         if tap != last:
-            np.logical_or(found, hit, out=found)
-        np.multiply(g, first, out=target)
+            xp.logical_or(found, hit, out=found)
+        xp.multiply(g, first, out=target)
     n, c, h, w = x.shape
     return result[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
@@ -422,25 +414,25 @@ def _tap_dtype(kernel_size) -> np.dtype:
     return np.dtype(np.uint8 if kernel_size[0] * kernel_size[1] <= 255 else np.int32)
 
 
-def _taps_array(x, best, kernel_size, stride, padding, dilation, ceil_mode) -> np.ndarray:
+def _taps_array(xp, x, best, kernel_size, stride, padding, dilation, ceil_mode):
     """Tap number of each window's first maximum, given the maxima ``best`` (the forward's
     output, so the maximum is not recomputed)."""
     out_size, extra = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    padded = _pad_spatial(x, padding, extra, value=_fill_value(x.dtype))
+    padded = _pad_spatial(xp, x, padding, extra, value=_fill_value(xp, x.dtype))
     dtype = _tap_dtype(kernel_size)
-    taps = np.zeros(best.shape, dtype=dtype)
-    nan = x.dtype.kind == "f" and np.isnan(best).any()
-    hit = np.empty(best.shape, dtype=bool)
-    first = np.empty(best.shape, dtype=bool)
-    found = np.zeros(best.shape, dtype=bool)
+    taps = xp.zeros(best.shape, dtype=dtype)
+    nan = x.dtype.kind == "f" and xp.isnan(best).any()
+    hit = xp.empty(best.shape, dtype=bool)
+    first = xp.empty(best.shape, dtype=bool)
+    found = xp.zeros(best.shape, dtype=bool)
     # Bool arithmetic instead of masked assignment (branch-free, several times faster):
     # the first tap that equals the maximum wins, PyTorch's tie rule.
     for tap, view in _tap_views(padded, kernel_size, stride, dilation, out_size):
-        np.equal(view, best, out=hit)
+        xp.equal(view, best, out=hit)
         if nan:
-            hit |= np.isnan(view) & np.isnan(best)
-        np.greater(hit, found, out=first)
-        np.logical_or(found, hit, out=found)
+            hit |= xp.isnan(view) & xp.isnan(best)
+        xp.greater(hit, found, out=first)
+        xp.logical_or(found, hit, out=found)
         if tap:
             taps += first.astype(dtype) * dtype.type(tap)
     return taps
@@ -453,7 +445,7 @@ def _taps_shape(x, out, **attrs):
 @register("max_pool2d_taps", shape=_taps_shape, formula="argmaxpool({a})", arg_names=("a", "b"))
 def _max_pool2d_taps(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode):
     """Which kernel tap (i * kW + j) holds each window's first maximum (out = max_pool2d(x))."""
-    return _taps_array(x, out, kernel_size, stride, padding, dilation, ceil_mode)
+    return _taps_array(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 @register("max_pool2d_indices",
@@ -462,12 +454,12 @@ def _max_pool2d_taps(xp, x, out, kernel_size, stride, padding, dilation, ceil_mo
           formula="argmaxpool({a})", arg_names=("a", "b"))
 def _max_pool2d_indices(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode):
     """Flat index (into H*W) of each window's first maximum, like PyTorch's return_indices."""
-    taps = _taps_array(x, out, kernel_size, stride, padding, dilation, ceil_mode)
-    taps = taps.astype(np.int64)
+    taps = _taps_array(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode)
+    taps = taps.astype(xp.int64)
     oh, ow = taps.shape[2:]
-    rows = (np.arange(oh) * stride[0] - padding[0])[:, None] + (taps // kernel_size[1]) \
+    rows = (xp.arange(oh) * stride[0] - padding[0])[:, None] + (taps // kernel_size[1]) \
         * dilation[0]
-    cols = (np.arange(ow) * stride[1] - padding[1])[None, :] + (taps % kernel_size[1]) \
+    cols = (xp.arange(ow) * stride[1] - padding[1])[None, :] + (taps % kernel_size[1]) \
         * dilation[1]
     return rows * x.shape[3] + cols
 
@@ -476,7 +468,7 @@ def _overlapping(kernel_size, stride, dilation) -> bool:
     return any(s < d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel_size))
 
 
-def _padded_zeros(input_shape, dtype, kernel_size, stride, padding, dilation, ceil_mode):
+def _padded_zeros(xp, input_shape, dtype, kernel_size, stride, padding, dilation, ceil_mode):
     out_size, extra = _pool_geometry(input_shape, kernel_size, stride, padding, dilation,
                                      ceil_mode)
     n, c, h, w = input_shape
@@ -485,7 +477,7 @@ def _padded_zeros(input_shape, dtype, kernel_size, stride, padding, dilation, ce
     # every element, so the buffer need not be zeroed first.
     tiles = (padding == (0, 0) and dilation == (1, 1) and tuple(stride) == tuple(kernel_size)
              and out_size[0] * stride[0] == h and out_size[1] * stride[1] == w)
-    return (np.empty if tiles else np.zeros)(shape, dtype=dtype), out_size
+    return (xp.empty if tiles else xp.zeros)(shape, dtype=dtype), out_size
 
 
 def _scatter_shape(g, taps, input_shape, **attrs):
@@ -503,22 +495,22 @@ def _scatter_vjp(h, inputs, out, needs, input_shape, **attrs):
 def _max_pool2d_scatter(xp, g, taps, input_shape, kernel_size, stride, padding, dilation,
                         ceil_mode):
     """Zeros of ``input_shape`` with g added at each window's argmax (overlaps accumulate)."""
-    out, out_size = _padded_zeros(input_shape, g.dtype, kernel_size, stride, padding, dilation,
-                                  ceil_mode)
+    out, out_size = _padded_zeros(xp, input_shape, g.dtype, kernel_size, stride, padding,
+                                  dilation, ceil_mode)
     overlapping = _overlapping(kernel_size, stride, dilation)
     # g * hit rather than a masked copy: branch-free and several times faster; where() keeps
     # an infinite or NaN gradient from leaking (inf * 0) into the other window positions.
-    finite = g.dtype.kind != "f" or np.isfinite(g).all()
-    hit = np.empty(taps.shape, dtype=bool)
+    finite = g.dtype.kind != "f" or xp.isfinite(g).all()
+    hit = xp.empty(taps.shape, dtype=bool)
     for tap, view in _tap_views(out, kernel_size, stride, dilation, out_size):
-        np.equal(taps, tap, out=hit)
+        xp.equal(taps, tap, out=hit)
         if not finite:
-            picked = np.where(hit, g, 0)
+            picked = xp.where(hit, g, 0)
             view[...] = view + picked if overlapping else picked
         elif overlapping:
             view += g * hit
         else:
-            np.multiply(g, hit, out=view)
+            xp.multiply(g, hit, out=view)
     n, c, h, w = input_shape
     return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
 
@@ -538,11 +530,11 @@ def _gather_vjp(g, inputs, out, needs, **attrs):
 def _max_pool2d_gather(xp, h, taps, kernel_size, stride, padding, dilation, ceil_mode):
     """Pick h at each window's argmax (the adjoint of max_pool2d_scatter)."""
     out_size, extra = _pool_geometry(h.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    padded = _pad_spatial(h, padding, extra)
-    result = np.zeros(taps.shape, dtype=h.dtype)
-    finite = h.dtype.kind != "f" or np.isfinite(h).all()
-    hit = np.empty(taps.shape, dtype=bool)
+    padded = _pad_spatial(xp, h, padding, extra)
+    result = xp.zeros(taps.shape, dtype=h.dtype)
+    finite = h.dtype.kind != "f" or xp.isfinite(h).all()
+    hit = xp.empty(taps.shape, dtype=bool)
     for tap, view in _tap_views(padded, kernel_size, stride, dilation, out_size):
-        np.equal(taps, tap, out=hit)
-        result += view * hit if finite else np.where(hit, view, 0)
+        xp.equal(taps, tap, out=hit)
+        result += view * hit if finite else xp.where(hit, view, 0)
     return result

@@ -68,7 +68,6 @@ _unary("softplus", lambda xp, a: xp.logaddexp(0, a),
        "log(1 + exp({a}))", "sigmoid({a})")
 
 _ERF_SCALE = 2.0 / math.sqrt(math.pi)
-_erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
 def _erf(xp, a):
@@ -76,10 +75,10 @@ def _erf(xp, a):
     # evaluated in float64 (absolute error below 1.5e-7, i.e. within about 2 units in the last
     # place of float32), vectorised, for every size, so a value's result never depends on the
     # size of the array it sits in.
-    if a.dtype == np.float64:
-        return np.asarray(_erf_scalar(a), dtype=np.float64)
-    sign = xp.sign(a).astype(np.float64)
-    x = xp.abs(a).astype(np.float64)
+    if a.dtype == xp.float64 and hasattr(xp, "frompyfunc"):  # array modules on the host
+        return xp.asarray(xp.frompyfunc(math.erf, 1, 1)(a), dtype=xp.float64)
+    sign = xp.sign(a).astype(xp.float64)
+    x = xp.abs(a).astype(xp.float64)
     t = 1.0 / (1.0 + 0.3275911 * x)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
                                                                          + t * 1.061405429))))
@@ -161,19 +160,20 @@ _binary("minimum", lambda xp, a, b: xp.minimum(a, b),
 # ----------------------------------------------------------------------------------------------
 # Comparisons and logic: no gradient.
 
+# Each forward looks its ufunc up by name on the array module it is given (xp), never on NumPy.
 for _name, _function, _symbol in [
-    ("eq", np.equal, "=="), ("ne", np.not_equal, "!="), ("lt", np.less, "<"),
-    ("le", np.less_equal, "<="), ("gt", np.greater, ">"), ("ge", np.greater_equal, ">="),
-    ("logical_and", np.logical_and, "and"), ("logical_or", np.logical_or, "or"),
+    ("eq", "equal", "=="), ("ne", "not_equal", "!="), ("lt", "less", "<"),
+    ("le", "less_equal", "<="), ("gt", "greater", ">"), ("ge", "greater_equal", ">="),
+    ("logical_and", "logical_and", "and"), ("logical_or", "logical_or", "or"),
 ]:
     register(_name, shape=elementwise_rule(_name, "bool"), formula="{a} " + _symbol + " {b}",
              promotes=True, arg_names=("a", "b"))(
-        (lambda function: lambda xp, a, b: function(a, b))(_function))
+        (lambda function: lambda xp, a, b: getattr(xp, function)(a, b))(_function))
 
-for _name, _function in [("logical_not", np.logical_not), ("isnan", np.isnan),
-                         ("isfinite", np.isfinite)]:
+for _name, _function in [("logical_not", "logical_not"), ("isnan", "isnan"),
+                         ("isfinite", "isfinite")]:
     register(_name, shape=elementwise_rule(_name, "bool"), formula=_name + "({a})",
-             arg_names=("a",))((lambda function: lambda xp, a: function(a))(_function))
+             arg_names=("a",))((lambda function: lambda xp, a: getattr(xp, function)(a))(_function))
 
 
 def _where_shape(condition, a, b):
@@ -191,7 +191,7 @@ def _where_shape(condition, a, b):
                                         F.where(i[0], 0, g) if needs[2] else None))
 def _where(xp, condition, a, b):
     """Select from a where condition holds, else from b."""
-    if condition.dtype != np.bool_:
+    if condition.dtype != xp.bool_:
         condition = condition.astype(bool)
     if a.dtype != b.dtype:
         from hybridgrad.ops.registry import promote
@@ -203,10 +203,10 @@ def _where(xp, condition, a, b):
     # unsigned integers) by the mask is branch-free and bit-identical (+0.0 where the mask is
     # off; NaN, inf and -0.0 kept where it is on).
     if a.dtype.kind == "f" and max(a.size, b.size) >= _WHERE_MULTIPLY_MIN_SIZE:
-        if b.ndim == 0 and a.dtype.itemsize in _UINT and b == 0 and not np.signbit(b):
-            return np.multiply(a.view(_UINT[a.dtype.itemsize]), condition).view(a.dtype)
-        if a.ndim == 0 and b.dtype.itemsize in _UINT and a == 0 and not np.signbit(a):
-            return np.multiply(b.view(_UINT[b.dtype.itemsize]), ~condition).view(b.dtype)
+        if b.ndim == 0 and a.dtype.itemsize in _UINT and b == 0 and not xp.signbit(b):
+            return xp.multiply(a.view(_UINT[a.dtype.itemsize]), condition).view(a.dtype)
+        if a.ndim == 0 and b.dtype.itemsize in _UINT and a == 0 and not xp.signbit(a):
+            return xp.multiply(b.view(_UINT[b.dtype.itemsize]), ~condition).view(b.dtype)
     return xp.where(condition, a, b)
 
 

@@ -23,10 +23,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
-import weakref
-
-import numpy as np
 
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
@@ -78,16 +74,12 @@ def _linear(xp, x, w):
 #
 # The composite (mean, subtract, square, mean, add, sqrt, divide, multiply, add: nine primitives
 # and as many backward steps over the whole activation) took 37 ms forward + backward for a
-# (64, 32, 26, 26) input against PyTorch's 5 ms. The fused forward makes six NumPy passes; the
-# first-order backward computes the closed-form input gradient in NumPy. Gradients of gradients
-# (create_graph) and symbolic graphs use the same formulas written in framework operators.
-
-_LAST_STATS = threading.local()
-# (weak reference to the output array, mean, 1/std) by id of the output array, so that the
-# first-order backward reuses the forward's statistics (as PyTorch saves them). Bounded: an
-# output that is never differentiated only costs its (C,)-sized entry until it is pushed out.
-_FORWARD_STATS: dict = {}
-_FORWARD_STATS_MAX = 64
+# (64, 32, 26, 26) input against PyTorch's 5 ms. The fused forward makes six array passes and
+# saves the batch mean, variance and 1/std (``forward_saving``: the node keeps them, and
+# nn.functional.batch_norm updates the running statistics from them); the first-order backward
+# (``vjp_array``) computes the closed-form input gradient from the saved statistics. Gradients
+# of gradients (create_graph) and symbolic graphs use the same formulas written in framework
+# operators (``vjp``).
 
 
 def _bn_axes(ndim: int) -> tuple:
@@ -107,66 +99,57 @@ def _batch_norm_train_shape(x, weight, bias, eps):
     return Spec(shape, promote(x.dtype, weight.dtype, bias.dtype))
 
 
-def batch_norm_statistics(x: np.ndarray, eps: float) -> tuple:
+def batch_norm_statistics(xp, x, eps: float) -> tuple:
     """(mean, biased variance, 1/sqrt(var + eps)) per channel of (N, C, *), kept as (1, C, 1..).
 
     Example:
-        >>> m, v, inv = batch_norm_statistics(np.array([[1.0], [3.0]]), 0.0)
+        >>> import numpy as np
+        >>> m, v, inv = batch_norm_statistics(np, np.array([[1.0], [3.0]]), 0.0)
         >>> m.tolist(), v.tolist(), inv.tolist()
         ([[2.0]], [[1.0]], [[1.0]])
     """
     axes = _bn_axes(x.ndim)
     count = x.size // x.shape[1] if x.shape[1] else 0
-    mean = np.add.reduce(x, axis=axes, keepdims=True) / x.dtype.type(count)
+    mean = xp.add.reduce(x, axis=axes, keepdims=True) / x.dtype.type(count)
     centered = x - mean
-    var = np.add.reduce(np.square(centered, out=centered), axis=axes, keepdims=True)
+    var = xp.add.reduce(xp.square(centered, out=centered), axis=axes, keepdims=True)
     var /= x.dtype.type(count)
-    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))
     return mean, var.astype(x.dtype, copy=False), inv_std.astype(x.dtype, copy=False)
 
 
-def last_batch_norm_statistics() -> tuple:
-    """(mean, var) of the latest ``batch_norm_train`` forward on this thread (for the running
-    statistics, so that they are not computed twice)."""
-    return _LAST_STATS.value
+def _batch_norm_train_vjp_array(xp, g, inputs, out, saved, needs, eps):
+    """First order: the closed form on arrays, from the statistics the forward saved."""
+    x, weight, _ = inputs
+    shape = tuple(x.shape)
+    axes, view = _bn_axes(len(shape)), _bn_view(shape)
+    # The forward's dtype (after promotion and the cast of integer inputs).
+    dtype = out.dtype
+    xd = x.astype(dtype, copy=False)
+    gd = g.astype(dtype, copy=False)
+    wd = weight.astype(dtype, copy=False).reshape(view)
+    count = dtype.type(xd.size // shape[1])
+    mean, _, inv_std = saved
+    x_hat = xd - mean
+    x_hat *= inv_std
+    grad_bias = xp.add.reduce(gd, axis=axes, keepdims=True)
+    grad_weight = xp.add.reduce(gd * x_hat, axis=axes, keepdims=True)
+    grad_x = None
+    if needs[0]:
+        scale = inv_std * wd
+        grad_x = gd * scale
+        x_hat *= scale * grad_weight / count
+        grad_x -= x_hat
+        grad_x -= scale * grad_bias / count
+    return (grad_x, grad_weight.reshape(shape[1]) if needs[1] else None,
+            grad_bias.reshape(shape[1]) if needs[2] else None)
 
 
 def _batch_norm_train_vjp(g, inputs, out, needs, eps):
+    """Gradients of gradients and symbolic graphs: the closed form in framework operators."""
     x, weight, bias = inputs
-    from hybridgrad.autograd import is_grad_enabled
-    from hybridgrad.tensor import Tensor
-
     shape = tuple(x.shape)
     axes, view = _bn_axes(len(shape)), _bn_view(shape)
-    if isinstance(g, Tensor) and not is_grad_enabled():
-        # First order: closed form in NumPy (nothing is recorded, so nothing needs a VJP).
-        # The forward's dtype (after promotion and the cast of integer inputs).
-        dtype = out._array.dtype
-        xd = x._array.astype(dtype, copy=False)
-        gd = g._array.astype(dtype, copy=False)
-        wd = weight._array.astype(dtype, copy=False).reshape(view)
-        count = gd.dtype.type(xd.size // shape[1])
-        saved = _FORWARD_STATS.pop(id(out._array), None)
-        if saved is not None and saved[0]() is out._array:
-            mean, inv_std = saved[1], saved[2]
-        else:
-            mean, _, inv_std = batch_norm_statistics(xd, eps)
-        x_hat = xd - mean
-        x_hat *= inv_std
-        grad_bias = np.add.reduce(gd, axis=axes, keepdims=True)
-        grad_weight = np.add.reduce(gd * x_hat, axis=axes, keepdims=True)
-        grad_x = None
-        if needs[0]:
-            scale = inv_std * wd
-            grad_x = gd * scale
-            x_hat *= scale * grad_weight / count
-            grad_x -= x_hat
-            grad_x -= scale * grad_bias / count
-            grad_x = Tensor._wrap(grad_x)
-        return (grad_x,
-                Tensor._wrap(grad_weight.reshape(shape[1])) if needs[1] else None,
-                Tensor._wrap(grad_bias.reshape(shape[1])) if needs[2] else None)
-    # Gradients of gradients and symbolic graphs: the same formulas in framework operators.
     mean = F.mean(x, axes, keepdim=True)
     centered = x - mean
     inv_std = 1.0 / F.sqrt(F.mean(centered * centered, axes, keepdim=True) + eps)
@@ -183,29 +166,29 @@ def _batch_norm_train_vjp(g, inputs, out, needs, eps):
     return grad_x, grad_weight, grad_bias
 
 
+def _batch_norm_train_saving(xp, x, weight, bias, eps):
+    """The forward, also returning (mean, biased var, 1/std), each (1, C, 1...), for the
+    backward and the running statistics."""
+    _batch_norm_train_shape(x, weight, bias, eps)
+    # float_only casts integer inputs but skips promotion: promote here (the shape rule's dtype).
+    dtype = xp.result_type(x, weight, bias)
+    x, weight, bias = (a.astype(dtype, copy=False) for a in (x, weight, bias))
+    mean, var, inv_std = batch_norm_statistics(xp, x, eps)
+    view = _bn_view(x.shape)
+    out = x - mean
+    out *= inv_std * weight.reshape(view)
+    out += bias.reshape(view)
+    return out, (mean, var, inv_std)
+
+
 @register("batch_norm_train", gradcheck="tests/ops/test_fused.py",
           shape=_batch_norm_train_shape, vjp=_batch_norm_train_vjp, promotes=True,
           float_only=True, formula="batchnorm({x}, {w}, {b})",
           derivatives=("({w} / sigma) * (grad - mean(grad) - xhat * mean(grad * xhat))",
                        "sum(grad * xhat)", "sum(grad)"),
-          arg_names=("x", "w", "b"))
+          arg_names=("x", "w", "b"),
+          forward_saving=_batch_norm_train_saving, vjp_array=_batch_norm_train_vjp_array)
 def _batch_norm_train(xp, x, weight, bias, eps):
     """Normalise (N, C, *) with its own per-channel mean and biased variance, then scale and
     shift: ``(x - mean) / sqrt(var + eps) * weight + bias`` (weight, bias of shape (C,))."""
-    _batch_norm_train_shape(x, weight, bias, eps)
-    # float_only casts integer inputs but skips promotion: promote here (the shape rule's dtype).
-    dtype = np.result_type(x, weight, bias)
-    x, weight, bias = (a.astype(dtype, copy=False) for a in (x, weight, bias))
-    mean, var, inv_std = batch_norm_statistics(x, eps)
-    _LAST_STATS.value = (mean, var)
-    view = _bn_view(x.shape)
-    out = x - mean
-    out *= inv_std * weight.reshape(view)
-    out += bias.reshape(view)
-    try:
-        while len(_FORWARD_STATS) >= _FORWARD_STATS_MAX:
-            _FORWARD_STATS.pop(next(iter(_FORWARD_STATS)), None)
-    except (RuntimeError, StopIteration):  # another thread changed the table meanwhile
-        pass
-    _FORWARD_STATS[id(out)] = (weakref.ref(out), mean, inv_std)
-    return out
+    return _batch_norm_train_saving(xp, x, weight, bias, eps)[0]

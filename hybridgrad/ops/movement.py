@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.ops import api as F
-from hybridgrad.ops.registry import OpError, Spec, register
+from hybridgrad.ops.registry import OpError, Spec, apply, register
 
 
 def _reshape_shape(a, shape):
@@ -126,6 +126,14 @@ def _has_array(index: tuple) -> bool:
     return any(isinstance(item, np.ndarray) for item in index)
 
 
+def _on_device(xp, index: tuple) -> tuple:
+    """Index arrays are attributes, kept as NumPy arrays: give the array module its own copy
+    (nothing to do when it is NumPy)."""
+    if xp is np or not _has_array(index):
+        return index
+    return tuple(xp.asarray(item) if isinstance(item, np.ndarray) else item for item in index)
+
+
 def _index_shape(shape: tuple, index: tuple) -> tuple:
     # Indexing a zero-strided view allocates nothing for basic indices.
     dummy = np.broadcast_to(np.zeros((), dtype=np.int8), shape)
@@ -141,7 +149,7 @@ def _index_shape(shape: tuple, index: tuple) -> tuple:
               F.index_put_add(tuple(i[0].shape), index, g),))
 def _getitem(xp, a, index):
     """NumPy indexing."""
-    return a[index]
+    return a[_on_device(xp, index)]
 
 
 @register("index_add_zeros", shape=lambda values, shape, index: Spec(tuple(shape), values.dtype),
@@ -151,7 +159,7 @@ def _index_add_zeros(xp, values, shape, index):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
     out = xp.zeros(shape, dtype=values.dtype)
     if _has_array(index):
-        xp.add.at(out, index, values)
+        xp.add.at(out, _on_device(xp, index), values)
     else:
         out[index] = values
     return out
@@ -173,9 +181,8 @@ def _gather_shape(a, index, axis):
 
 def _gather_vjp(g, inputs, out, needs, axis):
     a, index = inputs
-    from hybridgrad.tensor import zeros
-
-    base = zeros(tuple(a.shape), dtype=a.dtype)
+    # Zeros of a's shape (a constant, in eager and symbolic mode alike); scatter_add copies it.
+    base = apply("broadcast_to", np.zeros((), dtype=a.dtype), shape=tuple(a.shape))
     return (F.scatter_add(base, axis, index, g), None)
 
 
@@ -199,7 +206,7 @@ def _scatter_add(xp, a, index, src, axis):
         raise ValueError(f"input, index and src need the same number of dimensions, got "
                          f"{a.shape}, {index.shape}, {src.shape}")
     out = a.copy()
-    grid = list(np.indices(index.shape, sparse=True))
+    grid = list(xp.indices(index.shape, sparse=True))
     grid[axis] = index
     xp.add.at(out, tuple(grid), src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype))
     return out

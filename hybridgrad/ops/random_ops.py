@@ -52,5 +52,6 @@ def _dropout_mask(xp, a, p, draw=0):
     from hybridgrad.tensor import default_generator
 
     dtype = _mask_dtype(a.dtype)
-    keep = default_generator().random(tuple(a.shape)) >= p
+    # Drawn on the host by the one generator eager code draws from; the array module gets a copy.
+    keep = xp.asarray(default_generator().random(tuple(a.shape)) >= p)
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))

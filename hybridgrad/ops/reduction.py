@@ -10,8 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
-
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
@@ -54,7 +52,7 @@ def _sum(xp, a, axis, keepdims):
     """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
     # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
     return xp.add.reduce(a, axis=axis, keepdims=keepdims,
-                         dtype=np.int64 if a.dtype.kind in "biu" else None)
+                         dtype=xp.int64 if a.dtype.kind in "biu" else None)
 
 
 def _amax_vjp(g, inputs, out, needs, axis, keepdims):
@@ -102,7 +100,7 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
 def _prod(xp, a, axis, keepdims):
     """Product over axes (integers and bools multiply as int64)."""
     return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
-                              dtype=np.int64 if a.dtype.kind in "biu" else None)
+                              dtype=xp.int64 if a.dtype.kind in "biu" else None)
 
 
 def _arg_rule(a, axis, keepdims):
@@ -113,13 +111,13 @@ def _arg_rule(a, axis, keepdims):
 @register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",))
 def _argmax(xp, a, axis, keepdims):
     """Index of the maximum."""
-    return xp.argmax(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+    return xp.argmax(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
 
 
 @register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",))
 def _argmin(xp, a, axis, keepdims):
     """Index of the minimum."""
-    return xp.argmin(a, axis=axis, keepdims=keepdims).astype(np.int64, copy=False)
+    return xp.argmin(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -144,11 +142,26 @@ def _matmul_shape(a, b):
     return Spec(shape, promote(a.dtype, b.dtype))
 
 
-def _sum_to(grad, shape: tuple):
-    """:func:`hybridgrad.autograd.sum_to` (imported late: autograd imports the registry)."""
-    from hybridgrad.autograd import sum_to as engine_sum_to
+def sum_to(grad, shape: tuple):
+    """Sum a broadcast gradient back to ``shape`` (the single place where this happens; eager
+    autograd and the symbolic compiler's ``grad`` call it as :func:`hybridgrad.autograd.sum_to`).
 
-    return engine_sum_to(grad, shape)
+    Example:
+        >>> import hybridgrad as hg
+        >>> sum_to(hg.ones(2, 3), (1, 3)).tolist()
+        [[2.0, 2.0, 2.0]]
+    """
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = len(grad.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
+    return grad.reshape(shape)
+
 
 
 def _swap_last(x):
@@ -170,16 +183,16 @@ def _matmul_vjp(g, inputs, out, needs):
     if len(b_shape) == 1:
         g2 = F.unsqueeze(g2, -1)
     grad_a = grad_b = None
-    # Batch dimensions that were broadcast are summed back by _sum_to.
+    # Batch dimensions that were broadcast are summed back by sum_to.
     if needs[0]:
         grad_a = F.matmul(g2, _swap_last(b2))
         if tuple(grad_a.shape) != tuple(a2.shape):
-            grad_a = _sum_to(grad_a, tuple(a2.shape))
+            grad_a = sum_to(grad_a, tuple(a2.shape))
         grad_a = F.reshape(grad_a, a_shape)
     if needs[1]:
         grad_b = F.matmul(_swap_last(a2), g2)
         if tuple(grad_b.shape) != tuple(b2.shape):
-            grad_b = _sum_to(grad_b, tuple(b2.shape))
+            grad_b = sum_to(grad_b, tuple(b2.shape))
         grad_b = F.reshape(grad_b, b_shape)
     return grad_a, grad_b
 

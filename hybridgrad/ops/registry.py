@@ -27,7 +27,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.backend import xp
+from hybridgrad.backend import CONVERTING, converting_backend, xp
 
 
 class Spec(NamedTuple):
@@ -45,6 +45,15 @@ class OpDef:
     forward: Callable
     shape: Callable
     vjp: Callable | None = None
+    # The engine's first-order fast path (both optional; DEVELOPERS.md, "Architecture"):
+    # forward_saving(xp, *arrays, **attrs) -> (output, saved): the forward that also returns a
+    # tuple of arrays for the backward (PyTorch's ctx.save_for_backward); eager autograd runs it
+    # instead of ``forward`` when it records the operation and keeps ``saved`` on the node.
+    forward_saving: Callable | None = None
+    # vjp_array(xp, grad, inputs, output, saved, needs, **attrs) -> one array (or None) per
+    # input, or None when it does not apply: the VJP on arrays, used by backward() when no graph
+    # of the gradient is wanted (create_graph=False); ``vjp`` stays the rule for everything else.
+    vjp_array: Callable | None = None
     formula: str = ""
     derivatives: tuple = ()
     # Input names used in the formula templates, in order ("a", "b", ...).
@@ -157,12 +166,69 @@ def apply(op: OpDef | str, *inputs: Any, **attrs: Any):
 
 
 def _eager_apply(op: OpDef, inputs: tuple, attrs: dict):
-    # Bound on first use (autograd imports this module); later calls go straight to it.
-    global _eager_apply
-    from hybridgrad.autograd import eager_apply
+    # Replaced by autograd's eager_apply when hybridgrad.autograd is imported (it installs itself
+    # with set_eager_handler); only reachable before, with no tensor type to compute on.
+    raise RuntimeError(f"{op.name}: eager values need hybridgrad.autograd (import hybridgrad)")
 
-    _eager_apply = eager_apply
-    return eager_apply(op, inputs, attrs)
+
+def set_eager_handler(handler: Callable) -> None:
+    """Install the function that computes primitives on eager values (autograd's eager_apply):
+    the registry sits below autograd and never imports it."""
+    global _eager_apply
+    _eager_apply = handler
+
+
+class TracingError(RuntimeError):
+    """Python code asked a symbolic value for something only a concrete value has (``if x > 0``,
+    ``x.item()``, a state update the active trace cannot record...).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> try:
+        ...     bool(hg.symbolic.Variable("x", shape=(2,)) > 0)
+        ... except TracingError:
+        ...     print("needs a concrete value")
+        needs a concrete value
+    """
+
+
+_state_update_handler: Callable | None = None
+_state_reader: Callable | None = None
+
+
+def set_state_update_handler(handler: Callable, reader: Callable) -> None:
+    """Install the functions that record a state update of a traced graph and read a tensor's
+    state as a symbol (the symbolic package installs them on import)."""
+    global _state_update_handler, _state_reader
+    _state_update_handler, _state_reader = handler, reader
+
+
+def state_symbol(tensor: Any) -> SymbolicValue:
+    """While tracing: a symbol reading ``tensor`` each time the compiled graph runs (to write
+    an update of it with :func:`update_state`, such as a counter's increment)."""
+    if _state_reader is None:
+        raise RuntimeError("state_symbol: hybridgrad.symbolic was not imported")
+    return _state_reader(tensor)
+
+
+def update_state(target: Any, value: Any) -> None:
+    """``target <- value`` for module state (batch norm's running statistics): written now when
+    ``value`` is an eager tensor, recorded as a side effect of the graph when it is symbolic.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> running = hg.zeros(2)
+        >>> update_state(running, running * 0.9 + hg.ones(2) * 0.1)
+        >>> running.tolist()
+        [0.10000000149011612, 0.10000000149011612]
+    """
+    if isinstance(value, SymbolicValue):
+        if _state_update_handler is None:
+            raise RuntimeError("symbolic value used before hybridgrad.symbolic was imported")
+        _state_update_handler(target, value)
+        return
+    array = target._array
+    array[...] = value._array.astype(array.dtype, copy=False)
 
 
 def _ignore_float_errors():
@@ -185,8 +251,11 @@ def _ignore_float_errors():
 _ERR_STATE, _IGNORE_ALL = _ignore_float_errors()
 
 
-def run_forward(op: OpDef, arrays: list, attrs: dict):
+def run_forward(op: OpDef, arrays: list, attrs: dict, saving: bool = False):
     """Run an operator's array code, turning NumPy's low-level errors into :class:`OpError`.
+
+    With ``saving``, runs ``op.forward_saving`` and returns ``(output, saved)``. The arrays go
+    through the active array backend (:mod:`hybridgrad.backend`).
 
     Floating-point warnings are silenced (``log(-1)`` is NaN, as in PyTorch); anomaly mode
     reports where NaN/Inf first appear.
@@ -196,17 +265,25 @@ def run_forward(op: OpDef, arrays: list, attrs: dict):
         >>> run_forward(get_op("add"), [np.ones(2), np.ones(2)], {})
         array([2., 2.])
     """
+    forward = op.forward if not saving else op.forward_saving
+    if CONVERTING and converting_backend() is not None:
+        # Another array module: arrays are converted at this boundary.
+        try:
+            with np.errstate(all="ignore"):
+                return converting_backend().call(forward, *arrays, **attrs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _op_error(op, arrays, attrs, error) from None
     if _ERR_STATE is not None:
         token = _ERR_STATE.set(_IGNORE_ALL)
         try:
-            return op.forward(xp, *arrays, **attrs)
+            return forward(xp, *arrays, **attrs)
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(op, arrays, attrs, error) from None
         finally:
             _ERR_STATE.reset(token)
     try:  # pragma: no cover - other NumPy versions
         with np.errstate(all="ignore"):
-            return op.forward(xp, *arrays, **attrs)
+            return forward(xp, *arrays, **attrs)
     except (ValueError, IndexError, TypeError) as error:  # pragma: no cover
         raise _op_error(op, arrays, attrs, error) from None
 

@@ -29,11 +29,14 @@ from hybridgrad.symbolic.graph import (
     TracingError,
     Variable,
     build_node,
+    record_state_update,
+    state_symbol,
 )
 from hybridgrad.symbolic.memory import check_plan, plan_memory
 from hybridgrad.symbolic.passes import optimize
 
 _registry.set_symbolic_handler(build_node)
+_registry.set_state_update_handler(record_state_update, state_symbol)
 
 __all__ = ["CompiledFunction", "Constant", "Graph", "Node", "Symbol", "SymbolError",
            "TracingError", "Variable", "check_plan", "compile", "grad", "optimize",

@@ -38,7 +38,7 @@ import numpy as np
 
 from hybridgrad import dtypes
 from hybridgrad.ops.methods import OpsMixin
-from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue, get_op
+from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue, TracingError, get_op
 
 _ids = itertools.count()
 
@@ -47,8 +47,8 @@ class SymbolError(ValueError):
     """A symbolic graph cannot answer a question (an unknown shape, a missing input...)."""
 
 
-class TracingError(RuntimeError):
-    """Python code asked for a concrete value of a symbol (``if x > 0``, ``x.item()``...)."""
+# TracingError (Python code asked a symbol for a concrete value) is defined in the registry, so
+# that code below this package (batch norm's state updates) can raise it; imported from here too.
 
 
 # ----------------------------------------------------------------------------------------------

@@ -312,12 +312,12 @@ def test_both_column_layouts_agree(config):
     attrs = {k: (v if k == "groups" else v) for k, v in config.items()}
     x = rng.standard_normal((2, 4, 19, 18))
     w = rng.standard_normal((4, 4 // groups, 3, 2))
-    y = kernels._conv2d_array(x, w, **attrs)
+    y = kernels._conv2d_array(np, x, w, **attrs)
     g = rng.standard_normal(y.shape)
-    weights = [kernels._conv2d_weight_array(x, g, (3, 2), **attrs, per_sample=flag)
+    weights = [kernels._conv2d_weight_array(np, x, g, (3, 2), **attrs, per_sample=flag)
                for flag in (True, False)]
     np.testing.assert_allclose(weights[0], weights[1], rtol=1e-10, atol=1e-10)
-    inputs = [kernels._conv_transpose2d_array(g, w, (19, 18), **attrs, per_sample=flag)
+    inputs = [kernels._conv_transpose2d_array(np, g, w, (19, 18), **attrs, per_sample=flag)
               for flag in (True, False)]
     np.testing.assert_allclose(inputs[0], inputs[1], rtol=1e-10, atol=1e-10)
     # And both are the adjoints: <conv(x, w), g> = <x, convT(g, w)> = <w, conv2d_weight(x, g)>.

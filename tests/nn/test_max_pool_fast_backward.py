@@ -20,7 +20,7 @@ CASES = [
 
 
 def _two_primitive_path(x, best, g, attrs):
-    taps = C._taps_array(x, best, **attrs)
+    taps = C._taps_array(np, x, best, **attrs)
     return C._max_pool2d_scatter.forward(np, g, taps, input_shape=x.shape, **attrs)
 
 
@@ -33,7 +33,7 @@ def test_fused_backward_equals_taps_and_scatter(attrs, ties):
         x = np.round(x)  # many equal maxima: the first tap must win, as in PyTorch
     best = C._max_pool2d.forward(np, x, **attrs)
     g = rng.standard_normal(best.shape)
-    fast = C._max_pool_backward_array(x, best, g, **attrs)
+    fast = C._max_pool_backward_array(np, x, best, g, **attrs)
     assert fast is not None
     np.testing.assert_array_equal(fast, _two_primitive_path(x, best, g, attrs))
 
@@ -44,16 +44,16 @@ def test_fallback_cases_return_none():
     best = C._max_pool2d.forward(np, x, **attrs)
     g = np.ones(best.shape)
     overlapping = dict(attrs, stride=(1, 1))
-    assert C._max_pool_backward_array(x, C._max_pool2d.forward(np, x, **overlapping),
+    assert C._max_pool_backward_array(np, x, C._max_pool2d.forward(np, x, **overlapping),
                                       np.ones((1, 1, 3, 3)), **overlapping) is None
     g_inf = g.copy()
     g_inf[0, 0, 0, 0] = np.inf
-    assert C._max_pool_backward_array(x, best, g_inf, **attrs) is None
+    assert C._max_pool_backward_array(np, x, best, g_inf, **attrs) is None
     x_nan = x.copy()
     x_nan[0, 0, 0, 0] = np.nan
-    assert C._max_pool_backward_array(x_nan, C._max_pool2d.forward(np, x_nan, **attrs), g,
+    assert C._max_pool_backward_array(np, x_nan, C._max_pool2d.forward(np, x_nan, **attrs), g,
                                       **attrs) is None
-    assert C._max_pool_backward_array(x.astype(np.int64), best.astype(np.int64), g,
+    assert C._max_pool_backward_array(np, x.astype(np.int64), best.astype(np.int64), g,
                                       **attrs) is None
 
 

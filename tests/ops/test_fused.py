@@ -142,24 +142,27 @@ def test_batch_norm_train_rejects_bad_shapes():
         apply("batch_norm_train", hg.ones(4, 3), hg.ones(2), hg.ones(3), eps=1e-5)
 
 
-def test_batch_norm_train_backward_reuses_forward_statistics_and_retains_graph():
-    from hybridgrad.ops import fused
-
+def test_batch_norm_train_node_keeps_the_forward_statistics_until_the_graph_is_freed():
     rng = np.random.default_rng(6)
-    x = hg.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+    data = rng.standard_normal((4, 2, 3))
+    x = hg.tensor(data, requires_grad=True)
     w, b = hg.ones(2, dtype=hg.float64), hg.zeros(2, dtype=hg.float64)
     y = apply("batch_norm_train", x, w, b, eps=1e-5)
-    assert id(y._array) in fused._FORWARD_STATS
+    mean, var, inv_std = y._node.saved  # forward_saving's arrays, kept by the node
+    np.testing.assert_allclose(mean.ravel(), data.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(var.ravel(), data.var(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(inv_std, 1 / np.sqrt(var + 1e-5), rtol=1e-12)
     g = hg.tensor(rng.standard_normal((4, 2, 3)))
-    y.backward(g, retain_graph=True)  # uses (and drops) the saved statistics
-    assert id(y._array) not in fused._FORWARD_STATS
+    y.backward(g, retain_graph=True)  # the array VJP, from the saved statistics
+    assert y._node.saved is not None
     first = x.grad._array.copy()
     x.grad = None
-    y.backward(g)  # statistics recomputed: the same gradient
-    np.testing.assert_allclose(x.grad._array, first, rtol=1e-12, atol=1e-12)
-    for _ in range(fused._FORWARD_STATS_MAX + 5):  # never-differentiated outputs stay bounded
-        apply("batch_norm_train", x.detach(), w, b, eps=1e-5)
-    assert len(fused._FORWARD_STATS) <= fused._FORWARD_STATS_MAX
+    (second,) = hg.autograd.grad(y, x, g, create_graph=True)  # the framework-operator VJP
+    np.testing.assert_allclose(second._array, first, rtol=1e-10, atol=1e-12)
+    y.backward(g)
+    assert y._node.saved is None  # freed with the graph
+    with hg.no_grad():
+        assert apply("batch_norm_train", x, w, b, eps=1e-5)._node is None  # nothing kept
 
 
 def test_batch_norm_train_mixed_and_integer_inputs():
