@@ -52,6 +52,7 @@ from hybridgrad.ops.api import (
     le,
     log,
     log_softmax,
+    logaddexp,
     logical_and,
     logical_not,
     logical_or,

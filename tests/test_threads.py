@@ -57,7 +57,7 @@ def test_the_count_reaches_scipys_blas_loaded_after_it():
     pytest.importorskip("threadpoolctl")
     pytest.importorskip("scipy")
     code = ("import hybridgrad as hg, threadpoolctl; hg.set_num_threads(1); "
-            "from hybridgrad.symbolic.passes import _scipy_blas; _scipy_blas(); "
+            "from hybridgrad.symbolic.kernels import _scipy_blas; _scipy_blas(); "
             "blas = [i for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']; "
             "print(len(blas), max(i['num_threads'] for i in blas))")
     env = {k: v for k, v in __import__("os").environ.items()

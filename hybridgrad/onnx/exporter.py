@@ -150,23 +150,12 @@ def _float_inputs(b: Builder, node) -> list[str]:
     return b.inputs_as(node, b.dtype(node))
 
 
-_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign",
-          "sin": "Sin", "cos": "Cos", "tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu",
-          "softplus": "Softplus", "erf": "Erf", "floor": "Floor", "ceil": "Ceil",
-          "round": "Round", "tan": "Tan", "asin": "Asin", "acos": "Acos", "atan": "Atan",
-          "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh", "acosh": "Acosh", "atanh": "Atanh",
-          "logical_not": "Not", "isnan": "IsNaN", "isinf": "IsInf", "bitwise_not": "BitwiseNot"}
+def _unary(op_type: str) -> Callable:
+    def export(b: Builder, node) -> str:
+        return b.add(op_type, _float_inputs(b, node) if b.dtype(node).kind == "f"
+                     else [b.name(node.inputs[0])])
 
-for _name, _op_type in _UNARY.items():
-    exports(_name)((lambda op_type: lambda b, node: b.add(op_type, _float_inputs(b, node)
-                                                          if b.dtype(node).kind == "f" else
-                                                          [b.name(node.inputs[0])]))(_op_type))
-
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Max",
-           "minimum": "Min", "eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater",
-           "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or",
-           "logical_xor": "Xor", "bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr",
-           "bitwise_xor": "BitwiseXor", "trunc_div": "Div"}
+    return export
 
 
 def _binary(op_type: str) -> Callable:
@@ -182,8 +171,15 @@ def _binary(op_type: str) -> Callable:
     return export
 
 
-for _name, _op_type in _BINARY.items():
-    exports(_name)(_binary(_op_type))
+def one_to_one(op) -> Callable:
+    """The exporter of a primitive that one ONNX operator computes from the same inputs (the
+    operator's ``onnx_type`` fact: ``Exp`` for ``exp``, ``Add`` for ``add``).
+
+    Example:
+        >>> callable(one_to_one(REGISTRY["exp"]))
+        True
+    """
+    return (_unary if len(op.arg_names) == 1 else _binary)(op.onnx_type)
 
 
 @exports("ne")
@@ -196,6 +192,14 @@ def _ne(b, node):
 def _isfinite(b, node):
     x = b.name(node.inputs[0])
     return b.add("Not", [b.add("Or", [b.add("IsNaN", [x]), b.add("IsInf", [x])])])
+
+
+@exports("logaddexp")
+def _logaddexp(b, node):
+    # ONNX has no LogAddExp: max(a, b) + softplus(-|a - b|), the form that never overflows.
+    a, c = _float_inputs(b, node)
+    gap = b.add("Neg", [b.add("Abs", [b.add("Sub", [a, c])])])
+    return b.add("Add", [b.add("Max", [a, c]), b.add("Softplus", [gap])])
 
 
 @exports("pow")
@@ -792,9 +796,12 @@ def install() -> None:
         >>> REGISTRY["matmul"].onnx is PRIMITIVE_EXPORTERS["matmul"]
         True
     """
-    for name, function in PRIMITIVE_EXPORTERS.items():
-        if name in REGISTRY:
-            REGISTRY[name].onnx = function
+    for name, op in REGISTRY.items():
+        function = PRIMITIVE_EXPORTERS.get(name)
+        if function is None and op.onnx_type:
+            function = one_to_one(op)
+        if function is not None:
+            op.onnx = function
     LEAF_OP.onnx = PRIMITIVE_EXPORTERS["onnx_leaf"]
 
 
@@ -834,18 +841,14 @@ def export(model, example_inputs, f=None, input_names: list | None = None,
     silently wrong file, when a size stays fixed inside the graph). Unsupported operators raise
     :class:`ExportError` naming them.
 
-    Example (needs the tracer, ``hybridgrad.symbolic``)::
+    Example::
 
         proto = hg.onnx.export(model, hg.ones(1, 3), "model.onnx", input_names=["x"],
                                dynamic_axes={"x": [0]})
     """
-    try:
-        from hybridgrad.symbolic.graph import Graph, TracingError
-        from hybridgrad.symbolic.trace import trace_graph
-    except ImportError:
-        raise ExportError("hg.onnx.export traces the model with hybridgrad.symbolic, which is "
-                          "not available in this installation") from None
     from hybridgrad.nn.module import Module
+    from hybridgrad.symbolic.graph import Graph, TracingError
+    from hybridgrad.symbolic.trace import trace_graph
 
     install()
     if not isinstance(example_inputs, (list, tuple)):

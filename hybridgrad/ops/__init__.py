@@ -11,13 +11,12 @@ Example:
 from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     conv,
     ctc,
-    elementwise,
-    extra_math,  # floor, asin, cumsum, fft, bitwise (ONNX import)
+    elementwise,  # (also rounding, inverse/hyperbolic trigonometry, remainders, bitwise)
     fused,  # linear, batch_norm_train (speed)
     movement,
     random_ops,  # dropout_mask, drawn when it runs (compiled graphs included)
     recurrent,  # fused RNN/LSTM/GRU layers (speed)
-    reduction,
+    reduction,  # (also matmul, cumsum, fft)
 )
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register
 

@@ -182,6 +182,17 @@ def minimum(a, b):
     return apply("minimum", a, b)
 
 
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` elementwise, without overflow (PyTorch's ``torch.logaddexp``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> round(hg.logaddexp(hg.tensor(1000.0), hg.tensor(1000.0)).item(), 3)  # 1000 + log 2
+        1000.693
+    """
+    return apply("logaddexp", a, b)
+
+
 def where(condition, a, b):
     """Pick from ``a`` where ``condition`` holds, else from ``b`` (broadcasting).
 

@@ -34,7 +34,8 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
+from hybridgrad.ops.kernels import SAMPLE_BLOCKS
+from hybridgrad.ops.registry import PER_SAMPLE, OpError, Spec, apply, promote, register
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
@@ -100,10 +101,19 @@ def _windows(xp, x, kernel: tuple, out_size: tuple, stride: tuple, dilation: tup
     steps = (sh * stride[0], sw * stride[1])
     as_strided = xp.lib.stride_tricks.as_strided
     if sample_major:
-        return as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps,
-                          writeable=False)
-    return as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps,
-                      writeable=False)
+        view = as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps)
+    else:
+        view = as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps)
+    # Overlapping windows share memory: a write through the view would change several taps.
+    # NumPy can mark it read-only; CuPy's arrays have no such flag (its as_strided takes no
+    # ``writeable``), and only the im2col copy below reads the view.
+    flags = getattr(view, "flags", None)
+    if flags is not None and hasattr(flags, "writeable"):
+        try:
+            flags.writeable = False
+        except (AttributeError, TypeError):
+            pass
+    return view
 
 
 def _im2col(xp, x, kernel, out_size, stride, padding, dilation, groups, sample_major: bool):
@@ -271,7 +281,8 @@ def _conv2d_weight_vjp(h, inputs, out, needs, kernel_size, stride, padding, dila
 
 
 @register("conv2d", gradcheck="tests/nn/test_conv.py",
-          shape=_conv2d_shape, vjp=_conv2d_vjp, promotes=True,
+          shape=_conv2d_shape, vjp=_conv2d_vjp, promotes=True, aliasing="fresh",
+          out_kernel=SAMPLE_BLOCKS, rows=PER_SAMPLE,
           formula="conv2d({x}, {w})",
           derivatives=("conv_transpose2d(grad, {w})", "conv2d_weight({x}, grad)"),
           arg_names=("x", "w"))
@@ -282,7 +293,8 @@ def _conv2d(xp, x, w, stride, padding, dilation, groups):
 
 
 @register("conv_transpose2d", gradcheck="tests/nn/test_conv.py",
-          shape=_conv_transpose2d_shape, vjp=_conv_transpose2d_vjp,
+          shape=_conv_transpose2d_shape, vjp=_conv_transpose2d_vjp, aliasing="fresh",
+          out_kernel=SAMPLE_BLOCKS, rows=PER_SAMPLE,
           promotes=True, formula="conv_transpose2d({g}, {w})",
           derivatives=("conv2d(grad, {w})", "conv2d_weight(grad, {g})"), arg_names=("g", "w"))
 def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
@@ -292,7 +304,8 @@ def _conv_transpose2d(xp, g, w, input_size, stride, padding, dilation, groups):
 
 
 @register("conv2d_weight", gradcheck="tests/nn/test_conv.py",
-          shape=_conv2d_weight_shape, vjp=_conv2d_weight_vjp, promotes=True,
+          shape=_conv2d_weight_shape, vjp=_conv2d_weight_vjp, promotes=True, aliasing="fresh",
+          out_kernel=SAMPLE_BLOCKS, why_not={"rows": "sums over the samples (a weight gradient)"},
           formula="conv2d_weight({x}, {g})",
           derivatives=("conv_transpose2d({g}, grad)", "conv2d({x}, grad)"),
           arg_names=("x", "g"))
@@ -363,7 +376,8 @@ def _max_pool_vjp_array(xp, g, inputs, out, saved, needs, **attrs):
 
 
 @register("max_pool2d", gradcheck="tests/nn/test_conv.py",
-          shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})",
+          shape=_max_pool_shape, vjp=_max_pool_vjp, formula="maxpool({a})", aliasing="fresh",
+          rows=PER_SAMPLE, why_not={"out_kernel": "not written yet (a copy, then maxima)"},
           derivatives=("1 at each window's (first) maximum, else 0",), arg_names=("a",),
           vjp_array=_max_pool_vjp_array)
 def _max_pool2d(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -442,7 +456,14 @@ def _taps_shape(x, out, **attrs):
     return Spec(_max_pool_shape(x, **attrs).shape, _tap_dtype(attrs["kernel_size"]))
 
 
-@register("max_pool2d_taps", shape=_taps_shape, formula="argmaxpool({a})", arg_names=("a", "b"))
+# Facts of max pooling's gradient primitives: sample i of the result reads sample i of every
+# (batched) input; their forwards allocate.
+_POOL_GRADIENT_ROWS = lambda batched, shapes, rows, **_attrs: all(batched)  # noqa: E731
+_POOL_GRADIENT_KERNEL = {"out_kernel": "gradient plumbing of max pooling; allocates its result"}
+
+
+@register("max_pool2d_taps", shape=_taps_shape, formula="argmaxpool({a})", arg_names=("a", "b"),
+          aliasing="fresh", rows=_POOL_GRADIENT_ROWS, why_not=_POOL_GRADIENT_KERNEL)
 def _max_pool2d_taps(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode):
     """Which kernel tap (i * kW + j) holds each window's first maximum (out = max_pool2d(x))."""
     return _taps_array(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode)
@@ -451,7 +472,8 @@ def _max_pool2d_taps(xp, x, out, kernel_size, stride, padding, dilation, ceil_mo
 @register("max_pool2d_indices",
           shape=lambda x, out, **attrs: Spec(_max_pool_shape(x, **attrs).shape,
                                              np.dtype(np.int64)),
-          formula="argmaxpool({a})", arg_names=("a", "b"))
+          formula="argmaxpool({a})", arg_names=("a", "b"), aliasing="fresh",
+          rows=_POOL_GRADIENT_ROWS, why_not=_POOL_GRADIENT_KERNEL)
 def _max_pool2d_indices(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode):
     """Flat index (into H*W) of each window's first maximum, like PyTorch's return_indices."""
     taps = _taps_array(xp, x, out, kernel_size, stride, padding, dilation, ceil_mode)
@@ -491,7 +513,9 @@ def _scatter_vjp(h, inputs, out, needs, input_shape, **attrs):
 
 @register("max_pool2d_scatter", gradcheck="tests/nn/test_conv.py",
           shape=_scatter_shape, vjp=_scatter_vjp,
-          formula="unpool({g})", derivatives=("gather(grad)", "0"), arg_names=("g", "taps"))
+          formula="unpool({g})", derivatives=("gather(grad)", "0"), arg_names=("g", "taps"),
+          aliasing="fresh", why_not=dict(_POOL_GRADIENT_KERNEL,
+                                         rows="its input_shape attribute is the whole batch's"))
 def _max_pool2d_scatter(xp, g, taps, input_shape, kernel_size, stride, padding, dilation,
                         ceil_mode):
     """Zeros of ``input_shape`` with g added at each window's argmax (overlaps accumulate)."""
@@ -526,7 +550,8 @@ def _gather_vjp(g, inputs, out, needs, **attrs):
 
 @register("max_pool2d_gather", gradcheck="tests/nn/test_conv.py",
           shape=_gather_shape, vjp=_gather_vjp, formula="pick({h})",
-          derivatives=("unpool(grad)", "0"), arg_names=("h", "taps"))
+          derivatives=("unpool(grad)", "0"), arg_names=("h", "taps"), aliasing="fresh",
+          rows=_POOL_GRADIENT_ROWS, why_not=_POOL_GRADIENT_KERNEL)
 def _max_pool2d_gather(xp, h, taps, kernel_size, stride, padding, dilation, ceil_mode):
     """Pick h at each window's argmax (the adjoint of max_pool2d_scatter)."""
     out_size, extra = _pool_geometry(h.shape, kernel_size, stride, padding, dilation, ceil_mode)

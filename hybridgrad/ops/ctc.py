@@ -31,6 +31,10 @@ import numpy as np
 
 from hybridgrad.ops.registry import Spec, register
 
+# The CTC primitives' facts: a loss over whole sequences, computed by its own recursions.
+_CTC_FACTS = {"rows": "sums over time steps and labels; the batch axis is not the first",
+              "out_kernel": "alpha/beta recursions allocate their own tables"}
+
 NEG_INF = -math.inf
 
 
@@ -188,7 +192,7 @@ def _ctc_nll_saving(xp, log_probs, targets, input_lengths, target_lengths, blank
 
 
 @register("ctc_nll", gradcheck="tests/nn/test_ctc.py",
-          shape=_ctc_shape, vjp=_ctc_vjp, float_only=False,
+          shape=_ctc_shape, vjp=_ctc_vjp, float_only=False, aliasing="fresh", why_not=_CTC_FACTS,
           formula="-log p_ctc({a} | {b})",
           derivatives=("-occupancy of each label at each time step", "0", "0", "0"),
           arg_names=("a", "b", "c", "d"),
@@ -209,6 +213,7 @@ def _no_second_derivative(grad, inputs, output, needs, blank, zero_infinity):
           shape=lambda grad, log_probs, *rest, blank, zero_infinity: Spec(
               tuple(log_probs.shape), log_probs.dtype),
           vjp=_no_second_derivative, float_only=False, formula="ctc_backward({a})",
+          aliasing="fresh", why_not=_CTC_FACTS,
           derivatives=("not implemented",) * 6, arg_names=("a", "b", "c", "d", "e", "f"))
 def _ctc_nll_backward(xp, grad, log_probs, targets, input_lengths, target_lengths, nll, blank,
                       zero_infinity):

@@ -53,7 +53,9 @@ def _linear_vjp(g, inputs, out, needs):
 
 @register("linear", gradcheck="tests/ops/test_fused.py", shape=_linear_shape, vjp=_linear_vjp,
           promotes=True, formula="{x} @ {w}^T", derivatives=("grad @ {w}", "grad^T @ {x}"),
-          arg_names=("x", "w"))
+          arg_names=("x", "w"), aliasing="fresh",
+          rows=lambda batched, shapes, rows: list(batched) == [True, False],
+          why_not={"out_kernel": "compiled graphs lower it to matmul, which has one"})
 def _linear(xp, x, w):
     """``x @ w^T`` for x (..., in) and w (out, in)."""
     _linear_shape(x, w)
@@ -183,7 +185,9 @@ def _batch_norm_train_saving(xp, x, weight, bias, eps):
 
 @register("batch_norm_train", gradcheck="tests/ops/test_fused.py",
           shape=_batch_norm_train_shape, vjp=_batch_norm_train_vjp, promotes=True,
-          float_only=True, formula="batchnorm({x}, {w}, {b})",
+          float_only=True, formula="batchnorm({x}, {w}, {b})", aliasing="fresh",
+          why_not={"rows": "batch statistics mix every row",
+                   "out_kernel": "eager training mode only (not in compiled graphs)"},
           derivatives=("({w} / sigma) * (grad - mean(grad) - xhat * mean(grad * xhat))",
                        "sum(grad * xhat)", "sum(grad)"),
           arg_names=("x", "w", "b"),

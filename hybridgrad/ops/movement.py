@@ -23,8 +23,15 @@ def _reshape_shape(a, shape):
     return Spec(tuple(shape), a.dtype)
 
 
+def _keeps_rows(batched, shapes, rows, shape):
+    """Row rule of reshape and broadcast_to: row-wise when the input already has the rows (the
+    caller checks that the result does)."""
+    return tuple(shapes[0][:1]) == (rows,)
+
+
 @register("reshape", shape=_reshape_shape, formula="reshape({a})", derivatives=("1",),
-          arg_names=("a",),
+          arg_names=("a",), aliasing="view", rows=_keeps_rows,
+          why_not={"out_kernel": "a view of its input"},
           vjp=lambda g, i, out, needs, shape: (F.reshape(g, tuple(i[0].shape)),))
 def _reshape(xp, a, shape):
     """Reshape without copying when possible."""
@@ -33,6 +40,8 @@ def _reshape(xp, a, shape):
 
 @register("permute", shape=lambda a, dims: Spec(tuple(a.shape[d] for d in dims), a.dtype),
           formula="permute({a}, {dims})", derivatives=("1",), arg_names=("a",),
+          aliasing="view", rows=lambda batched, shapes, rows, dims: dims[0] == 0,
+          why_not={"out_kernel": "a view of its input"},
           vjp=lambda g, i, out, needs, dims: (F.permute(g, tuple(np.argsort(dims).tolist())),))
 def _permute(xp, a, dims):
     """Reorder axes."""
@@ -50,6 +59,7 @@ def _broadcast_shape(a, shape):
 # The gradient is g itself: the autograd engine sums it back to the input's shape.
 @register("broadcast_to", shape=_broadcast_shape, formula="broadcast({a})",
           derivatives=("1 (summed over the broadcast axes)",), arg_names=("a",),
+          aliasing="view", rows=_keeps_rows, why_not={"out_kernel": "a view of its input"},
           vjp=lambda g, i, out, needs, shape: (g,))
 def _broadcast_to(xp, a, shape):
     """Broadcast to a shape: a read-only view, or a small filled copy (np.broadcast_to costs
@@ -96,7 +106,9 @@ def _cat_vjp(g, inputs, out, needs, axis):
 
 
 @register("cat", shape=_cat_shape, vjp=_cat_vjp, variadic=True, promotes=True,
-          formula="cat({a})", derivatives=("1 (the matching slice)",), arg_names=("a",))
+          formula="cat({a})", derivatives=("1 (the matching slice)",), arg_names=("a",),
+          aliasing="fresh", rows=lambda batched, shapes, rows, axis: axis != 0 and all(batched),
+          why_not={"out_kernel": "not written yet (np.concatenate takes out=)"})
 def _cat(xp, tensors, axis):
     """Concatenate along an axis."""
     return xp.concatenate(tensors, axis=axis)
@@ -112,7 +124,9 @@ def _pad_vjp(g, inputs, out, needs, widths, value):
 
 
 @register("pad", shape=_pad_shape, vjp=_pad_vjp, formula="pad({a})",
-          derivatives=("1 inside, padding dropped",), arg_names=("a",))
+          derivatives=("1 inside, padding dropped",), arg_names=("a",), aliasing="fresh",
+          rows=lambda batched, shapes, rows, widths, value: tuple(widths[0]) == (0, 0),
+          why_not={"out_kernel": "np.pad allocates (no out= form)"})
 def _pad(xp, a, widths, value):
     """Constant padding (NumPy's pad_width order: one (before, after) pair per axis)."""
     return xp.pad(a, widths, mode="constant", constant_values=value)
@@ -145,6 +159,8 @@ def _index_shape(shape: tuple, index: tuple) -> tuple:
 
 @register("getitem", shape=lambda a, index: Spec(_index_shape(tuple(a.shape), index), a.dtype),
           formula="{a}[{index}]", derivatives=("1 at the selected elements",), arg_names=("a",),
+          aliasing="view", why_not={"out_kernel": "a view of its input (basic indexing)",
+                                    "rows": "an index may select, drop or mix rows"},
           vjp=lambda g, i, out, needs, index: (
               F.index_put_add(tuple(i[0].shape), index, g),))
 def _getitem(xp, a, index):
@@ -154,6 +170,8 @@ def _getitem(xp, a, index):
 
 @register("index_add_zeros", shape=lambda values, shape, index: Spec(tuple(shape), values.dtype),
           formula="scatter({a})", derivatives=("1 at the indexed elements",), arg_names=("a",),
+          aliasing="fresh", why_not={"out_kernel": "zeros, then an unbuffered add at indices",
+                                     "rows": "its shape attribute is the whole result's"},
           vjp=lambda g, i, out, needs, shape, index: (F.getitem(g, index),))
 def _index_add_zeros(xp, values, shape, index):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
@@ -187,7 +205,9 @@ def _gather_vjp(g, inputs, out, needs, axis):
 
 
 @register("gather", shape=_gather_shape, vjp=_gather_vjp, formula="gather({a})",
-          derivatives=("1 at the gathered elements (accumulated)", "0"), arg_names=("a", "index"))
+          derivatives=("1 at the gathered elements (accumulated)", "0"), arg_names=("a", "index"),
+          aliasing="fresh", rows=lambda batched, shapes, rows, axis: axis != 0 and all(batched),
+          why_not={"out_kernel": "np.take_along_axis allocates"})
 def _gather(xp, a, index, axis):
     """PyTorch's gather along ``axis``."""
     if index.ndim != a.ndim:
@@ -197,7 +217,9 @@ def _gather(xp, a, index, axis):
 
 @register("scatter_add", shape=lambda a, index, src, axis: Spec(tuple(a.shape), a.dtype),
           formula="scatter_add({a}, {c})", derivatives=("1", "0", "1 at the scattered slots"),
-          arg_names=("a", "index", "c"),
+          arg_names=("a", "index", "c"), aliasing="fresh",
+          rows=lambda batched, shapes, rows, axis: axis != 0 and all(batched),
+          why_not={"out_kernel": "a copy of the input, then an unbuffered add at indices"},
           vjp=lambda g, i, out, needs, axis: (g if needs[0] else None, None,
                                               F.gather(g, axis, i[1]) if needs[2] else None))
 def _scatter_add(xp, a, index, src, axis):
@@ -206,7 +228,9 @@ def _scatter_add(xp, a, index, src, axis):
         raise ValueError(f"input, index and src need the same number of dimensions, got "
                          f"{a.shape}, {index.shape}, {src.shape}")
     out = a.copy()
-    grid = list(xp.indices(index.shape, sparse=True))
+    # One broadcastable coordinate per axis (NumPy's indices(sparse=True), which CuPy lacks).
+    grid = [xp.arange(size).reshape((1,) * axis_ + (size,) + (1,) * (index.ndim - axis_ - 1))
+            for axis_, size in enumerate(index.shape)]
     grid[axis] = index
     xp.add.at(out, tuple(grid), src[tuple(slice(0, s) for s in index.shape)].astype(a.dtype))
     return out

@@ -45,7 +45,9 @@ def _dropout_mask_shape(a, p, draw=0):
 
 
 @register("dropout_mask", shape=_dropout_mask_shape, formula="dropout_mask({a})",
-          arg_names=("a",), extra={"random": True})
+          arg_names=("a",), extra={"random": True}, aliasing="fresh", foldable=False,
+          why_not={"rows": "a random draw: blocks of rows would draw other numbers",
+                   "out_kernel": "draws from the generator into a new array"})
 def _dropout_mask(xp, a, p, draw=0):
     """Scaled keep-mask of inverted dropout (no gradient: the mask does not depend on ``a``'s
     values, only on its shape). ``draw`` only orders random nodes in a graph."""

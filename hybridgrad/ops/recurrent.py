@@ -418,13 +418,21 @@ def _backward_vjp(grad, inputs, out, needs, **attrs):
         "composition of per-step operators for higher orders")
 
 
+# Facts for the compiler and its memory planner (tests/ops/test_registry_facts.py): both results
+# are fresh arrays; neither splits by rows of its first input (the batch is axis 1 of x, and the
+# result packs the outputs with the workspace); the loops allocate their own buffers.
+_FACTS = {"rows": "a time loop over axis 0; the batch is axis 1 and the result packs outputs "
+                  "with the backward's workspace",
+          "out_kernel": "the forward and backward loops allocate their own workspace"}
+
 register("recurrent_layer", gradcheck="tests/nn/test_rnn_fused.py", shape=_layer_shape,
-         vjp=_layer_vjp, promotes=True, float_only=True,
+         vjp=_layer_vjp, promotes=True, float_only=True, aliasing="fresh", why_not=_FACTS,
          formula="{mode}({x}, {h0}, {c0})",
          derivatives=("backward through time",) * 7,
          arg_names=("x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"))(_forward)
 register("recurrent_layer_backward", gradcheck="tests/nn/test_rnn_fused.py",
          shape=_backward_shape, vjp=_backward_vjp, promotes=False, float_only=True,
+         aliasing="fresh", why_not=_FACTS,
          formula="bptt({grad})", derivatives=("not implemented",) * 7,
          arg_names=("grad", "out", "x", "h0", "c0", "w_ih", "w_hh"))(_backward)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hybridgrad import dtypes
 from hybridgrad.ops import api as F
+from hybridgrad.ops.kernels import matmul_out, sum_out
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
 
@@ -46,8 +47,19 @@ def _sum_vjp(g, inputs, out, needs, axis, keepdims):
     return (F.broadcast_to(g, shape),)
 
 
+def _keeps_axis_0(batched, shapes, rows, axis, keepdims):
+    """Row rule of the reductions: row-wise unless they reduce over the batch axis."""
+    return axis is not None and 0 not in axis
+
+
+def _arg_keeps_rows(batched, shapes, rows, axis, keepdims):
+    """Row rule of argmax/argmin: an index along another axis, one per row."""
+    return axis is not None and axis != 0 and (keepdims or len(shapes[0]) > 1)
+
+
 @register("sum", shape=_reduction_rule(), formula="sum({a})", derivatives=("1",),
-          arg_names=("a",), vjp=_sum_vjp)
+          arg_names=("a",), vjp=_sum_vjp, aliasing="fresh", out_kernel=sum_out,
+          rows=_keeps_axis_0)
 def _sum(xp, a, axis, keepdims):
     """Sum over axes (integers and bools sum as int64, as in PyTorch)."""
     # The ufunc method skips np.sum's Python-level dispatch (about 1.5 microseconds).
@@ -66,12 +78,13 @@ def _amax_vjp(g, inputs, out, needs, axis, keepdims):
 
 @register("amax", shape=_reduction_rule(), formula="max({a})",
           derivatives=("1 at the maximum (shared by ties), else 0",), arg_names=("a",),
-          vjp=_amax_vjp)
+          vjp=_amax_vjp, aliasing="fresh", rows=_keeps_axis_0,
+          why_not={"out_kernel": "not written yet (np.maximum.reduce takes out=)"})
 def _amax(xp, a, axis, keepdims):
     """Maximum over axes."""
     if a.size == 0:
         raise ValueError("max of an empty tensor is undefined")
-    return xp.maximum.reduce(a, axis=axis, keepdims=keepdims)
+    return xp.max(a, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, inputs, out, needs, axis, keepdims):
@@ -96,7 +109,9 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
 
 
 @register("prod", shape=_reduction_rule(), formula="prod({a})",
-          derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp)
+          derivatives=("product of the other elements",), arg_names=("a",), vjp=_prod_vjp,
+          aliasing="fresh", rows=_keeps_axis_0,
+          why_not={"out_kernel": "not written yet (np.multiply.reduce takes out=)"})
 def _prod(xp, a, axis, keepdims):
     """Product over axes (integers and bools multiply as int64)."""
     return xp.multiply.reduce(a, axis=axis, keepdims=keepdims,
@@ -108,13 +123,15 @@ def _arg_rule(a, axis, keepdims):
     return Spec(_reduced_shape(tuple(a.shape), axes, keepdims), dtypes.int64)
 
 
-@register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",))
+@register("argmax", shape=_arg_rule, formula="argmax({a})", arg_names=("a",), aliasing="fresh",
+          rows=_arg_keeps_rows, why_not={"out_kernel": "not written yet"})
 def _argmax(xp, a, axis, keepdims):
     """Index of the maximum."""
     return xp.argmax(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
 
 
-@register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",))
+@register("argmin", shape=_arg_rule, formula="argmin({a})", arg_names=("a",), aliasing="fresh",
+          rows=_arg_keeps_rows, why_not={"out_kernel": "not written yet"})
 def _argmin(xp, a, axis, keepdims):
     """Index of the minimum."""
     return xp.argmin(a, axis=axis, keepdims=keepdims).astype(xp.int64, copy=False)
@@ -198,7 +215,11 @@ def _matmul_vjp(g, inputs, out, needs):
 
 
 @register("matmul", shape=_matmul_shape, vjp=_matmul_vjp, formula="{a} @ {b}",
-          derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"))
+          derivatives=("grad @ {b}^T", "{a}^T @ grad"), promotes=True, arg_names=("a", "b"),
+          aliasing="fresh", out_kernel=matmul_out,
+          # (a batch of rows times an unbatched matrix)
+          rows=lambda batched, shapes, rows: (list(batched) == [True, False]
+                                              and len(shapes[0]) >= 2 and len(shapes[1]) == 2))
 def _matmul(xp, a, b):
     """Matrix product (NumPy's matmul rules)."""
     if a.ndim == 0 or b.ndim == 0:
@@ -216,3 +237,100 @@ def _matmul(xp, a, b):
     if b.ndim > 1 and 0 in b.strides and b.size > 1:
         b = xp.ascontiguousarray(b)
     return xp.matmul(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cumulative sums and the discrete Fourier transform (first needed by ONNX import). Their
+# gradient checks:
+_CHECKS = "tests/ops/test_math_primitives.py"
+
+
+def _cumsum_forward(xp, a, axis, exclusive, reverse):
+    if reverse:
+        a = xp.flip(a, axis)
+    out = xp.cumsum(a, axis=axis, dtype=a.dtype)
+    if exclusive:
+        out = out - a
+    if reverse:
+        out = xp.flip(out, axis)
+    return out
+
+
+def _cumsum_vjp(g, inputs, out, needs, axis, exclusive, reverse):
+    # The adjoint of a running sum is the running sum in the other direction.
+    return (apply("cumsum", g, axis=axis, exclusive=exclusive, reverse=not reverse),)
+
+
+register("cumsum", shape=lambda a, axis, exclusive, reverse: Spec(a.shape, a.dtype),
+         vjp=_cumsum_vjp, gradcheck=_CHECKS, formula="cumsum({a})", derivatives=("1",),
+         arg_names=("a",),
+         aliasing="fresh", rows=lambda batched, shapes, rows, axis, **_: axis != 0,
+         why_not={"out_kernel": "flips and an exclusive shift around NumPy's cumsum"},
+         )(_cumsum_forward)
+
+
+def cumsum(a, dim: int, *, exclusive: bool = False, reverse: bool = False):
+    """Cumulative sum along ``dim`` (optionally exclusive and/or from the end).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> cumsum(hg.tensor([1.0, 2.0, 3.0]), 0, exclusive=True, reverse=True).tolist()
+        [5.0, 3.0, 0.0]
+    """
+    ndim = len(a.shape)
+    return apply("cumsum", a, axis=int(dim) % max(ndim, 1), exclusive=bool(exclusive),
+                 reverse=bool(reverse))
+
+
+def _fft_forward(xp, a, length, inverse, onesided):
+    signal = a[..., 0] + 1j * a[..., 1]
+    if inverse:
+        out = xp.fft.ifft(signal, n=length, axis=-1)
+    else:
+        out = xp.fft.fft(signal, n=length, axis=-1)
+    if onesided:
+        out = out[..., :length // 2 + 1]
+    real_dtype = a.dtype if a.dtype.kind == "f" else xp.float64
+    return xp.stack([out.real, out.imag], -1).astype(real_dtype, copy=False)
+
+
+def _fft_vjp(g, inputs, out, needs, length, inverse, onesided):
+    # The DFT is complex-linear; its adjoint is the conjugate transform: L * ifft for the
+    # forward DFT, fft / L for the inverse (zero-padding the one-sided gradient first).
+    size = inputs[0].shape[-2]
+    if onesided:
+        g = F.pad(g, (0, 0, 0, length - g.shape[-2]))
+    grad = apply("fft", g, length=length, inverse=not inverse, onesided=False)
+    grad = grad * (length if not inverse else 1.0 / length)
+    if size < length:
+        grad = grad[..., :size, :]
+    elif size > length:
+        grad = F.pad(grad, (0, 0, 0, size - length))
+    return (grad,)
+
+
+def _fft_shape(a, length, inverse, onesided):
+    bins = length // 2 + 1 if onesided else length
+    return Spec(tuple(a.shape[:-2]) + (bins, 2), a.dtype)
+
+
+register("fft", shape=_fft_shape, vjp=_fft_vjp, gradcheck=_CHECKS, formula="fft({a})",
+         derivatives=("conjugate transform",), arg_names=("a",), aliasing="fresh",
+         # (the transform runs along axis -2 of (..., n, 2): leading axes are independent)
+         rows=lambda batched, shapes, rows, **_: len(shapes[0]) >= 3,
+         why_not={"out_kernel": "NumPy's complex FFT allocates; the result is repacked"},
+         )(_fft_forward)
+
+
+def fft(a, length: int | None = None, *, inverse: bool = False, onesided: bool = False):
+    """Discrete Fourier transform along axis -2 of a complex signal stored as (..., n, 2)
+    (real, imaginary); ``inverse`` divides by ``length``; ``onesided`` keeps length // 2 + 1
+    bins. Differentiable (the adjoint of a DFT is the conjugate DFT).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> fft(hg.tensor([[1.0, 0.0], [0.0, 0.0]])).tolist()
+        [[1.0, 0.0], [1.0, 0.0]]
+    """
+    length = a.shape[-2] if length is None else int(length)
+    return apply("fft", a, length=length, inverse=bool(inverse), onesided=bool(onesided))

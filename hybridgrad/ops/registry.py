@@ -9,7 +9,28 @@ Each primitive is one :class:`OpDef`. It declares
 * ``shape(*specs, **attrs)``: the shape/dtype rule used by the symbolic compiler;
 * ``formula`` and ``derivatives``: a one-line human rendering of the forward expression and of the
   local derivative with respect to each input, used by :func:`hybridgrad.explain`;
-* ``onnx``: the ONNX export mapping (filled in by :mod:`hybridgrad.onnx`).
+* ``onnx``: the ONNX export mapping (filled in by :mod:`hybridgrad.onnx`);
+* the **facts** the symbolic compiler, its memory planner and the ONNX exporter read, declared
+  by every primitive (``tests/ops/test_registry_facts.py`` fails for one that leaves a fact
+  unsaid without a reason in ``why_not``):
+
+  - ``aliasing``: ``"fresh"`` (the result never shares memory with an input) or ``"view"`` (it
+    may: reshape, getitem...). The memory planner keeps a view's input alive with it;
+  - ``out_kernel``: ``fn(**attrs) -> fn(out, *arrays)``, bound once per compiled node, computing
+    the result into a given array, so the compiler can place it in a planned buffer (None: the
+    forward allocates its own; see :mod:`hybridgrad.ops.kernels`);
+  - ``ufunc``: ``fn(out, *arrays)``, the elementwise forward as NumPy ufunc calls with ``out=``
+    (such an operator joins fused elementwise chains and may overwrite any input in place);
+  - ``inplace``: the inputs whose memory the out-kernel may reuse for its result;
+  - ``rows``: how row ``i`` of the result depends on the inputs, for running a compiled graph
+    on blocks of a batch: ``ELEMENTWISE`` (broadcasting elementwise), ``PER_SAMPLE`` (sample
+    ``i`` of a batch-first first input alone, the other inputs unbatched), a rule
+    ``fn(batched, shapes, rows, **attrs) -> bool`` (``batched[k]``: whether input ``k`` is
+    split by rows, ``shapes[k]`` its shape), or None (mixes rows: the graph runs whole);
+  - ``foldable``: whether constant folding may evaluate it at compile time (False for random
+    draws and values that change from call to call);
+  - ``onnx_type``: the ONNX operator computing it one-to-one from the same inputs, from which
+    the exporter derives its mapping (empty: the exporter has a handler, or an explicit error).
 
 Eager tensors, symbolic graphs, tracing and ONNX export all go through :func:`apply`.
 
@@ -70,6 +91,18 @@ class OpDef:
     # check, for primitives whose check is not a case of tests/ops/test_ops_gradcheck.py. The
     # registry-wide coverage test fails for a differentiable primitive with neither.
     gradcheck: str = ""
+    # Facts (see the module docstring).
+    aliasing: str = ""
+    out_kernel: Callable | None = None
+    ufunc: Callable | None = None
+    rows: str | Callable | None = None
+    # Input positions whose memory the out-kernel may write its result over (a slice of the
+    # inputs, or a tuple of positions); every input for ufunc-backed operators.
+    inplace: tuple | slice = ()
+    foldable: bool = True
+    onnx_type: str = ""
+    # fact name -> why this primitive does not have it (an out kernel, a row rule, a ufunc form).
+    why_not: dict = field(default_factory=dict)
     doc: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -78,6 +111,10 @@ class OpDef:
 
 
 REGISTRY: dict[str, OpDef] = {}
+
+# Values of OpDef.rows.
+ELEMENTWISE = "elementwise"
+PER_SAMPLE = "per_sample"
 
 
 def register(name: str, **kwargs) -> Callable[[Callable], OpDef]:
@@ -93,6 +130,12 @@ def register(name: str, **kwargs) -> Callable[[Callable], OpDef]:
     """
 
     def decorate(forward: Callable) -> OpDef:
+        if isinstance(kwargs.get("ufunc"), np.ufunc):
+            kwargs["ufunc"] = ufunc_kernel(kwargs["ufunc"])
+        if kwargs.get("ufunc") is not None:
+            kwargs.setdefault("inplace", slice(None))
+            if kwargs.get("out_kernel") is None:
+                kwargs["out_kernel"] = (lambda kernel: lambda: kernel)(kwargs["ufunc"])
         if name in REGISTRY:
             raise ValueError(f"operator {name!r} is registered twice")
         op = OpDef(name=name, forward=forward, doc=forward.__doc__ or "", **kwargs)
@@ -100,6 +143,21 @@ def register(name: str, **kwargs) -> Callable[[Callable], OpDef]:
         return op
 
     return decorate
+
+
+def ufunc_kernel(ufunc: np.ufunc) -> Callable:
+    """``fn(out, *arrays)`` calling a NumPy ufunc with ``out=`` (an operator's ``ufunc`` fact).
+
+    Example:
+        >>> out = np.empty(2)
+        >>> ufunc_kernel(np.add)(out, np.ones(2), np.ones(2))
+        array([2., 2.])
+    """
+    if ufunc.nin == 1:
+        return lambda out, a: ufunc(a, out=out)
+    if ufunc.nin == 2:
+        return lambda out, a, b: ufunc(a, b, out=out)
+    return lambda out, *arrays: ufunc(*arrays, out=out)  # pragma: no cover - no such ufunc yet
 
 
 def get_op(name: str) -> OpDef:

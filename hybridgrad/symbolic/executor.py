@@ -24,98 +24,22 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops.registry import Spec
+from hybridgrad.ops.kernels import SAMPLE_BLOCKS
+from hybridgrad.ops.registry import PER_SAMPLE, Spec
 from hybridgrad.symbolic import passes as P
+from hybridgrad.symbolic import schedule as S
 from hybridgrad.symbolic.graph import Graph, Node, SymbolError
-from hybridgrad.symbolic.memory import CONV_OPS, OUT_OPS, Plan, may_alias, nbytes, plan_memory
-
-_SELECT_BITS = {np.dtype(np.float32): np.dtype(np.int32),
-                np.dtype(np.float64): np.dtype(np.int64)}
-_SELECT_BLOCK_ELEMENTS = 1 << 16
-
-
-def _row_block(array: np.ndarray, out: np.ndarray, rows: slice) -> np.ndarray:
-    """Rows ``rows`` of an operand that spans all of ``out``'s rows; a broadcast one whole."""
-    spans = array.ndim == out.ndim and array.shape[0] == out.shape[0] and out.shape[0] > 1
-    return array[rows] if spans else array
-
-
-def _where_kernel(out, condition, a, b):
-    if condition.dtype != np.bool_:
-        condition = condition.astype(bool)
-    bits = _SELECT_BITS.get(out.dtype)
-    # (a weak Python scalar, relu's gradient ``where(x > 0, g, 0)``, arrives as an int64 0-d
-    # array: cast as the general path's copyto would)
-    if bits is not None and b.size == 1 and b.dtype != out.dtype:
-        b = b.astype(out.dtype)
-    if bits is not None and a.size == 1 and a.dtype != out.dtype:
-        a = a.astype(out.dtype)
-    if bits is None or a.dtype != out.dtype or b.dtype != out.dtype or out.ndim == 0:
-        np.copyto(out, b, casting="unsafe")
-        np.copyto(out, a, casting="unsafe", where=condition)
-        return out
-    # A branch-free select on the bit patterns, ``(a & mask) | (b & ~mask)`` with mask all ones
-    # where the condition holds: np.where and masked copies branch per element and were ~10x
-    # slower (0.53-0.72 ms against 0.06 ms for 256x512 floats) on an unpredictable mask such as
-    # relu's gradient mask. Exact, NaN and infinities included. Rows in blocks, so that the
-    # integer mask, which the memory planner does not see, stays small.
-    rows = out.shape[0]
-    step = max(1, _SELECT_BLOCK_ELEMENTS // max(1, out.size // max(rows, 1)))
-    zero_b = b.size == 1 and not b.reshape(-1).view(bits)[0]
-    whole = out.view(bits)
-    for start in range(0, rows, step):
-        rows_of = slice(start, min(start + step, rows))
-        mask = np.subtract(0, _row_block(condition, out, rows_of), dtype=bits)
-        target = whole[rows_of]
-        if zero_b:
-            np.bitwise_and(_row_block(a, out, rows_of).view(bits), mask, out=target)
-            continue
-        # (b is read before ``out`` is written: ``out`` may be b's own memory)
-        other = np.bitwise_and(_row_block(b, out, rows_of).view(bits), np.invert(mask))
-        np.bitwise_and(_row_block(a, out, rows_of).view(bits), mask, out=target)
-        np.bitwise_or(target, other, out=target)
-    return out
-
-
-def _clamp_kernel(out, a, low, high):
-    source = a
-    if low is not None:
-        np.maximum(source, np.asarray(low, dtype=a.dtype), out=out)
-        source = out
-    if high is not None:
-        np.minimum(source, np.asarray(high, dtype=a.dtype), out=out)
-    return out
+from hybridgrad.symbolic.memory import Plan, may_alias, nbytes, plan_memory
 
 
 def _kernel(node: Node):
-    """fn(out, *arrays) computing ``node`` into ``out``."""
-    name, attrs = node.op.name, node.attrs
-    if name in P.UFUNC_KERNELS:
-        return P.UFUNC_KERNELS[name]
-    if name == "fused":
-        program, registers = attrs["program"], attrs.get("registers", 1)
-        return lambda out, *arrays: P.run_fused(out, list(arrays), program, registers)
-    if name == "fused_matmul":
-        program, registers = attrs["program"], attrs.get("registers", 1)
-        return lambda out, a, b, *arrays: P.run_fused(out, list(arrays), program, registers,
-                                                      matmul=(a, b))
-    if name == "matmul":
-        return lambda out, a, b: np.matmul(a, b, out=out)
-    if name == "sum":
-        axis, keepdims = attrs["axis"], attrs["keepdims"]
-        return lambda out, a: np.sum(a, axis=axis, keepdims=keepdims, out=out)
-    if name == "where":
-        return _where_kernel
-    if name == "cast":
-        return lambda out, a: (np.copyto(out, a, casting="unsafe"), out)[1]
-    if name == "clamp":
-        low, high = attrs["low"], attrs["high"]
-        return lambda out, a: _clamp_kernel(out, a, low, high)
-    if name == "ones_like":
-        return lambda out, a: (out.fill(1), out)[1]
-    if name in CONV_OPS:
+    """fn(out, *arrays) computing ``node`` into ``out`` (its operator's ``out_kernel``)."""
+    kernel, attrs = node.op.out_kernel, node.attrs
+    if kernel == SAMPLE_BLOCKS:
         return _conv_kernel(node)
-    raise KeyError(name)
+    if kernel is None:
+        raise KeyError(node.op.name)
+    return kernel(**attrs)
 
 
 # Bytes of im2col workspace a convolution may use at once in compiled code (see _conv_kernel).
@@ -144,7 +68,7 @@ def _conv_kernel(node: Node):
     planner cannot see, hold one block instead of the whole batch. The operator itself is
     unchanged: this is its eager forward called on slices."""
     op, attrs, rows = node.op, node.attrs, conv_block(node)
-    reduce = node.op.name == "conv2d_weight"
+    reduce = node.op.rows != PER_SAMPLE  # (the weight gradient sums over the samples)
 
     def run(out, a, b):
         total = a.shape[0]
@@ -198,7 +122,7 @@ class Executable:
             if node.kind != "op":
                 continue
             ins = tuple(slot[c.id] for c in node.inputs)
-            if plan is None or node.op.name not in OUT_OPS:
+            if plan is None or node.op.out_kernel is None:
                 function = _generic(node)
                 if node.op.name == "permute" and node.inputs[0].kind == "param":
                     function = _view_of_param(function)
@@ -269,7 +193,7 @@ SPLIT_BLOCK_BYTES = 1 << 17
 
 
 class SplitExecutable:
-    """Runs a row-independent graph on blocks of rows (see :func:`passes.row_independent`):
+    """Runs a row-independent graph on blocks of rows (see :func:`schedule.row_independent`):
     buffers are planned for one block, so memory no longer grows with the batch."""
 
     def __init__(self, graph: Graph, batched: set, rows: int):
@@ -281,7 +205,7 @@ class SplitExecutable:
         self._tails: dict[int, Executable] = {}
 
     def _make(self, rows: int, share: list | None) -> Executable:
-        graph = P.rebatch(self.graph, self.batched, rows)
+        graph = S.rebatch(self.graph, self.batched, rows)
         return Executable(graph, plan_memory(graph), share=share)
 
     def run(self, feeds: dict) -> list:
@@ -346,7 +270,7 @@ class CompiledFunction:
         self.pipeline = P.DEFAULT_PIPELINE if pipeline is None else tuple(pipeline)
         if remat == "sqrt":  # after CSE (which would merge the recomputed copies back)
             at = self.pipeline.index(P.elementwise_fusion)
-            self.pipeline = self.pipeline[:at] + (P.rematerialize,) + self.pipeline[at:]
+            self.pipeline = self.pipeline[:at] + (S.rematerialize,) + self.pipeline[at:]
         inputs = sorted(self.source.inputs(), key=lambda n: n.id)
         names = [n.name for n in inputs]
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -403,9 +327,9 @@ class CompiledFunction:
         if executable is None:
             graph = P.specialize(self.source, specs)
             if self.optimize:
-                graph = P.order_side_effects(P.optimize(graph, self.pipeline))
+                graph = S.order_side_effects(P.optimize(graph, self.pipeline))
                 plan = plan_memory(graph)
-                batched = P.row_independent(graph) if self.split_batch else None
+                batched = S.row_independent(graph) if self.split_batch else None
                 rows = _split_rows(graph, batched) if batched else 0
                 executable = None
                 if batched and graph.inputs()[0].spec.shape[0] >= 2 * rows:
@@ -416,7 +340,7 @@ class CompiledFunction:
                 if executable is None:
                     executable = Executable(graph, plan)
             else:
-                executable = Executable(P.order_side_effects(graph), None)
+                executable = Executable(S.order_side_effects(graph), None)
             self._cache[key] = executable
         self._last = executable
         self._last_specs = specs
@@ -493,7 +417,7 @@ class CompiledFunction:
         if self._last is None:
             raise SymbolError("memory_report: call the compiled function once first (the "
                               "shapes of its inputs are not known yet)")
-        naive = plan_memory(P.order_side_effects(P.specialize(self.source, self._last_specs)))
+        naive = plan_memory(S.order_side_effects(P.specialize(self.source, self._last_specs)))
         plan = self._last.plan
         if plan is None:  # the naive executor itself: everything it computes is kept
             report = naive.report()
@@ -531,7 +455,7 @@ def compile(outputs, optimize: bool = True, effects=(), pipeline=None,  # noqa: 
     of its outputs from the same row of its inputs (inference of an MLP, say) runs on blocks of
     rows, with buffers planned for one block; ``split_batch=False`` turns that off.
     ``remat='sqrt'`` recomputes forward values in the backward pass of training graphs
-    (graphs with side effects) from sqrt(n) checkpoints (see :func:`passes.rematerialize`).
+    (graphs with side effects) from sqrt(n) checkpoints (see :func:`schedule.rematerialize`).
 
     Example:
         >>> import numpy as np

@@ -37,8 +37,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from hybridgrad import dtypes
+from hybridgrad.ops.kernels import ones_out
 from hybridgrad.ops.methods import OpsMixin
-from hybridgrad.ops.registry import OpDef, Spec, SymbolicValue, TracingError, get_op
+from hybridgrad.ops.registry import ELEMENTWISE, OpDef, Spec, SymbolicValue, TracingError, get_op
 
 _ids = itertools.count()
 
@@ -60,9 +61,13 @@ def _identity_shape(a, **_attrs):
 
 
 STOP_GRADIENT = OpDef(name="stop_gradient", forward=lambda xp, a: a, shape=_identity_shape,
-                      formula="detach({a})", arg_names=("a",))
+                      formula="detach({a})", arg_names=("a",), aliasing="view", rows=ELEMENTWISE,
+                      why_not={"out_kernel": "its input itself", "ufunc": "its input itself"})
+# (never folded: it is the seed of a backward pass, made at run time rather than stored)
 ONES_LIKE = OpDef(name="ones_like", forward=lambda xp, a: xp.ones_like(a), shape=_identity_shape,
-                  formula="ones_like({a})", arg_names=("a",))
+                  formula="ones_like({a})", arg_names=("a",), aliasing="fresh",
+                  out_kernel=ones_out, rows=ELEMENTWISE, foldable=False,
+                  why_not={"ufunc": "a fill, not a function of the input's values"})
 
 
 def _assign_forward(xp, target, value):
@@ -73,7 +78,9 @@ def _assign_forward(xp, target, value):
 
 ASSIGN = OpDef(name="assign", forward=_assign_forward,
                shape=lambda target, value: Spec(tuple(target.shape), target.dtype),
-               formula="{a} := {b}", arg_names=("a", "b"))
+               formula="{a} := {b}", arg_names=("a", "b"), aliasing="view", foldable=False,
+               why_not={"out_kernel": "writes into its target, which it returns",
+                        "rows": "a side effect (graphs with one never run in row blocks)"})
 
 
 # ----------------------------------------------------------------------------------------------

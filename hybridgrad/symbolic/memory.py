@@ -35,24 +35,11 @@ import numpy as np
 
 from hybridgrad.ops.registry import Spec
 from hybridgrad.symbolic.graph import Graph, Node
-from hybridgrad.symbolic.passes import UFUNC_KERNELS
+from hybridgrad.symbolic.kernels import FUSED, FUSED_MATMUL
 
-# Convolution operators (hybridgrad.ops.conv) run by the executor a block of samples at a time
-# into a planned buffer: their im2col workspace is bounded by a block, not the whole batch.
-CONV_OPS = ("conv2d", "conv_transpose2d", "conv2d_weight")
-
-# Operators that can write their result into a given buffer (the executor has an out= kernel).
-OUT_OPS = set(UFUNC_KERNELS) | {"fused", "fused_matmul", "matmul", "sum", "where", "cast",
-                                "clamp", "ones_like"} | set(CONV_OPS)
-# Operators whose results are views of an input (or may be: unknown operators are assumed to be).
-VIEW_OPS = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient", "assign"}
-# Operators known to return a fresh array that shares nothing with their inputs.
-FRESH_OPS = OUT_OPS | {"amax", "prod", "argmax", "argmin", "cat", "pad", "index_add_zeros",
-                       "gather", "scatter_add", "sigmoid", "softplus", "erf", "eq", "ne", "lt",
-                       "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "isnan",
-                       "isfinite",
-                       # hybridgrad.nn's image operators (im2col + matmul, copied windows)
-                       "conv2d", "conv_transpose2d", "max_pool2d"}
+# What the planner knows of each operator comes from its OpDef (hybridgrad.ops.registry): an
+# ``out_kernel`` (it can write into a planned buffer), ``inplace`` (which inputs' buffers it may
+# take over) and ``aliasing`` ("fresh": its result never shares memory with an input).
 
 
 def nbytes(spec: Spec) -> int:
@@ -67,21 +54,15 @@ def nbytes(spec: Spec) -> int:
 
 def inplace_inputs(node: Node) -> tuple:
     """Input positions whose buffer ``node`` may overwrite with its result."""
-    name = node.op.name
-    if name in UFUNC_KERNELS:
-        return tuple(range(len(node.inputs)))
-    if name == "fused":  # the fused kernel uses a scratch block when out aliases an input
-        return tuple(range(len(node.inputs)))
-    if name == "fused_matmul":  # not the matmul operands (whole rows/columns are read)
-        return tuple(range(2, len(node.inputs)))
-    if name == "where":
-        return (2,)
-    return ()
+    positions = node.op.inplace
+    if isinstance(positions, slice):
+        return tuple(range(len(node.inputs))[positions])
+    return tuple(positions)
 
 
 def may_alias(node: Node) -> bool:
     """Whether ``node``'s result may share memory with its inputs."""
-    return node.kind == "op" and node.op.name not in FRESH_OPS
+    return node.kind == "op" and node.op.aliasing != "fresh"
 
 
 @dataclass
@@ -165,10 +146,10 @@ def plan_memory(graph: Graph) -> Plan:
             plan.naive_bytes += 0 if may_alias(node) else nbytes(node.spec)
             if node.id in plan.direct:
                 pass
-            elif node.op.name in OUT_OPS and node.id not in outputs:
+            elif node.op.out_kernel is not None and node.id not in outputs:
                 if not _reuse_fresh(plan, node, index, roots, root_last):
                     _place(plan, node, index, roots, root_last, owner, free)
-            elif node.op.name not in VIEW_OPS and node.id not in outputs and not may_alias(node):
+            elif node.id not in outputs and not may_alias(node):
                 plan.fresh.append(node.id)
         for root in release.get(index, ()):
             buffer = plan.buffer_of.get(root)
@@ -193,11 +174,10 @@ def _direct_writes(graph, order, position, roots, outputs) -> dict:
             continue
         target, value = node.inputs
         if (value.kind != "op" or value.id in outputs or value.id in direct
-                or value.op.name not in UFUNC_KERNELS
-                and value.op.name not in ("fused", "fused_matmul")
+                or value.op.ufunc is None and value.op not in (FUSED, FUSED_MATMUL)
                 or value.spec != target.spec or target.kind != "param"):
             continue
-        if value.op.name not in ("fused", "fused_matmul") and any(
+        if value.op not in (FUSED, FUSED_MATMUL) and any(
                 target.id in roots[c.id] and c is not target for c in value.inputs):
             continue
         readers = [n for n in order if n is not node and n is not value
@@ -268,7 +248,7 @@ def check_plan(plan: Plan) -> None:
     # Interval of each storage: from its definition to the last read of it or of any view of it.
     readers: dict[int, set] = {n.id: {n.id} for n in order}
     for node in order:
-        if node.kind == "op" and node.op.name not in FRESH_OPS:
+        if may_alias(node):
             for child in node.inputs:
                 for group in readers.values():
                     if child.id in group:

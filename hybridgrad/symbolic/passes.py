@@ -12,7 +12,12 @@
 * :func:`algebraic_simplification`: ``x*1, x+0, x-0, x/1, x**1 -> x``, ``--x -> x``, permute of
   permute, reshape of reshape, no-op casts/reshapes/broadcasts, ``stop_gradient`` at run time;
 * :func:`elementwise_fusion`: a chain of elementwise operators becomes one ``fused`` node that the
-  executor runs with NumPy ufuncs writing into one buffer, cache-block by cache-block.
+  executor runs with NumPy ufuncs writing into one buffer, cache-block by cache-block
+  (:func:`hybridgrad.symbolic.kernels.run_fused`);
+* :func:`matmul_epilogue_fusion`: a matrix product read only by a fused node joins it.
+
+The scheduling passes (execution order, batch splitting, rematerialisation) are in
+:mod:`hybridgrad.symbolic.schedule`, the runtime kernels in :mod:`hybridgrad.symbolic.kernels`.
 
 Example:
     >>> from hybridgrad.symbolic import Variable
@@ -25,8 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Callable
 
 import numpy as np
@@ -42,6 +45,7 @@ from hybridgrad.symbolic.graph import (
     resolve_weak,
     topological,
 )
+from hybridgrad.symbolic.kernels import FUSED, FUSED_MATMUL
 
 # ----------------------------------------------------------------------------------------------
 # Helpers.
@@ -203,9 +207,11 @@ def dead_code_elimination(graph: Graph) -> Graph:
     return Graph(topological(graph.outputs, graph.effects), graph.outputs, graph.effects)
 
 
-# Operators whose value changes from call to call are never folded.
-NOT_FOLDABLE = {"assign", "ones_like"}
 FOLD_LIMIT_BYTES = 1 << 20
+
+
+def _nbytes(spec: Spec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
 
 
 def constant_folding(graph: Graph) -> Graph:
@@ -220,7 +226,8 @@ def constant_folding(graph: Graph) -> Graph:
     """
 
     def fold(node: Node) -> Node:
-        if node.kind != "op" or node.op.name in NOT_FOLDABLE or node.op.extra.get("random"):
+        # (operators whose value changes from call to call say so: OpDef.foldable)
+        if node.kind != "op" or not node.op.foldable:
             return node
         if not node.inputs or not all(i.kind == "const" for i in node.inputs):
             return node
@@ -253,7 +260,7 @@ def common_subexpression_elimination(graph: Graph) -> Graph:
 
     def merge(node: Node) -> Node:
         if node.kind == "op":
-            if node.op.name in NOT_FOLDABLE or node.op.extra.get("random") or node.deps:
+            if not node.op.foldable or node.deps:
                 return node
             key = ("op", node.op.name, tuple(i.id for i in node.inputs), _freeze(node.attrs))
         elif node.kind == "const" and node.spec is not None and np.size(node.value) <= 64:
@@ -428,304 +435,13 @@ def fold_scalar_affine(graph: Graph) -> Graph:
 # ----------------------------------------------------------------------------------------------
 # Elementwise fusion.
 
-# op name -> fn(out, *arrays, **attrs): the same NumPy call as the eager forward, with out=.
-UFUNC_KERNELS: dict[str, Callable] = {
-    "add": lambda out, a, b: np.add(a, b, out=out),
-    "sub": lambda out, a, b: np.subtract(a, b, out=out),
-    "mul": lambda out, a, b: np.multiply(a, b, out=out),
-    "div": lambda out, a, b: np.true_divide(a, b, out=out),
-    "pow": lambda out, a, b: np.power(a, b, out=out),
-    "maximum": lambda out, a, b: np.maximum(a, b, out=out),
-    "minimum": lambda out, a, b: np.minimum(a, b, out=out),
-    "neg": lambda out, a: np.negative(a, out=out),
-    "exp": lambda out, a: np.exp(a, out=out),
-    "log": lambda out, a: np.log(a, out=out),
-    "sqrt": lambda out, a: np.sqrt(a, out=out),
-    "abs": lambda out, a: np.absolute(a, out=out),
-    "sign": lambda out, a: np.sign(a, out=out),
-    "sin": lambda out, a: np.sin(a, out=out),
-    "cos": lambda out, a: np.cos(a, out=out),
-    "tanh": lambda out, a: np.tanh(a, out=out),
-    "relu": lambda out, a: np.maximum(a, 0, out=out),
-}
-
-
 def _fusable(node: Node) -> bool:
-    if node.kind != "op" or node.op.name not in UFUNC_KERNELS or node.spec is None:
+    # (OpDef.ufunc: the operator's forward as ufunc calls writing into a given array)
+    if node.kind != "op" or node.op.ufunc is None or node.spec is None:
         return False
     if node.spec.dtype.kind not in "f":
         return False
     return all(i.spec is not None and i.spec.dtype == node.spec.dtype for i in node.inputs)
-
-
-def _run_program(registers: list, externals: list, program: tuple) -> np.ndarray:
-    """Run fused steps; register 0 is the result, the others scratch of the same shape."""
-    for name, refs, dest in program:
-        arrays = [registers[-ref - 1] if ref < 0 else externals[ref] for ref in refs]
-        UFUNC_KERNELS[name](registers[dest], *arrays)
-    return registers[0]
-
-
-BLOCK_ELEMENTS = 1 << 16         # elementwise blocks: few ufunc calls, still cache-sized
-MATMUL_BLOCK_ELEMENTS = 1 << 15  # matmul-epilogue blocks (their scratch is held per call)
-# OpenBLAS packs the whole right operand on every call, so thin row blocks pay that packing
-# many times: 41-row blocks of a (512, 256) @ (256, 784) weight gradient took 2.28 ms against
-# 1.71 ms in 128-row blocks and 1.52 ms in one call.
-MATMUL_MIN_ROWS = 128
-# Stands for the not-yet-computed product (operand 0 of a matmul epilogue) in alias checks:
-# empty, so it never counts as sharing memory with the result.
-_NO_ARRAY = np.empty(0)
-
-
-def _row_blocks(out: np.ndarray, externals: list) -> tuple[int, list] | None:
-    """Rows per block and which operands to slice by rows (None: no row blocking)."""
-    if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
-        return None
-    rows = out.shape[0]
-    sliced = []
-    for array in externals:
-        lead = array.ndim == out.ndim and array.shape[0] == rows and rows > 1
-        if not lead and array.ndim == out.ndim and array.shape[0] != 1:
-            return None
-        sliced.append(lead)
-    return max(1, BLOCK_ELEMENTS // max(1, out.size // rows)), sliced
-
-
-@functools.lru_cache(maxsize=1024)
-def _accumulate_form(program: tuple) -> tuple | None:
-    """``(readings, product_scale)`` when the program computes ``x * x_scale + product *
-    product_scale`` (terms in either order), the product being external 0: the form of an
-    optimizer state fed a weight gradient, ``buf = buf * momentum + (g.T @ x) * (1 -
-    dampening)``. ``readings`` are the possible ``(x, x_scale)`` external indices (``x_scale``
-    None for 1; a product of two externals reads either way round, which the caller settles by
-    their sizes); ``product_scale`` an external index or None. None for any other program.
-
-    Example:
-        >>> _accumulate_form((("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0)))
-        (((1, 2), (2, 1)), 3)
-        >>> _accumulate_form((("add", (1, 0), 0),)), _accumulate_form((("sub", (1, 0), 0),))
-        ((((1, None),), None), None)
-    """
-    registers: dict = {}
-    for name, refs, dest in program:
-        if name not in ("add", "mul") or len(refs) != 2:
-            return None
-        operands = [registers.get(-ref - 1) if ref < 0 else ("external", ref) for ref in refs]
-        if any(operand is None for operand in operands):
-            return None
-        registers[dest] = (name, *operands)
-    result = registers.get(0)
-    if result is None or result[0] != "add":
-        return None
-
-    def readings(expression):
-        if expression[0] == "external":
-            return [(expression[1], None)]
-        if expression[0] == "mul" and all(e[0] == "external" for e in expression[1:]):
-            first, second = expression[1][1], expression[2][1]
-            return [(first, second), (second, first)]
-        return []
-
-    for product_term, x_term in ((result[1], result[2]), (result[2], result[1])):
-        products = [r for r in readings(product_term) if r[0] == 0 and r[1] != 0]
-        xs = tuple(r for r in readings(x_term) if 0 not in r)
-        if products and xs:
-            return xs, products[0][1]
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _scipy_blas():
-    """SciPy's BLAS wrappers, or None: only they expose GEMM's ``beta`` (``C = alpha * A @ B +
-    beta * C`` in one call), which NumPy's matmul does not."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return None
-    from hybridgrad import threads
-
-    threads.reapply()  # (SciPy brings its own OpenBLAS: hg.set_num_threads must reach it too)
-    return blas
-
-
-def _scalar(array) -> float | None:
-    return float(array.reshape(-1)[0]) if array.size == 1 else None
-
-
-def _accumulate_in_place(out, externals, program, matmul) -> np.ndarray | None:
-    """``out = out * beta + (a @ b) * alpha`` as one GEMM call writing ``out`` in place, when
-    the program has that form and SciPy's BLAS is there; None otherwise (the caller's general
-    path then runs). Row blocks of the product fed to the update would cost 10% more on this
-    OpenBLAS (``benchmarks/gemm_blocks.py``) and a whole product as much memory as ``out``."""
-    form = _accumulate_form(program)
-    if form is None or out.ndim != 2 or not out.flags.c_contiguous or out.size == 0 \
-            or out.dtype not in (np.float32, np.float64):
-        return None
-    readings, product_scale = form
-    operands = [None] + list(externals)
-    chosen = [(x, scale) for x, scale in readings
-              if operands[x].dtype == out.dtype and _same_memory(operands[x], out)
-              and (scale is None or operands[scale].size == 1)]
-    if not chosen:
-        return None
-    x, x_scale = chosen[0]
-    beta = 1.0 if x_scale is None else _scalar(operands[x_scale])
-    alpha = 1.0 if product_scale is None else _scalar(operands[product_scale])
-    # (BLAS skips a term whose factor is 0 where NumPy would propagate a NaN through it)
-    if alpha is None or beta is None or alpha == 0 or beta == 0:
-        return None
-    a, b = matmul
-    if a.ndim != 2 or b.ndim != 2 or a.dtype != out.dtype or b.dtype != out.dtype \
-            or np.may_share_memory(a, out) or np.may_share_memory(b, out):
-        return None
-    blas = _scipy_blas()
-    if blas is None:
-        return None
-    # BLAS is column-major: out.T (Fortran-ordered) = b.T @ a.T, each operand passed as is
-    # with a transpose flag, so nothing is copied.
-    left, left_transposed = (b.T, 0) if b.flags.c_contiguous else (b, 1)
-    right, right_transposed = (a.T, 0) if a.flags.c_contiguous else (a, 1)
-    if not (left.flags.f_contiguous and right.flags.f_contiguous):
-        return None
-    gemm = blas.get_blas_funcs("gemm", dtype=out.dtype)
-    result = gemm(alpha, left, right, beta=beta, c=out.T, trans_a=left_transposed,
-                  trans_b=right_transposed, overwrite_c=True)
-    if not np.shares_memory(result, out):   # (a wrapper that copied after all)
-        np.copyto(out, result.T)
-    return out
-
-
-def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int = 1,
-              matmul: tuple | None = None) -> np.ndarray:
-    """Run a fused elementwise program into ``out``, block of rows by block of rows, so that
-    intermediates stay in the CPU cache (operands spanning all rows are sliced; broadcast ones,
-    such as a bias, are passed whole). Extra registers are block-sized scratch arrays.
-
-    With ``matmul=(a, b)`` the program's external 0 is ``a @ b``, computed one block of rows at
-    a time (a matmul epilogue): the product is never materialised in full.
-
-    ``out`` may be the memory of an input (the memory planner's in-place execution): each block
-    is then computed in scratch first, unless ``out`` is exactly an input that no step reads
-    after the first write to ``out``."""
-    if matmul is not None and out.size > MATMUL_BLOCK_ELEMENTS:
-        done = _accumulate_in_place(out, externals, program, matmul)
-        if done is not None:
-            return done
-    if matmul is not None and any(np.may_share_memory(m, out) for m in matmul):
-        # The product reads whole rows/columns of its operands: with ``out`` overlapping one
-        # of them, compute it in full before anything is written.
-        return run_fused(out, [np.matmul(*matmul)] + list(externals), program, registers)
-    if any(a.size > 1 and np.may_share_memory(a, out) and not _same_memory(a, out)
-           for a in externals):
-        # An input overlapping the result other than element for element (a transposed view
-        # of it, say): blocks would read what earlier blocks wrote. Compute aside, then copy.
-        np.copyto(out, run_fused(np.empty_like(out), externals, program, registers, matmul))
-        return out
-    operands = list(externals) if matmul is None else [None] + list(externals)
-    overlapping = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
-                      for a in operands)
-    aliased = overlapping
-    if aliased and _exact_early_alias(out, [_NO_ARRAY if a is None else a for a in operands],
-                                      program):
-        # (an optimizer state updated in place, ``buf = buf * momentum + grad``: each block
-        # reads its rows of the old value before writing them, so no scratch copy is needed)
-        aliased = False
-    # The product can be written straight into the result when no operand shares its memory
-    # (writing the product there would clobber that operand before the program reads it, even
-    # an exact in-place alias) and the program reads the product only until its first write.
-    into_out = matmul is not None and not overlapping and _reads_early(program, 0)
-    if into_out:  # one product call (BLAS packs the right operand once), then the epilogue
-        product = np.matmul(matmul[0], matmul[1], out=out)
-        operands = [product] + list(externals)
-        if out.ndim == 0 or out.size <= BLOCK_ELEMENTS:
-            # (What the call below would conclude: nothing else aliases ``out`` and the product,
-            # exactly ``out``, is read only before the first write; skip its checks, which
-            # cost as much as a small product.)
-            _run_program([out] + [np.empty_like(out) for _ in range(registers - 1)], operands,
-                         program)
-            return out
-        return run_fused(out, operands, program, registers)
-    blocking = None
-    if matmul is not None and out.ndim == 2 and out.size > MATMUL_BLOCK_ELEMENTS:
-        rows = out.shape[0]
-        sliced = [True] + [a.ndim == 2 and a.shape[0] == rows and rows > 1 for a in externals]
-        if all(a.ndim < 2 or a.shape[0] in (1, rows) for a in externals):
-            blocking = (max(MATMUL_MIN_ROWS, MATMUL_BLOCK_ELEMENTS // max(1, out.shape[1])),
-                        sliced)
-    elif matmul is None:
-        blocking = _row_blocks(out, operands)
-    if blocking is None:
-        if matmul is not None:
-            operands[0] = np.matmul(*matmul, out=out) if into_out else np.matmul(*matmul)
-        target = np.empty_like(out) if aliased else out
-        scratch = [target] + [np.empty_like(out) for _ in range(registers - 1)]
-        _run_program(scratch, operands, program)
-        if aliased:
-            np.copyto(out, target)
-        return out
-    step, sliced = blocking
-    rows = out.shape[0]
-    step = min(step, rows)
-    shape = (step,) + out.shape[1:]
-    scratch = [np.empty(shape, dtype=out.dtype) for _ in range(registers - 1 + aliased)]
-    product = (np.empty(shape, dtype=out.dtype) if matmul is not None and not into_out
-               else None)
-    for start in range(0, rows, step):
-        stop = min(start + step, rows)
-        count = stop - start
-        blocks = [a[start:stop] if cut and a is not None else a
-                  for a, cut in zip(operands, sliced)]
-        if matmul is not None:
-            target = out[start:stop] if into_out else product[:count]
-            blocks[0] = np.matmul(matmul[0][start:stop], matmul[1], out=target)
-        first = scratch[-1][:count] if aliased else out[start:stop]
-        regs = [first] + [s[:count] for s in scratch[:registers - 1]]
-        _run_program(regs, blocks, program)
-        if aliased:
-            out[start:stop] = first
-    return out
-
-
-def _same_memory(array: np.ndarray, out: np.ndarray) -> bool:
-    """Whether ``array`` is element for element the memory of ``out`` (a broadcast operand of
-    fewer dimensions never is: it is read whole by every block)."""
-    return (array.shape == out.shape and array.strides == out.strides
-            and array.__array_interface__["data"][0] == out.__array_interface__["data"][0])
-
-
-@functools.lru_cache(maxsize=1024)
-def _reads_early(program: tuple, external: int) -> bool:
-    """Whether ``external`` is read only up to the first step writing the result (a property
-    of the static program: cached, since every call of a fused kernel asks it again)."""
-    first_write = next(i for i, (_, _, dest) in enumerate(program) if dest == 0)
-    return all(i <= first_write for i, (_, refs, _) in enumerate(program) if external in refs)
-
-
-def _exact_early_alias(out, externals, program) -> bool:
-    """True when every input sharing memory with ``out`` is exactly ``out`` and is read only
-    up to the first step that writes ``out``."""
-    return all(_same_memory(array, out) and _reads_early(program, index)
-               for index, array in enumerate(externals)
-               if array.size > 1 and np.may_share_memory(array, out))
-
-
-def _fused_forward(xp, *arrays, program, names, shape, dtype, registers=1):
-    out = np.empty(shape, dtype=dtype)
-    return run_fused(out, list(arrays), program, registers)
-
-
-def _fused_matmul_forward(xp, a, b, *arrays, program, names, shape, dtype, registers=1):
-    out = np.empty(shape, dtype=dtype)
-    return run_fused(out, list(arrays), program, registers, matmul=(a, b))
-
-
-def _fused_shape(*specs, shape, dtype, **_attrs):
-    return Spec(tuple(shape), dtype)
-
-
-FUSED = OpDef(name="fused", forward=_fused_forward, shape=_fused_shape, formula="fused({a})")
-FUSED_MATMUL = OpDef(name="fused_matmul", forward=_fused_matmul_forward, shape=_fused_shape,
-                     formula="fused(matmul({a}, {b}), ...)")
 
 
 def elementwise_fusion(graph: Graph) -> Graph:
@@ -862,300 +578,6 @@ def matmul_epilogue_fusion(graph: Graph) -> Graph:
         return node
 
     return rewrite(graph, fold, pass_original=True)
-
-
-def order_side_effects(graph: Graph) -> Graph:
-    """Order writes into tensors (``assign``, used by compiled training steps) and schedule the
-    graph for low memory.
-
-    * every ``assign(target, value)`` runs after all other reads of ``target``; where possible
-      the node computing ``value`` itself waits for them, so the memory planner can let it
-      write straight into the target's array (no copy, no extra buffer);
-    * the execution order is a depth-first walk that starts with the side effects needing the
-      fewest nodes (the last layer's update first: its gradient is ready first) and visits the
-      deepest input of each node first, so cheap values are computed just before they are used
-      instead of being held through the whole backward pass.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
-        >>> w = hg.ones(2)
-        >>> later = Symbol(as_node(w)) * 3
-        >>> write = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) + 1)])
-        >>> g = order_side_effects(Graph.from_symbols([later], [Symbol(write)]))
-        >>> g.ops()[-1]
-        'assign'
-    """
-    nodes = graph.nodes
-    readers: dict[int, list] = {}
-    for node in nodes:
-        for child in node.inputs:
-            readers.setdefault(child.id, []).append(node)
-    # Values that share memory with a tensor (views of it) count as reads of it.
-    aliases: dict[int, set] = {}
-    for node in nodes:
-        own = {node.id}
-        if node.kind == "op" and node.op.name in _VIEW_LIKE:
-            for child in node.inputs:
-                own |= aliases.get(child.id, {child.id})
-        aliases[node.id] = own
-    bit = {node.id: 1 << index for index, node in enumerate(nodes)}
-    ancestors: dict[int, int] = {}
-    for node in nodes:
-        mask = 0
-        for child in node.inputs:
-            mask |= ancestors[child.id] | bit[child.id]
-        ancestors[node.id] = mask
-    outputs = {o.id for o in graph.outputs}
-    added: list = []
-    for node in nodes:
-        if node.kind != "op" or node.op.name != "assign":
-            continue
-        target, value = node.inputs
-        others = [n for n in nodes if n is not node and n is not value
-                  and any(target.id in aliases[c.id] for c in n.inputs)
-                  and not (n.kind == "op" and n.op.name == "assign")]
-        node.deps = others + ([value] if value is not target else [])
-        if (value.kind == "op" and value.id not in outputs
-                and (value.op.name in UFUNC_KERNELS or value.op.name in FUSED_OPS)):
-            safe = [n for n in others if not ancestors[n.id] & bit[value.id]]
-            if len(safe) == len(others):
-                value.deps = value.deps + [n for n in safe if n not in value.deps]
-                added.append(value)
-    # Random operators draw from one generator: keep them in their traced order (eager order),
-    # so that compiled and eager code draw the same numbers from the same seed.
-    draws = sorted((n for n in nodes if n.kind == "op" and n.op.extra.get("random")),
-                   key=lambda n: (n.attrs.get("draw", 0), n.id))
-    for before, after in zip(draws, draws[1:]):
-        if before not in after.deps and not ancestors[before.id] & bit[after.id]:
-            after.deps = after.deps + [before]
-    order = _schedule(graph, ancestors)
-    if order is None:  # the extra waits made a cycle: keep copies instead of direct writes
-        for value in added:
-            value.deps = []
-        order = _schedule(graph, ancestors)
-    return Graph(order, graph.outputs, graph.effects)
-
-
-_VIEW_LIKE = {"reshape", "permute", "broadcast_to", "getitem", "stop_gradient"}
-
-
-def _schedule(graph: Graph, ancestors: dict) -> list | None:
-    """Depth-first order (see :func:`order_side_effects`); None if dependencies form a cycle."""
-    depth: dict[int, int] = {}
-    for node in graph.nodes:
-        depth[node.id] = 1 + max((depth[c.id] for c in node.inputs), default=0)
-    roots = sorted(graph.effects, key=lambda n: bin(ancestors.get(n.id, 0)).count("1"))
-    roots += list(graph.outputs)
-    order: list[Node] = []
-    state: dict[int, int] = {}  # 1: on the stack, 2: done
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                state[node.id] = 2
-                order.append(node)
-                continue
-            if state.get(node.id) == 2:
-                continue
-            if state.get(node.id) == 1:
-                return None
-            state[node.id] = 1
-            stack.append((node, True))
-            children = sorted(node.inputs + node.deps, key=lambda c: depth.get(c.id, 0))
-            for child in children:  # deepest last on the stack, so visited first
-                if state.get(child.id) != 2:
-                    if state.get(child.id) == 1:
-                        return None
-                    stack.append((child, False))
-    return order
-
-
-# ----------------------------------------------------------------------------------------------
-# Batch splitting: a graph whose every value is computed row by row from its inputs' rows (an
-# MLP's inference, say) can run on blocks of rows, so each intermediate buffer holds a block.
-
-FUSED_OPS = {"fused", "fused_matmul"}
-ROWWISE = set(UFUNC_KERNELS) | {"fused", "where", "clamp", "cast", "eq", "ne", "lt", "le", "gt",
-                                "ge", "logical_and", "logical_or", "logical_not", "isnan",
-                                "isfinite", "sigmoid", "softplus", "erf", "stop_gradient"}
-
-
-# Operators (registered by hybridgrad.nn's convolution module) that compute each sample of a
-# batch-first input from that sample alone, given weights that are not batched.
-PER_SAMPLE = {"conv2d", "conv_transpose2d", "max_pool2d"}
-
-
-def row_independent(graph: Graph) -> set | None:
-    """Ids of the nodes whose row ``i`` depends only on row ``i`` of the inputs (all inputs
-    sharing their first dimension), or None when some output is not computed that way.
-
-    Example:
-        >>> from hybridgrad.symbolic import Variable
-        >>> x = Variable('x', shape=(8, 3))
-        >>> ok = Graph.from_symbols([(x @ x.sum(dim=0, keepdim=True).T).relu()])
-        >>> row_independent(ok) is None  # a sum over the batch mixes rows
-        True
-        >>> len(row_independent(Graph.from_symbols([x.log_softmax(dim=1)])))
-        8
-    """
-    inputs = graph.inputs()
-    if not inputs or graph.effects:
-        return None
-    shapes = [tuple(n.spec.shape) for n in inputs]
-    if any(not shape for shape in shapes) or len({shape[0] for shape in shapes}) != 1:
-        return None
-    rows = shapes[0][0]
-    batched: set[int] = {n.id for n in inputs}
-    for node in graph.nodes:
-        if node.kind != "op" or not any(i.id in batched for i in node.inputs):
-            continue
-        shape = tuple(node.spec.shape)
-        if not shape or shape[0] != rows or not _rowwise(node, batched, rows):
-            return None
-        batched.add(node.id)
-    if not all(o.id in batched for o in graph.outputs):
-        return None
-    return batched
-
-
-def _rowwise(node: Node, batched: set, rows: int) -> bool:
-    name, attrs = node.op.name, node.attrs
-    ndim = len(node.spec.shape)
-    flags = [i.id in batched for i in node.inputs]
-    if name in ROWWISE:
-        for child, flag in zip(node.inputs, flags):
-            shape = tuple(child.spec.shape)
-            if flag and (len(shape) != ndim or shape[0] != rows):
-                return False
-            if not flag and len(shape) == ndim and shape[0] != 1:
-                return False
-        return True
-    if name == "matmul":
-        a, b = node.inputs
-        return flags == [True, False] and len(a.spec.shape) >= 2 and len(b.spec.shape) == 2
-    if name in PER_SAMPLE:  # (batch-first image operators: sample i only reads sample i)
-        return flags[0] and not any(flags[1:])
-    if name == "fused_matmul":
-        if flags[:2] != [True, False]:
-            return False
-        for child, flag in zip(node.inputs[2:], flags[2:]):
-            shape = tuple(child.spec.shape)
-            if (flag and shape[:1] != (rows,)) or (not flag and len(shape) == ndim
-                                                   and shape[0] != 1):
-                return False
-        return True
-    if name in ("sum", "amax", "prod"):
-        return attrs["axis"] is not None and 0 not in attrs["axis"]
-    if name in ("argmax", "argmin"):
-        return attrs["axis"] is not None and attrs["axis"] != 0 and (
-            attrs["keepdims"] or len(node.inputs[0].spec.shape) > 1)
-    if name in ("reshape", "broadcast_to"):
-        return node.inputs[0].spec.shape[:1] == (rows,)
-    if name == "permute":
-        return attrs["dims"][0] == 0
-    return False
-
-
-def rebatch(graph: Graph, batched: set, rows: int) -> Graph:
-    """A copy of ``graph`` for inputs of ``rows`` rows (see :func:`row_independent`)."""
-    mapping: dict[int, Node] = {}
-
-    def first(shape):
-        return (rows,) + tuple(shape[1:])
-
-    for node in graph.nodes:
-        new = node.copy([mapping[i.id] for i in node.inputs])
-        if node.id in batched:
-            new.spec = Spec(first(node.spec.shape), node.spec.dtype)
-            if node.kind == "op" and node.op.name in ("reshape", "broadcast_to", "fused",
-                                                      "fused_matmul"):
-                new.attrs = dict(node.attrs, shape=first(node.attrs["shape"]))
-        mapping[node.id] = new
-    return Graph([mapping[n.id] for n in graph.nodes], [mapping[o.id] for o in graph.outputs])
-
-
-def _nbytes(spec: Spec) -> int:
-    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
-
-
-def rematerialize(graph: Graph) -> Graph:
-    """Trade compute for memory in a training graph (Chen et al. 2016, "sqrt(n)" checkpoints).
-
-    The forward pass is what the outputs (the loss) depend on; the backward pass is everything
-    else the side effects (the updates) need. Every ``ceil(sqrt(n))``-th of the ``n`` forward
-    operators is a checkpoint, kept until the backward pass reads it; any other forward value
-    the backward pass reads is recomputed from the nearest checkpoints just before it is needed
-    (the schedule computes each recomputed node right before its first reader), so only the
-    checkpoints and one segment at a time stay alive.
-
-    Run it after common-subexpression elimination (which would merge the copies back).
-
-    Example:
-        >>> from hybridgrad.symbolic import Variable, grad
-        >>> from hybridgrad.symbolic.graph import ASSIGN, Symbol, as_node, build_internal
-        >>> import hybridgrad as hg
-        >>> w = hg.nn.Parameter(hg.ones(4))
-        >>> x = Variable('x', shape=(4,))
-        >>> h = x
-        >>> for _ in range(9):
-        ...     h = (h * w).tanh()
-        >>> loss = h.sum()
-        >>> (g,) = grad(loss, [w])
-        >>> update = build_internal(ASSIGN, [as_node(w), as_node(Symbol(as_node(w)) - g)])
-        >>> graph = Graph.from_symbols([loss], [Symbol(update)])
-        >>> len(rematerialize(graph).op_nodes()) > len(graph.op_nodes())
-        True
-    """
-    if not graph.effects:
-        return graph
-    forward = [n for n in topological(graph.outputs) if n.kind == "op"]
-    forward_ids = {n.id for n in forward}
-    if len(forward) < 4:
-        return graph
-    # Checkpoints are chosen among the m forward values that the backward pass reads (the ones
-    # that would otherwise stay alive). Segments shrink towards the output: when the backward
-    # pass reaches segment i (counted from the input), the checkpoints of the i - 1 segments
-    # below it are still alive, so segment i may hold M - i + 1 values for a peak of about M
-    # throughout, with M(M+1)/2 >= m: M ~ sqrt(2m), where equal segments of sqrt(m) values
-    # peak at 2 sqrt(m).
-    read_later = set()
-    for node in graph.nodes:
-        if node.id not in forward_ids:
-            read_later.update(c.id for c in node.inputs if c.id in forward_ids)
-    stored = [n for n in forward if n.id in read_later]
-    if len(stored) < 4:
-        return graph
-    length = math.ceil((math.sqrt(8 * len(stored) + 1) - 1) / 2)
-    keep, end = set(), 0
-    while end < len(stored):
-        end = min(end + max(length, 1), len(stored))
-        keep.add(stored[end - 1].id)
-        length -= 1
-    keep |= {o.id for o in graph.outputs}
-    clones: dict[int, Node] = {}
-
-    def recomputed(node: Node) -> Node:
-        if node.id not in forward_ids or node.id in keep or node.op.extra.get("random"):
-            return node
-        clone = clones.get(node.id)
-        if clone is None:
-            clone = node.copy([recomputed(i) for i in node.inputs])
-            clones[node.id] = clone
-        return clone
-
-    def replace(node: Node, original: Node, mapping: dict) -> Node:
-        if original.id in forward_ids or node.kind != "op":
-            return node
-        inputs = [recomputed(i) if i.id in forward_ids else i for i in node.inputs]
-        if all(a is b for a, b in zip(inputs, node.inputs)):
-            return node
-        fresh = node.copy(inputs)
-        fresh.deps = node.deps
-        return fresh
-
-    return rewrite(graph, replace, pass_original=True)
 
 
 def lower_linear(graph: Graph) -> Graph:

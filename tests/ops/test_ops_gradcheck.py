@@ -265,6 +265,7 @@ CASES = {
     "div": _binary("div", _normal, _away_from_zero),
     "pow": _binary("pow", _positive, _normal),
     "maximum": _binary("maximum", _integers, _halves),
+    "logaddexp": _binary("logaddexp"),
     "minimum": _binary("minimum", _integers, _halves),
     "where": _case_where,
     "clamp": _case_clamp,
@@ -367,7 +368,7 @@ def test_composite_gradcheck(name, data):
 # Second order: the elementwise primitives and matmul.
 SECOND_ORDER = ["neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
                 "softplus", "erf", "add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                "where", "clamp", "matmul", "sum", "amax", "prod"]
+                "logaddexp", "where", "clamp", "matmul", "sum", "amax", "prod"]
 
 
 @pytest.mark.parametrize("name", SECOND_ORDER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hybridgrad.symbolic import passes
+from hybridgrad.symbolic import kernels
 
 
 @pytest.fixture(params=["scipy-gemm", "numpy-only"])
@@ -13,7 +13,7 @@ def blas(request, monkeypatch):
     weight gradient): one GEMM call through SciPy's BLAS, the row-blocked NumPy epilogue
     without it."""
     if request.param == "numpy-only":
-        monkeypatch.setattr(passes, "_scipy_blas", lambda: None)
-    elif passes._scipy_blas() is None:
+        monkeypatch.setattr(kernels, "_scipy_blas", lambda: None)
+    elif kernels._scipy_blas() is None:
         pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
     return request.param

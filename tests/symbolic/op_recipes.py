@@ -51,7 +51,7 @@ RECIPES = {
     "cast": lambda rng: ([_f(rng, 3, 4)], {"dtype": np.dtype("float32")}, ()),
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(right=_pos),
     "pow": lambda rng: ([_pos(rng, 3, 4), _f(rng, 4)], {}, (0, 1)),
-    "maximum": _binary(), "minimum": _binary(),
+    "maximum": _binary(), "minimum": _binary(), "logaddexp": _binary(),
     "eq": _compare(), "ne": _compare(), "lt": _compare(), "le": _compare(), "gt": _compare(),
     "ge": _compare(),
     "logical_and": lambda rng: ([_f(rng, 3, 4) > 0, _f(rng, 4) > 0], {}, ()),
@@ -82,8 +82,8 @@ RECIPES = {
     "gather": lambda rng: ([_f(rng, 3, 4), rng.integers(0, 4, (3, 2))], {"axis": 1}, (0,)),
     "scatter_add": lambda rng: ([_f(rng, 3, 4), rng.integers(0, 4, (3, 2)), _f(rng, 3, 2)],
                                 {"axis": 1}, (0, 2)),
-    # Operators registered on other branches (hybridgrad/ops/extra_math.py); an entry for an
-    # operator that is not registered is simply not used.
+    # Rounding, trigonometry, remainders, bitwise (hybridgrad/ops/elementwise.py); cumsum and
+    # fft (hybridgrad/ops/reduction.py). An entry for an operator not registered is not used.
     "floor": _unary(), "ceil": _unary(), "round": _unary(), "trunc": _unary(), "tan": _unary(_unit),
     "asin": _unary(_unit), "acos": _unary(_unit), "atan": _unary(), "sinh": _unary(),
     "cosh": _unary(), "asinh": _unary(), "acosh": _unary(_above_one), "atanh": _unary(_unit),

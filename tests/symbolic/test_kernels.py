@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hybridgrad.symbolic import passes
-from hybridgrad.symbolic.executor import _where_kernel
-from hybridgrad.symbolic.passes import run_fused
+from hybridgrad.ops.kernels import where_kernel as _where_kernel
+from hybridgrad.symbolic import kernels
+from hybridgrad.symbolic.kernels import run_fused
 
 MOMENTUM = (("mul", (1, 2), 0), ("mul", (0, 3), 1), ("add", (-1, -2), 0))
 
@@ -99,7 +99,7 @@ def test_compiled_product_plus_an_addend_it_overwrites_equals_eager():
 @pytest.mark.parametrize("momentum_first", [True, False])
 def test_product_accumulated_into_its_result_is_one_gemm_for_every_layout(
         dtype, a_order, b_order, momentum_first):
-    if passes._scipy_blas() is None:
+    if kernels._scipy_blas() is None:
         pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
     rng = np.random.default_rng(2)
     a = np.asarray(rng.standard_normal((300, 64)), dtype=dtype, order=a_order)
@@ -109,14 +109,14 @@ def test_product_accumulated_into_its_result_is_one_gemm_for_every_layout(
     expected = buffer * keep + (a @ b) * take
     program = MOMENTUM if momentum_first else (
         ("mul", (3, 0), 0), ("mul", (2, 1), 1), ("add", (-1, -2), 0))  # take*p + keep*buf
-    got = passes._accumulate_in_place(buffer, [buffer, keep, take], program, (a, b))
+    got = kernels._accumulate_in_place(buffer, [buffer, keep, take], program, (a, b))
     assert got is buffer                      # taken, and written in place
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(buffer, expected, rtol=tolerance, atol=tolerance)
 
 
 def test_accumulation_falls_back_where_one_gemm_would_differ_or_cannot_apply():
-    if passes._scipy_blas() is None:
+    if kernels._scipy_blas() is None:
         pytest.skip("SciPy is not installed (it comes with the dev and analysis extras)")
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((300, 64)), rng.standard_normal((64, 200))
@@ -124,16 +124,16 @@ def test_accumulation_falls_back_where_one_gemm_would_differ_or_cannot_apply():
     one = np.asarray(1.0)
     # A factor of 0: BLAS would skip the term where NumPy propagates a NaN through it.
     buffer[0, 0] = np.nan
-    assert passes._accumulate_in_place(buffer, [buffer, np.asarray(0.0), one], MOMENTUM,
+    assert kernels._accumulate_in_place(buffer, [buffer, np.asarray(0.0), one], MOMENTUM,
                                        (a, b)) is None
     run_fused(buffer, [buffer, np.asarray(0.0), one], MOMENTUM, 2, matmul=(a, b))
     assert np.isnan(buffer[0, 0])             # as eager: nan * 0 + p is nan
     # A result that is not the addend's memory, an operand overlapping it, other programs.
     other = buffer.copy()
-    assert passes._accumulate_in_place(other, [buffer, one, one], MOMENTUM, (a, b)) is None
+    assert kernels._accumulate_in_place(other, [buffer, one, one], MOMENTUM, (a, b)) is None
     square = rng.standard_normal((300, 300))
-    assert passes._accumulate_in_place(square, [square, one, one], MOMENTUM,
+    assert kernels._accumulate_in_place(square, [square, one, one], MOMENTUM,
                                        (square, square)) is None
-    assert passes._accumulate_in_place(buffer, [buffer], (("sub", (1, 0), 0),), (a, b)) is None
+    assert kernels._accumulate_in_place(buffer, [buffer], (("sub", (1, 0), 0),), (a, b)) is None
     strided = np.zeros((300, 400))[:, ::2]
-    assert passes._accumulate_in_place(strided, [strided, one, one], MOMENTUM, (a, b)) is None
+    assert kernels._accumulate_in_place(strided, [strided, one, one], MOMENTUM, (a, b)) is None

@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hybridgrad as hg
-from hybridgrad.symbolic import Variable, check_plan, compile, executor, passes
+from hybridgrad.ops import kernels as out_kernels
+from hybridgrad.ops.registry import apply
+from hybridgrad.symbolic import Variable, check_plan, compile, kernels
 from hybridgrad.symbolic.graph import Graph
 from hybridgrad.symbolic.memory import Plan, plan_memory
 
@@ -25,10 +27,17 @@ UNARY = [
     lambda a: hg.where(a > 0, a, a * 0.1),
     lambda a: a.sigmoid() * 2 - 1,  # sigmoid allocates its own result: reused in place
     lambda a: hg.softmax(a, dim=1),
+    # Operators whose facts (aliasing, out-kernel, ufunc form) came with issue 17's registry facts
+    lambda a: apply("floor", a * 3.0) / 3.0,  # a ufunc form: fused, in place
+    lambda a: apply("cumsum", a, axis=1, exclusive=False, reverse=False),  # allocates its own
+    lambda a: a[::-1],                  # a view (getitem) with negative strides
+    lambda a: apply("atan", a) + a[:, ::-1],
 ]
 BINARY = [
     lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b,
     lambda a, b: hg.maximum(a, b), lambda a, b: a @ b, lambda a, b: (a @ b.T) * 0.25,
+    lambda a, b: apply("remainder", a, b.abs() + 1.0),
+    lambda a, b: hg.cat([a[:2], b[2:]], dim=0),
 ]
 
 
@@ -72,11 +81,11 @@ def test_random_graphs_match_eager_when_every_kernel_runs_in_blocks(program, see
     # (row blocks of fused programs, matmul epilogues and selects, in place over their inputs,
     # and products accumulated into their result by one GEMM or, without SciPy, in blocks)
     # would go untested: shrink the blocks to a few elements.
-    with mock.patch.multiple(passes, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
+    with mock.patch.multiple(kernels, BLOCK_ELEMENTS=3, MATMUL_BLOCK_ELEMENTS=3,
                              MATMUL_MIN_ROWS=1), \
-            mock.patch.object(executor, "_SELECT_BLOCK_ELEMENTS", 3), \
-            mock.patch.object(passes, "_scipy_blas",
-                              passes._scipy_blas if scipy_gemm else lambda: None):
+            mock.patch.object(out_kernels, "_SELECT_BLOCK_ELEMENTS", 3), \
+            mock.patch.object(kernels, "_scipy_blas",
+                              kernels._scipy_blas if scipy_gemm else lambda: None):
         _check_random_graph(program, seed)
 
 

@@ -1,5 +1,7 @@
-"""The primitives added for ONNX import: values against NumPy, gradients against finite
-differences (float64)."""
+"""The primitives first added for ONNX import (rounding, inverse and hyperbolic trigonometry,
+remainders, bitwise logic in ``hybridgrad/ops/elementwise.py``; cumsum and fft in
+``hybridgrad/ops/reduction.py``): values against NumPy, gradients against finite differences
+(float64)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.ops import extra_math
+from hybridgrad.ops import elementwise, reduction
 from hybridgrad.ops.registry import apply
 from hybridgrad.testing import gradcheck, gradgradcheck
 
@@ -34,11 +36,11 @@ def test_trigonometric_values_and_gradients(name, reference, low, high):
 def test_rounding_is_exact_and_has_zero_gradient():
     values = np.array([-2.5, -1.5, -0.4, 0.5, 1.5, 2.6])
     x = t64(values)
-    np.testing.assert_array_equal(extra_math.floor(x).detach().numpy(), np.floor(values))
-    np.testing.assert_array_equal(extra_math.ceil(x).detach().numpy(), np.ceil(values))
-    np.testing.assert_array_equal(extra_math.round(x).detach().numpy(), [-2, -2, -0, 0, 2, 3])
-    np.testing.assert_array_equal(extra_math.trunc(x).detach().numpy(), np.trunc(values))
-    extra_math.floor(x).sum().backward()
+    np.testing.assert_array_equal(elementwise.floor(x).detach().numpy(), np.floor(values))
+    np.testing.assert_array_equal(elementwise.ceil(x).detach().numpy(), np.ceil(values))
+    np.testing.assert_array_equal(elementwise.round(x).detach().numpy(), [-2, -2, -0, 0, 2, 3])
+    np.testing.assert_array_equal(elementwise.trunc(x).detach().numpy(), np.trunc(values))
+    elementwise.floor(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros(6))
 
 
@@ -76,13 +78,13 @@ def test_bitwise_and_logical_xor():
 @pytest.mark.parametrize("reverse", [False, True])
 def test_cumsum_matches_a_loop_and_gradcheck(exclusive, reverse):
     values = RNG.normal(size=(3, 4))
-    out = extra_math.cumsum(t64(values, False), 1, exclusive=exclusive, reverse=reverse).numpy()
+    out = reduction.cumsum(t64(values, False), 1, exclusive=exclusive, reverse=reverse).numpy()
     expected = np.zeros_like(values)
     for j in range(4):
         columns = range(j, 4) if reverse else range(0, j + 1)
         expected[:, j] = sum(values[:, k] for k in columns if not (exclusive and k == j))
     np.testing.assert_allclose(out, expected)
-    function = lambda x: extra_math.cumsum(x, 1, exclusive=exclusive, reverse=reverse)  # noqa: E731
+    function = lambda x: reduction.cumsum(x, 1, exclusive=exclusive, reverse=reverse)  # noqa: E731
     assert gradcheck(function, [t64(values)])
 
 
@@ -90,11 +92,11 @@ def test_cumsum_matches_a_loop_and_gradcheck(exclusive, reverse):
                                                      (7, True, False), (3, False, False)])
 def test_fft_matches_numpy_and_gradcheck(length, inverse, onesided):
     signal = RNG.normal(size=(2, 5, 2))
-    out = extra_math.fft(t64(signal, False), length, inverse=inverse, onesided=onesided).numpy()
+    out = reduction.fft(t64(signal, False), length, inverse=inverse, onesided=onesided).numpy()
     complex_signal = signal[..., 0] + 1j * signal[..., 1]
     expected = (np.fft.ifft if inverse else np.fft.fft)(complex_signal, n=length, axis=-1)
     if onesided:
         expected = expected[..., :length // 2 + 1]
     np.testing.assert_allclose(out[..., 0] + 1j * out[..., 1], expected, atol=1e-12)
-    assert gradcheck(lambda a: extra_math.fft(a, length, inverse=inverse, onesided=onesided),
+    assert gradcheck(lambda a: reduction.fft(a, length, inverse=inverse, onesided=onesided),
                      [t64(signal)])
