@@ -122,15 +122,8 @@ float = float32  # noqa: A001
 __version__ = "0.1.0"
 
 
-import hybridgrad.distributed as distributed  # noqa: E402 - data parallelism (MPI only under mpirun)
 import hybridgrad.optim as optim  # noqa: E402 - needs the tensor API above
-from hybridgrad import (  # noqa: E402 - need the tensor API above  # noqa: E402 - compiled execution over the same registry
-    data,
-    jit,
-    nn,
-    onnx,  # ONNX import/export (hg.onnx.load)
-    symbolic,
-)
+from hybridgrad import nn  # noqa: E402 - needs the tensor API above
 from hybridgrad.serialization import load, save  # noqa: E402 - safetensors checkpoints
 
 # Anomaly mode switches (reliability): PyTorch's names plus the short hg.set_anomaly.
@@ -142,3 +135,44 @@ is_anomaly_enabled = autograd.is_anomaly_enabled
 # import system does not rebind a loaded submodule) makes hg.explain(loss, ...) the entry point.
 from hybridgrad.explain import explain  # noqa: E402
 from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - BLAS threads
+
+# Submodules loaded on first use (``hg.onnx.export(...)``, ``hg.jit.trace(...)``): importing the
+# onnx package alone takes longer than the rest of hybridgrad, MPI is needed only under mpirun,
+# and the compiler and the data pipeline are not needed by every program, so ``import
+# hybridgrad`` stays light.
+_LAZY_SUBMODULES = ("data", "distributed", "jit", "onnx", "symbolic")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"hybridgrad.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'hybridgrad' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
+
+# The public names (``from hybridgrad import *``): the tensor API, dtypes, modes and the main
+# submodules; onnx and distributed are left out so that a star import stays light too.
+__all__ = [
+    "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "as_tensor",
+    "autograd", "bool", "bool_", "broadcast_to", "cat", "chunk", "clamp", "clip", "concatenate",
+    "cos", "data", "default_generator", "detect_anomaly", "div", "double", "enable_grad", "eq",
+    "erf", "exp", "expand", "explain", "eye", "flatten", "float", "float16", "float32",
+    "float64", "from_numpy", "full", "full_like", "gather", "ge", "get_default_dtype",
+    "get_num_threads", "getitem", "gt", "int32", "int64", "is_anomaly_enabled",
+    "is_grad_enabled", "isfinite", "isnan", "jit", "le", "linspace", "load", "log",
+    "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "long", "lt",
+    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg",
+    "nn", "no_grad", "ones", "ones_like", "optim", "pad", "permute", "pow", "prod", "rand",
+    "randint", "randn", "randperm", "relu", "repeat", "reshape", "save", "scatter_add",
+    "set_anomaly", "set_grad_enabled", "set_num_threads", "sigmoid", "sign", "sin", "softmax",
+    "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes",
+    "symbolic", "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "view", "where",
+    "zeros", "zeros_like",
+]

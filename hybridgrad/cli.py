@@ -18,10 +18,7 @@ import pkgutil
 import sys
 
 import hybridgrad.commands as commands_package
-
-
-class CommandError(Exception):
-    """A user-facing error: printed as one paragraph, exit status 2, no traceback."""
+from hybridgrad.errors import CommandError  # noqa: F401 - where commands import it from
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,16 +34,6 @@ def get_default_dtype() -> np.dtype:
     return _default_float
 
 
-def is_floating(dtype) -> bool:
-    """True for floating-point dtypes.
-
-    Example:
-        >>> is_floating(float32), is_floating(int64)
-        (True, False)
-    """
-    return np.dtype(dtype).kind == "f"
-
-
 def to_dtype(dtype) -> np.dtype | None:
     """Normalise anything NumPy accepts (or None) to a ``np.dtype``.
 

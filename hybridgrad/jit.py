@@ -14,8 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from hybridgrad.symbolic import graph as G
@@ -172,15 +170,130 @@ def hybridize(module, active: bool = True):
 # Compiled training steps.
 
 
-def _group_settings(optimizer, group: dict) -> dict:
-    kind = type(optimizer).__name__
-    if kind not in ("SGD", "Adam", "AdamW"):
-        raise NotImplementedError(f"train_step: optimizer {kind} is not supported (SGD, Adam, "
-                                  f"AdamW are)")
-    for flag in ("amsgrad", "maximize"):
-        if group.get(flag):
-            raise NotImplementedError(f"train_step: {kind}({flag}=True) is not supported")
-    return {"kind": kind}
+class _SymbolicGroup:
+    """A parameter group as a compiled update rule sees it: numeric hyper-parameters are float64
+    0-d variables fed from ``param_groups`` at every call (so a scheduler's new learning rate is
+    used without recompiling); flags and other values are the group's own."""
+
+    def __init__(self, group: dict, index: int, variables: dict) -> None:
+        self.concrete = group
+        self.index = index
+        self.variables = variables   # name -> (Variable, group index, key, position or None)
+
+    def _variable(self, key: str, position: int | None):
+        name = f"{key}{'' if position is None else position}_g{self.index}"
+        entry = self.variables.get(name)
+        if entry is None:
+            entry = (Variable(name, shape=(), dtype=np.float64), self.index, key, position)
+            self.variables[name] = entry
+        return entry[0]
+
+    def __getitem__(self, key: str):
+        value = self.concrete[key]
+        if _numeric(value):
+            return self._variable(key, None)
+        if isinstance(value, (tuple, list)) and value and all(_numeric(v) for v in value):
+            return tuple(self._variable(key, position) for position in range(len(value)))
+        return value
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self.concrete else default
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.concrete
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+class _SymbolicState:
+    """One parameter's ``optimizer.state`` entry as a compiled update rule sees it: entries read
+    as symbols of the state tensors; ``create`` adds a zero tensor that the graph fills.
+
+    ``shared`` maps a one-element entry (a step counter) that holds the same value for every
+    parameter of the group to one representative tensor, read instead of this parameter's own:
+    the rule's arithmetic on it is then the same expression for every parameter, which common
+    subexpression elimination computes once per group instead of once per parameter. Writes
+    still go to each parameter's own tensor."""
+
+    def __init__(self, entries: dict, shared: dict | None = None) -> None:
+        self.entries = entries
+        self.shared = shared or {}
+
+    def __getitem__(self, key: str):
+        own = G.as_node(self.entries[key])
+        if key not in self.shared:
+            return Symbol(own)
+        read = _SharedRead(G.as_node(self.shared[key]))
+        read.own = own
+        return read
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self.entries else default
+
+    def create(self, key: str, value):
+        from hybridgrad.optim.rule import assign
+        from hybridgrad.tensor import Tensor
+
+        if isinstance(value, Tensor):
+            self.entries[key] = Tensor._wrap(np.array(value._array, copy=True))
+            return self[key]
+        self.entries[key] = Tensor._wrap(np.zeros(value.shape, dtype=value.dtype))
+        return assign(self[key], value)
+
+
+class _SharedRead(Symbol):
+    """A state entry read from the group's representative tensor; ``own`` is the node that an
+    :func:`~hybridgrad.optim.rule.assign` to it writes (this parameter's own tensor)."""
+
+    own = None
+
+
+def _structure(optimizer) -> tuple:
+    """What decides the update graph's structure: each group's flags and which numeric
+    hyper-parameters are zero, and each parameter's state entries (by identity: a loaded state
+    dict brings new tensors)."""
+    key = [type(optimizer)]
+    for group in optimizer.param_groups:
+        for name, value in sorted(group.items(), key=lambda item: item[0]):
+            if name == "params":
+                key.append(tuple(id(p) for p in value))
+            elif _numeric(value):
+                key.append((name, value != 0))
+            elif isinstance(value, (tuple, list)):
+                key.append((name, tuple(v != 0 if _numeric(v) else v for v in value)))
+            else:
+                key.append((name, value if isinstance(value, (bool, str, type(None)))
+                            else id(value)))
+        for param in group["params"]:
+            entry = optimizer.state.get(param) if hasattr(optimizer.state, "get") else None
+            if entry:
+                key.append(tuple((name, id(value)) for name, value in entry.items()))
+        key.append(tuple(sorted(_lockstep(optimizer, group))))
+    return tuple(key)
+
+
+def _lockstep(optimizer, group: dict) -> dict:
+    """The one-element floating state entries (step counters, NAdam's ``mu_product``) that hold
+    the same value for every trained parameter of ``group``: key -> the first one's tensor."""
+    entries = [optimizer.state.get(p) for p in group["params"] if p.requires_grad]
+    if len(entries) < 2 or not all(entries):
+        return {}
+    shared = {}
+    for key, first in entries[0].items():
+        array = getattr(first, "_array", None)
+        if array is None or array.size != 1 or array.dtype.kind != "f":
+            continue
+        others = [entry.get(key) for entry in entries[1:]]
+        if all(getattr(other, "_array", None) is not None and other._array.shape == array.shape
+               and other._array.dtype == array.dtype and other._array == array
+               for other in others):
+            shared[key] = first
+    return shared
 
 
 class TrainStep:
@@ -189,6 +302,17 @@ class TrainStep:
 
     def __init__(self, model, loss_fn, optimizer, optimize: bool = True,
                  remat: str | None = None):
+        from hybridgrad.optim.optimizer import Optimizer
+
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"train_step: the optimizer must be a hybridgrad.optim.Optimizer "
+                            f"(its update rule is compiled), got {type(optimizer).__name__}")
+        if not getattr(optimizer, "_compilable", True) \
+                or type(optimizer).update is Optimizer.update:
+            try:
+                optimizer.update(None, None, None, None)
+            except NotImplementedError as error:
+                raise NotImplementedError(f"train_step: {error}") from None
         self.remat = remat
         self.model = model
         self.loss_fn = loss_fn
@@ -196,32 +320,19 @@ class TrainStep:
         self.optimize = optimize
         self._cache: dict = {}
         self._last = None
-        # Parameters whose momentum buffer was just created: PyTorch's first step copies the
-        # gradient into it (buffer = 0 * buffer + 1 * grad here), later steps blend.
-        self._fresh: set[int] = set()
 
-    # Optimizer state in PyTorch's layout, created before the first compiled step.
     def _ensure_state(self) -> None:
-        from hybridgrad.tensor import Tensor
-
-        state = self.optimizer.state
-        for group in self.optimizer.param_groups:
-            kind = type(self.optimizer).__name__
+        """Every trained parameter's starting state (PyTorch's layout), before its first step."""
+        optimizer = self.optimizer
+        for group in optimizer.param_groups:
             for param in group["params"]:
-                entry = state.setdefault(param, {}) if hasattr(state, "setdefault") else None
-                if entry is None:
-                    raise TypeError("train_step: optimizer.state must be a dict")
-                zeros = lambda p=param: Tensor._wrap(np.zeros_like(p._array))  # noqa: E731
-                if (kind == "SGD" and group.get("momentum", 0)
-                        and entry.get("momentum_buffer") is None):
-                    entry["momentum_buffer"] = zeros()
-                    self._fresh.add(id(param))
-                if kind in ("Adam", "AdamW") and "exp_avg" not in entry:
-                    entry["step"] = Tensor._wrap(np.asarray(0.0, dtype=np.float32))
-                    entry["exp_avg"] = zeros()
-                    entry["exp_avg_sq"] = zeros()
+                if param.requires_grad and not optimizer.state[param]:
+                    optimizer.state[param].update(optimizer._init_state(param, group))
 
     def _build(self, inputs, targets) -> tuple:
+        from hybridgrad.optim.rule import SYMBOLIC_ASSIGN
+        from hybridgrad.symbolic.grad import grad
+
         state_updates: list = []   # (running statistics of batch norm in training mode)
         outputs, names = trace_graph(lambda x, t: self.loss_fn(self.model(x), t),
                                      [inputs, targets], self.model, state_updates)
@@ -229,132 +340,79 @@ class TrainStep:
         if int(np.prod(loss.shape, dtype=np.int64)) != 1:
             raise SymbolError(f"train_step: the loss must have one element, got shape "
                               f"{loss.shape}")
-        from hybridgrad.symbolic.grad import grad
-
-        groups = self.optimizer.param_groups
+        optimizer = self.optimizer
+        groups = optimizer.param_groups
         params = [p for group in groups for p in group["params"] if p.requires_grad]
         grads = dict(zip((id(p) for p in params), grad(loss, params, allow_unused=True)))
-        effects, scalars, variables = list(state_updates), [], {}
-        for index, group in enumerate(groups):
-            settings = _group_settings(self.optimizer, group)
-            for param in group["params"]:
-                g = grads.get(id(param))
-                if g is None:
-                    continue
-                dtype = param.dtype
+        effects, variables = list(state_updates), {}
+        written: set[int] = set()
 
-                def scalar(name, index=index, dtype=dtype):
-                    key = f"{name}_g{index}_{dtype.str.strip('<>|=')}"
-                    if key not in variables:
-                        scalars.append((key, index, name, dtype))
-                        variables[key] = Variable(key, shape=(), dtype=dtype)
-                    return variables[key]
+        def record(target, value):
+            node = target.own if isinstance(target, _SharedRead) else G.as_node(target)
+            if node.id in written:
+                raise SymbolError(f"train_step: {type(optimizer).__name__}.update assigns "
+                                  f"{node.name or 'a tensor'} twice in one step; assign each "
+                                  f"target once and use the value assign returns")
+            written.add(node.id)
+            effects.append(Symbol(G.build_internal(ASSIGN, [node, G.as_node(value)])))
+            value = value if isinstance(value, Symbol) else Symbol(G.as_node(value))
+            # (what the target holds afterwards, as eagerly: the value in the target's dtype)
+            return value if value.dtype == node.spec.dtype else value.to(node.spec.dtype)
 
-                for target, value in self._update(settings["kind"], group, param, g, scalar):
-                    effects.append(Symbol(G.build_internal(
-                        ASSIGN, [G.as_node(target), G.as_node(value)])))
+        token = SYMBOLIC_ASSIGN.set(record)
+        try:
+            for index, group in enumerate(groups):
+                view = _SymbolicGroup(group, index, variables)
+                shared = _lockstep(optimizer, group)
+                for param in group["params"]:
+                    g = grads.get(id(param))
+                    if g is None:
+                        continue
+                    try:
+                        optimizer.update(Symbol(G.as_node(param)), g,
+                                         _SymbolicState(optimizer.state[param], shared), view)
+                    except NotImplementedError as error:
+                        raise NotImplementedError(f"train_step: {error}") from error
+        finally:
+            SYMBOLIC_ASSIGN.reset(token)
         compiled = CompiledFunction([loss], effects=effects, optimize=self.optimize,
                                     remat=self.remat)
-        unique = {}
-        for key, index, name, dtype in scalars:
-            unique[key] = (index, name, dtype)
-        return compiled, unique
+        # (a hyper-parameter the rule read but the graph does not use is not an input)
+        feeds = tuple((name, index, key, position)
+                      for name, (_, index, key, position) in variables.items()
+                      if name in compiled.input_names)
+        return compiled, feeds
 
-    def _update(self, kind, group, param, g, scalar):
-        """(target tensor, new value symbol) pairs: PyTorch's formulas, step for step."""
-        state = self.optimizer.state[param]
-        weight_decay = group.get("weight_decay", 0)
-        if kind == "SGD":
-            momentum = group.get("momentum", 0)
-            if weight_decay:
-                g = g + param * scalar("weight_decay")
-            updates = []
-            if momentum:
-                buffer = state["momentum_buffer"]
-                new_buffer = buffer * scalar("buffer_keep") + g * scalar("buffer_take")
-                updates.append((buffer, new_buffer))
-                g = g + new_buffer * scalar("momentum") if group.get("nesterov") else new_buffer
-            updates.append((param, param + g * scalar("neg_lr")))
-            return updates
-        beta1, beta2 = group.get("betas", (0.9, 0.999))
-        if kind == "AdamW":
-            param_value = param * scalar("decay_factor")
-        else:
-            param_value = param
-            if weight_decay:
-                g = g + param * scalar("weight_decay")
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        new_avg = exp_avg + (g - exp_avg) * scalar("one_minus_beta1")
-        new_avg_sq = exp_avg_sq * scalar("beta2") + (g * g) * scalar("one_minus_beta2")
-        denom = new_avg_sq.sqrt() / scalar("bias_correction2_sqrt") + scalar("eps")
-        new_param = param_value + (new_avg / denom) * scalar("neg_step_size")
-        return [(exp_avg, new_avg), (exp_avg_sq, new_avg_sq), (param, new_param)]
-
-    def _scalars(self, wanted: dict) -> dict:
-        """Per-group coefficients for this step, read from param_groups and state now."""
-        optimizer = self.optimizer
+    def _scalars(self, feeds: tuple) -> dict:
+        """The hyper-parameters of this call, read from ``param_groups`` now."""
+        groups = self.optimizer.param_groups
         values = {}
-        for key, (index, name, dtype) in wanted.items():
-            group = optimizer.param_groups[index]
-            lr = float(group["lr"])
-            first_param = group["params"][0]
-            first = optimizer.state[first_param]
-            fresh = id(first_param) in self._fresh
-            if name == "weight_decay":
-                value = group.get("weight_decay", 0)
-            elif name == "neg_lr":
-                value = -lr
-            elif name == "momentum":
-                value = group.get("momentum", 0)
-            elif name == "buffer_keep":
-                value = 0.0 if fresh else group.get("momentum", 0)
-            elif name == "buffer_take":
-                value = 1.0 if fresh else 1 - group.get("dampening", 0)
-            else:
-                beta1, beta2 = group.get("betas", (0.9, 0.999))
-                step = _step_value(first) + 1
-                value = {
-                    "decay_factor": 1 - lr * group.get("weight_decay", 0),
-                    "one_minus_beta1": 1 - beta1,
-                    "beta2": beta2,
-                    "one_minus_beta2": 1 - beta2,
-                    "bias_correction2_sqrt": math.sqrt(1 - beta2 ** step),
-                    "eps": group.get("eps", 1e-8),
-                    "neg_step_size": -lr / (1 - beta1 ** step),
-                }[name]
-            values[key] = np.asarray(value, dtype=dtype)
+        for name, index, key, position in feeds:
+            value = groups[index][key]
+            values[name] = np.asarray(value if position is None else value[position],
+                                      dtype=np.float64)
         return values
-
-    def _advance_state(self) -> None:
-        self._fresh.clear()
-        for group in self.optimizer.param_groups:
-            for param in group["params"]:
-                entry = self.optimizer.state.get(param)
-                if not entry:
-                    continue
-                if "step" in entry:
-                    step = entry["step"]
-                    if hasattr(step, "_array"):
-                        step._array = np.asarray(step._array + 1, dtype=step._array.dtype)
-                    else:
-                        entry["step"] = step + 1
 
     def __call__(self, inputs, targets):
         from hybridgrad.tensor import Tensor
 
         self._ensure_state()
         arrays = [as_array(inputs), as_array(targets)]
-        key = (_signature_of(arrays), bool(getattr(self.model, "training", True)))
+        key = (_signature_of(arrays), bool(getattr(self.model, "training", True)),
+               _structure(self.optimizer))
         entry = self._cache.get(key)
         if entry is None:
             entry = self._build(inputs, targets)
-            self._cache[key] = entry
-        compiled, wanted = entry
+            # A build that created state (SGD's momentum buffer, filled from the first
+            # gradient as in PyTorch) is a one-off first step: later calls find the new state
+            # and build the steady-state graph.
+            if _structure(self.optimizer) == key[2]:
+                self._cache[key] = entry
+        compiled, feeds = entry
         self._last = compiled
-        feeds = {"input0": arrays[0], "input1": arrays[1]}
-        feeds.update(self._scalars(wanted))
-        (loss,) = compiled(**feeds)
-        self._advance_state()
+        all_feeds = {"input0": arrays[0], "input1": arrays[1]}
+        all_feeds.update(self._scalars(feeds))
+        (loss,) = compiled(**all_feeds)
         return Tensor._wrap(loss)
 
     @property
@@ -371,28 +429,23 @@ class TrainStep:
         return self.compiled.memory_report()
 
 
-def _step_value(entry: dict) -> float:
-    step = entry.get("step", 0)
-    return float(step._array) if hasattr(step, "_array") else float(step)
-
-
 def train_step(model, loss_fn, optimizer, optimize: bool = True,
                remat: str | None = None) -> TrainStep:
     """Compile one training step: ``step(inputs, targets)`` runs ``loss_fn(model(inputs),
-    targets)``, its gradients and the optimizer update (SGD with momentum/dampening/nesterov/
-    weight decay, Adam, AdamW: PyTorch's formulas, hyper-parameters read from
-    ``optimizer.param_groups`` at every call, state kept in ``optimizer.state[param]`` in
-    PyTorch's layout) as one graph with planned memory; returns the loss (a tensor).
+    targets)``, its gradients and the optimizer update as one graph with planned memory;
+    returns the loss (a tensor). The update is the optimizer's own rule
+    (:meth:`hybridgrad.optim.Optimizer.update`, the one eager ``step()`` runs), so every
+    optimizer with a rule compiles; hyper-parameters are read from ``optimizer.param_groups``
+    at every call (schedulers work), state is kept in ``optimizer.state[param]`` in PyTorch's
+    layout.
     ``remat='sqrt'`` keeps only sqrt(n) forward checkpoints and recomputes the rest during the
     backward pass (less memory for deep models, some extra compute).
 
     Example:
         >>> import hybridgrad as hg
-        >>> from types import SimpleNamespace
         >>> hg.manual_seed(0)
         >>> model = hg.nn.Linear(3, 1)
-        >>> class SGD(SimpleNamespace): pass
-        >>> opt = SGD(param_groups=[{'params': list(model.parameters()), 'lr': 0.1}], state={})
+        >>> opt = hg.optim.SGD(model.parameters(), lr=0.1)
         >>> step = hg.jit.train_step(model, lambda y, t: ((y - t) ** 2).mean(), opt)
         >>> x, t = hg.randn(8, 3), hg.randn(8, 1)
         >>> first = step(x, t).item(); later = [step(x, t).item() for _ in range(20)][-1]

@@ -60,15 +60,11 @@ def _mlp_train(optimize: bool):
     hg.manual_seed(0)
     model = hg.nn.Sequential(hg.nn.Linear(784, 128), _Relu(), hg.nn.Linear(128, 10))
 
-    class SGD:  # PyTorch's layout (hg.optim.SGD works the same way)
-        def __init__(self, params):
-            self.param_groups = [dict(params=list(params), lr=0.1, momentum=0.9)]
-            self.state = {}
-
     def loss_fn(logits, targets):
         return -hg.gather(hg.log_softmax(logits, dim=1), 1, targets.reshape(-1, 1)).mean()
 
-    step = hg.jit.train_step(model, loss_fn, SGD(model.parameters()), optimize=optimize)
+    optimizer = hg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = hg.jit.train_step(model, loss_fn, optimizer, optimize=optimize)
     step(hg.zeros(32, 784), hg.zeros(32, dtype=hg.int64))
     return step.compiled
 

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import importlib
-import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +100,7 @@ def jsonable(value):
     return value
 
 
-# name -> module; ``ctc`` comes from the captcha work and may be absent.
+# name -> module.
 EXPERIMENTS: dict[str, str] = {
     "normalization": "hybridgrad.lab.normalization",
     "loss": "hybridgrad.lab.loss",
@@ -115,17 +114,6 @@ EXPERIMENTS: dict[str, str] = {
     "gan-vs-vae": "hybridgrad.lab.gan_vs_vae",
     "ctc": "hybridgrad.lab.ctc",
 }
-
-_CTC_CLAIM_ZH = ("CTC 如何计算预测序列跟目标序列的相识度？1. 生成 time step 的预测概率（有 CRNN "
-                 "模型输出），"
-                 "每个 time step 会有对类别的预测概率向量 2. 通过算法将所有可能路径的概率相加，"
-                 "并取对数"
-                 "（通常用于数值稳定性）得到最终的相似度分数。")
-_CTC_CLAIM_EN = ("How does CTC score a predicted sequence against a target? 1. The CRNN outputs a "
-                 "probability vector over the classes at every time step; 2. an algorithm sums "
-                 "the probabilities of all alignment paths and takes the logarithm (for "
-                 "numerical stability) to get the final similarity score.")
-
 
 def names() -> list[str]:
     """The experiment names, in report order.
@@ -151,8 +139,8 @@ def unknown_message(name: str) -> str:
     return f"no experiment named {name!r}{hint}; known: {', '.join(names())}"
 
 
-def get(name: str) -> ModuleType | None:
-    """The experiment's module, or ``None`` when an optional one (``ctc``) is not installed.
+def get(name: str) -> ModuleType:
+    """The experiment's module.
 
     Example:
         >>> get("iris").__name__
@@ -160,13 +148,7 @@ def get(name: str) -> ModuleType | None:
     """
     if name not in EXPERIMENTS:
         raise KeyError(f"lab: {unknown_message(name)}")
-    module_name = EXPERIMENTS[name]
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if name == "ctc" and error.name == module_name:
-            return None
-        raise
+    return importlib.import_module(EXPERIMENTS[name])
 
 
 def claim(name: str) -> tuple[str, str]:
@@ -177,20 +159,7 @@ def claim(name: str) -> tuple[str, str]:
         True
     """
     module = get(name)
-    zh = getattr(module, "CLAIM_ZH", None) if module is not None else None
-    en = getattr(module, "CLAIM_EN", None) if module is not None else None
-    if name == "ctc":
-        return zh or _CTC_CLAIM_ZH, en or _CTC_CLAIM_EN
-    return zh, en
-
-
-def _from_dict(values: dict) -> Result:
-    """Adapt an experiment that returns a plain dictionary (the ``ctc`` contribution)."""
-    known = {"verdict", "supported", "numbers", "images", "skipped_reason", "details"}
-    numbers = dict(values.get("numbers") or {k: v for k, v in values.items() if k not in known})
-    return Result(str(values.get("verdict", "")), values.get("supported"), numbers,
-                  [Path(path) for path in values.get("images", [])],
-                  values.get("skipped_reason"), str(values.get("details", "")))
+    return getattr(module, "CLAIM_ZH", None), getattr(module, "CLAIM_EN", None)
 
 
 def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
@@ -207,16 +176,7 @@ def run(name: str, out_dir, quick: bool = False, seed: int = 0) -> Result:
     target.mkdir(parents=True, exist_ok=True)
     zh, en = claim(name)
     start = time.perf_counter()
-    if module is None:
-        result = skipped("the CTC experiment (hybridgrad/lab/ctc.py, from the captcha work) is "
-                         "not installed in this checkout")
-    else:
-        parameters = inspect.signature(module.run).parameters
-        if "seed" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-            outcome = module.run(target, quick=quick, seed=seed)
-        else:  # run(out_dir, quick) without a seed: it seeds itself
-            outcome = module.run(target, quick=quick)
-        result = _from_dict(outcome) if isinstance(outcome, dict) else outcome
+    result = module.run(target, quick=quick, seed=seed)
     result.name, result.claim_zh, result.claim_en = name, zh or "", en or ""
     result.numbers = jsonable(result.numbers)
     result.seconds = time.perf_counter() - start

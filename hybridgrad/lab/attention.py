@@ -2,8 +2,7 @@
 token looks at, how spread out each head is, and how different the heads are from each other
 (the notes compare heads with the channels of a convolution).
 
-Uses :class:`hybridgrad.models.ViT` when the models package is installed, else an equivalent
-tiny ViT defined here.
+Uses :class:`hybridgrad.models.ViT` (class token, learned positions, no dropout).
 
 Example:
     >>> import numpy as np
@@ -21,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 import hybridgrad as hg
-from hybridgrad import nn
 from hybridgrad.lab import Result
 from hybridgrad.lab.common import (
     accuracy_and_loss,
@@ -47,59 +45,17 @@ CLAIM_EN = ("Multi-head attention is analogous to the multiple channels of a con
             "convolutional structure.")
 
 
-class TinyViT(nn.Module):
-    """A pre-norm ViT with a class token and learned positions, with the attribute names of
-    ``hybridgrad.models.ViT`` (used when that package is missing).
-
-    Example:
-        >>> TinyViT(patch_size=7, dim=8, depth=1, heads=2, mlp_dim=8)(hg.zeros(2, 1, 28, 28)).shape
-        (2, 10)
-    """
-
-    def __init__(self, patch_size: int = 4, dim: int = 32, depth: int = 2, heads: int = 4,
-                 mlp_dim: int = 64):
-        super().__init__()
-        self.patch_size = patch_size
-        self.pool = "cls"
-        tokens = (28 // patch_size) ** 2 + 1
-        self.patch_projection = nn.Linear(patch_size * patch_size, dim)
-        self.class_token = nn.Parameter(hg.zeros(1, 1, dim))
-        table = hg.default_generator().standard_normal((1, tokens, dim)) * 0.02
-        self.position_embedding = nn.Parameter(hg.tensor(table.astype(np.float32)))
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=mlp_dim, dropout=0.0,
-                                           activation="relu", batch_first=True,
-                                           norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, depth)
-        self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, 10)
-
-    def patch_embedding(self, images):
-        batch, size = images.shape[0], self.patch_size
-        side = 28 // size
-        patches = images.reshape(batch, 1, side, size, side, size).permute(0, 2, 4, 1, 3, 5)
-        return self.patch_projection(patches.reshape(batch, side * side, size * size))
-
-    def forward(self, images):
-        tokens = self.patch_embedding(images)
-        cls = self.class_token.expand(tokens.shape[0], 1, tokens.shape[2])
-        tokens = self.encoder(hg.cat([cls, tokens], 1) + self.position_embedding)
-        return self.head(self.norm(tokens[:, 0]))
-
-
 def build_vit(patch_size: int, dim: int, depth: int, heads: int, mlp_dim: int):
-    """``hybridgrad.models.ViT`` when available (class token, learned positions, no dropout),
-    else :class:`TinyViT`; returns ``(model, source)``.
+    """:class:`hybridgrad.models.ViT` with a class token, learned positions and no dropout;
+    returns ``(model, source)``.
 
     Example:
         >>> model, source = build_vit(7, 8, 1, 2, 8)
-        >>> source in ("hybridgrad.models.ViT", "hybridgrad.lab.attention.TinyViT")
-        True
+        >>> source, model(hg.zeros(2, 1, 28, 28)).shape
+        ('hybridgrad.models.ViT', (2, 10))
     """
-    try:
-        from hybridgrad.models import ViT
-    except ImportError:
-        return (TinyViT(patch_size, dim, depth, heads, mlp_dim),
-                "hybridgrad.lab.attention.TinyViT")
+    from hybridgrad.models import ViT
+
     return (ViT(patch_size=patch_size, dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim,
                 dropout=0.0, positions="learned", pool="cls", activation="relu"),
             "hybridgrad.models.ViT")
@@ -110,7 +66,7 @@ def attention_maps(model, images) -> list[np.ndarray]:
     (re-running each layer's attention with ``need_weights=True``).
 
     Example:
-        >>> model = TinyViT(patch_size=7, dim=8, depth=2, heads=2, mlp_dim=8)
+        >>> model, _ = build_vit(patch_size=7, dim=8, depth=2, heads=2, mlp_dim=8)
         >>> [m.shape for m in attention_maps(model, hg.zeros(3, 1, 28, 28))]
         [(3, 2, 17, 17), (3, 2, 17, 17)]
     """

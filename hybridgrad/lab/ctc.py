@@ -20,7 +20,7 @@ examples of right and wrong reads.
 Example:
     >>> import tempfile
     >>> result = run(tempfile.mkdtemp(), quick=True, sizes=(64, 16, 16))
-    >>> sorted(result["numbers"])[:2], len(result["images"])
+    >>> sorted(result.numbers)[:2], len(result.images)
     (['budget', 'crnn_ctc_accuracy'], 1)
 """
 
@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
+from hybridgrad.lab import Result
 
 CLAIM_ZH = "思考：如果是不定长编码，该如何改进?（笔记的回答：）CRNN + CTC 解决变长文本识别"
 CLAIM_EN = ("Thinking: if the code has variable length, how should it be improved? (The notes' "
@@ -103,11 +106,10 @@ def finished_run(config: dict, run_dir: str) -> dict | None:
     return result
 
 
-def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None) -> dict:
+def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None) -> Result:
     """Train both models with one budget on captchas of 4-6 characters; compare.
 
-    Returns ``dict(verdict, supported, numbers, images)``. ``sizes`` = (train, val, test)
-    overrides the split sizes (tests use it).
+    ``sizes`` = (train, val, test) overrides the split sizes (tests use it).
     """
     from hybridgrad.training.captcha import resolve_config, train
 
@@ -148,7 +150,7 @@ def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None)
         verdict, supported = f"not supported: {figures}", False
     else:
         verdict, supported = f"partly supported: the two are close ({figures})", None
-    return {"verdict": verdict, "supported": supported, "numbers": numbers, "images": images}
+    return Result(verdict, supported, numbers, [Path(image) for image in images])
 
 
 __all__ = ["BUDGET", "CLAIM_EN", "CLAIM_ZH", "QUICK_BUDGET", "finished_run", "run"]

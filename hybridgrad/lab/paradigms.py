@@ -2,9 +2,6 @@
 (tracemalloc) for inference and for a training step, with the results checked equal; and the
 flexibility the notes give imperative code (data-dependent control flow) tried on the tracer.
 
-Needs :mod:`hybridgrad.symbolic` (``hg.jit.trace``, ``hg.jit.train_step``); without it the
-experiment is skipped with that reason.
-
 Example:
     >>> peak_bytes(lambda: np.ones(1000)) >= 8000
     True
@@ -22,7 +19,7 @@ import numpy as np
 import hybridgrad as hg
 import hybridgrad.nn.functional as F
 from hybridgrad import nn
-from hybridgrad.lab import Result, skipped
+from hybridgrad.lab import Result
 from hybridgrad.lab.common import fmt, markdown_table, outcome, plt, save, verdict
 
 CLAIM_ZH = ("深度学习编程范式 Tensorflow vs Pytorch（符号式与命令式程序）命令式 * 更加灵活：原生"
@@ -101,13 +98,10 @@ def _mlp(width: int, depth: int) -> nn.Sequential:
 
 
 def run(out_dir: Path, quick: bool = False, seed: int = 0) -> Result:
-    """Measure both paradigms on an MLP; skipped when the compiler is missing."""
-    try:
-        import hybridgrad.jit as jit
-        import hybridgrad.symbolic as symbolic
-    except ImportError as error:
-        return skipped(f"hybridgrad.symbolic (the graph compiler) is not importable in this "
-                       f"checkout ({error}); nothing was measured")
+    """Measure both paradigms on an MLP."""
+    import hybridgrad.jit as jit
+    import hybridgrad.symbolic as symbolic
+
     out_dir = Path(out_dir)
     width, depth, batch, repeat, steps = (64, 2, 64, 3, 3) if quick else (512, 4, 512, 10, 10)
     rng = np.random.default_rng(seed)

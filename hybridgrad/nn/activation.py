@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = [
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
@@ -36,7 +36,7 @@ def relu(input, inplace: bool = False):
         >>> relu(hg.tensor([-3.0, 0.5])).tolist()
         [0.0, 0.5]
     """
-    return F.relu(input)
+    return api.relu(input)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
@@ -47,7 +47,7 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
         >>> leaky_relu(hg.tensor([-2.0, 3.0]), 0.5).tolist()
         [-1.0, 3.0]
     """
-    return F.where(input > 0, input, input * float(negative_slope))
+    return api.where(input > 0, input, input * float(negative_slope))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
@@ -60,8 +60,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
     """
     # exp of the clamped value: the unselected branch must not overflow (inf * 0 = nan in the
     # gradient of where).
-    negative = (F.exp(F.clamp(input, max=0.0)) - 1.0) * float(alpha)
-    return F.where(input > 0, input, negative)
+    negative = (api.exp(api.clamp(input, max=0.0)) - 1.0) * float(alpha)
+    return api.where(input > 0, input, negative)
 
 
 def gelu(input, approximate: str = "none"):
@@ -73,10 +73,10 @@ def gelu(input, approximate: str = "none"):
         (0.8413, 0.8412)
     """
     if approximate == "none":
-        return input * 0.5 * (F.erf(input * (1.0 / math.sqrt(2.0))) + 1.0)
+        return input * 0.5 * (api.erf(input * (1.0 / math.sqrt(2.0))) + 1.0)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (F.tanh(inner) + 1.0)
+        return input * 0.5 * (api.tanh(inner) + 1.0)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
@@ -88,7 +88,7 @@ def silu(input, inplace: bool = False):
         >>> round(silu(hg.tensor([1.0])).item(), 4)
         0.7311
     """
-    return input * F.sigmoid(input)
+    return input * api.sigmoid(input)
 
 
 def sigmoid(input):
@@ -99,7 +99,7 @@ def sigmoid(input):
         >>> sigmoid(hg.tensor([0.0])).tolist()
         [0.5]
     """
-    return F.sigmoid(input)
+    return api.sigmoid(input)
 
 
 def tanh(input):
@@ -110,7 +110,7 @@ def tanh(input):
         >>> tanh(hg.tensor([0.0])).tolist()
         [0.0]
     """
-    return F.tanh(input)
+    return api.tanh(input)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -121,7 +121,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
         >>> round(softplus(hg.tensor([0.0])).item(), 4)
         0.6931
     """
-    return F.softplus(input, beta=beta, threshold=threshold)
+    return api.softplus(input, beta=beta, threshold=threshold)
 
 
 def _softmax_dim(ndim: int, dim) -> int:
@@ -141,7 +141,7 @@ def softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.softmax(input, dim=_softmax_dim(len(input.shape), dim))
+    return api.softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 def log_softmax(input, dim=None, dtype=None):
@@ -154,7 +154,7 @@ def log_softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
-    return F.log_softmax(input, dim=_softmax_dim(len(input.shape), dim))
+    return api.log_softmax(input, dim=_softmax_dim(len(input.shape), dim))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ class Sigmoid(Module):
     """
 
     def forward(self, input):
-        return F.sigmoid(input)
+        return api.sigmoid(input)
 
 
 class Tanh(Module):
@@ -283,7 +283,7 @@ class Tanh(Module):
     """
 
     def forward(self, input):
-        return F.tanh(input)
+        return api.tanh(input)
 
 
 class Softplus(Module):

@@ -32,7 +32,7 @@ from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.linear import Linear
 from hybridgrad.nn.linear import linear as _linear
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.tensor import Tensor, default_generator
 
 __all__ = ["MultiheadAttention", "PositionalEncoding", "scaled_dot_product_attention",
@@ -64,18 +64,18 @@ def _attend(query, key, value, additive_mask, dropout_p: float, scale: float):
 
     Returns (output, attention weights).
     """
-    scores = F.matmul(query * scale, F.transpose(key, -2, -1))
+    scores = api.matmul(query * scale, api.transpose(key, -2, -1))
     if additive_mask is not None:
         scores = scores + additive_mask
         # A row of -inf would give 0/0 in softmax: compute it on zeros, then zero the weights.
-        dead = F.amax(scores.detach(), -1, keepdim=True) == float("-inf")
-        scores = F.where(dead, 0.0, scores)
-        weights = F.where(dead, 0.0, F.softmax(scores, -1))
+        dead = api.amax(scores.detach(), -1, keepdim=True) == float("-inf")
+        scores = api.where(dead, 0.0, scores)
+        weights = api.where(dead, 0.0, api.softmax(scores, -1))
     else:
-        weights = F.softmax(scores, -1)
+        weights = api.softmax(scores, -1)
     if dropout_p > 0.0:
         weights = _dropout(weights, dropout_p, True)
-    return F.matmul(weights, value), weights
+    return api.matmul(weights, value), weights
 
 
 def _causal_mask(length: int, source_length: int) -> Tensor:
@@ -221,11 +221,11 @@ class MultiheadAttention(Module):
                              f"{tuple(value.shape)}")
         same = query is key and key is value
         if not batched:
-            query, key, value = (F.unsqueeze(t, 1) for t in (query, key, value))
+            query, key, value = (api.unsqueeze(t, 1) for t in (query, key, value))
             if key_padding_mask is not None:
-                key_padding_mask = F.unsqueeze(_as_tensor(key_padding_mask), 0)
+                key_padding_mask = api.unsqueeze(_as_tensor(key_padding_mask), 0)
         elif self.batch_first:
-            query, key, value = (F.transpose(t, 0, 1) for t in (query, key, value))
+            query, key, value = (api.transpose(t, 0, 1) for t in (query, key, value))
         if same:
             key = value = query
         length, batch, embed = query.shape
@@ -243,7 +243,7 @@ class MultiheadAttention(Module):
         q, k, v = self._projections(query, key, value)
 
         def split_heads(x, steps):  # (T, N, E) -> (N, heads, T, head_dim)
-            return F.permute(F.reshape(x, (steps, batch, heads, head_dim)), 1, 2, 0, 3)
+            return api.permute(api.reshape(x, (steps, batch, heads, head_dim)), 1, 2, 0, 3)
 
         q, k, v = split_heads(q, length), split_heads(k, source_length), \
             split_heads(v, source_length)
@@ -255,9 +255,9 @@ class MultiheadAttention(Module):
             if mask.shape == (length, source_length):
                 pass
             elif mask.shape == (batch * heads, length, source_length):
-                mask = F.reshape(mask, (batch, heads, length, source_length))
+                mask = api.reshape(mask, (batch, heads, length, source_length))
             elif not batched and mask.shape == (heads, length, source_length):
-                mask = F.unsqueeze(mask, 0)
+                mask = api.unsqueeze(mask, 0)
             else:
                 raise ValueError(f"{name}: attn_mask has shape {tuple(mask.shape)}, expected "
                                  f"({length}, {source_length}) or "
@@ -267,25 +267,25 @@ class MultiheadAttention(Module):
             if padding.shape != (batch, source_length):
                 raise ValueError(f"{name}: key_padding_mask has shape {tuple(padding.shape)}, "
                                  f"expected ({batch}, {source_length})")
-            padding = F.reshape(padding, (batch, 1, 1, source_length))
+            padding = api.reshape(padding, (batch, 1, 1, source_length))
             mask = padding if mask is None else mask + padding
 
         dropout_p = self.dropout if self.training else 0.0
         attended, weights = _attend(q, k, v, mask, dropout_p, 1.0 / math.sqrt(head_dim))
         # (N, heads, L, head_dim) -> (L, N, E)
-        merged = F.reshape(F.permute(attended, 2, 0, 1, 3), (length, batch, self.embed_dim))
+        merged = api.reshape(api.permute(attended, 2, 0, 1, 3), (length, batch, self.embed_dim))
         output = self.out_proj(merged)
 
         if not batched:
-            output = F.squeeze(output, 1)
+            output = api.squeeze(output, 1)
         elif self.batch_first:
-            output = F.transpose(output, 0, 1)
+            output = api.transpose(output, 0, 1)
         if not need_weights:
             return output, None
         if average_attn_weights:
-            weights = F.mean(weights, 1)
+            weights = api.mean(weights, 1)
         if not batched:
-            weights = F.squeeze(weights, 0)
+            weights = api.squeeze(weights, 0)
         return output, weights
 
     def extra_repr(self) -> str:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from typing import Iterable, Iterator
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 
 class Sequential(Module):
@@ -162,7 +162,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
-        return F.flatten(x, self.start_dim, self.end_dim)
+        return api.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -184,7 +184,7 @@ class Unflatten(Module):
     def forward(self, x):
         shape = tuple(x.shape)
         dim = self.dim % len(shape)
-        return F.reshape(x, shape[:dim] + self.unflattened_size + shape[dim + 1:])
+        return api.reshape(x, shape[:dim] + self.unflattened_size + shape[dim + 1:])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -25,7 +25,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import apply
 from hybridgrad.tensor import Tensor
 
@@ -95,7 +95,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     shape = tuple(log_probs.shape)
     unbatched = len(shape) == 2
     if unbatched:
-        log_probs = F.unsqueeze(log_probs, 1)
+        log_probs = api.unsqueeze(log_probs, 1)
         shape = tuple(log_probs.shape)
     if len(shape) != 3:
         raise ValueError(f"ctc_loss: log_probs must be (T, N, C) or (T, C), got shape {shape}")
@@ -124,11 +124,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     nll = apply("ctc_nll", log_probs, Tensor._wrap(padded), Tensor._wrap(input_lengths),
                 Tensor._wrap(target_lengths), blank=int(blank), zero_infinity=bool(zero_infinity))
     if reduction == "sum":
-        return F.sum(nll)
+        return api.sum(nll)
     if reduction == "mean":
         divisor = np.maximum(target_lengths, 1).astype(nll.dtype)
-        return F.mean(nll / Tensor._wrap(divisor))
-    return F.reshape(nll, ()) if unbatched else nll
+        return api.mean(nll / Tensor._wrap(divisor))
+    return api.reshape(nll, ()) if unbatched else nll
 
 
 # ----------------------------------------------------------------------------------------------

@@ -504,7 +504,7 @@ def embedding(input, weight, padding_idx: int | None = None, max_norm: float | N
 # The rest of ``hg.nn.functional`` lives beside the modules that use it; re-exported here so
 # that ``import hybridgrad.nn.functional as F`` offers PyTorch's whole functional namespace.
 
-from hybridgrad.data.encoding import one_hot  # noqa: E402
+from hybridgrad.labels import one_hot  # noqa: E402
 from hybridgrad.nn.activation import (  # noqa: E402
     elu,
     gelu,

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 __all__ = ["LayerNorm", "layer_norm"]
 
@@ -52,9 +52,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None,
             raise ValueError(f"layer_norm: {name} has shape {tuple(value.shape)}, expected "
                              f"normalized_shape {shape}")
     dims = tuple(range(len(input_shape) - len(shape), len(input_shape)))
-    centered = input - F.mean(input, dims, keepdim=True)
-    variance = F.mean(centered * centered, dims, keepdim=True)
-    out = centered / F.sqrt(variance + float(eps))
+    centered = input - api.mean(input, dims, keepdim=True)
+    variance = api.mean(centered * centered, dims, keepdim=True)
+    out = centered / api.sqrt(variance + float(eps))
     if weight is not None:
         out = out * weight
     if bias is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.nn.module import Module
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.tensor import Tensor
 
 __all__ = [
@@ -56,9 +56,9 @@ def _check_reduction(name: str, reduction: str, allowed=_REDUCTIONS) -> None:
 def _reduce(loss, reduction: str, name: str):
     _check_reduction(name, reduction)
     if reduction == "mean":
-        return F.mean(loss)
+        return api.mean(loss)
     if reduction == "sum":
-        return F.sum(loss)
+        return api.sum(loss)
     return loss
 
 
@@ -103,7 +103,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     target = _as_tensor(target, input)
-    return _reduce(F.abs(input - target), reduction, "l1_loss")
+    return _reduce(api.abs(input - target), reduction, "l1_loss")
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
@@ -121,10 +121,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     target = _as_tensor(target, input)
-    distance = F.abs(input - target)
+    distance = api.abs(input - target)
     if beta == 0:
         return _reduce(distance, reduction, "smooth_l1_loss")
-    loss = F.where(distance < beta, distance * distance * (0.5 / beta), distance - 0.5 * beta)
+    loss = api.where(distance < beta, distance * distance * (0.5 / beta), distance - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -139,8 +139,8 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     target = _as_tensor(target, input)
-    distance = F.abs(input - target)
-    loss = F.where(distance < delta, distance * distance * 0.5, (distance - 0.5 * delta) * delta)
+    distance = api.abs(input - target)
+    loss = api.where(distance < delta, distance * distance * 0.5, (distance - 0.5 * delta) * delta)
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -151,7 +151,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
 def _safe_log(x, floor: float = -100.0):
     """``max(log(x), floor)`` with a finite gradient (zero) where ``x == 0``."""
     positive = x > 0
-    return F.where(positive, F.clamp(F.log(F.where(positive, x, 1.0)), min=floor), floor)
+    return api.where(positive, api.clamp(api.log(api.where(positive, x, 1.0)), min=floor), floor)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -202,7 +202,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = _legacy_reduction(size_average, reduce, reduction)
     target = _as_tensor(target, input)
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
-    softplus_neg = F.softplus(-input)
+    softplus_neg = api.softplus(-input)
     if pos_weight is not None:
         log_weight = (_as_tensor(pos_weight, input) - 1) * target + 1
         loss = (1 - target) * input + log_weight * softplus_neg
@@ -258,31 +258,31 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     target = _as_tensor(target)
     if len(input.shape) == 1:
         # Unbatched: a (C,) input with a 0-d target.
-        loss = nll_loss(F.unsqueeze(input, 0), F.reshape(target, (1,)), weight, None,
+        loss = nll_loss(api.unsqueeze(input, 0), api.reshape(target, (1,)), weight, None,
                         ignore_index, None, reduction)
-        return F.reshape(loss, ()) if reduction == "none" else loss
+        return api.reshape(loss, ()) if reduction == "none" else loss
     _check_class_target("nll_loss", input, target, ignore_index)
     classes = input.shape[1]
-    keep = F.ne(target, ignore_index)
-    safe_target = F.unsqueeze(F.where(keep, target, 0), 1)
-    keep = F.to(keep, input.dtype)
-    picked = F.squeeze(F.gather(input, 1, safe_target), 1)
+    keep = api.ne(target, ignore_index)
+    safe_target = api.unsqueeze(api.where(keep, target, 0), 1)
+    keep = api.to(keep, input.dtype)
+    picked = api.squeeze(api.gather(input, 1, safe_target), 1)
     if weight is not None:
         weight = _as_tensor(weight, input)
         if tuple(weight.shape) != (classes,):
             raise ValueError(f"nll_loss: weight must have shape ({classes},) for {classes} "
                              f"classes, got {tuple(weight.shape)}")
-        per_class = F.broadcast_to(F.reshape(weight, _class_shape(len(input.shape), classes)),
+        per_class = api.broadcast_to(api.reshape(weight, _class_shape(len(input.shape), classes)),
                                    tuple(input.shape))
-        sample_weight = F.squeeze(F.gather(per_class, 1, safe_target), 1) * keep
+        sample_weight = api.squeeze(api.gather(per_class, 1, safe_target), 1) * keep
     else:
         sample_weight = keep
     loss = -picked * sample_weight
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return F.sum(loss)
-    return F.sum(loss) / F.sum(sample_weight)
+        return api.sum(loss)
+    return api.sum(loss) / api.sum(sample_weight)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -313,14 +313,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     target = _as_tensor(target, input)
     class_dim = 0 if len(input.shape) == 1 else 1
     classes = input.shape[class_dim]
-    log_probs = F.log_softmax(input, dim=class_dim)
+    log_probs = api.log_softmax(input, dim=class_dim)
     weight_view = None
     if weight is not None:
         weight = _as_tensor(weight, input)
         if tuple(weight.shape) != (classes,):
             raise ValueError(f"cross_entropy: weight must have shape ({classes},) for {classes} "
                              f"classes, got {tuple(weight.shape)}")
-        weight_view = weight if class_dim == 0 else F.reshape(
+        weight_view = weight if class_dim == 0 else api.reshape(
             weight, _class_shape(len(input.shape), classes))
 
     if target.dtype.kind == "f":
@@ -331,31 +331,31 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         products = log_probs * target
         if weight_view is not None:
             products = products * weight_view
-        per_sample = -F.sum(products, dim=class_dim)
+        per_sample = -api.sum(products, dim=class_dim)
         if reduction == "none":
             return per_sample
         if reduction == "sum":
-            return F.sum(per_sample)
+            return api.sum(per_sample)
         count = int(np.prod(input.shape, dtype=np.int64)) // max(classes, 1)
-        return F.sum(per_sample) / count if count else F.sum(per_sample) * float("nan")
+        return api.sum(per_sample) / count if count else api.sum(per_sample) * float("nan")
 
     nll = nll_loss(log_probs, target, weight, None, ignore_index, None, reduction)
     if label_smoothing == 0:
         return nll
     # PyTorch: (1 - eps) * nll + eps / C * (-sum_c w_c log p_c), masked and reduced like nll.
-    keep = F.ne(target, ignore_index)
+    keep = api.ne(target, ignore_index)
     weighted = log_probs if weight_view is None else log_probs * weight_view
-    smooth = F.where(keep, -F.sum(weighted, dim=class_dim), 0.0)
+    smooth = api.where(keep, -api.sum(weighted, dim=class_dim), 0.0)
     if reduction == "sum":
-        smooth = F.sum(smooth)
+        smooth = api.sum(smooth)
     elif reduction == "mean":
         if weight is None:
-            denominator = F.sum(F.to(keep, input.dtype))
+            denominator = api.sum(api.to(keep, input.dtype))
         else:
-            flat_target = F.reshape(F.where(keep, target, 0), (-1,))
-            denominator = F.sum(F.gather(weight, 0, flat_target) *
-                                F.reshape(F.to(keep, input.dtype), (-1,)))
-        smooth = F.sum(smooth) / denominator
+            flat_target = api.reshape(api.where(keep, target, 0), (-1,))
+            denominator = api.sum(api.gather(weight, 0, flat_target) *
+                                api.reshape(api.to(keep, input.dtype), (-1,)))
+        smooth = api.sum(smooth) / denominator
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
 
 
@@ -378,15 +378,15 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     _check_reduction("kl_div", reduction, _REDUCTIONS + ("batchmean",))
     target = _as_tensor(target, input)
     if log_target:
-        loss = F.exp(target) * (target - input)
+        loss = api.exp(target) * (target - input)
     else:
         positive = target > 0
-        target_log_target = F.where(positive, target * F.log(F.where(positive, target, 1.0)),
+        target_log_target = api.where(positive, target * api.log(api.where(positive, target, 1.0)),
                                     0.0)
         loss = target_log_target - target * input
     if reduction == "batchmean":
         batch = input.shape[0] if len(input.shape) else 1
-        return F.sum(loss) / batch
+        return api.sum(loss) / batch
     return _reduce(loss, reduction, "kl_div")
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.module import Module, Parameter
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.recurrent import recurrent_layer
 from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor, default_generator
@@ -57,7 +57,7 @@ def _cell_step(mode: str, cell, input, h, c=None):
     if isinstance(input, SymbolicValue) or isinstance(h, SymbolicValue):
         return _composed_step(mode, input, h, c, cell.weight_ih, cell.weight_hh, bias_ih,
                               bias_hh)
-    output, h_n, c_n = recurrent_layer(F.unsqueeze(input, 0), h, h if c is None else c,
+    output, h_n, c_n = recurrent_layer(api.unsqueeze(input, 0), h, h if c is None else c,
                                        cell.weight_ih, cell.weight_hh, bias_ih, bias_hh,
                                        mode=mode)
     return h_n, c_n
@@ -70,19 +70,19 @@ def _composed_step(mode: str, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     def gate(values, index):
         return values[..., index * hidden:(index + 1) * hidden]
 
-    x_part = F.matmul(x, F.transpose(weight_ih, 0, 1)) + bias_ih
-    h_part = F.matmul(h, F.transpose(weight_hh, 0, 1)) + bias_hh
+    x_part = api.matmul(x, api.transpose(weight_ih, 0, 1)) + bias_ih
+    h_part = api.matmul(h, api.transpose(weight_hh, 0, 1)) + bias_hh
     if mode == "LSTM":
         gates = x_part + h_part
-        c = F.sigmoid(gate(gates, 1)) * c + F.sigmoid(gate(gates, 0)) * F.tanh(gate(gates, 2))
-        return F.sigmoid(gate(gates, 3)) * F.tanh(c), c
+        c = api.sigmoid(gate(gates, 1)) * c + api.sigmoid(gate(gates, 0)) * api.tanh(gate(gates, 2))
+        return api.sigmoid(gate(gates, 3)) * api.tanh(c), c
     if mode == "GRU":
-        r = F.sigmoid(gate(x_part, 0) + gate(h_part, 0))
-        z = F.sigmoid(gate(x_part, 1) + gate(h_part, 1))
-        n = F.tanh(gate(x_part, 2) + r * gate(h_part, 2))
+        r = api.sigmoid(gate(x_part, 0) + gate(h_part, 0))
+        z = api.sigmoid(gate(x_part, 1) + gate(h_part, 1))
+        n = api.tanh(gate(x_part, 2) + r * gate(h_part, 2))
         return (1.0 - z) * n + z * h, None
     pre = x_part + h_part
-    return (F.tanh(pre) if mode == "RNN_TANH" else F.relu(pre)), None
+    return (api.tanh(pre) if mode == "RNN_TANH" else api.relu(pre)), None
 
 
 def _uniform(shape: tuple, bound: float, dtype) -> Parameter:
@@ -168,7 +168,7 @@ class RNNBase(Module):
         want = expected if batched else (expected[0], expected[2])
         if shape != want:
             raise ValueError(f"{self._name}: expected {what} of shape {want}, got {shape}")
-        return value if batched else F.unsqueeze(value, 1)
+        return value if batched else api.unsqueeze(value, 1)
 
     def forward(self, input, hx=None):
         """Run the whole sequence.
@@ -187,9 +187,9 @@ class RNNBase(Module):
                              f"expected input_size={self.input_size}")
         batched = len(shape) == 3
         if not batched:
-            input = F.unsqueeze(input, 1)
+            input = api.unsqueeze(input, 1)
         elif self.batch_first:
-            input = F.transpose(input, 0, 1)
+            input = api.transpose(input, 0, 1)
         length, batch = input.shape[0], input.shape[1]
         if length == 0:
             raise ValueError(f"{self._name}: the input sequence is empty (shape {shape})")
@@ -225,19 +225,19 @@ class RNNBase(Module):
                 final_h.append(h)
                 final_c.append(c)
             layer_input = (direction_outputs[0] if num_directions == 1 else
-                           F.cat(direction_outputs, dim=-1))
+                           api.cat(direction_outputs, dim=-1))
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = _dropout(layer_input, self.dropout, True)
 
         output = layer_input
-        h_n = F.stack(final_h, 0)
-        c_n = F.stack(final_c, 0) if is_lstm else None
+        h_n = api.stack(final_h, 0)
+        c_n = api.stack(final_c, 0) if is_lstm else None
         if not batched:
-            output = F.squeeze(output, 1)
-            h_n = F.squeeze(h_n, 1)
-            c_n = F.squeeze(c_n, 1) if is_lstm else None
+            output = api.squeeze(output, 1)
+            h_n = api.squeeze(h_n, 1)
+            c_n = api.squeeze(c_n, 1) if is_lstm else None
         elif self.batch_first:
-            output = F.transpose(output, 0, 1)
+            output = api.transpose(output, 0, 1)
         return (output, (h_n, c_n)) if is_lstm else (output, h_n)
 
     def extra_repr(self) -> str:
@@ -359,7 +359,7 @@ class RNNCellBase(Module):
                              f"({self.input_size},), got {shape}")
         batched = len(shape) == 2
         if not batched:
-            input = F.unsqueeze(input, 0)
+            input = api.unsqueeze(input, 0)
         batch = input.shape[0]
         states = hx if isinstance(hx, (tuple, list)) else (hx,)
         prepared = []
@@ -373,7 +373,7 @@ class RNNCellBase(Module):
                     raise ValueError(f"{name}: expected hidden state of shape {want}, got "
                                      f"{tuple(state.shape)}")
                 if not batched:
-                    state = F.unsqueeze(state, 0)
+                    state = api.unsqueeze(state, 0)
             prepared.append(state)
         return input, prepared, batched
 
@@ -402,7 +402,7 @@ class RNNCell(RNNCellBase):
         input, (h,), batched = self._prepare(input, hx)
         h, _ = _cell_step("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU", self,
                           input, h)
-        return h if batched else F.squeeze(h, 0)
+        return h if batched else api.squeeze(h, 0)
 
 
 class LSTMCell(RNNCellBase):
@@ -425,7 +425,7 @@ class LSTMCell(RNNCellBase):
             raise TypeError("LSTMCell: hx must be a tuple (h, c)")
         input, (h, c), batched = self._prepare(input, hx)
         h, c = _cell_step("LSTM", self, input, h, c)
-        return (h, c) if batched else (F.squeeze(h, 0), F.squeeze(c, 0))
+        return (h, c) if batched else (api.squeeze(h, 0), api.squeeze(c, 0))
 
 
 class GRUCell(RNNCellBase):
@@ -443,4 +443,4 @@ class GRUCell(RNNCellBase):
     def forward(self, input, hx=None):
         input, (h,), batched = self._prepare(input, hx)
         h, _ = _cell_step("GRU", self, input, h)
-        return h if batched else F.squeeze(h, 0)
+        return h if batched else api.squeeze(h, 0)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.kernels import cast_out, clamp_out, where_out
 from hybridgrad.ops.registry import ELEMENTWISE, Spec, apply, elementwise_rule, register
 
@@ -56,13 +56,13 @@ _unary("log", lambda xp, a: xp.log(a), lambda g, i, out, needs: (g / i[0],),
        "log({a})", "1/{a}", ufunc=np.log, onnx_type="Log")
 _unary("sqrt", lambda xp, a: xp.sqrt(a), lambda g, i, out, needs: (g / (out * 2),),
        "sqrt({a})", "1/(2*sqrt({a}))", ufunc=np.sqrt, onnx_type="Sqrt")
-_unary("abs", lambda xp, a: xp.abs(a), lambda g, i, out, needs: (g * F.sign(i[0]),),
+_unary("abs", lambda xp, a: xp.abs(a), lambda g, i, out, needs: (g * api.sign(i[0]),),
        "|{a}|", "sign({a})", float_only=False, ufunc=np.absolute, onnx_type="Abs")
 _unary("sign", lambda xp, a: xp.sign(a), lambda g, i, out, needs: (g * 0,),
        "sign({a})", "0", float_only=False, ufunc=np.sign, onnx_type="Sign")
-_unary("sin", lambda xp, a: xp.sin(a), lambda g, i, out, needs: (g * F.cos(i[0]),),
+_unary("sin", lambda xp, a: xp.sin(a), lambda g, i, out, needs: (g * api.cos(i[0]),),
        "sin({a})", "cos({a})", ufunc=np.sin, onnx_type="Sin")
-_unary("cos", lambda xp, a: xp.cos(a), lambda g, i, out, needs: (-(g * F.sin(i[0])),),
+_unary("cos", lambda xp, a: xp.cos(a), lambda g, i, out, needs: (-(g * api.sin(i[0])),),
        "cos({a})", "-sin({a})", ufunc=np.cos, onnx_type="Cos")
 _unary("tanh", lambda xp, a: xp.tanh(a), lambda g, i, out, needs: (g * (1 - out * out),),
        "tanh({a})", "1 - tanh({a})^2", ufunc=np.tanh, onnx_type="Tanh")
@@ -77,11 +77,12 @@ def _sigmoid(xp, a):
 _unary("sigmoid", _sigmoid, lambda g, i, out, needs: (g * out * (1 - out),),
        "sigmoid({a})", "sigmoid({a}) * (1 - sigmoid({a}))", onnx_type="Sigmoid",
        why_not=_NO_UFUNC)
-_unary("relu", lambda xp, a: xp.maximum(a, 0), lambda g, i, out, needs: (F.where(i[0] > 0, g, 0),),
-       "relu({a})", "1 if {a} > 0 else 0", float_only=False,
+_unary("relu", lambda xp, a: xp.maximum(a, 0),
+       lambda g, i, out, needs: (api.where(i[0] > 0, g, 0),), "relu({a})",
+       "1 if {a} > 0 else 0", float_only=False,
        ufunc=lambda out, a: np.maximum(a, 0, out=out), onnx_type="Relu")
 _unary("softplus", lambda xp, a: xp.logaddexp(0, a),
-       lambda g, i, out, needs: (g * F.sigmoid(i[0]),),
+       lambda g, i, out, needs: (g * api.sigmoid(i[0]),),
        "log(1 + exp({a}))", "sigmoid({a})", ufunc=lambda out, a: np.logaddexp(0, a, out=out),
        onnx_type="Softplus")
 
@@ -103,7 +104,7 @@ def _erf(xp, a):
     return (sign * (1.0 - poly * xp.exp(-x * x))).astype(a.dtype)
 
 
-_unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * F.exp(-(i[0] * i[0])),),
+_unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * api.exp(-(i[0] * i[0])),),
        "erf({a})", "2/sqrt(pi) * exp(-{a}^2)", onnx_type="Erf", why_not=_NO_UFUNC)
 
 
@@ -112,7 +113,7 @@ _unary("erf", _erf, lambda g, i, out, needs: (g * _ERF_SCALE * F.exp(-(i[0] * i[
           out_kernel=cast_out, rows=ELEMENTWISE,
           why_not={"ufunc": "a dtype attribute (fused chains keep one dtype)"},
           vjp=lambda g, i, out, needs, dtype: (
-              F.to(g, i[0].dtype) if i[0].dtype.kind == "f" else None,))
+              api.to(g, i[0].dtype) if i[0].dtype.kind == "f" else None,))
 def _cast(xp, a, dtype):
     """Convert to another dtype."""
     return a.astype(dtype)
@@ -157,7 +158,7 @@ def _pow_vjp(g, inputs, out, needs):
     a, b = inputs
     grad_a = g * b * a ** (b - 1) if needs[0] else None
     # d(a^b)/db = a^b * log(a); defined as 0 where a == 0 (as PyTorch does), NaN for a < 0.
-    grad_b = F.where(a == 0, 0, g * out * F.log(F.where(a == 0, 1, a))) if needs[1] else None
+    grad_b = api.where(a == 0, 0, g * out * api.log(api.where(a == 0, 1, a))) if needs[1] else None
     return grad_a, grad_b
 
 
@@ -169,8 +170,8 @@ def _tie_vjp(g, inputs, out, needs, pick):
     a, b = inputs
     # Ties share the gradient evenly, so the sum over both inputs stays g.
     half = g * 0.5
-    first = F.where(pick(a, b), g, F.where(a == b, half, 0)) if needs[0] else None
-    second = F.where(pick(b, a), g, F.where(a == b, half, 0)) if needs[1] else None
+    first = api.where(pick(a, b), g, api.where(a == b, half, 0)) if needs[0] else None
+    second = api.where(pick(b, a), g, api.where(a == b, half, 0)) if needs[1] else None
     return first, second
 
 
@@ -184,8 +185,8 @@ _binary("minimum", lambda xp, a, b: xp.minimum(a, b),
         ufunc=np.minimum, onnx_type="Min")
 # log(exp(a) + exp(b)) without overflow (NumPy's ufunc); d/da = exp(a - out), a softmax weight.
 _binary("logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
-        lambda g, i, out, needs: (g * F.exp(i[0] - out) if needs[0] else None,
-                                  g * F.exp(i[1] - out) if needs[1] else None),
+        lambda g, i, out, needs: (g * api.exp(i[0] - out) if needs[0] else None,
+                                  g * api.exp(i[1] - out) if needs[1] else None),
         "log(exp({a}) + exp({b}))",
         ("exp({a}) / (exp({a}) + exp({b}))", "exp({b}) / (exp({a}) + exp({b}))"),
         float_only=True, ufunc=np.logaddexp)
@@ -226,8 +227,8 @@ def _where_shape(condition, a, b):
           arg_names=("condition", "a", "b"), aliasing="fresh", out_kernel=where_out,
           inplace=(2,), rows=ELEMENTWISE, why_not={"ufunc": "a bit-pattern select, not a ufunc"},
           vjp=lambda g, i, out, needs: (None,
-                                        F.where(i[0], g, 0) if needs[1] else None,
-                                        F.where(i[0], 0, g) if needs[2] else None))
+                                        api.where(i[0], g, 0) if needs[1] else None,
+                                        api.where(i[0], 0, g) if needs[2] else None))
 def _where(xp, condition, a, b):
     """Select from a where condition holds, else from b."""
     if condition.dtype != xp.bool_:
@@ -256,9 +257,9 @@ _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 def _clamp_vjp(g, inputs, out, needs, low, high):
     a = inputs[0]
     if low is not None:
-        g = F.where(a < low, 0, g)
+        g = api.where(a < low, 0, g)
     if high is not None:
-        g = F.where(a > high, 0, g)
+        g = api.where(a > high, 0, g)
     return (g,)
 
 
@@ -301,11 +302,11 @@ _unary("tan", lambda xp, a: xp.tan(a), lambda g, i, out, needs: (g * (1 + out * 
        "tan({a})", "1 + tan({a})^2", ufunc=np.tan, onnx_type="Tan",
        gradcheck=_CHECKS)
 _unary("asin", lambda xp, a: xp.arcsin(a),
-       lambda g, i, out, needs: (g / F.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)",
+       lambda g, i, out, needs: (g / api.sqrt(1 - i[0] * i[0]),), "asin({a})", "1/sqrt(1 - {a}^2)",
        ufunc=np.arcsin, onnx_type="Asin",
        gradcheck=_CHECKS)
 _unary("acos", lambda xp, a: xp.arccos(a),
-       lambda g, i, out, needs: (-(g / F.sqrt(1 - i[0] * i[0])),), "acos({a})",
+       lambda g, i, out, needs: (-(g / api.sqrt(1 - i[0] * i[0])),), "acos({a})",
        "-1/sqrt(1 - {a}^2)", ufunc=np.arccos, onnx_type="Acos",
        gradcheck=_CHECKS)
 _unary("atan", lambda xp, a: xp.arctan(a), lambda g, i, out, needs: (g / (1 + i[0] * i[0]),),
@@ -318,11 +319,11 @@ _unary("cosh", lambda xp, a: xp.cosh(a), lambda g, i, out, needs: (g * apply("si
        "cosh({a})", "sinh({a})", ufunc=np.cosh, onnx_type="Cosh",
        gradcheck=_CHECKS)
 _unary("asinh", lambda xp, a: xp.arcsinh(a),
-       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] + 1),), "asinh({a})",
+       lambda g, i, out, needs: (g / api.sqrt(i[0] * i[0] + 1),), "asinh({a})",
        "1/sqrt({a}^2 + 1)", ufunc=np.arcsinh, onnx_type="Asinh",
        gradcheck=_CHECKS)
 _unary("acosh", lambda xp, a: xp.arccosh(a),
-       lambda g, i, out, needs: (g / F.sqrt(i[0] * i[0] - 1),), "acosh({a})",
+       lambda g, i, out, needs: (g / api.sqrt(i[0] * i[0] - 1),), "acosh({a})",
        "1/sqrt({a}^2 - 1)", ufunc=np.arccosh, onnx_type="Acosh",
        gradcheck=_CHECKS)
 _unary("atanh", lambda xp, a: xp.arctanh(a), lambda g, i, out, needs: (g / (1 - i[0] * i[0]),),

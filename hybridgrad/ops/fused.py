@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
 
 
@@ -40,14 +40,14 @@ def _linear_vjp(g, inputs, out, needs):
     x, w = inputs
     grad_x = grad_w = None
     if needs[0]:
-        grad_x = F.matmul(g, w)  # (..., out) @ (out, in)
+        grad_x = api.matmul(g, w)  # (..., out) @ (out, in)
     if needs[1]:
         out_features, in_features = tuple(w.shape)
         rows = math.prod(tuple(x.shape[:-1]))
-        g2 = g if len(g.shape) == 2 else F.reshape(g, (rows, out_features))
-        x2 = x if len(x.shape) == 2 else F.reshape(x, (rows, in_features))
+        g2 = g if len(g.shape) == 2 else api.reshape(g, (rows, out_features))
+        x2 = x if len(x.shape) == 2 else api.reshape(x, (rows, in_features))
         # grad^T @ x lands in the weight's (out, in) layout: no transposing copy afterwards.
-        grad_w = F.matmul(apply("permute", g2, dims=(1, 0)), x2)
+        grad_w = api.matmul(apply("permute", g2, dims=(1, 0)), x2)
     return grad_x, grad_w
 
 
@@ -152,19 +152,19 @@ def _batch_norm_train_vjp(g, inputs, out, needs, eps):
     x, weight, bias = inputs
     shape = tuple(x.shape)
     axes, view = _bn_axes(len(shape)), _bn_view(shape)
-    mean = F.mean(x, axes, keepdim=True)
+    mean = api.mean(x, axes, keepdim=True)
     centered = x - mean
-    inv_std = 1.0 / F.sqrt(F.mean(centered * centered, axes, keepdim=True) + eps)
+    inv_std = 1.0 / api.sqrt(api.mean(centered * centered, axes, keepdim=True) + eps)
     x_hat = centered * inv_std
     grad_x = grad_weight = grad_bias = None
     if needs[0]:
-        gw = g * F.reshape(weight, view)
-        grad_x = inv_std * (gw - F.mean(gw, axes, keepdim=True)
-                            - x_hat * F.mean(gw * x_hat, axes, keepdim=True))
+        gw = g * api.reshape(weight, view)
+        grad_x = inv_std * (gw - api.mean(gw, axes, keepdim=True)
+                            - x_hat * api.mean(gw * x_hat, axes, keepdim=True))
     if needs[1]:
-        grad_weight = F.sum(g * x_hat, axes)
+        grad_weight = api.sum(g * x_hat, axes)
     if needs[2]:
-        grad_bias = F.sum(g, axes)
+        grad_bias = api.sum(g, axes)
     return grad_x, grad_weight, grad_bias
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import OpError, Spec, apply, register
 
 
@@ -32,7 +32,7 @@ def _keeps_rows(batched, shapes, rows, shape):
 @register("reshape", shape=_reshape_shape, formula="reshape({a})", derivatives=("1",),
           arg_names=("a",), aliasing="view", rows=_keeps_rows,
           why_not={"out_kernel": "a view of its input"},
-          vjp=lambda g, i, out, needs, shape: (F.reshape(g, tuple(i[0].shape)),))
+          vjp=lambda g, i, out, needs, shape: (api.reshape(g, tuple(i[0].shape)),))
 def _reshape(xp, a, shape):
     """Reshape without copying when possible."""
     return xp.reshape(a, shape)
@@ -42,7 +42,7 @@ def _reshape(xp, a, shape):
           formula="permute({a}, {dims})", derivatives=("1",), arg_names=("a",),
           aliasing="view", rows=lambda batched, shapes, rows, dims: dims[0] == 0,
           why_not={"out_kernel": "a view of its input"},
-          vjp=lambda g, i, out, needs, dims: (F.permute(g, tuple(np.argsort(dims).tolist())),))
+          vjp=lambda g, i, out, needs, dims: (api.permute(g, tuple(np.argsort(dims).tolist())),))
 def _permute(xp, a, dims):
     """Reorder axes."""
     return xp.transpose(a, dims)
@@ -162,7 +162,7 @@ def _index_shape(shape: tuple, index: tuple) -> tuple:
           aliasing="view", why_not={"out_kernel": "a view of its input (basic indexing)",
                                     "rows": "an index may select, drop or mix rows"},
           vjp=lambda g, i, out, needs, index: (
-              F.index_put_add(tuple(i[0].shape), index, g),))
+              api.index_put_add(tuple(i[0].shape), index, g),))
 def _getitem(xp, a, index):
     """NumPy indexing."""
     return a[_on_device(xp, index)]
@@ -172,7 +172,7 @@ def _getitem(xp, a, index):
           formula="scatter({a})", derivatives=("1 at the indexed elements",), arg_names=("a",),
           aliasing="fresh", why_not={"out_kernel": "zeros, then an unbuffered add at indices",
                                      "rows": "its shape attribute is the whole result's"},
-          vjp=lambda g, i, out, needs, shape, index: (F.getitem(g, index),))
+          vjp=lambda g, i, out, needs, shape, index: (api.getitem(g, index),))
 def _index_add_zeros(xp, values, shape, index):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices accumulate)."""
     out = xp.zeros(shape, dtype=values.dtype)
@@ -201,7 +201,7 @@ def _gather_vjp(g, inputs, out, needs, axis):
     a, index = inputs
     # Zeros of a's shape (a constant, in eager and symbolic mode alike); scatter_add copies it.
     base = apply("broadcast_to", np.zeros((), dtype=a.dtype), shape=tuple(a.shape))
-    return (F.scatter_add(base, axis, index, g), None)
+    return (api.scatter_add(base, axis, index, g), None)
 
 
 @register("gather", shape=_gather_shape, vjp=_gather_vjp, formula="gather({a})",
@@ -221,7 +221,7 @@ def _gather(xp, a, index, axis):
           rows=lambda batched, shapes, rows, axis: axis != 0 and all(batched),
           why_not={"out_kernel": "a copy of the input, then an unbuffered add at indices"},
           vjp=lambda g, i, out, needs, axis: (g if needs[0] else None, None,
-                                              F.gather(g, axis, i[1]) if needs[2] else None))
+                                              api.gather(g, axis, i[1]) if needs[2] else None))
 def _scatter_add(xp, a, index, src, axis):
     """out = a; out[..., index, ...] += src along ``axis`` (PyTorch's scatter_add)."""
     if index.ndim != a.ndim or src.ndim != a.ndim:

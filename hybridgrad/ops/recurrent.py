@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import OpError, Spec, apply, promote, register
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -404,7 +404,7 @@ def _layer_vjp(grad, inputs, out, needs, mode, reverse):
             needs, gradient_layout(mode, length, batch, features, tuple(h0.shape)[1])):
         count = math.prod(shape)
         if needed and not (name == "c0" and mode != "LSTM"):
-            grads.append(F.reshape(F.getitem(packed, (slice(offset, offset + count),)), shape))
+            grads.append(api.reshape(api.getitem(packed, (slice(offset, offset + count),)), shape))
         else:
             grads.append(None)
         offset += count
@@ -455,7 +455,7 @@ def recurrent_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode: str, reverse: bool 
     packed = apply("recurrent_layer", x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode=mode,
                    reverse=bool(reverse))
     length = tuple(x.shape)[0]
-    output = F.getitem(packed, (slice(0, length),))
-    h_n = F.getitem(output, (0 if reverse else length - 1,))
-    c_n = F.getitem(packed, (length,)) if mode == "LSTM" else None
+    output = api.getitem(packed, (slice(0, length),))
+    h_n = api.getitem(output, (0 if reverse else length - 1,))
+    c_n = api.getitem(packed, (length,)) if mode == "LSTM" else None
     return output, h_n, c_n

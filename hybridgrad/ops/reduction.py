@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from hybridgrad import dtypes
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.kernels import matmul_out, sum_out
 from hybridgrad.ops.registry import OpError, Spec, apply, broadcast_shape, promote, register
 
@@ -36,15 +36,15 @@ def _keep_shape(grad, shape: tuple, axis, keepdims: bool):
     """Reshape a reduced gradient so that it broadcasts against the input shape."""
     if keepdims:
         return grad
-    return F.reshape(grad, _reduced_shape(shape, axis, True))
+    return api.reshape(grad, _reduced_shape(shape, axis, True))
 
 
 def _sum_vjp(g, inputs, out, needs, axis, keepdims):
     shape = tuple(inputs[0].shape)
     # The reduced gradient broadcasts straight back when the summed axes lead (or were kept).
     if not keepdims and axis is not None and axis != tuple(range(len(axis))):
-        g = F.reshape(g, _reduced_shape(shape, axis, True))
-    return (F.broadcast_to(g, shape),)
+        g = api.reshape(g, _reduced_shape(shape, axis, True))
+    return (api.broadcast_to(g, shape),)
 
 
 def _keeps_axis_0(batched, shapes, rows, axis, keepdims):
@@ -71,8 +71,8 @@ def _amax_vjp(g, inputs, out, needs, axis, keepdims):
     a = inputs[0]
     shape = tuple(a.shape)
     out_keep = _keep_shape(out, shape, axis, keepdims)
-    mask = F.to(F.eq(a, out_keep), a.dtype)
-    count = F.sum(mask, axis, keepdim=True)
+    mask = api.to(api.eq(a, out_keep), a.dtype)
+    count = api.sum(mask, axis, keepdim=True)
     return (mask * (_keep_shape(g, shape, axis, keepdims) / count),)
 
 
@@ -98,13 +98,13 @@ def _prod_vjp(g, inputs, out, needs, axis, keepdims):
     #   written as (sum of the zero elements) - a_i: value 0, derivative 1 w.r.t. a_m;
     # * three or more zeros: 0 (and so are all its first derivatives).
     is_zero = a == 0
-    safe = F.where(is_zero, 1, a)
-    zeros = F.sum(F.to(is_zero, a.dtype), axis, keepdim=True)
-    prod_nonzero = F.prod(safe, axis, keepdim=True)
-    other_zero = F.sum(F.where(is_zero, a, 0), axis, keepdim=True) - a
-    at_zero = F.where(zeros == 1, prod_nonzero,
-                      F.where(zeros == 2, other_zero * prod_nonzero, 0))
-    others = F.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
+    safe = api.where(is_zero, 1, a)
+    zeros = api.sum(api.to(is_zero, a.dtype), axis, keepdim=True)
+    prod_nonzero = api.prod(safe, axis, keepdim=True)
+    other_zero = api.sum(api.where(is_zero, a, 0), axis, keepdim=True) - a
+    at_zero = api.where(zeros == 1, prod_nonzero,
+                      api.where(zeros == 2, other_zero * prod_nonzero, 0))
+    others = api.where(is_zero, at_zero, _keep_shape(out, shape, axis, keepdims) / safe)
     return (others * _keep_shape(g, shape, axis, keepdims),)
 
 
@@ -192,25 +192,25 @@ def _matmul_vjp(g, inputs, out, needs):
     a_shape, b_shape = tuple(a.shape), tuple(b.shape)
     if len(a_shape) == 1 and len(b_shape) == 1:
         return (g * b if needs[0] else None, g * a if needs[1] else None)
-    a2 = a if len(a_shape) > 1 else F.reshape(a, (1,) + a_shape)
-    b2 = b if len(b_shape) > 1 else F.reshape(b, b_shape + (1,))
+    a2 = a if len(a_shape) > 1 else api.reshape(a, (1,) + a_shape)
+    b2 = b if len(b_shape) > 1 else api.reshape(b, b_shape + (1,))
     g2 = g
     if len(a_shape) == 1:
-        g2 = F.unsqueeze(g2, -2)
+        g2 = api.unsqueeze(g2, -2)
     if len(b_shape) == 1:
-        g2 = F.unsqueeze(g2, -1)
+        g2 = api.unsqueeze(g2, -1)
     grad_a = grad_b = None
     # Batch dimensions that were broadcast are summed back by sum_to.
     if needs[0]:
-        grad_a = F.matmul(g2, _swap_last(b2))
+        grad_a = api.matmul(g2, _swap_last(b2))
         if tuple(grad_a.shape) != tuple(a2.shape):
             grad_a = sum_to(grad_a, tuple(a2.shape))
-        grad_a = F.reshape(grad_a, a_shape)
+        grad_a = api.reshape(grad_a, a_shape)
     if needs[1]:
-        grad_b = F.matmul(_swap_last(a2), g2)
+        grad_b = api.matmul(_swap_last(a2), g2)
         if tuple(grad_b.shape) != tuple(b2.shape):
             grad_b = sum_to(grad_b, tuple(b2.shape))
-        grad_b = F.reshape(grad_b, b_shape)
+        grad_b = api.reshape(grad_b, b_shape)
     return grad_a, grad_b
 
 
@@ -299,13 +299,13 @@ def _fft_vjp(g, inputs, out, needs, length, inverse, onesided):
     # forward DFT, fft / L for the inverse (zero-padding the one-sided gradient first).
     size = inputs[0].shape[-2]
     if onesided:
-        g = F.pad(g, (0, 0, 0, length - g.shape[-2]))
+        g = api.pad(g, (0, 0, 0, length - g.shape[-2]))
     grad = apply("fft", g, length=length, inverse=not inverse, onesided=False)
     grad = grad * (length if not inverse else 1.0 / length)
     if size < length:
         grad = grad[..., :size, :]
     elif size > length:
-        grad = F.pad(grad, (0, 0, 0, size - length))
+        grad = api.pad(grad, (0, 0, 0, size - length))
     return (grad,)
 
 

@@ -19,15 +19,17 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 import types
 from collections import Counter
 from typing import Callable, Iterable
 
 from hybridgrad.optim.optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
-           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+           "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR",
+           "StepLR"]
 
 
 class LRScheduler:
@@ -279,132 +281,6 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
-class OneCycleLR(LRScheduler):
-    """The 1cycle policy (Smith & Topor): warm up from ``max_lr / div_factor`` to ``max_lr``
-    over ``pct_start`` of the steps, then anneal to ``initial_lr / final_div_factor``; the
-    momentum (SGD ``momentum`` or Adam ``beta1``) cycles inversely between ``max_momentum``
-    and ``base_momentum``. Step it after every batch.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=0.1, momentum=0.9)
-        >>> scheduler = OneCycleLR(optimizer, max_lr=1.0, total_steps=10)
-        >>> round(scheduler.get_last_lr()[0], 6), optimizer.param_groups[0]["momentum"]
-        (0.04, 0.95)
-    """
-
-    def __init__(self, optimizer: Optimizer, max_lr, total_steps: int | None = None,
-                 epochs: int | None = None, steps_per_epoch: int | None = None,
-                 pct_start: float = 0.3, anneal_strategy: str = "cos",
-                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor: float = 25.0, final_div_factor: float = 1e4,
-                 three_phase: bool = False, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if total_steps is not None:
-            if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-            self.total_steps = int(total_steps)
-        elif epochs is not None and steps_per_epoch is not None:
-            if epochs <= 0 or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive epochs and steps_per_epoch, got {epochs} "
-                                 f"and {steps_per_epoch}")
-            self.total_steps = int(epochs) * int(steps_per_epoch)
-        else:
-            raise ValueError("You must define either total_steps OR (epochs AND "
-                             "steps_per_epoch)")
-        if not 0 <= pct_start <= 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
-                             f"{anneal_strategy}")
-        self.anneal_strategy = anneal_strategy
-        if three_phase:
-            self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum",
-                 "end_momentum": "base_momentum"},
-                {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",
-                 "end_lr": "initial_lr", "start_momentum": "base_momentum",
-                 "end_momentum": "max_momentum"},
-                {"end_step": self.total_steps - 1, "start_lr": "initial_lr",
-                 "end_lr": "min_lr", "start_momentum": "max_momentum",
-                 "end_momentum": "max_momentum"},
-            ]
-        else:
-            self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum",
-                 "end_momentum": "base_momentum"},
-                {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
-                 "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
-            ]
-        max_lrs = _per_group("max_lr", max_lr, optimizer)
-        if last_epoch == -1:
-            for lr, group in zip(max_lrs, optimizer.param_groups):
-                group["initial_lr"] = lr / div_factor
-                group["max_lr"] = lr
-                group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_momentums = _per_group("max_momentum", max_momentum, optimizer)
-            base_momentums = _per_group("base_momentum", base_momentum, optimizer)
-            if last_epoch == -1:
-                for high, low, group in zip(max_momentums, base_momentums,
-                                            optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (high, *group["betas"][1:])
-                    else:
-                        group["momentum"] = high
-                    group["max_momentum"] = high
-                    group["base_momentum"] = low
-        super().__init__(optimizer, last_epoch)
-
-    @staticmethod
-    def _annealing_cos(start: float, end: float, pct: float) -> float:
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-    @staticmethod
-    def _annealing_linear(start: float, end: float, pct: float) -> float:
-        return (end - start) * pct + start
-
-    def _anneal(self, start: float, end: float, pct: float) -> float:
-        if self.anneal_strategy == "cos":
-            return self._annealing_cos(start, end, pct)
-        return self._annealing_linear(start, end, pct)
-
-    def get_lr(self) -> list[float]:
-        step = self.last_epoch
-        if step > self.total_steps:
-            raise ValueError(f"Tried to step {step} times. The specified number of total steps "
-                             f"is {self.total_steps}")
-        lrs = []
-        for group in self.optimizer.param_groups:
-            start_step = 0.0
-            for index, phase in enumerate(self._schedule_phases):
-                end_step = phase["end_step"]
-                if step <= end_step or index == len(self._schedule_phases) - 1:
-                    pct = (step - start_step) / (end_step - start_step)
-                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
-                    if self.cycle_momentum:
-                        momentum = self._anneal(group[phase["start_momentum"]],
-                                                group[phase["end_momentum"]], pct)
-                    break
-                start_step = phase["end_step"]
-            lrs.append(lr)
-            if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
-        return lrs
-
-
 class LinearLR(LRScheduler):
     """Scale the lr linearly from ``start_factor * base_lr`` to ``end_factor * base_lr`` over
     ``total_iters`` steps (a warm-up), then keep it.
@@ -536,3 +412,175 @@ class ReduceLROnPlateau:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore attributes saved by :meth:`state_dict`."""
         self.__dict__.update({key: _copy(value) for key, value in state_dict.items()})
+
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the lr by ``lr_lambda(epoch)`` at every step after the first.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = MultiplicativeLR(optimizer, lambda epoch: 0.5)
+        >>> scheduler.step(); scheduler.step(); scheduler.get_last_lr()
+        [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list,
+                 last_epoch: int = -1) -> None:
+        self.lr_lambdas = _per_group("lr_lambda", lr_lambda, optimizer)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch > 0:
+            return [group["lr"] * function(self.last_epoch)
+                    for group, function in zip(groups, self.lr_lambdas)]
+        return [group["lr"] for group in groups]
+
+    def state_dict(self) -> dict:
+        """Every attribute except the optimizer and the functions (PyTorch's layout)."""
+        state = super().state_dict()
+        state["lr_lambdas"] = [None] * len(self.lr_lambdas)
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore attributes saved by :meth:`state_dict` (the functions stay)."""
+        functions = self.lr_lambdas
+        super().load_state_dict(state_dict)
+        self.lr_lambdas = functions
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the lr by ``factor`` for the first ``total_iters`` steps, then restore it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = ConstantLR(optimizer, factor=0.5, total_iters=2)
+        >>> lrs = [scheduler.get_last_lr()[0]]
+        >>> for _ in range(3):
+        ...     scheduler.step(); lrs.append(scheduler.get_last_lr()[0])
+        >>> lrs
+        [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not 0 <= factor <= 1:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + done * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the lr as ``base_lr * (1 - t / total_iters) ** power`` for ``total_iters`` steps.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = PolynomialLR(optimizer, total_iters=4, power=2.0)
+        >>> scheduler.step(); scheduler.get_last_lr()     # (1 - 1/4)^2
+        [0.5625]
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        decay = ((1.0 - self.last_epoch / self.total_iters)
+                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [group["lr"] * decay for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        left = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * left ** self.power for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from ``base_lr`` to ``eta_min`` over ``T_0`` steps, restarting each time
+    (each period ``T_mult`` times longer than the last; SGDR, Loshchilov & Hutter).
+    ``step(epoch)`` accepts fractional epochs (``epoch + batch / batches``), as in PyTorch.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> optimizer = hg.optim.SGD([hg.nn.Parameter(hg.zeros(1))], lr=1.0)
+        >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=2)
+        >>> lrs = []
+        >>> for _ in range(4):
+        ...     lrs.append(round(scheduler.get_last_lr()[0], 6)); scheduler.step()
+        >>> lrs
+        [1.0, 0.5, 1.0, 0.5]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one step, or jump to ``epoch`` (fractional epochs allowed)."""
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur - self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    restarts = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1,
+                                            self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** restarts - 1) / (
+                        self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** restarts
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+# Cyclic schedules and schedulers made of other schedulers (their own modules, re-exported).
+from hybridgrad.optim.cyclic_schedulers import CyclicLR, OneCycleLR  # noqa: E402
+from hybridgrad.optim.scheduler_sequences import ChainedScheduler, SequentialLR  # noqa: E402

@@ -1,8 +1,11 @@
 """The optimizer base class, with PyTorch's ``param_groups``, ``state`` and ``state_dict``.
 
-Updates run on the parameters' ``._array`` arrays in place, outside autograd (fast: no graph, no
-new tensors); per-parameter state tensors have the parameter's dtype (float32 for float32
-parameters).
+Each optimizer writes its update once, as :meth:`Optimizer.update` in framework operators (see
+:mod:`hybridgrad.optim.rule`): :meth:`Optimizer.step` runs it on tensors, outside autograd, and
+:func:`hybridgrad.jit.train_step` runs it on symbols inside a compiled graph. The most used
+optimizers also keep a private NumPy fast path for eager steps (in-place array arithmetic, fewer
+temporaries), tested equal to their rule. Per-parameter state tensors have the parameter's dtype
+(float32 for float32 parameters); step counters are float32 0-d tensors, as in PyTorch.
 
 Example:
     >>> import hybridgrad as hg
@@ -23,7 +26,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from hybridgrad.autograd import enable_grad
+from hybridgrad.autograd import enable_grad, no_grad
+from hybridgrad.optim.rule import EagerState
 from hybridgrad.tensor import Tensor
 
 
@@ -96,6 +100,15 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, "
                             "but the ordering of tensors in sets changes between runs; use a list")
         params = list(params)
+        if params and all(isinstance(item, tuple) and len(item) == 2 for item in params):
+            # Named parameters (``model.named_parameters()``), as PyTorch 2 accepts them.
+            group["param_names"] = [name for name, _ in params]
+            params = [param for _, param in params]
+        named = [("param_names" in g) for g in self.param_groups]
+        if named and named[0] != ("param_names" in group):
+            raise ValueError("all optimizer param groups should be with/without names; cannot "
+                             f"add a param group {'with' if 'param_names' in group else 'without'}"
+                             f" names to this optimizer")
         for param in params:
             if not isinstance(param, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got "
@@ -134,9 +147,59 @@ class Optimizer:
                 else:
                     param.grad = Tensor._wrap(np.zeros_like(param.grad._array))
 
+    # A NumPy fast path for eager steps (subclasses that have one override _fast_update);
+    # tests switch it off on an instance to check it against the rule.
+    _fast_path = True
+    # Whether jit.train_step can compile the rule (False: eager only, such as LBFGS).
+    _compilable = True
+
     def step(self, closure: Callable | None = None):
-        """Perform one update; ``closure`` re-evaluates the model and returns the loss."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        """Update every parameter that has a gradient by :meth:`update`; returns the closure's
+        loss if a closure (re-evaluating the model) is given.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.nn.Parameter(hg.tensor([1.0]))
+            >>> optimizer = hg.optim.Adagrad([w], lr=0.5)
+            >>> (3 * w).sum().backward(); optimizer.step()
+            >>> round(w.item(), 4)                      # 1 - 0.5 * 3 / sqrt(9)
+            0.5
+        """
+        loss = self._evaluate(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for param in group["params"]:
+                    grad = self._gradient(param, False)
+                    if grad is None:
+                        continue
+                    state = self.state[param]
+                    if not state:
+                        state.update(self._init_state(param, group))
+                    if self._fast_path and self._fast_update(param, grad, state, group):
+                        continue
+                    self.update(param, Tensor._wrap(grad), EagerState(state), group)
+        return loss
+
+    def update(self, param, grad, state, group) -> None:
+        """The update rule of one parameter, in framework operators: read ``group[...]`` for
+        hyper-parameters, ``state[...]`` for state, write with
+        :func:`~hybridgrad.optim.rule.assign` (see :mod:`hybridgrad.optim.rule`). Runs eagerly
+        on tensors and, inside :func:`hybridgrad.jit.train_step`, on symbols."""
+        raise NotImplementedError(
+            f"{type(self).__name__} defines no update rule (update(param, grad, state, group)); "
+            f"it cannot step or be compiled")
+
+    def _loaded_value(self, key: str, value, param: Tensor):
+        """A state value read by :meth:`load_state_dict`, copied and checked against ``param``."""
+        return _cast_value(key, value, param)
+
+    def _init_state(self, param: Tensor, group: dict) -> dict:
+        """The state entries a parameter starts with (before its first update)."""
+        return {}
+
+    def _fast_update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> bool:
+        """The eager NumPy fast path: True when it did the update (``grad`` not negated)."""
+        return False
 
     def _evaluate(self, closure: Callable | None):
         if closure is None:
@@ -220,7 +283,8 @@ class Optimizer:
                 raise KeyError(f"loaded state dict has state for parameter index {index}, which "
                                f"is in no parameter group")
             param = param_of[index]
-            state[param] = {key: _cast_value(key, value, param) for key, value in values.items()}
+            state[param] = {key: self._loaded_value(key, value, param)
+                            for key, value in values.items()}
         self.state = state
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
@@ -238,12 +302,13 @@ def _copy_value(value):
 
 
 def _cast_value(key: str, value, param: Tensor):
-    """Copy a loaded state value; floating tensors take the parameter's dtype (not 'step')."""
+    """Copy a loaded state value. Floating tensors shaped like the parameter take its dtype;
+    0-d ones (``step``, NAdam's ``mu_product``) keep theirs (float32, as PyTorch keeps them)."""
     if isinstance(value, np.ndarray):
         value = Tensor._wrap(value)
     if isinstance(value, Tensor):
         data = value._array
-        if key != "step" and data.dtype.kind == "f":
+        if data.ndim > 0 and data.dtype.kind == "f":
             if data.shape != param._array.shape:
                 raise ValueError(f"loaded state {key!r} of shape {data.shape} for a parameter of "
                                  f"shape {param._array.shape}")
@@ -261,3 +326,7 @@ def _step_count(state: dict) -> float:
 
 def _new_step() -> Tensor:
     return Tensor._wrap(np.zeros((), dtype=np.float32))
+
+
+def _zeros(param: Tensor) -> Tensor:
+    return Tensor._wrap(np.zeros_like(param._array))

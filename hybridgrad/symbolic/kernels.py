@@ -189,7 +189,10 @@ def run_fused(out: np.ndarray, externals: list, program: tuple, registers: int =
         np.copyto(out, run_fused(np.empty_like(out), externals, program, registers, matmul))
         return out
     operands = list(externals) if matmul is None else [None] + list(externals)
-    overlapping = any(a is not None and a.size > 1 and np.may_share_memory(a, out)
+    # (a one-element operand matters only when the result is one element too: the planner may
+    # then give the result an input's buffer, as for an optimizer's step-count arithmetic)
+    overlapping = any(a is not None and (a.size > 1 or out.size == 1)
+                      and np.may_share_memory(a, out)
                       for a in operands)
     aliased = overlapping
     if aliased and _exact_early_alias(out, [_NO_ARRAY if a is None else a for a in operands],
@@ -273,7 +276,7 @@ def _exact_early_alias(out, externals, program) -> bool:
     up to the first step that writes ``out``."""
     return all(_same_memory(array, out) and _reads_early(program, index)
                for index, array in enumerate(externals)
-               if array.size > 1 and np.may_share_memory(array, out))
+               if (array.size > 1 or out.size == 1) and np.may_share_memory(array, out))
 
 
 def _fused_forward(xp, *arrays, program, names, shape, dtype, registers=1):

@@ -1,6 +1,6 @@
 """What the model commands (train, eval, sample, predict, list) share: names to specs, default
 paths and checkpoints, with every failure turned into a one-paragraph
-:class:`hybridgrad.cli.CommandError` that says what to do.
+:class:`hybridgrad.errors.CommandError` that says what to do.
 
 Example:
     >>> default_checkpoint("cnn")
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from hybridgrad.cli import CommandError
+from hybridgrad.errors import CommandError
 from hybridgrad.models import ModelSpec, get_spec
 from hybridgrad.training.checkpoint import CheckpointError
 from hybridgrad.training.trainer import CHECKPOINT_NAME, WrongCheckpointError, build_from_checkpoint

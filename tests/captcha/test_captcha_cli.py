@@ -126,10 +126,10 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
     assert main(["lab", "ctc", "--quick", "--out", str(tmp_path / "lab")]) == 0
     assert (tmp_path / "lab" / "ctc" / "ctc_reads.png").exists()
     result = ctc.run(tmp_path / "direct", quick=True)
-    assert result["verdict"].split(":")[0] in ("supported in this run", "not supported",
+    assert result.verdict.split(":")[0] in ("supported in this run", "not supported",
                                                "partly supported")
-    assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result["numbers"])
-    assert result["numbers"]["budget"]["length"] == "4-6"
+    assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result.numbers)
+    assert result.numbers["budget"]["length"] == "4-6"
     # Run again: both finished trainings (same config) are read back, not repeated.
     from hybridgrad.training import captcha as captcha_train
 
@@ -138,7 +138,7 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(captcha_train, "train", no_training)
     again = ctc.run(tmp_path / "direct", quick=True)
-    assert again["numbers"]["crnn_ctc_accuracy"] == result["numbers"]["crnn_ctc_accuracy"]
+    assert again.numbers["crnn_ctc_accuracy"] == result.numbers["crnn_ctc_accuracy"]
     # ...but a different budget is.
     monkeypatch.setattr(ctc, "QUICK_BUDGET", {**ctc.QUICK_BUDGET, "lr": 1e-3})
     with pytest.raises(AssertionError, match="trained again"):

@@ -115,7 +115,7 @@ def test_ctc_collapse_needs_blank_between_repeats():
 
 def test_one_hot_graph_form_matches_eager():
     # The composed form (eq + cast) is what symbols and tracers get; on tensors it must agree.
-    from hybridgrad.data.encoding import _one_hot_graph
+    from hybridgrad.labels import _one_hot_graph
 
     labels = hg.tensor(np.random.default_rng(0).integers(0, 7, size=(3, 4)))
     composed = _one_hot_graph(labels, 7)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hybridgrad as hg
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.recurrent import recurrent_layer
 from hybridgrad.ops.registry import apply
 from hybridgrad.testing import gradcheck
@@ -21,7 +21,7 @@ MODES = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
 
 
 def _linear_t(x, weight, bias):
-    return F.matmul(x, F.transpose(weight, 0, 1)) + bias
+    return api.matmul(x, api.transpose(weight, 0, 1)) + bias
 
 
 def _composed_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
@@ -29,18 +29,18 @@ def _composed_step(mode, x, h, c, w_ih, w_hh, b_ih, b_hh):
     gate = lambda values, k: values[..., k * hidden:(k + 1) * hidden]  # noqa: E731
     if mode == "LSTM":
         gates = _linear_t(x, w_ih, b_ih) + _linear_t(h, w_hh, b_hh)
-        i, f = F.sigmoid(gate(gates, 0)), F.sigmoid(gate(gates, 1))
-        g, o = F.tanh(gate(gates, 2)), F.sigmoid(gate(gates, 3))
+        i, f = api.sigmoid(gate(gates, 0)), api.sigmoid(gate(gates, 1))
+        g, o = api.tanh(gate(gates, 2)), api.sigmoid(gate(gates, 3))
         c = f * c + i * g
-        return o * F.tanh(c), c
+        return o * api.tanh(c), c
     if mode == "GRU":
         x_part, h_part = _linear_t(x, w_ih, b_ih), _linear_t(h, w_hh, b_hh)
-        r = F.sigmoid(gate(x_part, 0) + gate(h_part, 0))
-        z = F.sigmoid(gate(x_part, 1) + gate(h_part, 1))
-        n = F.tanh(gate(x_part, 2) + r * gate(h_part, 2))
+        r = api.sigmoid(gate(x_part, 0) + gate(h_part, 0))
+        z = api.sigmoid(gate(x_part, 1) + gate(h_part, 1))
+        n = api.tanh(gate(x_part, 2) + r * gate(h_part, 2))
         return (1.0 - z) * n + z * h, c
     pre = _linear_t(x, w_ih, b_ih) + _linear_t(h, w_hh, b_hh)
-    return (F.tanh(pre) if mode == "RNN_TANH" else F.relu(pre)), c
+    return (api.tanh(pre) if mode == "RNN_TANH" else api.relu(pre)), c
 
 
 def composed_forward(module, x, hx):
@@ -48,7 +48,7 @@ def composed_forward(module, x, hx):
     mode, layers = module.mode, module.num_layers
     directions = 2 if module.bidirectional else 1
     if module.batch_first:
-        x = F.transpose(x, 0, 1)
+        x = api.transpose(x, 0, 1)
     length, batch = x.shape[0], x.shape[1]
     zeros = hg.zeros(layers * directions, batch, module.hidden_size, dtype=x.dtype)
     if hx is None:
@@ -75,13 +75,13 @@ def composed_forward(module, x, hx):
             final_h.append(h)
             final_c.append(c)
         steps_in = (per_direction[0] if directions == 1 else
-                    [F.cat(pair, dim=-1) for pair in zip(*per_direction)])
-    output = F.stack(steps_in, 0)
+                    [api.cat(pair, dim=-1) for pair in zip(*per_direction)])
+    output = api.stack(steps_in, 0)
     if module.batch_first:
-        output = F.transpose(output, 0, 1)
-    h_n = F.stack(final_h, 0)
+        output = api.transpose(output, 0, 1)
+    h_n = api.stack(final_h, 0)
     if mode == "LSTM":
-        return output, (h_n, F.stack(final_c, 0))
+        return output, (h_n, api.stack(final_c, 0))
     return output, h_n
 
 

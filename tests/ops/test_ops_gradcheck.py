@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import hybridgrad as hg
-from hybridgrad.ops import REGISTRY, apply
-from hybridgrad.ops import api as F
+from hybridgrad.ops import REGISTRY, api, apply
 from hybridgrad.testing import gradcheck, gradgradcheck
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -220,7 +219,7 @@ def _case_index_add_zeros(data):
     shape = data.draw(NONEMPTY)
     index = _index_for(data, shape)
     values_shape = np.zeros(shape)[index].shape
-    return (lambda v: F.index_put_add(shape, index, v)), [_normal(rng, values_shape)]
+    return (lambda v: api.index_put_add(shape, index, v)), [_normal(rng, values_shape)]
 
 
 def _case_gather(data):

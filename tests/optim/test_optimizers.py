@@ -180,15 +180,43 @@ def test_rmsprop_matches_formula(options):
 
 
 def test_pytorch_defaults():
+    """Each optimizer's param_groups hold PyTorch 2.x's keys and default values."""
     param = [hg.nn.Parameter(hg.zeros(1))]
-    assert hg.optim.SGD(param).defaults == dict(lr=1e-3, momentum=0, dampening=0,
-                                                 weight_decay=0, nesterov=False, maximize=False)
-    assert hg.optim.Adam(param).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                                                  weight_decay=0, amsgrad=False, maximize=False)
-    assert hg.optim.AdamW(param).defaults["weight_decay"] == 1e-2
-    assert hg.optim.RMSprop(param).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8,
-                                                     weight_decay=0, momentum=0, centered=False,
-                                                     maximize=False)
+    expected = {
+        "SGD": dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+                    maximize=False, foreach=None, differentiable=False, fused=None),
+        "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                     maximize=False, foreach=None, capturable=False, differentiable=False,
+                     fused=None, decoupled_weight_decay=False),
+        "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                      maximize=False, foreach=None, capturable=False, differentiable=False,
+                      fused=None, decoupled_weight_decay=True),
+        "RMSprop": dict(lr=1e-2, momentum=0, alpha=0.99, eps=1e-8, centered=False,
+                        weight_decay=0, capturable=False, foreach=None, maximize=False,
+                        differentiable=False),
+        "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False,
+                         capturable=False, foreach=None, differentiable=False),
+        "Adagrad": dict(lr=1e-2, lr_decay=0, eps=1e-10, weight_decay=0,
+                        initial_accumulator_value=0, foreach=None, maximize=False,
+                        differentiable=False, fused=None),
+        "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None,
+                       maximize=False, differentiable=False, capturable=False),
+        "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                      momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False,
+                      foreach=None, capturable=False, differentiable=False),
+        "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
+                      foreach=None, capturable=False, decoupled_weight_decay=False,
+                      differentiable=False),
+        "Rprop": dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), foreach=None,
+                      maximize=False, differentiable=False, capturable=False),
+        "ASGD": dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None,
+                     maximize=False, differentiable=False, capturable=False),
+        "LBFGS": dict(lr=1, max_iter=20, max_eval=25, tolerance_grad=1e-7,
+                      tolerance_change=1e-9, history_size=100, line_search_fn=None),
+    }
+    for name, defaults in expected.items():
+        group = getattr(hg.optim, name)(param).param_groups[0]
+        assert {k: v for k, v in group.items() if k != "params"} == defaults, name
 
 
 def test_invalid_options_raise():

@@ -68,11 +68,7 @@ def _sgd_step(model, x, t, lr):
     return loss
 
 
-class SGD:
-    def __init__(self, params, lr):
-        self.param_groups = [dict(params=list(params), lr=lr, momentum=0.0, dampening=0.0,
-                                  weight_decay=0.0, nesterov=False)]
-        self.state = {}
+SGD = hg.optim.SGD
 
 
 def _make(seed):

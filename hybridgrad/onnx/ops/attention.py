@@ -16,7 +16,7 @@ import numpy as np
 
 from hybridgrad.onnx.ops.core import _cast, _like, _ndim, const, np_dtype, onnx_op
 from hybridgrad.onnx.ops.shapes import pad_nd
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import apply
 
 # ----------------------------------------------------------------------------------------------
@@ -25,20 +25,20 @@ from hybridgrad.ops.registry import apply
 
 def _split_heads(x, heads: int):
     batch, length, hidden = x.shape
-    return F.permute(F.reshape(x, (batch, length, heads, hidden // heads)), (0, 2, 1, 3))
+    return api.permute(api.reshape(x, (batch, length, heads, hidden // heads)), (0, 2, 1, 3))
 
 
 def _bias_softmax(scores, bias_all_masked):
     """Softmax over the last axis where a row of only -inf gives zeros (no NaN)."""
-    row_max = F.amax(scores, -1, keepdim=True).detach()
-    safe_max = F.where(F.logical_and(apply("isinf", row_max), row_max < _like(0, row_max)),
+    row_max = api.amax(scores, -1, keepdim=True).detach()
+    safe_max = api.where(api.logical_and(apply("isinf", row_max), row_max < _like(0, row_max)),
                        _like(0, row_max), row_max)
-    exponentials = F.exp(scores - safe_max)
-    total = F.sum(exponentials, -1, keepdim=True)
-    total = F.where(total == _like(0, total), _like(1, total), total)
+    exponentials = api.exp(scores - safe_max)
+    total = api.sum(exponentials, -1, keepdim=True)
+    total = api.where(total == _like(0, total), _like(1, total), total)
     probabilities = exponentials / total
     if bias_all_masked is not None:
-        probabilities = F.where(bias_all_masked, _like(0, probabilities), probabilities)
+        probabilities = api.where(bias_all_masked, _like(0, probabilities), probabilities)
     return probabilities
 
 
@@ -57,9 +57,9 @@ def _attention(ctx):
         scale = 1 / math.sqrt(q.shape[3])
     root = _like(np.sqrt(scale), q)
     if past_key is not None:
-        k = F.cat([past_key, k], 2)
+        k = api.cat([past_key, k], 2)
     if past_value is not None:
-        v = F.cat([past_value, v], 2)
+        v = api.cat([past_value, v], 2)
     present_key, present_value = k, v
     q_length, kv_length = q.shape[2], k.shape[2]
     negative_infinity = dtype.type(-np.inf)
@@ -69,7 +69,7 @@ def _attention(ctx):
             widths = [[0, 0]] * (_ndim(mask) - 1) + [[0, kv_length - mask.shape[-1]]]
             mask = pad_nd(mask, widths, value=False if mask.dtype == np.bool_ else -np.inf)
         if mask.dtype == np.bool_:
-            mask = F.where(mask, const(dtype.type(0)), const(negative_infinity))
+            mask = api.where(mask, const(dtype.type(0)), const(negative_infinity))
         bias = mask
     left, right = ctx.attr("left_window_size", -1), ctx.attr("right_window_size", -1)
     if past_key is None and nonpad is not None:
@@ -102,12 +102,12 @@ def _attention(ctx):
     if q_heads != kv_heads and q_heads % kv_heads == 0:
         # Grouped-query attention: each key/value head serves q_heads / kv_heads query heads.
         repeat = np.repeat(np.arange(kv_heads), q_heads // kv_heads)
-        k = F.getitem(k, (slice(None), repeat))
-        v = F.getitem(v, (slice(None), repeat))
-    scores = F.matmul(q * root, F.transpose(k * root, 2, 3))
+        k = api.getitem(k, (slice(None), repeat))
+        v = api.getitem(v, (slice(None), repeat))
+    scores = api.matmul(q * root, api.transpose(k * root, 2, 3))
     softcap = ctx.attr("softcap", 0.0)
     if softcap and softcap > 0:
-        scores = F.tanh(scores / _like(softcap, scores)) * _like(softcap, scores)
+        scores = api.tanh(scores / _like(softcap, scores)) * _like(softcap, scores)
     mode = ctx.attr("qk_matmul_output_mode", 0)
     with_bias = scores if bias is None else scores + bias
     qk_output = with_bias if mode == 2 else scores
@@ -115,14 +115,14 @@ def _attention(ctx):
     softmax_input = _cast(with_bias, np_dtype(precision)) if precision is not None else with_bias
     all_masked = None
     if bias is not None:
-        bias_max = F.amax(bias, -1, keepdim=True)
-        all_masked = F.logical_and(apply("isinf", bias_max), bias_max < _like(0, bias_max))
+        bias_max = api.amax(bias, -1, keepdim=True)
+        all_masked = api.logical_and(apply("isinf", bias_max), bias_max < _like(0, bias_max))
     probabilities = _cast(_bias_softmax(softmax_input, all_masked), dtype)
     if mode == 3:
         qk_output = probabilities
-    y = F.matmul(probabilities, v)
+    y = api.matmul(probabilities, v)
     if three_d:
-        y = F.permute(y, (0, 2, 1, 3))
-        y = F.reshape(y, (y.shape[0], y.shape[1], -1))
+        y = api.permute(y, (0, 2, 1, 3))
+        y = api.reshape(y, (y.shape[0], y.shape[1], -1))
     return [y, present_key, present_value, _cast(qk_output, dtype)][:builtins.max(
         ctx.n_outputs, 1)]

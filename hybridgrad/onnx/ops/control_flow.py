@@ -13,7 +13,7 @@ import numpy as np
 
 from hybridgrad import limits
 from hybridgrad.onnx.ops.core import UnsupportedError, _axis, _ndim, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Control flow: If, Loop and Scan run their body graphs eagerly (conditions must be concrete).
@@ -54,7 +54,7 @@ def _loop(ctx):
     for k in range(n_scan):
         pieces = [step[k] for step in scans]
         if pieces:
-            stacked.append(F.stack(pieces, 0))
+            stacked.append(api.stack(pieces, 0))
         else:
             raise UnsupportedError(f"Loop node {ctx.node.name!r}: a loop that runs zero times "
                                    "has scan outputs of unknown shape")
@@ -77,7 +77,7 @@ def _scan(ctx):
         slices = []
         for seq, axis, direction in zip(sequences, input_axes, input_directions):
             position = steps - 1 - step if direction else step
-            slices.append(F.getitem(seq, (slice(None),) * axis + (position,)))
+            slices.append(api.getitem(seq, (slice(None),) * axis + (position,)))
         outputs = ctx.extra["run_graph"](body, states + slices)
         states = list(outputs[:len(states)])
         for k, value in enumerate(outputs[len(states):]):
@@ -88,11 +88,11 @@ def _scan(ctx):
     for pieces, axis, direction in zip(collected, output_axes, output_directions):
         if direction:
             pieces = pieces[::-1]
-        stacked = F.stack(pieces, 0)
+        stacked = api.stack(pieces, 0)
         axis = _axis(axis, _ndim(stacked))
         if axis:
             order = list(range(1, _ndim(stacked)))
             order.insert(axis, 0)
-            stacked = F.permute(stacked, order)
+            stacked = api.permute(stacked, order)
         results.append(stacked)
     return results

@@ -25,8 +25,7 @@ from hybridgrad.onnx.ops.core import (
 )
 from hybridgrad.onnx.ops.gated_rotary import _QUANT_RANGES
 from hybridgrad.onnx.ops.shapes import pad_nd
-from hybridgrad.ops import api as F
-from hybridgrad.ops import elementwise
+from hybridgrad.ops import api, elementwise
 
 # ----------------------------------------------------------------------------------------------
 # Convolution and pooling: hybridgrad.nn.functional's conv/pool primitives (im2col + matmul).
@@ -60,7 +59,7 @@ def _spatial_pads(ctx, x, kernel, strides, dilations, transposed=False):
 
 def _as_2d(x):
     """(N, C, L) -> (N, C, 1, L): 1-D convolution/pooling runs as 2-D with height 1."""
-    return F.reshape(x, tuple(x.shape[:2]) + (1, x.shape[2]))
+    return api.reshape(x, tuple(x.shape[:2]) + (1, x.shape[2]))
 
 
 def _check_spatial(ctx, x):
@@ -76,16 +75,16 @@ def _depth_taps(x, taps: int, stride: int, dilation: int):
     pieces = []
     for tap in range(taps):
         index = tap * dilation + np.arange(out_depth) * stride
-        chosen = F.getitem(x, (slice(None), slice(None), index))  # (N, C, D_out, H, W)
-        chosen = F.permute(chosen, (0, 2, 1, 3, 4))
-        pieces.append(F.reshape(chosen, (batch * out_depth, channels) + tuple(x.shape[3:])))
+        chosen = api.getitem(x, (slice(None), slice(None), index))  # (N, C, D_out, H, W)
+        chosen = api.permute(chosen, (0, 2, 1, 3, 4))
+        pieces.append(api.reshape(chosen, (batch * out_depth, channels) + tuple(x.shape[3:])))
     return pieces, out_depth
 
 
 def _unfold_depth(y, batch: int, out_depth: int):
     """(N * D_out, C, H, W) -> (N, C, D_out, H, W)."""
-    y = F.reshape(y, (batch, out_depth) + tuple(y.shape[1:]))
-    return F.permute(y, (0, 2, 1, 3, 4))
+    y = api.reshape(y, (batch, out_depth) + tuple(y.shape[1:]))
+    return api.permute(y, (0, 2, 1, 3, 4))
 
 
 def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
@@ -115,7 +114,7 @@ def _tap_average_pool(ctx, x, kernel, strides, dilations, begin, end):
         index = (slice(None), slice(None)) + tuple(
             slice(o * d, o * d + (n - 1) * s_ + 1, s_)
             for o, d, n, s_ in zip(offsets, dilations, outs, strides))
-        piece = F.getitem(padded, index)
+        piece = api.getitem(padded, index)
         total = piece if total is None else total + piece
         counts = counts + counted[index]
     return total / const(np.maximum(counts, 1).astype(x.dtype))
@@ -153,13 +152,13 @@ def _conv3d(ctx, x, w, bias, strides, dilations, begin, end):
     pieces, out_depth = _depth_taps(x, w.shape[2], strides[0], dilations[0])
     out = None
     for tap, piece in enumerate(pieces):
-        term = NF.conv2d(piece, F.getitem(w, (slice(None), slice(None), tap)), None,
+        term = NF.conv2d(piece, api.getitem(w, (slice(None), slice(None), tap)), None,
                          stride=tuple(strides[1:]), padding=(0, 0),
                          dilation=tuple(dilations[1:]), groups=ctx.attr("group", 1))
         out = term if out is None else out + term
     out = _unfold_depth(out, x.shape[0], out_depth)
     if bias is not None:
-        out = out + F.reshape(bias, (1, -1, 1, 1, 1))
+        out = out + api.reshape(bias, (1, -1, 1, 1, 1))
     return out
 
 @onnx_op("Conv")
@@ -174,7 +173,7 @@ def _conv_integer(ctx):
         x = x - _cast(ctx.inputs[2], np.float64)
     if ctx.input(3) is not None:
         zero = _cast(ctx.inputs[3], np.float64)
-        w = w - (F.reshape(zero, (-1,) + (1,) * (_ndim(w) - 1)) if _ndim(zero) == 1
+        w = w - (api.reshape(zero, (-1,) + (1,) * (_ndim(w) - 1)) if _ndim(zero) == 1
                  and zero.shape[0] > 1 else zero)
     return _cast(elementwise.round(_convolve(ctx, x, w, None)), np.int32)
 
@@ -186,21 +185,21 @@ def _qlinear_conv(ctx):
     per_channel = (-1,) + (1,) * (_ndim(w) - 1)
     w_zero64, w_scale64 = _cast(w_zero, np.float64), _cast(w_scale, np.float64)
     if _ndim(w_scale) == 1 and w_scale.shape[0] > 1:
-        w_scale64 = F.reshape(w_scale64, per_channel)
+        w_scale64 = api.reshape(w_scale64, per_channel)
     if _ndim(w_zero) == 1 and w_zero.shape[0] > 1:
-        w_zero64 = F.reshape(w_zero64, per_channel)
+        w_zero64 = api.reshape(w_zero64, per_channel)
     real_w = (_cast(w, np.float64) - w_zero64) * w_scale64
     out = _convolve(ctx, real_x, real_w, None)
     if bias is not None:
-        scale = _cast(x_scale, np.float64) * F.reshape(_cast(w_scale, np.float64), (-1,))
-        out = out + F.reshape(_cast(bias, np.float64) * scale, (1, -1) + (1,) * (
+        scale = _cast(x_scale, np.float64) * api.reshape(_cast(w_scale, np.float64), (-1,))
+        out = out + api.reshape(_cast(bias, np.float64) * scale, (1, -1) + (1,) * (
             _ndim(out) - 2))
     quantised = elementwise.round(out / _cast(y_scale, np.float64)) + _cast(y_zero,
                                                                           np.float64)
     if y_zero.dtype not in _QUANT_RANGES:
         raise UnsupportedError(f"QLinearConv node {ctx.node.name!r}: type {y_zero.dtype}")
     low, high = _QUANT_RANGES[y_zero.dtype]
-    return _cast(F.clamp(quantised, low, high), y_zero.dtype)
+    return _cast(api.clamp(quantised, low, high), y_zero.dtype)
 
 def _convolve(ctx, x, w, bias):
     kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
@@ -223,7 +222,7 @@ def _convolve(ctx, x, w, bias):
         padding = tuple(begin)
     out = NF.conv2d(x, w, bias, stride=tuple(strides), padding=padding,
                     dilation=tuple(dilations), groups=ctx.attr("group", 1))
-    return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+    return api.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
 
 @onnx_op("ConvTranspose")
 def _conv_transpose(ctx):
@@ -265,7 +264,7 @@ def _conv_transpose(ctx):
     out = NF.conv_transpose2d(x, w, None, stride=tuple(strides), padding=0,
                               groups=ctx.attr("group", 1), dilation=tuple(dilations))
     if one_d:
-        out = F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],))
+        out = api.reshape(out, tuple(out.shape[:2]) + (out.shape[3],))
     if builtins.any(output_padding):
         out = pad_nd(out, [[0, 0], [0, 0]] + [[0, p_] for p_ in output_padding])
     grow = [[0, 0], [0, 0]] + [[builtins.max(-b_, 0), builtins.max(-e_, 0)]
@@ -275,9 +274,9 @@ def _conv_transpose(ctx):
     index = [slice(None), slice(None)]
     for b_, e_, size in zip(begin, end, out.shape[2:]):
         index.append(slice(builtins.max(b_, 0), size - builtins.max(e_, 0)))
-    out = F.getitem(out, tuple(index))
+    out = api.getitem(out, tuple(index))
     if bias is not None:
-        out = out + F.reshape(bias, (1, -1) + (1,) * spatial)
+        out = out + api.reshape(bias, (1, -1) + (1,) * spatial)
     return out
 
 def _pool_setup(ctx, x):
@@ -318,7 +317,7 @@ def _max_pool_values(ctx, x, kernel, strides, dilations, begin, end):
         for piece in pieces:
             pooled = NF.max_pool2d(piece, tuple(kernel[1:]), stride=tuple(strides[1:]),
                                    padding=(0, 0), dilation=tuple(dilations[1:]))
-            out = pooled if out is None else F.maximum(out, pooled)
+            out = pooled if out is None else api.maximum(out, pooled)
         return _unfold_depth(out, x.shape[0], out_depth)
     one_d = _ndim(x) == 3
     if one_d:
@@ -333,7 +332,7 @@ def _max_pool_values(ctx, x, kernel, strides, dilations, begin, end):
         padding = tuple(begin)
     out = NF.max_pool2d(x, tuple(kernel), stride=tuple(strides), padding=padding,
                         dilation=tuple(dilations), ceil_mode=ceil_mode)
-    return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+    return api.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
 
 @onnx_op("AveragePool")
 def _average_pool(ctx):
@@ -387,7 +386,7 @@ def _average_pool(ctx):
     else:
         raise UnsupportedError(f"AveragePool node {ctx.node.name!r}: asymmetric pads with "
                                "ceil_mode are not supported")
-    return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+    return api.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
 
 
 @onnx_op("LpPool")
@@ -407,10 +406,10 @@ def _lp_pool(ctx):
         x = _as_2d(x)
         kernel, strides, begin, end = [1] + kernel, [1] + strides, [0] + begin, [0] + end
     p = ctx.attr("p", 2)
-    powered = F.pow(F.abs(x), _like(p, x))
+    powered = api.pow(api.abs(x), _like(p, x))
     padded = pad_nd(powered, [[0, 0], [0, 0]] + [[b_, e_] for b_, e_ in zip(begin, end)])
     window_sum = NF.avg_pool2d(padded, tuple(kernel), stride=tuple(strides), padding=0,
                                ceil_mode=bool(ctx.attr("ceil_mode", 0))) * _like(
         int(np.prod(kernel)), x)
-    out = F.pow(window_sum, _like(1.0 / p, x))
-    return F.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out
+    out = api.pow(window_sum, _like(1.0 / p, x))
+    return api.reshape(out, tuple(out.shape[:2]) + (out.shape[3],)) if one_d else out

@@ -11,27 +11,26 @@ from __future__ import annotations
 from typing import Callable
 
 from hybridgrad.onnx.ops.core import NodeContext, _axis, _cast, _like, _ndim, onnx_op
-from hybridgrad.ops import api as F
-from hybridgrad.ops import elementwise
+from hybridgrad.ops import api, elementwise
 from hybridgrad.ops.registry import apply
 
 # ----------------------------------------------------------------------------------------------
 # Elementwise.
 
 _UNARY = {
-    "Abs": lambda x: F.abs(x), "Neg": lambda x: F.neg(x), "Exp": F.exp, "Log": F.log,
-    "Sqrt": F.sqrt, "Sin": F.sin, "Cos": F.cos, "Tanh": F.tanh, "Sigmoid": F.sigmoid,
-    "Relu": F.relu, "Sign": F.sign, "Erf": F.erf,
+    "Abs": lambda x: api.abs(x), "Neg": lambda x: api.neg(x), "Exp": api.exp, "Log": api.log,
+    "Sqrt": api.sqrt, "Sin": api.sin, "Cos": api.cos, "Tanh": api.tanh, "Sigmoid": api.sigmoid,
+    "Relu": api.relu, "Sign": api.sign, "Erf": api.erf,
     "Floor": elementwise.floor, "Ceil": elementwise.ceil, "Round": elementwise.round,
     "Tan": lambda x: apply("tan", x), "Asin": lambda x: apply("asin", x),
     "Acos": lambda x: apply("acos", x), "Atan": lambda x: apply("atan", x),
     "Sinh": lambda x: apply("sinh", x), "Cosh": lambda x: apply("cosh", x),
     "Asinh": lambda x: apply("asinh", x), "Acosh": lambda x: apply("acosh", x),
     "Atanh": lambda x: apply("atanh", x),
-    "Not": F.logical_not, "IsNaN": F.isnan, "BitwiseNot": lambda x: apply("bitwise_not", x),
+    "Not": api.logical_not, "IsNaN": api.isnan, "BitwiseNot": lambda x: apply("bitwise_not", x),
     "Reciprocal": lambda x: _like(1, x) / x,
-    "Softsign": lambda x: x / (F.abs(x) + _like(1, x)),
-    "Softplus": lambda x: F.softplus(x),
+    "Softsign": lambda x: x / (api.abs(x) + _like(1, x)),
+    "Softplus": lambda x: api.softplus(x),
 }
 
 
@@ -62,9 +61,9 @@ def _isinf(ctx):
     x = ctx.inputs[0]
     infinite = apply("isinf", x)
     if not ctx.attr("detect_negative", 1):
-        infinite = F.logical_and(infinite, x > _like(0, x))
+        infinite = api.logical_and(infinite, x > _like(0, x))
     if not ctx.attr("detect_positive", 1):
-        infinite = F.logical_and(infinite, x < _like(0, x))
+        infinite = api.logical_and(infinite, x < _like(0, x))
     return infinite
 
 
@@ -73,14 +72,15 @@ def _binary_inputs(ctx):
     if ctx.version < 7 and ctx.attr("broadcast", 0) and ctx.attr("axis") is not None:
         # Legacy broadcasting (opset < 7): b's dimensions line up with a's from ``axis``.
         axis = _axis(ctx.attr("axis"), _ndim(a))
-        b = F.reshape(b, tuple(b.shape) + (1,) * (_ndim(a) - axis - _ndim(b)))
+        b = api.reshape(b, tuple(b.shape) + (1,) * (_ndim(a) - axis - _ndim(b)))
     return a, b
 
 
 _BINARY = {
-    "Add": F.add, "Sub": F.sub, "Mul": F.mul,
-    "Equal": F.eq, "Less": F.lt, "LessOrEqual": F.le, "Greater": F.gt, "GreaterOrEqual": F.ge,
-    "And": F.logical_and, "Or": F.logical_or, "Xor": lambda a, b: apply("logical_xor", a, b),
+    "Add": api.add, "Sub": api.sub, "Mul": api.mul,
+    "Equal": api.eq, "Less": api.lt, "LessOrEqual": api.le, "Greater": api.gt,
+    "GreaterOrEqual": api.ge,
+    "And": api.logical_and, "Or": api.logical_or, "Xor": lambda a, b: apply("logical_xor", a, b),
     "BitwiseAnd": lambda a, b: apply("bitwise_and", a, b),
     "BitwiseOr": lambda a, b: apply("bitwise_or", a, b),
     "BitwiseXor": lambda a, b: apply("bitwise_xor", a, b),
@@ -113,10 +113,10 @@ def _pow(ctx):
     if a.dtype.kind == "f" and b.dtype != a.dtype:
         b = _cast(b, a.dtype)
     elif a.dtype.kind in "iu" and b.dtype.kind == "f":
-        return _cast(F.pow(_cast(a, b.dtype), b), a.dtype)
+        return _cast(api.pow(_cast(a, b.dtype), b), a.dtype)
     elif a.dtype.kind in "iu" and b.dtype != a.dtype:
         b = _cast(b, a.dtype)
-    return F.pow(a, b)
+    return api.pow(a, b)
 
 
 @onnx_op("Mod")
@@ -147,20 +147,20 @@ def _variadic(function: Callable) -> Callable:
     return handler
 
 
-onnx_op("Max")(_variadic(F.maximum))
-onnx_op("Min")(_variadic(F.minimum))
-onnx_op("Sum")(_variadic(F.add))
+onnx_op("Max")(_variadic(api.maximum))
+onnx_op("Min")(_variadic(api.minimum))
+onnx_op("Sum")(_variadic(api.add))
 
 
 @onnx_op("Mean")
 def _mean(ctx):
-    total = _variadic(F.add)(ctx)
+    total = _variadic(api.add)(ctx)
     return total / _like(len([v for v in ctx.inputs if v is not None]), total)
 
 
 @onnx_op("Where")
 def _where(ctx):
-    return F.where(ctx.inputs[0], ctx.inputs[1], ctx.inputs[2])
+    return api.where(ctx.inputs[0], ctx.inputs[1], ctx.inputs[2])
 
 
 @onnx_op("Clip")
@@ -174,7 +174,7 @@ def _clip(ctx):
         low, high = ctx.input(1), ctx.input(2)
     out = x
     if low is not None:
-        out = F.maximum(out, _cast(low, x.dtype))
+        out = api.maximum(out, _cast(low, x.dtype))
     if high is not None:
-        out = F.minimum(out, _cast(high, x.dtype))
+        out = api.minimum(out, _cast(high, x.dtype))
     return out

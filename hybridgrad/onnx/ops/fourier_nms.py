@@ -15,8 +15,7 @@ import numpy as np
 
 from hybridgrad.onnx.ops.core import _axis, _like, _ndim, const, onnx_op
 from hybridgrad.onnx.ops.shapes import pad_nd
-from hybridgrad.ops import api as F
-from hybridgrad.ops import reduction
+from hybridgrad.ops import api, reduction
 from hybridgrad.ops.registry import apply
 
 # ----------------------------------------------------------------------------------------------
@@ -28,7 +27,7 @@ def _fit_length(x, axis: int, length: int):
     """Truncate or zero-pad ``x`` along ``axis`` to ``length``."""
     current = x.shape[axis]
     if current > length:
-        return F.getitem(x, (slice(None),) * axis + (slice(0, length),))
+        return api.getitem(x, (slice(None),) * axis + (slice(0, length),))
     if current < length:
         widths = [[0, 0] for _ in range(_ndim(x))]
         widths[axis] = [0, length - current]
@@ -60,9 +59,9 @@ def dft(real, imaginary, length: int, inverse: bool = False, onesided: bool = Fa
             weights[-1] = 1.0
         cosine = const((weights * np.cos(angle) / length).astype(dtype))
         sine = const((weights * np.sin(angle) / length).astype(dtype))
-        out = F.matmul(real, cosine)
+        out = api.matmul(real, cosine)
         if imaginary is not None:
-            out = out - F.matmul(imaginary, sine)
+            out = out - api.matmul(imaginary, sine)
         return out, None
     bins = length // 2 + 1 if onesided else length
     k = np.arange(bins).reshape(-1, 1)
@@ -72,11 +71,11 @@ def dft(real, imaginary, length: int, inverse: bool = False, onesided: bool = Fa
     cosine = const((np.cos(angle) * scale).T.astype(dtype))  # (length, bins)
     sine = const((np.sin(angle) * scale).T.astype(dtype))
     sign = 1.0 if inverse else -1.0
-    out_real = F.matmul(real, cosine)
-    out_imaginary = F.matmul(real, sine) * _like(sign, real)
+    out_real = api.matmul(real, cosine)
+    out_imaginary = api.matmul(real, sine) * _like(sign, real)
     if imaginary is not None:
-        out_real = out_real - F.matmul(imaginary, sine) * _like(sign, real)
-        out_imaginary = out_imaginary + F.matmul(imaginary, cosine)
+        out_real = out_real - api.matmul(imaginary, sine) * _like(sign, real)
+        out_imaginary = out_imaginary + api.matmul(imaginary, cosine)
     return out_real, out_imaginary
 
 
@@ -95,12 +94,12 @@ def _dft(ctx):
         length = 2 * (x.shape[axis] - 1) if inverse and onesided else x.shape[axis]
     else:
         length = int(length.reshape(-1)[0])
-    real = F.getitem(x, (Ellipsis, 0))
-    imaginary = F.getitem(x, (Ellipsis, 1)) if x.shape[-1] == 2 else None
+    real = api.getitem(x, (Ellipsis, 0))
+    imaginary = api.getitem(x, (Ellipsis, 1)) if x.shape[-1] == 2 else None
     order = [d for d in range(_ndim(real)) if d != axis] + [axis]
     back = list(np.argsort(order))
-    real = F.permute(real, order)
-    imaginary = None if imaginary is None else F.permute(imaginary, order)
+    real = api.permute(real, order)
+    imaginary = None if imaginary is None else api.permute(imaginary, order)
     needed = length // 2 + 1 if inverse and onesided else length
     real = _fit_length(real, _ndim(real) - 1, needed)
     imaginary = None if imaginary is None else _fit_length(imaginary, _ndim(imaginary) - 1,
@@ -109,14 +108,14 @@ def _dft(ctx):
         # The fft primitive (NumPy's FFT, differentiable) on (..., length, 2) signals.
         if imaginary is None:
             imaginary = real * _like(0, real)
-        spectrum = reduction.fft(F.stack([real, imaginary], -1), length, inverse=inverse,
+        spectrum = reduction.fft(api.stack([real, imaginary], -1), length, inverse=inverse,
                                   onesided=onesided)
-        return F.permute(spectrum, back + [len(back)])
+        return api.permute(spectrum, back + [len(back)])
     out_real, out_imaginary = dft(real, imaginary, length, inverse, onesided)
-    out_real = F.permute(out_real, back)
+    out_real = api.permute(out_real, back)
     if out_imaginary is None:
-        return F.unsqueeze(out_real, -1)
-    return F.stack([out_real, F.permute(out_imaginary, back)], -1)
+        return api.unsqueeze(out_real, -1)
+    return api.stack([out_real, api.permute(out_imaginary, back)], -1)
 
 
 @onnx_op("STFT")
@@ -129,17 +128,17 @@ def _stft(ctx):
     onesided = bool(ctx.attr("onesided", 1))
     length = signal.shape[1]
     frames = 1 + (length - frame_length) // hop
-    real = F.getitem(signal, (Ellipsis, 0))  # (batch, length)
-    imaginary = F.getitem(signal, (Ellipsis, 1)) if signal.shape[-1] == 2 else None
+    real = api.getitem(signal, (Ellipsis, 0))  # (batch, length)
+    imaginary = api.getitem(signal, (Ellipsis, 1)) if signal.shape[-1] == 2 else None
     starts = np.arange(frames) * hop
     index = starts.reshape(-1, 1) + np.arange(frame_length).reshape(1, -1)
-    real = F.getitem(real, (slice(None), index))  # (batch, frames, frame_length)
-    imaginary = None if imaginary is None else F.getitem(imaginary, (slice(None), index))
+    real = api.getitem(real, (slice(None), index))  # (batch, frames, frame_length)
+    imaginary = None if imaginary is None else api.getitem(imaginary, (slice(None), index))
     if window is not None:
         real = real * window
         imaginary = None if imaginary is None else imaginary * window
     out_real, out_imaginary = dft(real, imaginary, frame_length, False, onesided)
-    return F.stack([out_real, out_imaginary], -1)
+    return api.stack([out_real, out_imaginary], -1)
 
 
 def _iou_over(box, other, center: bool, threshold: float) -> bool:
@@ -215,13 +214,13 @@ def _col2im(ctx):
     block_grid = np.indices(blocks).reshape(spatial, -1)  # (spatial, L)
     positions = [kernel_grid[d][:, None] * dilations[d] + block_grid[d][None, :] * strides[d]
                  for d in range(spatial)]  # each (K, L)
-    values = F.reshape(x, (batch, channels, kernel_grid.shape[1], block_grid.shape[1]))
+    values = api.reshape(x, (batch, channels, kernel_grid.shape[1], block_grid.shape[1]))
     index = (slice(None), slice(None)) + tuple(positions)
     full = apply("index_add_zeros", values, shape=(batch, channels) + tuple(padded),
                  index=index)
     crop = (slice(None), slice(None)) + tuple(slice(pads[d], pads[d] + image[d])
                                               for d in range(spatial))
-    return F.getitem(full, crop)
+    return api.getitem(full, crop)
 
 
 @onnx_op("MaxUnpool")
@@ -235,9 +234,9 @@ def _max_unpool(ctx):
     inferred = [x.shape[0], x.shape[1]] + [
         (x.shape[d + 2] - 1) * strides[d] - (pads[d] + pads[spatial + d]) + kernel[d]
         for d in range(spatial)]
-    flat = apply("index_add_zeros", F.reshape(x, (-1,)), shape=(int(np.prod(inferred)),),
+    flat = apply("index_add_zeros", api.reshape(x, (-1,)), shape=(int(np.prod(inferred)),),
                  index=(indices,))
-    out = F.reshape(flat, tuple(inferred))
+    out = api.reshape(flat, tuple(inferred))
     requested = ctx.static(2)
     if requested is not None:
         target = [int(v) for v in requested.reshape(-1)]

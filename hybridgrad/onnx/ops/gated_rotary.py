@@ -24,8 +24,7 @@ from hybridgrad.onnx.ops.core import (
     onnx_op,
 )
 from hybridgrad.onnx.ops.losses_scatters import _scatter
-from hybridgrad.ops import api as F
-from hybridgrad.ops import elementwise
+from hybridgrad.ops import api, elementwise
 
 # ----------------------------------------------------------------------------------------------
 # Gated activations, group normalisation, rotary embeddings, selection and caches.
@@ -34,13 +33,13 @@ from hybridgrad.ops import elementwise
 @onnx_op("Swish")
 def _swish(ctx):
     x = ctx.inputs[0]
-    return x * F.sigmoid(x * _like(ctx.attr("alpha", 1.0), x))
+    return x * api.sigmoid(x * _like(ctx.attr("alpha", 1.0), x))
 
 
 @onnx_op("SwiGLU")
 def _swiglu(ctx):
     a, b = ctx.inputs[0], ctx.inputs[1]
-    return a * F.sigmoid(a * _like(ctx.attr("alpha", 1.0), a)) * b
+    return a * api.sigmoid(a * _like(ctx.attr("alpha", 1.0), a)) * b
 
 
 @onnx_op("GroupNormalization")
@@ -49,19 +48,19 @@ def _group_normalization(ctx):
     groups = ctx.attr("num_groups")
     batch = x.shape[0]
     stash = np_dtype(ctx.attr("stash_type", 1)) if ctx.version >= 21 else x.dtype
-    grouped = F.reshape(_cast(x, stash), (batch, groups, -1))
-    mean = F.mean(grouped, 2, keepdim=True)
+    grouped = api.reshape(_cast(x, stash), (batch, groups, -1))
+    mean = api.mean(grouped, 2, keepdim=True)
     centered = grouped - mean
-    var = F.mean(centered * centered, 2, keepdim=True)
-    normalised = centered / F.sqrt(var + _like(ctx.attr("epsilon", 1e-5), var))
+    var = api.mean(centered * centered, 2, keepdim=True)
+    normalised = centered / api.sqrt(var + _like(ctx.attr("epsilon", 1e-5), var))
     shape = (1, -1) + (1,) * (_ndim(x) - 2)
     if ctx.version < 21:
         # GroupNormalization-18: one scale and bias per group.
-        normalised = normalised * F.reshape(_cast(scale, stash), (1, groups, 1)) + F.reshape(
+        normalised = normalised * api.reshape(_cast(scale, stash), (1, groups, 1)) + api.reshape(
             _cast(bias, stash), (1, groups, 1))
-        return _cast(F.reshape(normalised, tuple(x.shape)), x.dtype)
-    normalised = _cast(F.reshape(normalised, tuple(x.shape)), x.dtype)
-    return normalised * F.reshape(scale, shape) + F.reshape(bias, shape)
+        return _cast(api.reshape(normalised, tuple(x.shape)), x.dtype)
+    normalised = _cast(api.reshape(normalised, tuple(x.shape)), x.dtype)
+    return normalised * api.reshape(scale, shape) + api.reshape(bias, shape)
 
 
 @onnx_op("RotaryEmbedding")
@@ -70,36 +69,36 @@ def _rotary_embedding(ctx):
     positions = ctx.static(3)
     original_shape = tuple(x.shape)
     if _ndim(x) == 4:
-        x = F.permute(x, (0, 2, 1, 3))  # [batch, sequence, heads, head_size]
+        x = api.permute(x, (0, 2, 1, 3))  # [batch, sequence, heads, head_size]
     else:
         heads = ctx.attr("num_heads")
-        x = F.reshape(x, (x.shape[0], x.shape[1], heads, x.shape[2] // heads))
+        x = api.reshape(x, (x.shape[0], x.shape[1], heads, x.shape[2] // heads))
     head_size = x.shape[3]
     dim = ctx.attr("rotary_embedding_dim", 0) or head_size
-    rotate = F.getitem(x, (Ellipsis, slice(0, dim)))
-    keep = F.getitem(x, (Ellipsis, slice(dim, None)))
+    rotate = api.getitem(x, (Ellipsis, slice(0, dim)))
+    keep = api.getitem(x, (Ellipsis, slice(dim, None)))
     if positions is not None:
         positions = positions.astype(np.int64)
-        cos_cache, sin_cache = F.getitem(cos_cache, (positions,)), F.getitem(sin_cache,
+        cos_cache, sin_cache = api.getitem(cos_cache, (positions,)), api.getitem(sin_cache,
                                                                              (positions,))
-    cos_cache, sin_cache = F.unsqueeze(cos_cache, 2), F.unsqueeze(sin_cache, 2)
+    cos_cache, sin_cache = api.unsqueeze(cos_cache, 2), api.unsqueeze(sin_cache, 2)
     interleaved = ctx.attr("interleaved", 0)
     if interleaved:
-        first = F.getitem(rotate, (Ellipsis, slice(0, None, 2)))
-        second = F.getitem(rotate, (Ellipsis, slice(1, None, 2)))
+        first = api.getitem(rotate, (Ellipsis, slice(0, None, 2)))
+        second = api.getitem(rotate, (Ellipsis, slice(1, None, 2)))
     else:
-        first = F.getitem(rotate, (Ellipsis, slice(0, dim // 2)))
-        second = F.getitem(rotate, (Ellipsis, slice(dim // 2, None)))
+        first = api.getitem(rotate, (Ellipsis, slice(0, dim // 2)))
+        second = api.getitem(rotate, (Ellipsis, slice(dim // 2, None)))
     real = cos_cache * first - sin_cache * second
     imaginary = sin_cache * first + cos_cache * second
     if interleaved:
-        rotated = F.reshape(F.stack([real, imaginary], -1), tuple(rotate.shape))
+        rotated = api.reshape(api.stack([real, imaginary], -1), tuple(rotate.shape))
     else:
-        rotated = F.cat([real, imaginary], -1)
-    out = F.cat([rotated, keep], -1) if keep.shape[-1] else rotated
+        rotated = api.cat([real, imaginary], -1)
+    out = api.cat([rotated, keep], -1) if keep.shape[-1] else rotated
     if len(original_shape) == 3:
-        return F.reshape(out, original_shape)
-    return F.permute(out, (0, 2, 1, 3))
+        return api.reshape(out, original_shape)
+    return api.permute(out, (0, 2, 1, 3))
 
 
 @onnx_op("Compress")
@@ -108,11 +107,11 @@ def _compress(ctx):
     condition = ctx.static(1).astype(bool).reshape(-1)
     axis = ctx.attr("axis")
     if axis is None:
-        flat = F.reshape(x, (-1,))
-        return F.getitem(flat, (np.nonzero(condition[:flat.shape[0]])[0],))
+        flat = api.reshape(x, (-1,))
+        return api.getitem(flat, (np.nonzero(condition[:flat.shape[0]])[0],))
     axis = _axis(axis, _ndim(x))
     chosen = np.nonzero(condition[:x.shape[axis]])[0]
-    return F.getitem(x, (slice(None),) * axis + (chosen,))
+    return api.getitem(x, (slice(None),) * axis + (chosen,))
 
 
 @onnx_op("ReverseSequence")
@@ -129,7 +128,7 @@ def _reverse_sequence(ctx):
     index[time_axis], index[batch_axis] = source, batches
     if time_axis > batch_axis:
         index[time_axis], index[batch_axis] = source.T, batches.T
-    out = F.getitem(x, tuple(index))
+    out = api.getitem(x, tuple(index))
     # Advanced indices on two axes move to the front in (time, batch) or (batch, time) order.
     first, second = sorted((time_axis, batch_axis))
     if second - first == 1:
@@ -137,7 +136,7 @@ def _reverse_sequence(ctx):
     order = list(range(2, _ndim(out)))
     order.insert(first, 0)
     order.insert(second, 1)
-    return F.permute(out, order)
+    return api.permute(out, order)
 
 
 @onnx_op("TensorScatter")
@@ -170,13 +169,13 @@ def _bitcast(ctx):
 def _per_axis(value, shape, axis: int, block_size: int = 0):
     """Scale/zero point broadcast to ``shape`` (per-tensor, per-axis or blocked)."""
     if _ndim(value) == 0 or int(np.prod(value.shape)) == 1 and not block_size:
-        return F.reshape(value, ())
+        return api.reshape(value, ())
     if not block_size:
         dims = [1] * len(shape)
         dims[axis] = -1
-        return F.reshape(value, tuple(dims))
+        return api.reshape(value, tuple(dims))
     repeat = np.minimum(np.arange(shape[axis]) // block_size, value.shape[axis] - 1)
-    return F.getitem(value, (slice(None),) * axis + (repeat,))
+    return api.getitem(value, (slice(None),) * axis + (repeat,))
 
 
 _QUANT_RANGES = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127),
@@ -203,7 +202,7 @@ def _quantize_linear(ctx):
     if zero is not None:
         rounded = rounded + _cast(_per_axis(zero, x.shape, axis, block), rounded.dtype)
     low, high = _QUANT_RANGES[target]
-    return _cast(F.clamp(rounded, low, high), target)
+    return _cast(api.clamp(rounded, low, high), target)
 
 
 @onnx_op("DequantizeLinear")
@@ -222,12 +221,12 @@ def _dequantize_linear(ctx):
 @onnx_op("DynamicQuantizeLinear")
 def _dynamic_quantize_linear(ctx):
     x = ctx.inputs[0]
-    high = F.maximum(F.amax(x), _like(0, x))
-    low = F.minimum(F.amin(x), _like(0, x))
-    span = F.where(high == low, _like(255, x), high - low)
+    high = api.maximum(api.amax(x), _like(0, x))
+    low = api.minimum(api.amin(x), _like(0, x))
+    span = api.where(high == low, _like(255, x), high - low)
     scale = span / _like(255, x)
-    zero = elementwise.round(F.clamp(-low / scale, 0, 255))
-    y = F.clamp(elementwise.round(x / scale) + zero, 0, 255)
+    zero = elementwise.round(api.clamp(-low / scale, 0, 255))
+    y = api.clamp(elementwise.round(x / scale) + zero, 0, 255)
     return [_cast(y, np.uint8), scale, _cast(zero, np.uint8)]
 
 
@@ -237,11 +236,11 @@ def _matmul_integer(ctx):
     a_zero, b_zero = ctx.input(2), ctx.input(3)
     if a_zero is not None:
         a_zero = _cast(a_zero, np.int32)
-        a = a - (F.reshape(a_zero, (-1, 1)) if _ndim(a_zero) == 1 and a_zero.shape[0] > 1
+        a = a - (api.reshape(a_zero, (-1, 1)) if _ndim(a_zero) == 1 and a_zero.shape[0] > 1
                  else a_zero)
     if b_zero is not None:
         b = b - _cast(b_zero, np.int32)
-    return F.matmul(a, b)
+    return api.matmul(a, b)
 
 
 @onnx_op("QLinearMatMul")
@@ -254,14 +253,14 @@ def _qlinear_matmul(ctx):
     def real(q, scale, zero, rows: bool):
         scale, zero = _cast(scale, np.float32), _cast(zero, np.float32)
         if rows and _ndim(scale) == 1 and scale.shape[0] > 1:
-            scale, zero = F.reshape(scale, (-1, 1)), F.reshape(zero, (-1, 1))
+            scale, zero = api.reshape(scale, (-1, 1)), api.reshape(zero, (-1, 1))
         return (_cast(q, np.float32) - zero) * scale
 
-    product = F.matmul(real(a, a_scale, a_zero, True), real(b, b_scale, b_zero, False))
+    product = api.matmul(real(a, a_scale, a_zero, True), real(b, b_scale, b_zero, False))
     quantised = elementwise.round(product / _cast(y_scale, np.float32)) + _cast(y_zero,
                                                                               np.float32)
     low, high = _QUANT_RANGES[y_zero.dtype]
-    return _cast(F.clamp(quantised, low, high), y_zero.dtype)
+    return _cast(api.clamp(quantised, low, high), y_zero.dtype)
 
 
 @onnx_op("CausalConvWithState")
@@ -271,24 +270,24 @@ def _causal_conv_with_state(ctx):
     taps = weight.shape[2]
     if past is None:
         past = const(np.zeros((batch, channels, taps - 1), x.dtype))
-    padded = F.cat([past, x], 2) if taps > 1 else x
+    padded = api.cat([past, x], 2) if taps > 1 else x
     # Depthwise causal convolution as a sum of shifted copies (k taps), accumulated in at
     # least float32 like a convolution kernel.
     work = np.promote_types(x.dtype, np.float32)
     wide, weight_wide = _cast(padded, work), _cast(weight, work)
     out = None
     for tap in range(taps):
-        shifted = F.getitem(wide, (slice(None), slice(None), slice(tap, tap + length)))
-        term = shifted * F.reshape(F.getitem(weight_wide, (slice(None), 0, tap)),
+        shifted = api.getitem(wide, (slice(None), slice(None), slice(tap, tap + length)))
+        term = shifted * api.reshape(api.getitem(weight_wide, (slice(None), 0, tap)),
                                    (1, channels, 1))
         out = term if out is None else out + term
     if bias is not None:
-        out = out + F.reshape(_cast(bias, work), (1, channels, 1))
+        out = out + api.reshape(_cast(bias, work), (1, channels, 1))
     out = _cast(out, x.dtype)
     if ctx.attr("activation", "none") in ("silu", "swish"):
         as_float = _cast(out, np.float32)
-        out = _cast(as_float * F.sigmoid(as_float), x.dtype)
-    state = F.getitem(padded, (slice(None), slice(None), slice(padded.shape[2] - (taps - 1),
+        out = _cast(as_float * api.sigmoid(as_float), x.dtype)
+    state = api.getitem(padded, (slice(None), slice(None), slice(padded.shape[2] - (taps - 1),
                                                                 None)))
     return [out, state]
 
@@ -308,12 +307,12 @@ def _linear_attention(ctx):
     v4 = _cast(_split_heads(value, kv_heads), np.float32)
     if gating:
         if decay.shape[-1] == kv_heads:
-            decay4 = F.permute(F.reshape(decay, (batch, steps, kv_heads, 1)), (0, 2, 1, 3))
+            decay4 = api.permute(api.reshape(decay, (batch, steps, kv_heads, 1)), (0, 2, 1, 3))
         else:
             decay4 = _split_heads(decay, kv_heads)
         decay4 = _cast(decay4, np.float32)
     if delta:
-        beta4 = _cast(F.permute(F.reshape(beta, (batch, steps, beta.shape[-1], 1)),
+        beta4 = _cast(api.permute(api.reshape(beta, (batch, steps, beta.shape[-1], 1)),
                                 (0, 2, 1, 3)), np.float32)
     state_dtype = past.dtype if past is not None else query.dtype
     state = _cast(past, np.float32) if past is not None else const(
@@ -322,18 +321,18 @@ def _linear_attention(ctx):
     repeat = np.repeat(np.arange(kv_heads), group)
     outputs = []
     for step in range(steps):
-        q_t = F.getitem(q4, (slice(None), slice(None), step))
-        k_t = F.getitem(k4, (slice(None), slice(None), step))
-        v_t = F.getitem(v4, (slice(None), slice(None), step))
+        q_t = api.getitem(q4, (slice(None), slice(None), step))
+        k_t = api.getitem(k4, (slice(None), slice(None), step))
+        v_t = api.getitem(v4, (slice(None), slice(None), step))
         if gating:
-            state = state * F.unsqueeze(F.exp(F.getitem(decay4, (slice(None), slice(None),
+            state = state * api.unsqueeze(api.exp(api.getitem(decay4, (slice(None), slice(None),
                                                                  step))), -1)
         if delta:
-            retrieved = F.sum(state * F.unsqueeze(k_t, -1), 2)
-            v_t = F.getitem(beta4, (slice(None), slice(None), step)) * (v_t - retrieved)
-        state = state + F.unsqueeze(k_t, -1) * F.unsqueeze(v_t, -2)
-        read = state if group == 1 else F.getitem(state, (slice(None), repeat))
-        outputs.append(F.sum(F.unsqueeze(q_t, -1) * read, 2) * _like(scale, q_t))
-    out = F.stack(outputs, 2)  # (B, H_q, T, d_v)
-    out = F.reshape(F.permute(out, (0, 2, 1, 3)), (batch, steps, q_heads * d_v))
+            retrieved = api.sum(state * api.unsqueeze(k_t, -1), 2)
+            v_t = api.getitem(beta4, (slice(None), slice(None), step)) * (v_t - retrieved)
+        state = state + api.unsqueeze(k_t, -1) * api.unsqueeze(v_t, -2)
+        read = state if group == 1 else api.getitem(state, (slice(None), repeat))
+        outputs.append(api.sum(api.unsqueeze(q_t, -1) * read, 2) * _like(scale, q_t))
+    out = api.stack(outputs, 2)  # (B, H_q, T, d_v)
+    out = api.reshape(api.permute(out, (0, 2, 1, 3)), (batch, steps, q_heads * d_v))
     return [_cast(out, query.dtype), _cast(state, state_dtype)]

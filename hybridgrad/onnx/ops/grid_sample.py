@@ -14,7 +14,7 @@ import builtins
 import numpy as np
 
 from hybridgrad.onnx.ops.core import UnsupportedError, _cast, _like, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Spatial transformers: AffineGrid and GridSample (differentiable in the image and the grid).
@@ -44,10 +44,10 @@ def _cubic_coefficients(fraction):
     coefficients = []
     for distance in (fraction + _like(1, fraction), fraction, _like(1, fraction) - fraction,
                      _like(2, fraction) - fraction):
-        absolute = F.abs(distance)
+        absolute = api.abs(distance)
         near = ((absolute * (alpha + 2) - (alpha + 3)) * absolute * absolute) + _like(1, absolute)
         far = ((absolute * alpha - 5 * alpha) * absolute + 8 * alpha) * absolute - 4 * alpha
-        coefficients.append(F.where(absolute <= _like(1, absolute), near, far))
+        coefficients.append(api.where(absolute <= _like(1, absolute), near, far))
     return coefficients
 
 
@@ -65,7 +65,7 @@ def _grid_sample(ctx):
     taps_per_dim, weights_per_dim = [], []
     for d in range(spatial):
         size = sizes[d]
-        normalised = F.getitem(grid, (Ellipsis, spatial - 1 - d))  # grid lists x (last) first
+        normalised = api.getitem(grid, (Ellipsis, spatial - 1 - d))  # grid lists x (last) first
         if align:
             coordinate = (normalised + _like(1, grid)) * _like((size - 1) / 2, grid)
         else:
@@ -77,7 +77,7 @@ def _grid_sample(ctx):
         concrete = np.asarray(coordinate._array, np.float64)
         outside = (concrete < low) | (concrete > high)
         if padding == "border" and outside.any():
-            coordinate = F.clamp(coordinate, 0.0, size - 1.0)
+            coordinate = api.clamp(coordinate, 0.0, size - 1.0)
         elif padding == "reflection" and outside.any():
             reflected = _reflect(concrete, low, high)
             # Reflection is piecewise linear: coordinate * sign + offset keeps the gradient.
@@ -128,14 +128,14 @@ def _grid_sample(ctx):
             w = weights_per_dim[d][k]
             if w is not None:
                 weight = w if weight is None else weight * w
-        values = F.getitem(x, (batch_index, slice(None)) + tuple(indices))  # (N, *out, C)
+        values = api.getitem(x, (batch_index, slice(None)) + tuple(indices))  # (N, *out, C)
         if not valid.all():
-            values = F.where(const(valid[..., None]), values, _like(0, values))
+            values = api.where(const(valid[..., None]), values, _like(0, values))
         if weight is not None:
-            values = values * F.unsqueeze(_cast(weight, x.dtype), -1)
+            values = values * api.unsqueeze(_cast(weight, x.dtype), -1)
         out = values if out is None else out + values
     order = [0, len(out_shape) + 1] + list(range(1, len(out_shape) + 1))
-    return F.permute(out, order)
+    return api.permute(out, order)
 
 
 @onnx_op("AffineGrid")
@@ -155,5 +155,5 @@ def _affine_grid(ctx):
     # Homogeneous coordinates in x, y(, z) order: the last spatial axis is x.
     columns = [m.reshape(-1) for m in mesh[::-1]] + [np.ones(int(np.prod(spatial)))]
     base = const(np.stack(columns, -1).astype(theta.dtype))  # (points, dims + 1)
-    grid = F.matmul(base, F.transpose(theta, 1, 2))  # (N, points, dims)
-    return F.reshape(grid, (size[0],) + tuple(spatial) + (len(spatial),))
+    grid = api.matmul(base, api.transpose(theta, 1, 2))  # (N, points, dims)
+    return api.reshape(grid, (size[0],) + tuple(spatial) + (len(spatial),))

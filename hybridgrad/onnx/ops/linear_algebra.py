@@ -13,7 +13,7 @@ import builtins
 import numpy as np
 
 from hybridgrad.onnx.ops.core import OnnxImportError, _like, _ndim, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Linear algebra.
@@ -21,17 +21,17 @@ from hybridgrad.ops import api as F
 
 @onnx_op("MatMul")
 def _matmul(ctx):
-    return F.matmul(ctx.inputs[0], ctx.inputs[1])
+    return api.matmul(ctx.inputs[0], ctx.inputs[1])
 
 
 @onnx_op("Gemm")
 def _gemm(ctx):
     a, b, c = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
     if ctx.attr("transA", 0):
-        a = F.transpose(a, 0, 1)
+        a = api.transpose(a, 0, 1)
     if ctx.attr("transB", 0):
-        b = F.transpose(b, 0, 1)
-    out = F.matmul(a, b)
+        b = api.transpose(b, 0, 1)
+    out = api.matmul(a, b)
     alpha, beta = ctx.attr("alpha", 1.0), ctx.attr("beta", 1.0)
     if alpha != 1.0:
         out = out * _like(alpha, out)
@@ -52,9 +52,9 @@ def _take_diagonal(x, subs: str):
         first = subs.index(letter)
         second = subs.index(letter, first + 1)
         rest = [i for i in range(len(subs)) if i not in (first, second)]
-        x = F.permute(x, [first, second] + rest)
+        x = api.permute(x, [first, second] + rest)
         positions = np.arange(builtins.min(x.shape[0], x.shape[1]))
-        x = F.getitem(x, (positions, positions))
+        x = api.getitem(x, (positions, positions))
         subs = letter + "".join(subs[i] for i in rest)
     return x, subs
 
@@ -105,17 +105,17 @@ def einsum(equation: str, *operands):
         for letter, size in zip(subs, operand.shape):
             sizes[letter] = builtins.max(sizes.get(letter, 1), size)
         order = [subs.index(letter) for letter in letters if letter in subs]
-        x = F.permute(operand, order) if order else operand
+        x = api.permute(operand, order) if order else operand
         shape = [operand.shape[subs.index(letter)] if letter in subs else 1 for letter in letters]
-        aligned.append(F.reshape(x, tuple(shape)))
+        aligned.append(api.reshape(x, tuple(shape)))
     product = aligned[0]
     for x in aligned[1:]:
         product = product * x
     summed = tuple(i for i, letter in enumerate(letters) if letter not in output)
     if summed:
-        product = F.sum(product, summed)
+        product = api.sum(product, summed)
     kept = [letter for letter in letters if letter in output]
     shape = tuple(sizes[letter] for letter in kept)
-    product = F.broadcast_to(product, shape) if tuple(product.shape) != shape else product
+    product = api.broadcast_to(product, shape) if tuple(product.shape) != shape else product
     order = [kept.index(letter) for letter in output]
-    return F.permute(product, order) if order else product
+    return api.permute(product, order) if order else product

@@ -23,7 +23,7 @@ from hybridgrad.onnx.ops.core import (
     onnx_op,
 )
 from hybridgrad.onnx.ops.shapes import _normalise_indices, pad_nd
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 from hybridgrad.ops.registry import apply
 
 # ----------------------------------------------------------------------------------------------
@@ -36,21 +36,21 @@ def _nll(log_probs, target, weight, reduction: str, ignore_index):
     ignored = np.zeros(target_data.shape, bool) if ignore_index is None else (
         target_data == ignore_index)
     safe = np.where(ignored, 0, target_data)
-    picked = F.gather(log_probs, 1, const(np.expand_dims(safe, 1)))
-    picked = F.reshape(picked, target_data.shape)
+    picked = api.gather(log_probs, 1, const(np.expand_dims(safe, 1)))
+    picked = api.reshape(picked, target_data.shape)
     loss = -picked
     if weight is not None:
-        weights = F.where(const(ignored), _like(0, weight), F.getitem(weight, (safe,)))
+        weights = api.where(const(ignored), _like(0, weight), api.getitem(weight, (safe,)))
     else:
         weights = const((~ignored).astype(log_probs.dtype))
     loss = loss * weights
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return F.sum(loss)
+        return api.sum(loss)
     if reduction != "mean":
         raise UnsupportedError(f"loss reduction {reduction!r} is not supported")
-    return F.sum(loss) / F.sum(weights)
+    return api.sum(loss) / api.sum(weights)
 
 
 @onnx_op("NegativeLogLikelihoodLoss")
@@ -62,7 +62,7 @@ def _nll_op(ctx):
 @onnx_op("SoftmaxCrossEntropyLoss")
 def _softmax_cross_entropy(ctx):
     scores = ctx.inputs[0]
-    log_probs = F.log_softmax(scores, 1)
+    log_probs = api.log_softmax(scores, 1)
     loss = _nll(log_probs, ctx.inputs[1], ctx.input(2), ctx.attr("reduction", "mean"),
                 ctx.attr("ignore_index"))
     return [loss, log_probs][:builtins.max(ctx.n_outputs, 1)]
@@ -75,8 +75,8 @@ def _rms_normalization(ctx):
     axes = tuple(range(axis, _ndim(x)))
     stash = np_dtype(ctx.attr("stash_type", 1))
     xs = _cast(x, stash)
-    mean_square = F.mean(xs * xs, axes, keepdim=True)
-    normalised = xs / F.sqrt(mean_square + _like(ctx.attr("epsilon", 1e-5), mean_square))
+    mean_square = api.mean(xs * xs, axes, keepdim=True)
+    normalised = xs / api.sqrt(mean_square + _like(ctx.attr("epsilon", 1e-5), mean_square))
     return _cast(normalised, x.dtype) * scale
 
 
@@ -86,10 +86,10 @@ def _scatter(ctx, data, index: tuple, updates, reduction: str):
     mask[index] = True
     if reduction == "none":
         placed = apply("index_add_zeros", updates, shape=tuple(data.shape), index=index)
-        return F.where(const(mask), placed, data)
+        return api.where(const(mask), placed, data)
     if reduction == "add":
         return data + apply("index_add_zeros", updates, shape=tuple(data.shape), index=index)
-    combine = {"mul": F.mul, "max": F.maximum, "min": F.minimum}.get(reduction)
+    combine = {"mul": api.mul, "max": api.maximum, "min": api.minimum}.get(reduction)
     if combine is None:
         raise UnsupportedError(f"{ctx.op_type} node {ctx.node.name!r}: reduction "
                                f"{reduction!r} is not supported")
@@ -99,7 +99,7 @@ def _scatter(ctx, data, index: tuple, updates, reduction: str):
                                         data.shape[:len(index)])
     destinations = destinations.reshape(-1)
     trailing = tuple(data.shape[len(index):])
-    flat_updates = F.reshape(updates, (-1,) + trailing)
+    flat_updates = api.reshape(updates, (-1,) + trailing)
     occurrence = np.zeros(destinations.shape, np.int64)
     seen: dict = {}
     for position, destination in enumerate(destinations.tolist()):
@@ -111,9 +111,9 @@ def _scatter(ctx, data, index: tuple, updates, reduction: str):
         round_index = np.unravel_index(destinations[chosen], data.shape[:len(index)])
         round_mask = np.zeros(data.shape, bool)
         round_mask[round_index] = True
-        placed = apply("index_add_zeros", F.getitem(flat_updates, (chosen,)),
+        placed = apply("index_add_zeros", api.getitem(flat_updates, (chosen,)),
                        shape=tuple(data.shape), index=tuple(round_index))
-        out = F.where(const(round_mask), combine(out, placed), out)
+        out = api.where(const(round_mask), combine(out, placed), out)
     return out
 
 
@@ -148,15 +148,15 @@ def _cumprod(ctx):
     running = None
     pieces = [None] * length
     for position in order:
-        item = F.getitem(x, (slice(None),) * axis + (slice(position, position + 1),))
+        item = api.getitem(x, (slice(None),) * axis + (slice(position, position + 1),))
         if exclusive:
-            pieces[position] = F.broadcast_to(_like(1, x), tuple(item.shape)) \
+            pieces[position] = api.broadcast_to(_like(1, x), tuple(item.shape)) \
                 if running is None else running
             running = item if running is None else running * item
         else:
             running = item if running is None else running * item
             pieces[position] = running
-    return F.cat(pieces, axis) if length > 1 else pieces[0]
+    return api.cat(pieces, axis) if length > 1 else pieces[0]
 
 
 @onnx_op("CenterCropPad")
@@ -175,7 +175,7 @@ def _center_crop_pad(ctx):
         elif size > current:
             before = (size - current) // 2
             widths[axis] = [before, size - current - before]
-    return pad_nd(F.getitem(x, tuple(index)), widths)
+    return pad_nd(api.getitem(x, tuple(index)), widths)
 
 
 def _window(ctx, coefficients):
@@ -218,7 +218,7 @@ def _unique(ctx):
             rank = np.empty_like(order)
             rank[order] = np.arange(len(order))
             first, counts, inverse = first[order], counts[order], rank[inverse]
-        y = F.getitem(F.reshape(x, (-1,)), (first,))
+        y = api.getitem(api.reshape(x, (-1,)), (first,))
     else:
         axis = _axis(axis, _ndim(x))
         values, first, inverse, counts = np.unique(data, axis=axis, return_index=True,
@@ -228,6 +228,6 @@ def _unique(ctx):
             rank = np.empty_like(order)
             rank[order] = np.arange(len(order))
             first, counts, inverse = first[order], counts[order], rank[inverse]
-        y = F.getitem(x, (slice(None),) * axis + (first,))
+        y = api.getitem(x, (slice(None),) * axis + (first,))
     return [y, const(first.astype(np.int64)), const(inverse.reshape(-1).astype(np.int64)),
             const(counts.astype(np.int64))]

@@ -13,7 +13,7 @@ import builtins
 
 from hybridgrad.onnx.ops.core import UnsupportedError, _axis, _cast, _like, _ndim, np_dtype, onnx_op
 from hybridgrad.onnx.ops.shapes import pad_nd
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Normalisation and pooling that compose from elementwise operators and reductions.
@@ -27,32 +27,33 @@ def _batch_norm(ctx):
                                "(training, opset < 7) is not supported")
     shape = (1, -1) + (1,) * (_ndim(x) - 2)
     epsilon = ctx.attr("epsilon", 1e-5)
-    scale, bias = F.reshape(_cast(scale, x.dtype), shape), F.reshape(_cast(bias, x.dtype), shape)
+    scale = api.reshape(_cast(scale, x.dtype), shape)
+    bias = api.reshape(_cast(bias, x.dtype), shape)
     if ctx.attr("training_mode", 0):
         # Normalise with the batch's statistics; also return the updated running statistics.
         axes = (0,) + tuple(range(2, _ndim(x)))
-        batch_mean = F.mean(x, axes, keepdim=True)
-        batch_var = F.mean((x - batch_mean) * (x - batch_mean), axes, keepdim=True)
-        y = (x - batch_mean) / F.sqrt(batch_var + _like(epsilon, x)) * scale + bias
+        batch_mean = api.mean(x, axes, keepdim=True)
+        batch_var = api.mean((x - batch_mean) * (x - batch_mean), axes, keepdim=True)
+        y = (x - batch_mean) / api.sqrt(batch_var + _like(epsilon, x)) * scale + bias
         momentum = ctx.attr("momentum", 0.9)
         running_mean = mean * _like(momentum, mean) + _cast(
-            F.reshape(batch_mean, (-1,)), mean.dtype) * _like(1 - momentum, mean)
+            api.reshape(batch_mean, (-1,)), mean.dtype) * _like(1 - momentum, mean)
         running_var = var * _like(momentum, var) + _cast(
-            F.reshape(batch_var, (-1,)), var.dtype) * _like(1 - momentum, var)
+            api.reshape(batch_var, (-1,)), var.dtype) * _like(1 - momentum, var)
         return [y, running_mean, running_var][:builtins.max(ctx.n_outputs, 1)]
-    mean, var = F.reshape(_cast(mean, x.dtype), shape), F.reshape(_cast(var, x.dtype), shape)
-    return (x - mean) / F.sqrt(var + _like(epsilon, x)) * scale + bias
+    mean, var = api.reshape(_cast(mean, x.dtype), shape), api.reshape(_cast(var, x.dtype), shape)
+    return (x - mean) / api.sqrt(var + _like(epsilon, x)) * scale + bias
 
 
 @onnx_op("InstanceNormalization")
 def _instance_norm(ctx):
     x, scale, bias = ctx.inputs[:3]
     axes = tuple(range(2, _ndim(x)))
-    mean = F.mean(x, axes, keepdim=True)
-    var = F.mean((x - mean) * (x - mean), axes, keepdim=True)
+    mean = api.mean(x, axes, keepdim=True)
+    var = api.mean((x - mean) * (x - mean), axes, keepdim=True)
     shape = (1, -1) + (1,) * (_ndim(x) - 2)
-    normalised = (x - mean) / F.sqrt(var + _like(ctx.attr("epsilon", 1e-5), x))
-    return normalised * F.reshape(scale, shape) + F.reshape(bias, shape)
+    normalised = (x - mean) / api.sqrt(var + _like(ctx.attr("epsilon", 1e-5), x))
+    return normalised * api.reshape(scale, shape) + api.reshape(bias, shape)
 
 
 @onnx_op("LayerNormalization")
@@ -62,10 +63,10 @@ def _layer_norm(ctx):
     axes = tuple(range(axis, _ndim(x)))
     stash = np_dtype(ctx.attr("stash_type", 1))
     xs = _cast(x, stash) if x.dtype.kind == "f" else x
-    mean = F.mean(xs, axes, keepdim=True)
+    mean = api.mean(xs, axes, keepdim=True)
     centered = xs - mean
-    var = F.mean(centered * centered, axes, keepdim=True)
-    inv_std = _like(1, var) / F.sqrt(var + _like(ctx.attr("epsilon", 1e-5), var))
+    var = api.mean(centered * centered, axes, keepdim=True)
+    inv_std = _like(1, var) / api.sqrt(var + _like(ctx.attr("epsilon", 1e-5), var))
     y = _cast(centered * inv_std, x.dtype) * scale
     if bias is not None:
         y = y + bias
@@ -81,10 +82,10 @@ def _layer_norm(ctx):
 def _mvn(ctx):
     x = ctx.inputs[0]
     axes = tuple(_axis(a, _ndim(x)) for a in ctx.attr("axes", [0, 2, 3]))
-    mean = F.mean(x, axes, keepdim=True)
+    mean = api.mean(x, axes, keepdim=True)
     centered = x - mean
-    var = F.mean(centered * centered, axes, keepdim=True)
-    return centered / (F.sqrt(var) + _like(1e-9, x))
+    var = api.mean(centered * centered, axes, keepdim=True)
+    return centered / (api.sqrt(var) + _like(1e-9, x))
 
 
 @onnx_op("LpNormalization")
@@ -93,25 +94,25 @@ def _lp_normalization(ctx):
     axis = _axis(ctx.attr("axis", -1), _ndim(x))
     p = ctx.attr("p", 2)
     if p == 1:
-        norm = F.sum(F.abs(x), axis, keepdim=True)
+        norm = api.sum(api.abs(x), axis, keepdim=True)
     elif p == 2:
-        norm = F.sqrt(F.sum(x * x, axis, keepdim=True))
+        norm = api.sqrt(api.sum(x * x, axis, keepdim=True))
     else:
         raise ctx.error(f"p must be 1 or 2, got {p}")
-    return F.where(norm == _like(0, norm), _like(0, x), x / F.where(
+    return api.where(norm == _like(0, norm), _like(0, x), x / api.where(
         norm == _like(0, norm), _like(1, norm), norm))
 
 
 @onnx_op("GlobalAveragePool")
 def _global_average_pool(ctx):
     x = ctx.inputs[0]
-    return F.mean(x, tuple(range(2, _ndim(x))), keepdim=True)
+    return api.mean(x, tuple(range(2, _ndim(x))), keepdim=True)
 
 
 @onnx_op("GlobalMaxPool")
 def _global_max_pool(ctx):
     x = ctx.inputs[0]
-    return F.amax(x, tuple(range(2, _ndim(x))), keepdim=True)
+    return api.amax(x, tuple(range(2, _ndim(x))), keepdim=True)
 
 
 @onnx_op("GlobalLpPool")
@@ -119,7 +120,7 @@ def _global_lp_pool(ctx):
     x = ctx.inputs[0]
     p = ctx.attr("p", 2)
     axes = tuple(range(2, _ndim(x)))
-    return F.pow(F.sum(F.pow(F.abs(x), _like(p, x)), axes, keepdim=True), _like(1.0 / p, x))
+    return api.pow(api.sum(api.pow(api.abs(x), _like(p, x)), axes, keepdim=True), _like(1.0 / p, x))
 
 
 @onnx_op("LRN")
@@ -133,7 +134,7 @@ def _lrn(ctx):
     padded = pad_nd(square, [[0, 0], [before, after]] + [[0, 0]] * (_ndim(x) - 2))
     window = None
     for offset in range(size):
-        piece = F.getitem(padded, (slice(None), slice(offset, offset + channels)))
+        piece = api.getitem(padded, (slice(None), slice(offset, offset + channels)))
         window = piece if window is None else window + piece
-    denominator = F.pow(window * _like(alpha / size, x) + _like(bias, x), _like(beta, x))
+    denominator = api.pow(window * _like(alpha / size, x) + _like(bias, x), _like(beta, x))
     return x / denominator

@@ -16,7 +16,7 @@ import numpy as np
 
 from hybridgrad.onnx.ops.activations import _elu
 from hybridgrad.onnx.ops.core import UnsupportedError, _like, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Recurrent layers (RNN, GRU, LSTM) with ONNX's gate layouts, composed of matmuls and
@@ -26,18 +26,18 @@ from hybridgrad.ops import api as F
 def _rnn_activation(name: str, alpha, beta) -> Callable:
     name_lower = name.lower()
     functions = {
-        "sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu,
-        "softsign": lambda v: v / (F.abs(v) + _like(1, v)),
-        "softplus": F.softplus,
+        "sigmoid": api.sigmoid, "tanh": api.tanh, "relu": api.relu,
+        "softsign": lambda v: v / (api.abs(v) + _like(1, v)),
+        "softplus": api.softplus,
         "affine": lambda v: v * _like(1.0 if alpha is None else alpha, v)
         + _like(0.0 if beta is None else beta, v),
-        "leakyrelu": lambda v: F.where(v >= _like(0, v), v,
+        "leakyrelu": lambda v: api.where(v >= _like(0, v), v,
                                        v * _like(0.01 if alpha is None else alpha, v)),
-        "thresholdedrelu": lambda v: F.where(v > _like(1.0 if alpha is None else alpha, v),
+        "thresholdedrelu": lambda v: api.where(v > _like(1.0 if alpha is None else alpha, v),
                                              v, _like(0, v)),
-        "scaledtanh": lambda v: F.tanh(v * _like(1.0 if beta is None else beta, v))
+        "scaledtanh": lambda v: api.tanh(v * _like(1.0 if beta is None else beta, v))
         * _like(1.0 if alpha is None else alpha, v),
-        "hardsigmoid": lambda v: F.clamp(v * _like(0.2 if alpha is None else alpha, v)
+        "hardsigmoid": lambda v: api.clamp(v * _like(0.2 if alpha is None else alpha, v)
                                          + _like(0.5 if beta is None else beta, v), 0.0, 1.0),
         "elu": lambda v: _elu(v, 1.0 if alpha is None else alpha),
     }
@@ -51,7 +51,7 @@ _RNN_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 
 
 def _slice_gate(value, index: int, hidden: int):
-    return F.getitem(value, (Ellipsis, slice(index * hidden, (index + 1) * hidden)))
+    return api.getitem(value, (Ellipsis, slice(index * hidden, (index + 1) * hidden)))
 
 
 @onnx_op("RNN", "GRU", "LSTM")
@@ -69,9 +69,9 @@ def _recurrent(ctx):
     if kind == "LSTM" and ctx.attr("input_forget", 0):
         raise UnsupportedError(f"LSTM node {ctx.node.name!r}: input_forget=1 is not supported")
     if layout:
-        x = F.transpose(x, 0, 1)
-        initial_h = None if initial_h is None else F.transpose(initial_h, 0, 1)
-        initial_c = None if initial_c is None else F.transpose(initial_c, 0, 1)
+        x = api.transpose(x, 0, 1)
+        initial_h = None if initial_h is None else api.transpose(initial_h, 0, 1)
+        initial_c = None if initial_c is None else api.transpose(initial_c, 0, 1)
     steps, batch = x.shape[0], x.shape[1]
     names = ctx.attr("activations") or _RNN_DEFAULTS[kind] * len(directions)
     alphas, betas = ctx.attr("activation_alpha", []), ctx.attr("activation_beta", [])
@@ -88,29 +88,29 @@ def _recurrent(ctx):
             acts.append(_rnn_activation(
                 names[index], alphas[index] if index < len(alphas) else None,
                 betas[index] if index < len(betas) else None))
-        w_d, r_d = F.getitem(w, d), F.getitem(r, d)
+        w_d, r_d = api.getitem(w, d), api.getitem(r, d)
         # Input projections of every time step in one matmul: [T, B, gates * hidden].
-        projected = F.matmul(x, F.transpose(w_d, 0, 1))
+        projected = api.matmul(x, api.transpose(w_d, 0, 1))
         if bias is not None:
-            b_d = F.getitem(bias, d)
-            w_bias = F.getitem(b_d, slice(0, gates * hidden))
-            r_bias = F.getitem(b_d, slice(gates * hidden, 2 * gates * hidden))
+            b_d = api.getitem(bias, d)
+            w_bias = api.getitem(b_d, slice(0, gates * hidden))
+            r_bias = api.getitem(b_d, slice(gates * hidden, 2 * gates * hidden))
             projected = projected + w_bias
         else:
             r_bias = None
-        r_t = F.transpose(r_d, 0, 1)
-        h = F.getitem(initial_h, d) if initial_h is not None else const(
+        r_t = api.transpose(r_d, 0, 1)
+        h = api.getitem(initial_h, d) if initial_h is not None else const(
             np.zeros((batch, hidden), x.dtype))
         c = None
         if kind == "LSTM":
-            c = F.getitem(initial_c, d) if initial_c is not None else const(
+            c = api.getitem(initial_c, d) if initial_c is not None else const(
                 np.zeros((batch, hidden), x.dtype))
-            p_d = F.getitem(peephole, d) if peephole is not None else None
+            p_d = api.getitem(peephole, d) if peephole is not None else None
         order = range(steps - 1, -1, -1) if name == "reverse" else range(steps)
         ys = [None] * steps
         for t in order:
-            x_t = F.getitem(projected, t)
-            recurrent = F.matmul(h, r_t)
+            x_t = api.getitem(projected, t)
+            recurrent = api.matmul(h, r_t)
             if r_bias is not None:
                 recurrent = recurrent + r_bias
 
@@ -118,7 +118,7 @@ def _recurrent(ctx):
                 return _slice_gate(x_t, index, hidden) + _slice_gate(recurrent, index, hidden)
 
             def clipped(value):
-                return F.clamp(value, -clip, clip) if clip is not None else value
+                return api.clamp(value, -clip, clip) if clip is not None else value
 
             if kind == "RNN":
                 new_h = acts[0](clipped(gate_input(0)))
@@ -132,7 +132,7 @@ def _recurrent(ctx):
                 else:
                     # The candidate uses (reset * h) @ R_h instead of the shared h @ R.
                     r_h = _slice_gate(r_t, 2, hidden)
-                    candidate = _slice_gate(x_t, 2, hidden) + F.matmul(reset * h, r_h)
+                    candidate = _slice_gate(x_t, 2, hidden) + api.matmul(reset * h, r_h)
                     if r_bias is not None:
                         candidate = candidate + _slice_gate(r_bias, 2, hidden)
                 candidate = acts[1](clipped(candidate))
@@ -153,22 +153,22 @@ def _recurrent(ctx):
                 new_h = o_gate * acts[2](new_c)
             if valid is not None:
                 mask = const(valid[t].reshape(-1, 1))
-                new_h = F.where(mask, new_h, h)
-                ys[t] = F.where(mask, new_h, _like(0, new_h))
+                new_h = api.where(mask, new_h, h)
+                ys[t] = api.where(mask, new_h, _like(0, new_h))
                 if new_c is not None:
-                    new_c = F.where(mask, new_c, c)
+                    new_c = api.where(mask, new_c, c)
             else:
                 ys[t] = new_h
             h, c = new_h, new_c
-        outputs_y.append(F.stack(ys, 0))  # [T, B, H]
+        outputs_y.append(api.stack(ys, 0))  # [T, B, H]
         outputs_h.append(h)
         outputs_c.append(c)
-    y = F.stack(outputs_y, 1)  # [T, D, B, H]
-    y_h = F.stack(outputs_h, 0)  # [D, B, H]
+    y = api.stack(outputs_y, 1)  # [T, D, B, H]
+    y_h = api.stack(outputs_h, 0)  # [D, B, H]
     results = [y, y_h]
     if kind == "LSTM":
-        results.append(F.stack(outputs_c, 0))
+        results.append(api.stack(outputs_c, 0))
     if layout:
-        results[0] = F.permute(y, (2, 0, 1, 3))
-        results[1:] = [F.transpose(v, 0, 1) for v in results[1:]]
+        results[0] = api.permute(y, (2, 0, 1, 3))
+        results[1:] = [api.transpose(v, 0, 1) for v in results[1:]]
     return results[:builtins.max(ctx.n_outputs, 1)]

@@ -13,7 +13,7 @@ import builtins
 import numpy as np
 
 from hybridgrad.onnx.ops.core import NodeContext, _axis, _cast, _float, _ndim, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Reductions.
@@ -69,23 +69,23 @@ def _highest(dtype):
 
 
 def _mean_reduce(x, axes, keepdims):
-    return F.mean(_float(x), axes, keepdims)
+    return api.mean(_float(x), axes, keepdims)
 
 
-_register_reduce("ReduceSum", lambda x, a, k: F.sum(x, a, k), 13, lambda d: 0)
+_register_reduce("ReduceSum", lambda x, a, k: api.sum(x, a, k), 13, lambda d: 0)
 _register_reduce("ReduceMean", _mean_reduce, 18, lambda d: np.nan)
-_register_reduce("ReduceMax", lambda x, a, k: F.amax(x, a, k), 18, _lowest)
-_register_reduce("ReduceMin", lambda x, a, k: F.amin(x, a, k), 18, _highest)
-_register_reduce("ReduceProd", lambda x, a, k: F.prod(x, a, k), 18, lambda d: 1)
-_register_reduce("ReduceL1", lambda x, a, k: F.sum(F.abs(x), a, k), 18, lambda d: 0,
-                 noop=lambda x: F.abs(x))
-_register_reduce("ReduceL2", lambda x, a, k: F.sqrt(F.sum(_float(x) * _float(x), a, k)), 18,
-                 lambda d: 0, noop=lambda x: F.abs(x))
-_register_reduce("ReduceSumSquare", lambda x, a, k: F.sum(x * x, a, k), 18, lambda d: 0,
+_register_reduce("ReduceMax", lambda x, a, k: api.amax(x, a, k), 18, _lowest)
+_register_reduce("ReduceMin", lambda x, a, k: api.amin(x, a, k), 18, _highest)
+_register_reduce("ReduceProd", lambda x, a, k: api.prod(x, a, k), 18, lambda d: 1)
+_register_reduce("ReduceL1", lambda x, a, k: api.sum(api.abs(x), a, k), 18, lambda d: 0,
+                 noop=lambda x: api.abs(x))
+_register_reduce("ReduceL2", lambda x, a, k: api.sqrt(api.sum(_float(x) * _float(x), a, k)), 18,
+                 lambda d: 0, noop=lambda x: api.abs(x))
+_register_reduce("ReduceSumSquare", lambda x, a, k: api.sum(x * x, a, k), 18, lambda d: 0,
                  noop=lambda x: x * x)
-_register_reduce("ReduceLogSum", lambda x, a, k: F.log(F.sum(_float(x), a, k)), 18,
-                 lambda d: -np.inf, noop=lambda x: F.log(x))
-_register_reduce("ReduceLogSumExp", lambda x, a, k: F.logsumexp(_float(x), a, k), 18,
+_register_reduce("ReduceLogSum", lambda x, a, k: api.log(api.sum(_float(x), a, k)), 18,
+                 lambda d: -np.inf, noop=lambda x: api.log(x))
+_register_reduce("ReduceLogSumExp", lambda x, a, k: api.logsumexp(_float(x), a, k), 18,
                  lambda d: -np.inf, noop=lambda x: x)
 
 
@@ -98,10 +98,10 @@ def _arg_reduce(largest: bool):
         if ctx.attr("select_last_index", 0):
             # Flip the axis so that the first hit is the last index, then map back.
             length = x.shape[axis]
-            flipped = F.getitem(source, (slice(None),) * axis + (slice(None, None, -1),))
-            index = F.argmax(flipped, axis, keepdims)
+            flipped = api.getitem(source, (slice(None),) * axis + (slice(None, None, -1),))
+            index = api.argmax(flipped, axis, keepdims)
             return const(np.asarray(length - 1, dtype=np.int64)) - index
-        return F.argmax(source, axis, keepdims)
+        return api.argmax(source, axis, keepdims)
 
     return handler
 

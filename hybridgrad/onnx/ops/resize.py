@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from hybridgrad.onnx.ops.core import UnsupportedError, _axis, _like, _ndim, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Resize (nearest and linear; separable index arithmetic, differentiable in the input).
@@ -97,7 +97,7 @@ def _resize_axis(x, axis, in_size, coords, mode, ctx, extrapolate):
     out = None
     for k in range(taps.shape[1]):
         weight = weights[:, k].reshape([-1 if d == axis else 1 for d in range(ndim)])
-        term = F.getitem(x, prefix + (taps[:, k],)) * const(weight.astype(x.dtype))
+        term = api.getitem(x, prefix + (taps[:, k],)) * const(weight.astype(x.dtype))
         out = term if out is None else out + term
     return out
 
@@ -165,5 +165,5 @@ def _resize(ctx):
             outside = (coords < 0) | (coords > in_size - 1)
             if outside.any():
                 mask = outside.reshape([-1 if d == axis else 1 for d in range(ndim)])
-                out = F.where(const(mask), _like(extrapolation, out), out)
+                out = api.where(const(mask), _like(extrapolation, out), out)
     return out

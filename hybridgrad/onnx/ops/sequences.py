@@ -13,7 +13,7 @@ import builtins
 import numpy as np
 
 from hybridgrad.onnx.ops.core import _axis, _ndim, const, onnx_op
-from hybridgrad.ops import api as F
+from hybridgrad.ops import api
 
 # ----------------------------------------------------------------------------------------------
 # Sequences (Python lists of tensors) and optionals (a value or None).
@@ -69,8 +69,8 @@ def _split_to_sequence(ctx):
     prefix = (slice(None),) * axis
     if split is None:
         if ctx.attr("keepdims", 1):
-            return [[F.getitem(x, prefix + (slice(i, i + 1),)) for i in range(length)]]
-        return [[F.getitem(x, prefix + (i,)) for i in range(length)]]
+            return [[api.getitem(x, prefix + (slice(i, i + 1),)) for i in range(length)]]
+        return [[api.getitem(x, prefix + (i,)) for i in range(length)]]
     if split.ndim == 0:
         size = int(split)
         sizes = [builtins.min(size, length - start) for start in range(0, length, size)]
@@ -78,7 +78,7 @@ def _split_to_sequence(ctx):
         sizes = [int(v) for v in split.reshape(-1)]
     pieces, start = [], 0
     for size in sizes:
-        pieces.append(F.getitem(x, prefix + (slice(start, start + size),)))
+        pieces.append(api.getitem(x, prefix + (slice(start, start + size),)))
         start += size
     return [pieces]
 
@@ -88,8 +88,8 @@ def _concat_from_sequence(ctx):
     sequence = ctx.inputs[0]
     if ctx.attr("new_axis", 0):
         axis = _axis(ctx.attr("axis"), _ndim(sequence[0]) + 1)
-        return F.stack(sequence, axis)
-    return F.cat(sequence, _axis(ctx.attr("axis"), _ndim(sequence[0])))
+        return api.stack(sequence, axis)
+    return api.cat(sequence, _axis(ctx.attr("axis"), _ndim(sequence[0])))
 
 
 @onnx_op("SequenceMap")

@@ -25,8 +25,7 @@ from hybridgrad.onnx.ops.core import (
     np_dtype,
     onnx_op,
 )
-from hybridgrad.ops import api as F
-from hybridgrad.ops import reduction
+from hybridgrad.ops import api, reduction
 from hybridgrad.ops.registry import apply
 
 # ----------------------------------------------------------------------------------------------
@@ -58,7 +57,7 @@ def _reshape(ctx):
         shape = [int(s) for s in ctx.static(1).reshape(-1)]
     if not ctx.attr("allowzero", 0):
         shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
-    return F.reshape(x, tuple(shape))
+    return api.reshape(x, tuple(shape))
 
 
 @onnx_op("Flatten")
@@ -67,7 +66,7 @@ def _flatten(ctx):
     axis = _axis(ctx.attr("axis", 1), _ndim(x))
     outer = int(np.prod(x.shape[:axis], dtype=np.int64))
     inner = int(np.prod(x.shape[axis:], dtype=np.int64))
-    return F.reshape(x, (outer, inner))
+    return api.reshape(x, (outer, inner))
 
 
 @onnx_op("Squeeze")
@@ -75,12 +74,12 @@ def _squeeze(ctx):
     x = ctx.inputs[0]
     axes = ctx.static(1) if ctx.version >= 13 else ctx.attr("axes")
     if axes is None:
-        return F.reshape(x, tuple(s for s in x.shape if s != 1))
+        return api.reshape(x, tuple(s for s in x.shape if s != 1))
     axes = {_axis(int(a), _ndim(x)) for a in np.asarray(axes).reshape(-1)}
     for a in axes:
         if x.shape[a] != 1:
             raise ctx.error(f"cannot squeeze axis {a} of size {x.shape[a]} (shape {x.shape})")
-    return F.reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+    return api.reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
 
 @onnx_op("Unsqueeze")
@@ -92,7 +91,7 @@ def _unsqueeze(ctx):
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
-    return F.reshape(x, tuple(shape))
+    return api.reshape(x, tuple(shape))
 
 
 @onnx_op("Transpose")
@@ -101,7 +100,7 @@ def _transpose(ctx):
     perm = ctx.attr("perm")
     if perm is None:
         perm = list(range(_ndim(x)))[::-1]
-    return F.permute(x, [int(p) for p in perm])
+    return api.permute(x, [int(p) for p in perm])
 
 
 @onnx_op("Concat")
@@ -112,7 +111,7 @@ def _concat(ctx):
     nonempty = [v for v in values if v.shape[axis] != 0] or values[:1]
     if len(nonempty) == 1:
         return nonempty[0]
-    return F.cat(nonempty, axis)
+    return api.cat(nonempty, axis)
 
 
 @onnx_op("Split")
@@ -128,7 +127,7 @@ def _split(ctx):
     sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
     outputs, start = [], 0
     for size in sizes:
-        outputs.append(F.getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
+        outputs.append(api.getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
         start += size
     return outputs
 
@@ -159,7 +158,7 @@ def _slice(ctx):
         if step < 0 and start < -length:
             start = -length - 1
         index[axis] = slice(start, end, step)
-    return F.getitem(x, tuple(index))
+    return api.getitem(x, tuple(index))
 
 
 def _normalise_indices(indices: np.ndarray, length: int) -> np.ndarray:
@@ -173,8 +172,8 @@ def _gather(ctx):
     axis = _axis(ctx.attr("axis", 0), _ndim(x))
     indices = _normalise_indices(ctx.static(1), x.shape[axis])
     if indices.ndim == 0:
-        return F.getitem(x, (slice(None),) * axis + (int(indices),))
-    return F.getitem(x, (slice(None),) * axis + (indices,))
+        return api.getitem(x, (slice(None),) * axis + (int(indices),))
+    return api.getitem(x, (slice(None),) * axis + (indices,))
 
 
 @onnx_op("GatherElements")
@@ -182,7 +181,7 @@ def _gather_elements(ctx):
     x = ctx.inputs[0]
     axis = _axis(ctx.attr("axis", 0), _ndim(x))
     indices = _normalise_indices(ctx.static(1), x.shape[axis])
-    return F.gather(x, axis, const(indices))
+    return api.gather(x, axis, const(indices))
 
 
 @onnx_op("GatherND")
@@ -199,7 +198,7 @@ def _gather_nd(ctx):
     for d in range(depth):
         index.append(_normalise_indices(indices[..., d], x.shape[batch + d]))
     del batch_shape
-    return F.getitem(x, tuple(index))
+    return api.getitem(x, tuple(index))
 
 
 @onnx_op("Expand")
@@ -208,7 +207,7 @@ def _expand(ctx):
     shape = tuple(int(s) for s in ctx.static(1).reshape(-1))
     target = np.broadcast_shapes(tuple(x.shape), shape)
     check_alloc(target, x.dtype.itemsize, f"Expand node {ctx.node.name!r}")
-    return F.broadcast_to(x, tuple(target))
+    return api.broadcast_to(x, tuple(target))
 
 
 @onnx_op("Tile")
@@ -218,7 +217,7 @@ def _tile(ctx):
     shape = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
     check_alloc([r * s for r, s in zip(repeats, shape[-len(repeats):])] if repeats else shape,
                 x.dtype.itemsize, f"Tile node {ctx.node.name!r}")
-    return F.repeat(ctx.inputs[0], *repeats)
+    return api.repeat(ctx.inputs[0], *repeats)
 
 
 @onnx_op("Pad")
@@ -247,7 +246,7 @@ def _pad(ctx):
     crop = tuple(slice(builtins.max(-b, 0), s - builtins.max(-a, 0) if a < 0 else None)
                  for (b, a), s in zip(widths, x.shape))
     if builtins.any(b < 0 or a < 0 for b, a in widths):
-        x = F.getitem(x, crop)
+        x = api.getitem(x, crop)
         widths = [[builtins.max(b, 0), builtins.max(a, 0)] for b, a in widths]
     return pad_nd(x, widths, mode, value)
 
@@ -281,7 +280,7 @@ def pad_nd(x, widths, mode: str = "constant", value: float = 0.0):
         else:
             raise OnnxImportError(f"Pad: unsupported mode {mode!r}")
         index = np.concatenate([left, np.arange(length), right]).astype(np.int64)
-        x = F.getitem(x, (slice(None),) * axis + (index,))
+        x = api.getitem(x, (slice(None),) * axis + (index,))
     return x
 
 
@@ -361,7 +360,7 @@ def _trilu(ctx):
     rows, cols = x.shape[-2], x.shape[-1]
     keep = np.triu(np.ones((rows, cols), bool), k) if ctx.attr("upper", 1) else np.tril(
         np.ones((rows, cols), bool), k)
-    return F.where(const(keep), x, _like(0, x))
+    return api.where(const(keep), x, _like(0, x))
 
 
 @onnx_op("CumSum")
@@ -385,7 +384,7 @@ def _topk(ctx):
     else:
         order = np.argsort(data, axis=axis, kind="stable")
     indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
-    return [F.gather(x, axis, const(indices)), const(indices)]
+    return [api.gather(x, axis, const(indices)), const(indices)]
 
 
 @onnx_op("NonZero")
@@ -406,8 +405,8 @@ def _one_hot(ctx):
     index = np.expand_dims(index, axis)
     positions = np.arange(depth).reshape([-1 if d == axis else 1 for d in range(ndim)])
     mask = const(index == positions)
-    off, on = F.getitem(values, 0), F.getitem(values, 1)
-    return F.where(mask, on, off)
+    off, on = api.getitem(values, 0), api.getitem(values, 1)
+    return api.where(mask, on, off)
 
 
 @onnx_op("DepthToSpace")
@@ -416,12 +415,12 @@ def _depth_to_space(ctx):
     n, c, h, w = x.shape
     b = ctx.attr("blocksize")
     if ctx.attr("mode", "DCR") == "DCR":
-        y = F.reshape(x, (n, b, b, c // (b * b), h, w))
-        y = F.permute(y, (0, 3, 4, 1, 5, 2))
+        y = api.reshape(x, (n, b, b, c // (b * b), h, w))
+        y = api.permute(y, (0, 3, 4, 1, 5, 2))
     else:
-        y = F.reshape(x, (n, c // (b * b), b, b, h, w))
-        y = F.permute(y, (0, 1, 4, 2, 5, 3))
-    return F.reshape(y, (n, c // (b * b), h * b, w * b))
+        y = api.reshape(x, (n, c // (b * b), b, b, h, w))
+        y = api.permute(y, (0, 1, 4, 2, 5, 3))
+    return api.reshape(y, (n, c // (b * b), h * b, w * b))
 
 
 @onnx_op("SpaceToDepth")
@@ -429,9 +428,9 @@ def _space_to_depth(ctx):
     x = ctx.inputs[0]
     n, c, h, w = x.shape
     b = ctx.attr("blocksize")
-    y = F.reshape(x, (n, c, h // b, b, w // b, b))
+    y = api.reshape(x, (n, c, h // b, b, w // b, b))
     if ctx.attr("mode", "DCR") == "CRD":
-        y = F.permute(y, (0, 1, 3, 5, 2, 4))
+        y = api.permute(y, (0, 1, 3, 5, 2, 4))
     else:
-        y = F.permute(y, (0, 3, 5, 1, 2, 4))
-    return F.reshape(y, (n, c * b * b, h // b, w // b))
+        y = api.permute(y, (0, 3, 5, 1, 2, 4))
+    return api.reshape(y, (n, c * b * b, h // b, w // b))
