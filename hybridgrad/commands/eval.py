@@ -1,8 +1,10 @@
 """``hybridgrad eval MODEL``: measure a trained model's quality figure on the MNIST test set.
 
 * classifiers (mlp, cnn, vit): test accuracy, overall and per digit;
-* cgan, cvae: the fraction of generated digits that the project's CNN classifies as their
-  conditioning label, overall and per digit (the CGAN's bar is 95%, the CVAE's 90%);
+* cgan, cvae: the fraction of generated digits that the judge CNN (``--judge``, else
+  ``runs/cnn``, else the CNN shipped with hybridgrad: :mod:`hybridgrad.training.judge`)
+  classifies as their conditioning label, overall and per digit (the CGAN's bar is 95%, the
+  CVAE's 90%);
 * vae, cvae: the negative ELBO on the test set, in nats per image (the VAE's bar is 110).
 
 Examples::
@@ -33,16 +35,20 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "eval", help="measure a trained model (accuracy, label accuracy, ELBO)",
         description="Measure a trained model's quality figure on the MNIST test set; for the "
-        "generators (cgan, cvae) the judge is the project's CNN (hybridgrad train cnn).")
+        "generators (cgan, cvae) the judge is your CNN (hybridgrad train cnn) or, without one, "
+        "the CNN shipped with hybridgrad.")
     parser.add_argument("model", help="model name (see 'hybridgrad list')")
     parser.add_argument("--checkpoint", metavar="CKPT",
                         help="checkpoint to measure (default runs/MODEL/checkpoint.safetensors)")
     parser.add_argument("--judge", metavar="CKPT", help="CNN checkpoint that classifies generated "
-                        "digits (default runs/cnn/checkpoint.safetensors)")
+                        "digits (default runs/cnn/checkpoint.safetensors, else the CNN shipped "
+                        "with hybridgrad)")
     parser.add_argument("--samples", type=int, default=1000,
                         help="generated digits to judge, balanced over the labels (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the samples")
-    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files")
+    parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (default "
+                        "$HYBRIDGRAD_DATA/mnist, else the user cache, else the copy embedded in "
+                        "the package)")
     parser.add_argument("--subset", type=int, help="only the first N test images")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     from hybridgrad.commands import own_commands
@@ -75,7 +81,17 @@ def evaluate(name: str, checkpoint: str | None = None, judge: str | None = None,
                      "checkpoint.safetensors"}
     generates = spec.task == "cgan" or name == "cvae"
     if generates:
-        task.judge = open_model("cnn", judge)[2]
+        from hybridgrad.training.helpers import default_checkpoint
+        from hybridgrad.training.judge import JudgeNotFoundError, choose_judge
+
+        try:
+            choice = choose_judge(judge, default_checkpoint("cnn"))
+        except JudgeNotFoundError as error:
+            raise CommandError(str(error)) from None
+        if choice.path is None:
+            raise CommandError(f"no judge to score generated digits: {choice.description}")
+        task.judge = open_model("cnn", choice.path)[2]
+        results["judge"] = choice.description
         labels = np.arange(samples, dtype=np.int64) % 10
         with forked_rng(seed):
             images = task.sample01(labels)
@@ -131,6 +147,8 @@ def run(args) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"{spec.name} ({results['checkpoint']})")
+    if "judge" in results:
+        print(f"  judge: {results['judge']}")
     for key in ("test_accuracy", "test_loss", "test_nelbo", "label_accuracy"):
         if key in results:
             unit = " nats/image" if key == "test_nelbo" else ""

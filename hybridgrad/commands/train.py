@@ -42,15 +42,17 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     parser.add_argument("--out", help="output folder (default runs/MODEL)")
     parser.add_argument("--data-dir", help="folder holding the MNIST IDX files (default "
-                        "$HYBRIDGRAD_DATA/mnist, else the user cache)")
-    parser.add_argument("--download", action="store_true", help="download MNIST when missing")
+                        "$HYBRIDGRAD_DATA/mnist, else the user cache, else the copy embedded in "
+                        "the package)")
+    parser.add_argument("--download", action="store_true", help="download MNIST when no copy is "
+                        "found (an installation without the embedded copy)")
     parser.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint "
                         "(exactly as if it had not stopped)")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run: a small "
                         "subset, a tiny model, one epoch")
     parser.add_argument("--judge", metavar="CKPT", help="CNN checkpoint that scores generated "
                         "digits (cgan, cvae; default runs/cnn/checkpoint.safetensors beside "
-                        "--out)")
+                        "--out, else the CNN shipped with hybridgrad)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                         help="override a hyper-parameter, e.g. --set model.width=64 "
                         "(repeatable)")
@@ -145,8 +147,9 @@ def run(args) -> int:
         WrongCheckpointError,
         describe,
     )
+    from hybridgrad.training.data import mnist_source
     from hybridgrad.training.distributed import BatchSizeError
-    from hybridgrad.training.helpers import default_checkpoint, default_out, spec_or_error
+    from hybridgrad.training.helpers import default_out, spec_or_error
 
     spec = spec_or_error(args.model)
     if args.checkpoint_every < 0:
@@ -158,25 +161,33 @@ def run(args) -> int:
         config["compile"] = True
     say = _distributed_printer(config) if args.distributed else print
     out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
-    judge = None
+    judge = judge_choice = None
     if spec.metric == "label_accuracy":
-        judge = args.judge or os.path.join(os.path.dirname(os.path.abspath(out)), "cnn",
-                                           "checkpoint.safetensors")
-        if not os.path.exists(judge):
-            say(f"note: no judge CNN at {judge}, so {spec.metric} is not measured during "
-                f"training; train it with 'hybridgrad train cnn' (it writes "
-                f"{default_checkpoint('cnn')}) or pass --judge CKPT.", file=sys.stderr)
+        from hybridgrad.training.judge import JudgeNotFoundError, choose_judge
+
+        trained = os.path.join(os.path.dirname(os.path.abspath(out)), "cnn",
+                               "checkpoint.safetensors")
+        try:
+            judge_choice = choose_judge(args.judge, trained)
+        except JudgeNotFoundError as error:
+            raise CommandError(str(error)) from None
+        judge = judge_choice.path  # None: the judge line below says what to do
     say(f"hybridgrad train {spec.name}: {config['epochs']} epoch(s), batch size "
           f"{config['batch_size']}, lr {config['lr']}, seed {config['seed']}"
           f"{' (quick)' if args.quick else ''}{', resuming ' + args.resume if args.resume else ''}"
           f" -> {out}")
+    data = mnist_source(args.data_dir)
+    say(f"  data:  MNIST from {data}")
+    if judge_choice is not None:
+        say(f"  judge: {judge_choice.description}")
 
     def report(trainer, record):
         say(describe(record, spec), flush=True)
 
     trainer = Trainer(spec, config, out, data_dir=args.data_dir, download=args.download,
                       judge=judge, progress=not args.no_progress, epoch_callback=report,
-                      distributed=args.distributed, checkpoint_every=args.checkpoint_every)
+                      distributed=args.distributed, checkpoint_every=args.checkpoint_every,
+                      step_callback=Forecast(say))
     try:
         record = trainer.run(resume=args.resume)
     except (DatasetNotFoundError, BatchSizeError) as error:
@@ -187,6 +198,16 @@ def run(args) -> int:
         say(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
     say(f"done: {trainer.checkpoint_path}, metrics in {trainer.metrics_path}")
+    if trainer.writes:
+        from hybridgrad.training.report import write_report
+
+        page = write_report(out, spec, config, judge_choice.description if judge_choice
+                            else None, data)
+        for name, path in (("samples", os.path.join(out, "samples.png")),
+                           ("curves", os.path.join(out, "curves.png")),
+                           ("checkpoint", trainer.checkpoint_path), ("report", page)):
+            if os.path.exists(path):
+                say(f"  {name + ':':12s}{path}")
     if (record and not config.get("quick") and spec.metric in record
             and not spec.meets_goal(record[spec.metric])):
         say(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
@@ -208,6 +229,70 @@ def _compiled(args, spec) -> bool:
         raise CommandError("--compile does not combine with --distributed (the compiled step "
                            "does not average gradients over processes); drop one of them.")
     return True
+
+
+class Forecast:
+    """A step callback that, once the first steps are measured, says how long the whole run
+    should take on this machine (training steps only; each epoch's evaluation comes on top).
+
+    The first step is not counted (one-time costs); the forecast is printed after ten more
+    steps, five seconds, or the end of the first epoch, whichever comes first.
+
+    Example:
+        >>> import types
+        >>> lines = []
+        >>> forecast = Forecast(lines.append, clock=iter([0.0, 1.0, 2.0]).__next__)
+        >>> loader = [None] * 3
+        >>> trainer = types.SimpleNamespace(config={"epochs": 2, "batch_size": 50},
+        ...                                 train_loader=loader, world_size=1)
+        >>> for step in (1, 2, 3):
+        ...     trainer.global_step = trainer.step = step
+        ...     forecast(trainer)
+        >>> "about 6 s for 2 epoch(s)" in lines[0], "(50 images/s measured" in lines[0]
+        (True, True)
+    """
+
+    def __init__(self, say, clock=None):
+        import time
+
+        self.say, self.clock = say, clock or time.perf_counter
+        self.start = self.start_step = None
+        self.done = False
+
+    def __call__(self, trainer) -> None:
+        if self.done:
+            return
+        now = self.clock()
+        if self.start is None:
+            self.start, self.start_step = now, trainer.global_step
+            return
+        steps = trainer.global_step - self.start_step
+        per_epoch = len(trainer.train_loader)
+        if steps < 10 and now - self.start < 5.0 and trainer.step < per_epoch:
+            return
+        self.done = True
+        seconds_per_step = (now - self.start) / max(steps, 1)
+        epochs = int(trainer.config["epochs"])
+        total = seconds_per_step * epochs * per_epoch
+        images = int(trainer.config["batch_size"]) / max(seconds_per_step, 1e-9)
+        self.say(f"  expected duration: about {_duration(total)} for {epochs} epoch(s) of "
+                 f"{per_epoch} steps ({images:.0f} images/s measured on this machine)")
+
+
+def _duration(seconds: float) -> str:
+    """``"under a second"``, ``"42 s"``, ``"3.5 min"`` or ``"2.0 h"``.
+
+    Example:
+        >>> _duration(0.3), _duration(42.0), _duration(210.0), _duration(7200.0)
+        ('under a second', '42 s', '3.5 min', '2.0 h')
+    """
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _distributed_printer(config: dict):

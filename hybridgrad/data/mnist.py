@@ -4,10 +4,16 @@ Where the four files are looked for, first match wins:
 
 1. ``root=`` (the folder holding the files; a ``mnist`` sub-folder of it also works);
 2. ``$HYBRIDGRAD_DATA/mnist``;
-3. the user cache: ``$XDG_CACHE_HOME/hybridgrad/mnist``, else ``~/.cache/hybridgrad/mnist``.
+3. the user cache: ``$XDG_CACHE_HOME/hybridgrad/mnist``, else ``~/.cache/hybridgrad/mnist``;
+4. the copy embedded in the package (``hybridgrad/data/mnist_files``, 11 MB, CC BY-SA 3.0: see
+   its ``ATTRIBUTION.md``), so MNIST works on a machine with no data folder and no network.
+   Each embedded file's SHA-256 is checked once per process before it is read.
 
-When the files are missing and ``download=True`` they are fetched from public mirrors into the
-first of those places that is configured, each file written to a temporary name and renamed
+An explicit ``root=`` is strict: files missing there are downloaded (``download=True``) or an
+error, never silently replaced by another copy. Without ``root=``, a missing
+``$HYBRIDGRAD_DATA/mnist`` or cache falls through to the next place. When no place holds the
+files and ``download=True`` they are fetched from public mirrors into the first of those places
+that is configured, each file written to a temporary name and renamed
 only after the MD5 of its uncompressed content matched the published one. Every IDX header is
 checked against the file's real size before anything is allocated; a header that disagrees is
 an :class:`IDXError` naming the file, never a half-read array.
@@ -16,6 +22,8 @@ Example:
     >>> MNIST.resources[False]  # the test split's files (each may also end in .gz)
     ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
     >>> str(cache_dir("mnist")).endswith("hybridgrad/mnist")
+    True
+    >>> MNIST.locate(root=None)[1] in ("env", "cache", "embedded")
     True
 """
 
@@ -53,6 +61,19 @@ MNIST_MD5 = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 
+#: SHA-256 of the embedded ``.gz`` files (hashing 11 MB of gzip costs ~30 ms; the uncompressed
+#: MD5s above are checked by the test suite and were checked when the files were added).
+EMBEDDED_SHA256 = {
+    "train-images-idx3-ubyte": "7ff28fd295f802eefc6d40e461175dfe4b969b1842b2abc8c6dc8c20711cf79f",
+    "train-labels-idx1-ubyte": "81a978ae83d39ffdba0db3ce2fcaf80a8921e9629e874428996a2b03242d4b2a",
+    "t10k-images-idx3-ubyte": "197e111ae341b0770be9011ac5e622d0e6cd1c640b32eb0de5dc1dd26cc6e182",
+    "t10k-labels-idx1-ubyte": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
+}
+
+#: What each place of the search order is called in messages (``MNIST.source``).
+SOURCES = {"dir": "the folder given (root= / --data-dir)", "env": "$HYBRIDGRAD_DATA/mnist",
+           "cache": "the user cache", "embedded": "the copy embedded in the package"}
+
 
 class IDXError(ValueError):
     """An IDX file that is truncated, oversized, corrupt or not IDX at all."""
@@ -71,6 +92,45 @@ def cache_dir(name: str = "") -> Path:
     """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "hybridgrad" / name
+
+
+def embedded_dir() -> Path:
+    """The folder of the MNIST files shipped inside the package.
+
+    Example:
+        >>> embedded_dir().name
+        'mnist_files'
+    """
+    return Path(__file__).resolve().parent / "mnist_files"
+
+
+_verified: set = set()
+
+
+def verify_embedded(folder: Path, names) -> None:
+    """Check the SHA-256 of the embedded files ``names`` in ``folder`` (once per process and
+    file version); an :class:`IDXError` naming the damaged file otherwise.
+
+    Example:
+        >>> verify_embedded(embedded_dir(), MNIST.resources[False])  # silent when intact
+    """
+    for name in names:
+        path = Path(folder) / (name + ".gz")
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with _cache_lock:
+            if key in _verified:
+                continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != EMBEDDED_SHA256[name]:
+            raise IDXError(f"{path}: the MNIST file embedded in hybridgrad is damaged (SHA-256 "
+                           f"{digest.hexdigest()}, expected {EMBEDDED_SHA256[name]}); reinstall "
+                           "hybridgrad, or provide the files with root= / $HYBRIDGRAD_DATA")
+        with _cache_lock:
+            _verified.add(key)
 
 
 def _idx_header(read, path, total: int | None) -> tuple[np.dtype, tuple]:
@@ -220,9 +280,9 @@ class MNIST(Dataset):
         self.transform = transform
         self.target_transform = target_transform
         names = self.resources[self.train]
-        folder = self._find(root, names)
+        folder, source = self.locate(root, self.train)
         if folder is None:
-            target = self._download_target(root)
+            target, source = self._download_target(root)
             if not download:
                 self._missing(root, names, "download=False")
             try:
@@ -230,7 +290,11 @@ class MNIST(Dataset):
             except Exception as error:  # noqa: BLE001 - every failure gets the same guidance
                 self._missing(root, names, f"the download failed: {error}", error)
             folder = target
+        if source == "embedded":
+            verify_embedded(folder, names)
         self.root = folder
+        #: where the files came from: "dir" (root=), "env", "cache" or "embedded"
+        self.source = source
         images = _read_cached(self._file(folder, names[0]))
         labels = _read_cached(self._file(folder, names[1]))
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -269,32 +333,43 @@ class MNIST(Dataset):
         return None
 
     @classmethod
-    def _candidates(cls, root) -> list[Path]:
+    def _candidates(cls, root) -> list[tuple[Path, str]]:
         if root is not None:
-            return [Path(root), Path(root) / "mnist"]
+            return [(Path(root), "dir"), (Path(root) / "mnist", "dir")]
         folders = []
         if os.environ.get("HYBRIDGRAD_DATA"):
-            folders.append(Path(os.environ["HYBRIDGRAD_DATA"]) / "mnist")
-        folders.append(cache_dir("mnist"))
+            folders.append((Path(os.environ["HYBRIDGRAD_DATA"]) / "mnist", "env"))
+        folders.append((cache_dir("mnist"), "cache"))
+        folders.append((embedded_dir(), "embedded"))
         return folders
 
     @classmethod
-    def _find(cls, root, names) -> Path | None:
-        for folder in cls._candidates(root):
+    def locate(cls, root=None, train: bool = True) -> tuple[Path | None, str | None]:
+        """``(folder, source)`` of the first place holding the split's files, or
+        ``(None, None)``; ``source`` is ``"dir"``, ``"env"``, ``"cache"`` or ``"embedded"``
+        (see the module docstring for the order). Nothing is read or downloaded.
+
+        Example:
+            >>> import tempfile
+            >>> MNIST.locate(root=tempfile.mkdtemp())
+            (None, None)
+        """
+        names = cls.resources[bool(train)]
+        for folder, source in cls._candidates(root):
             if all(cls._file(folder, name) is not None for name in names):
-                return folder
-        return None
+                return folder, source
+        return None, None
 
     @staticmethod
-    def _download_target(root) -> Path:
+    def _download_target(root) -> tuple[Path, str]:
         if root is not None:
-            return Path(root)
+            return Path(root), "dir"
         if os.environ.get("HYBRIDGRAD_DATA"):
-            return Path(os.environ["HYBRIDGRAD_DATA"]) / "mnist"
-        return cache_dir("mnist")
+            return Path(os.environ["HYBRIDGRAD_DATA"]) / "mnist", "env"
+        return cache_dir("mnist"), "cache"
 
     def _missing(self, root, names, reason: str, cause: Exception | None = None):
-        looked = ", ".join(str(p) for p in self._candidates(root))
+        looked = ", ".join(str(folder) for folder, _ in self._candidates(root))
         files = ", ".join(f"{n} (or {n}.gz)" for n in names)
         message = (
             f"MNIST {'training' if self.train else 'test'} files not found (looked in: {looked}) "

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hybridgrad.models.captcha import build_captcha
+from hybridgrad.models.captcha import export_inputs as captcha_inputs
 from hybridgrad.models.cgan import (
     CGAN,
     ConditionalDiscriminator,
@@ -30,6 +31,12 @@ from hybridgrad.models.cgan import (
     one_hot_labels,
 )
 from hybridgrad.models.cnn import CNN
+from hybridgrad.models.exporting import (
+    ExportInput,
+    image_inputs,
+    labelled_image_inputs,
+    latent_inputs,
+)
 from hybridgrad.models.mlp import MLP
 from hybridgrad.models.vae import CVAE, VAE, negative_elbo, reparameterize
 from hybridgrad.models.vit import PatchEmbedding, ViT, sinusoidal_positions
@@ -55,6 +62,8 @@ class ModelSpec:
         commands: for a model with its own data and options (captcha), the module whose
             ``add_{train,eval,predict}_options(parser)`` and ``{train,eval,predict}_command(args)``
             the generic ``train``/``eval``/``predict`` commands use; empty for MNIST models.
+        export_inputs: ``export_inputs(config) -> list[ExportInput]``: the example inputs of
+            ``hybridgrad export NAME`` (see :mod:`hybridgrad.models.exporting`).
 
     Example:
         >>> from hybridgrad.models import REGISTRY
@@ -73,6 +82,7 @@ class ModelSpec:
     dataset: str = "mnist"
     budget: str = ""
     commands: str = ""
+    export_inputs: Callable = image_inputs
 
     def resolved_config(self, quick: bool = False, overrides: dict | None = None) -> dict:
         """The defaults, with ``quick`` and then ``overrides`` merged in (nested for ``model``).
@@ -145,7 +155,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"noise_dim": 100, "width": 32, "discriminator": "notes"}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"noise_dim": 16, "width": 4}},
-        budget="30 minutes"),
+        budget="30 minutes", export_inputs=latent_inputs),
     "vae": ModelSpec(
         name="vae", description="variational auto-encoder (MLP, 20-d latent); test ELBO in nats",
         builder=VAE, task="vae", metric="test_nelbo", goal=("<=", 110.0),
@@ -166,7 +176,7 @@ REGISTRY: dict[str, ModelSpec] = {
                 "model": {"hidden": 512, "latent_dim": 4}},
         quick={"epochs": 1, "train_subset": 256, "test_subset": 64, "batch_size": 64,
                "judge_samples": 100, "model": {"hidden": 32, "latent_dim": 4}},
-        budget="15 minutes"),
+        budget="15 minutes", export_inputs=labelled_image_inputs),
     # Captchas are rendered, not read from MNIST: the task brings its own data and options
     # (hybridgrad.training.captcha: the data settings, --length, --model crnn|onehot...).
     # "model" holds every setting the network depends on; metric and bar are those of the
@@ -183,7 +193,8 @@ REGISTRY: dict[str, ModelSpec] = {
         quick={"epochs": 1, "batch_size": 32,
                "model": {"height": 32, "width": 80, "channels": [4, 8, 8, 8], "hidden": 16,
                          "onehot_hidden": 32}},
-        dataset="captcha", budget="60 minutes", commands="hybridgrad.commands.captcha"),
+        dataset="captcha", budget="60 minutes", commands="hybridgrad.commands.captcha",
+        export_inputs=captcha_inputs),
 }
 
 
@@ -215,7 +226,8 @@ def build(name: str, **model_config):
     return spec.builder(**config)
 
 
-__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "Generator",
+__all__ = ["CGAN", "CNN", "CVAE", "ConditionalDiscriminator", "Discriminator", "ExportInput",
+           "Generator",
            "MLP", "ModelSpec", "PatchEmbedding", "REGISTRY", "VAE", "ViT", "build", "get_spec",
            "make_latent", "negative_elbo", "one_hot_labels", "reparameterize",
            "sinusoidal_positions"]

@@ -386,6 +386,20 @@ def build_model(config: dict):
                      dropout=float(config["dropout"]))
 
 
+def export_inputs(config: dict) -> list:
+    """The example input of ``hybridgrad export captcha``: one image as the network sees it
+    (``(1, 1, height / downsample, width / downsample)``, already scaled to [-1, 1]).
+
+    Example:
+        >>> export_inputs({"model": {"height": 64, "width": 160, "downsample": 2}})[0].shape
+        (1, 1, 32, 80)
+    """
+    from hybridgrad.models.exporting import ExportInput
+
+    height, width = input_size(config["model"])
+    return [ExportInput("images", (1, 1, height, width))]
+
+
 def build_captcha(**settings):
     """The registry's builder (``hybridgrad.models.REGISTRY["captcha"]``): the network of a
     captcha config given as keyword arguments (a training checkpoint keeps the whole config).
@@ -401,4 +415,5 @@ def build_captcha(**settings):
 
 __all__ = ["ALPHANUMERIC", "CHARSETS", "CRNN", "OneHotCNN", "PAD", "PaddedOneHotCodec",
            "build_captcha", "build_model", "charset", "ctc_batch_loss", "ctc_decode",
+           "export_inputs",
            "input_size", "make_codec", "onehot_decode", "onehot_loss", "text_lengths"]

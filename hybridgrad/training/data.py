@@ -56,7 +56,8 @@ def _arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=2)
-def _raw_mnist(train: bool, root: str | None, download: bool, environment: str | None):
+def _raw_mnist(train: bool, root: str | None, download: bool, environment: str | None,
+               cache: str | None = None):
     """The split's arrays as stored (uint8), read once per process: tests and the commands
     that load MNIST repeatedly pay the decompression once."""
     from hybridgrad import data as hg_data
@@ -65,7 +66,8 @@ def _raw_mnist(train: bool, root: str | None, download: bool, environment: str |
     try:
         dataset = hg_data.MNIST(root=root, train=train, download=download)
     except (FileNotFoundError, RuntimeError, OSError) as error:
-        where = f"in {root}" if root else "in $HYBRIDGRAD_DATA/mnist or the user cache"
+        where = (f"in {root}" if root else "in $HYBRIDGRAD_DATA/mnist, the user cache or the "
+                 "package")
         looked = getattr(error, "looked_in", None)
         detail = (f"looked in {looked} for {error.file_names}" if looked else str(error))
         raise DatasetNotFoundError(
@@ -94,12 +96,30 @@ def load_mnist(train: bool, root: str | None = None, subset: int | None = None,
         >>> images.shape, labels.dtype  # doctest: +SKIP
         ((4, 1, 28, 28), dtype('int64'))
     """
-    images, labels = _raw_mnist(train, root, download, os.environ.get("HYBRIDGRAD_DATA"))
+    images, labels = _raw_mnist(train, root, download, os.environ.get("HYBRIDGRAD_DATA"),
+                                os.environ.get("XDG_CACHE_HOME"))
     if subset is not None:
         images, labels = images[:subset], labels[:subset]
     scale = 255.0 if images.dtype == np.uint8 else 1.0
     images = images.astype(np.float32) / np.float32(scale)
     return images.reshape(len(images), 1, 28, 28), labels.astype(np.int64)
+
+
+def mnist_source(root: str | None = None, train: bool = True) -> str:
+    """One line saying which copy of MNIST :func:`load_mnist` reads (the folder and why: the
+    --data-dir folder, ``$HYBRIDGRAD_DATA``, the user cache or the copy embedded in the package).
+
+    Example:
+        >>> import tempfile
+        >>> mnist_source(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+        'none found in .../mnist'
+    """
+    from hybridgrad.data.mnist import MNIST, SOURCES
+
+    folder, source = MNIST.locate(root, train)
+    if folder is None:
+        return f"none found in {root}/mnist" if root else "none found"
+    return f"{SOURCES[source]} ({folder})"
 
 
 def make_loader(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool,

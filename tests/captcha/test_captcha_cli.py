@@ -287,3 +287,12 @@ def test_other_files_are_refused_as_captcha_checkpoints(tmp_path):
     hg.save({"weights": hg.ones(2)}, path)
     with pytest.raises(ValueError, match="not a captcha checkpoint"):
         load_checkpoint(path)
+
+
+def test_the_generic_export_command_takes_a_captcha_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "captcha", "--no-cache", "--out", str(out), *TINY]) == 0
+    onnx_path = tmp_path / "captcha.onnx"
+    assert main(["export", "captcha", "--checkpoint", str(out / "checkpoint.safetensors"),
+                 "-o", str(onnx_path)]) == 0
+    assert onnx_path.exists() and "onnxruntime vs eager" in capsys.readouterr().out

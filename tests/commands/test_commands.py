@@ -120,7 +120,7 @@ def test_wrong_or_foreign_checkpoints_are_explained(trained, tmp_path, capsys):
 def test_eval_of_a_generator_needs_the_judge_cnn(trained, tmp_path, capsys):
     message = _error(capsys, "eval", "cgan", "--checkpoint", trained["cgan"],
                      "--judge", tmp_path / "none.safetensors")
-    assert "no checkpoint at" in message and "hybridgrad train cnn" in message
+    assert "no judge checkpoint at" in message and "hybridgrad train cnn" in message
 
 
 def test_bad_options_are_explained(trained, tmp_path, capsys):

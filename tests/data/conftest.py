@@ -14,3 +14,11 @@ def data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("HYBRIDGRAD_DATA", str(root))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return root
+
+
+@pytest.fixture
+def no_embedded(monkeypatch, tmp_path):
+    """As on an installation without the embedded MNIST copy (the last place looked in)."""
+    from hybridgrad.data import mnist
+
+    monkeypatch.setattr(mnist, "embedded_dir", lambda: tmp_path / "no-embedded-copy")

@@ -47,7 +47,7 @@ def test_root_argument_and_uncompressed_files(tmp_path, data_root):
     assert len(test) == 10000 and test[0][1] == 7
 
 
-def test_missing_files_message_names_three_ways(tmp_path, monkeypatch):
+def test_missing_files_message_names_three_ways(tmp_path, monkeypatch, no_embedded):
     monkeypatch.setenv("HYBRIDGRAD_DATA", str(tmp_path / "nothing"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(DatasetNotFoundError) as info:
@@ -59,7 +59,7 @@ def test_missing_files_message_names_three_ways(tmp_path, monkeypatch):
     assert "download=False" in message
 
 
-def test_offline_download_failure_gives_same_guidance(tmp_path, monkeypatch):
+def test_offline_download_failure_gives_same_guidance(tmp_path, monkeypatch, no_embedded):
     monkeypatch.delenv("HYBRIDGRAD_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(MNIST, "mirrors", [(tmp_path / "no-mirror").as_uri() + "/"])
@@ -69,7 +69,8 @@ def test_offline_download_failure_gives_same_guidance(tmp_path, monkeypatch):
     assert leftovers == []  # no partial files
 
 
-def test_download_from_mirror_checks_md5_and_falls_back(tmp_path, monkeypatch, data_root):
+def test_download_from_mirror_checks_md5_and_falls_back(tmp_path, monkeypatch, data_root,
+                                                         no_embedded):
     bad = tmp_path / "bad-mirror"
     bad.mkdir()
     for name in MNIST.resources[False]:  # right names, wrong content

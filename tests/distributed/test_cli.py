@@ -39,7 +39,7 @@ def test_two_processes_train_like_one(mnist, tmp_path, capsys):
     assert "distributed: 2 processes (MPICommunicator), 32 images each per step of 64" \
         in result.stdout
     assert sorted(os.listdir(tmp_path / "two")) == [
-        "checkpoint.safetensors", "config.json", "curves.png", "metrics.jsonl"]
+        "checkpoint.safetensors", "config.json", "curves.png", "metrics.jsonl", "report.html"]
 
     assert main(["train", "mlp", *ARGS, "--out", str(tmp_path / "one")]) == 0
     two = load_checkpoint(str(tmp_path / "two" / "checkpoint.safetensors"))

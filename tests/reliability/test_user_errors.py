@@ -110,6 +110,10 @@ def test_unknown_model_name(capsys):
 
 
 def test_missing_dataset(capsys, tmp_path, monkeypatch):
+    from hybridgrad.data import mnist as mnist_module
+
+    # As on an installation without the embedded copy (the last place looked in).
+    monkeypatch.setattr(mnist_module, "embedded_dir", lambda: tmp_path / "no-embedded-copy")
     monkeypatch.setenv("HYBRIDGRAD_DATA", str(tmp_path / "nowhere"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     status, err = _cli(capsys, "train", "mlp", *QUICK, "--out", tmp_path / "run")
