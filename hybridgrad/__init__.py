@@ -140,7 +140,10 @@ from hybridgrad.threads import get_num_threads, set_num_threads  # noqa: E402 - 
 # onnx package alone takes longer than the rest of hybridgrad, MPI is needed only under mpirun,
 # and the compiler and the data pipeline are not needed by every program, so ``import
 # hybridgrad`` stays light.
-_LAZY_SUBMODULES = ("data", "distributed", "jit", "onnx", "symbolic")
+# PyTorch's module layout is loaded the same way: hg.cuda, hg.backends, hg.accelerator,
+# hg.utils.data, hg.vision (torchvision's shape) and the torch compatibility layer.
+_LAZY_SUBMODULES = ("data", "distributed", "jit", "onnx", "symbolic", "accelerator", "backends",
+                    "cuda", "utils", "vision", "torch_compat")
 
 
 def __getattr__(name: str):

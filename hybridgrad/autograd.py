@@ -619,6 +619,36 @@ def backward(
         retain_graph = create_graph
     root_grads = [_as_tensor_grad(t, g) for t, g in zip(tensors, grad_tensors)]
     _run_backward(list(tensors), root_grads, retain_graph, create_graph)
+    for callback in list(_backward_finished_callbacks):
+        callback()
+
+
+# Called after every backward() has accumulated its gradients: DistributedDataParallel averages
+# them there, as PyTorch's does from inside backward (PyTorch's engine callback queue).
+_backward_finished_callbacks: list = []
+
+
+def register_backward_finished_callback(callback) -> object:
+    """Call ``callback()`` after every ``backward()`` has filled the leaves' gradients; returns
+    a handle whose ``remove()`` unregisters it.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> calls = []
+        >>> handle = register_backward_finished_callback(lambda: calls.append("done"))
+        >>> (hg.tensor(2.0, requires_grad=True) * 3).backward(); handle.remove()
+        >>> (hg.tensor(2.0, requires_grad=True) * 3).backward(); calls
+        ['done']
+    """
+    _backward_finished_callbacks.append(callback)
+
+    class _Handle:
+        @staticmethod
+        def remove() -> None:
+            if callback in _backward_finished_callbacks:
+                _backward_finished_callbacks.remove(callback)
+
+    return _Handle()
 
 
 def grad(
@@ -668,3 +698,13 @@ def grad(
             )
         answer.append(value)
     return tuple(answer)
+
+
+def __getattr__(name: str):
+    # PyTorch's torch.autograd.Variable / Function for `import hybridgrad as torch` programs;
+    # they live in the compatibility layer, loaded on first use.
+    if name in ("Variable", "Function", "FunctionCtx"):
+        import importlib
+
+        return getattr(importlib.import_module("hybridgrad.torch_compat.autograd"), name)
+    raise AttributeError(f"module 'hybridgrad.autograd' has no attribute {name!r}")

@@ -59,6 +59,8 @@ STRUCTURE_KEY = "hybridgrad.structure"
 VERSION_KEY = "hybridgrad.version"
 LAYOUT_VERSION = "1"
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit
+# PyTorch's pre-1.6 checkpoints start with this pickled magic number (refused with advice).
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 _DTYPES = {
     "BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
@@ -129,6 +131,12 @@ class _Flattener:
                                     "float, bool or None")
                 items.append([self.encode(k, path + ("key",)), self.encode(v, path + (k,))])
             return {"__dict__": items, "ordered": isinstance(value, OrderedDict)}
+        if hasattr(value, "state_dict") and hasattr(value, "named_parameters"):
+            raise TypeError(
+                f"hg.save: cannot store the whole module {type(value).__name__} at "
+                f"{_show(path)}: hybridgrad writes safetensors and never pickles code or "
+                f"objects. Save model.state_dict() (PyTorch's recommended form) and rebuild the "
+                f"model with load_state_dict(hg.load(file)) when you read it")
         raise TypeError(f"hg.save: cannot store a value of type {type(value).__name__} at "
                         f"{_show(path)}; checkpoints hold tensors, NumPy arrays, dicts, lists, "
                         "tuples, str, int, float, bool and None (no pickling)")
@@ -138,9 +146,12 @@ def _show(path: tuple) -> str:
     return "the root" if not path else "'" + ".".join(str(p) for p in path) + "'"
 
 
-def save(obj: Any, path, metadata: dict | None = None) -> None:
+def save(obj: Any, path, metadata: dict | None = None, **pickle_options) -> None:
     """Write ``obj`` (a state_dict, a dict of tensors or a nested checkpoint) to a safetensors
-    file, atomically. See the module docstring for the layout.
+    file, atomically. See the module docstring for the layout. ``path`` may also be a binary
+    file object (written, not closed); PyTorch's pickling options (``pickle_protocol``...) are
+    accepted and ignored. A whole ``nn.Module`` is refused with the advice to save its
+    ``state_dict()``: a safetensors file holds no code.
 
     Example:
         >>> import os, tempfile
@@ -165,6 +176,9 @@ def save(obj: Any, path, metadata: dict | None = None) -> None:
     header[STRUCTURE_KEY] = json.dumps(structure, allow_nan=False, separators=(",", ":"))
     header[VERSION_KEY] = LAYOUT_VERSION
     payload = safetensors.numpy.save(flattener.tensors, metadata=header)
+    if hasattr(path, "write") and not isinstance(path, (str, os.PathLike)):
+        path.write(payload)  # torch.save(obj, file_object): the caller owns the file
+        return
     atomic_write_bytes(path, payload)
 
 
@@ -322,9 +336,15 @@ def _decode_arrays(path: Path, header: dict, data: memoryview, raw_payload: byte
     return out
 
 
-def load(path) -> Any:
+def load(path, map_location=None, weights_only: bool | None = None, **pickle_options) -> Any:
     """Read a checkpoint written by :func:`save` (or any safetensors file) back, with
-    hybridgrad tensors. Never unpickles.
+    hybridgrad tensors. Never unpickles arbitrary objects.
+
+    ``path`` may also be a binary file object, and a PyTorch ``.pt``/``.pth`` zip checkpoint
+    (``torch.save``'s format) is read too, by :mod:`hybridgrad.torch_checkpoint`'s restricted
+    unpickler (PyTorch's ``weights_only=True`` rule, whatever ``weights_only`` says: hybridgrad
+    never runs code from a file). ``map_location`` is accepted as PyTorch's is; everything
+    loads on the CPU.
 
     Example:
         >>> import os, tempfile
@@ -337,8 +357,64 @@ def load(path) -> Any:
         >>> model.load_state_dict(hg.load(path))
         IncompatibleKeys(missing_keys=[], unexpected_keys=[])
     """
+    _check_map_location(map_location)
+    if not isinstance(path, (str, os.PathLike)):
+        if not hasattr(path, "read"):
+            raise TypeError(f"hg.load: expected a path or a binary file object, got "
+                            f"{type(path).__name__}")
+        return _load_bytes(path.read(), str(getattr(path, "name", "<file object>")))
     path = Path(path)
+    if _starts_with(path, b"PK\x03\x04") or _starts_with(path, _TORCH_LEGACY_MAGIC):
+        from hybridgrad.torch_checkpoint import load_torch_checkpoint
+
+        return load_torch_checkpoint(path)
     header, metadata, data, raw = _read_checked(path)
+    return _rebuild(path, header, metadata, data, raw)
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(prefix)) == prefix
+    except OSError:
+        return False  # _read_checked reports the problem with its own message
+
+
+def _check_map_location(map_location) -> None:
+    if map_location is None or callable(map_location) or isinstance(map_location, dict):
+        return
+    text = str(map_location)
+    if not (text == "cpu" or text.startswith("cpu:") or text.startswith("cuda")
+            or text in ("meta", "mps")):
+        raise ValueError(f"hg.load: map_location={map_location!r} is not a device; "
+                         "hybridgrad loads everything on the CPU")
+
+
+def _load_bytes(raw: bytes, name: str) -> Any:
+    """Load from bytes (a file object's content): a PyTorch zip checkpoint or safetensors."""
+    if raw[:4] == b"PK\x03\x04" or raw.startswith(_TORCH_LEGACY_MAGIC):
+        from hybridgrad.torch_checkpoint import load_torch_checkpoint
+
+        return load_torch_checkpoint(_NamedBytes(raw, name))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.safetensors"
+        path.write_bytes(raw)
+        try:
+            header, metadata, data, raw_copy = _read_checked(path)
+            return _rebuild(path, header, metadata, data, raw_copy)
+        except CheckpointError as error:
+            raise CheckpointError(str(error).replace(str(path), name)) from None
+
+
+class _NamedBytes:
+    def __init__(self, raw: bytes, name: str):
+        self.raw, self.name = raw, name
+
+    def read(self) -> bytes:
+        return self.raw
+
+
+def _rebuild(path: Path, header: dict, metadata: dict, data, raw) -> Any:
     arrays = _decode_arrays(path, header, data, raw)
     structure = metadata.get(STRUCTURE_KEY)
     if structure is None:

@@ -1,5 +1,6 @@
 """Fuzz the readers of outside files: MNIST IDX (``read_idx``), safetensors checkpoints
-(``hg.load``) and ONNX models (``hg.onnx.load``, then one forward run).
+(``hg.load``), PyTorch zip checkpoints (``hg.load`` of a ``.pt``, through the restricted
+unpickler) and ONNX models (``hg.onnx.load``, then one forward run).
 
 Each input is a seed file mutated (truncated, bit-flipped, bytes inserted or overwritten) or a
 crafted one (huge declared sizes, deep nesting, cycles, missing inputs, endless loops). Every
@@ -11,6 +12,7 @@ Usage::
 
     python tools/fuzz_files.py --inputs 300            # 300 inputs per format, a table
     python tools/fuzz_files.py --formats onnx --seed 7 --show-failures
+    python tools/fuzz_files.py --formats torch --inputs 1000
 
 The run sets ``HYBRIDGRAD_MAX_ALLOC=256M`` (so a declared size that slips through cannot use
 the machine's memory) and an address-space limit of 4 GiB on Linux; ``--max-alloc`` changes the
@@ -35,6 +37,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)  # torch_files, the PyTorch checkpoint writer
 
 TIME_LIMIT = 1.0  # seconds an input may take
 HANG_LIMIT = 10.0  # an input still running after this is stopped and counted as a hang
@@ -232,6 +237,91 @@ def mutate_safetensors_structure(data: bytes, rng: random.Random) -> bytes:
 
 
 def run_safetensors(name: str, data: bytes, folder: str):
+    import hybridgrad as hg
+
+    path = os.path.join(folder, name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return hg.load(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch zip checkpoints (written by tools/torch_files.py, without PyTorch).
+
+def torch_seeds() -> list[tuple[str, bytes]]:
+    """A state_dict and a nested training checkpoint, as torch.save writes them."""
+    from collections import OrderedDict
+
+    import torch_files as tf
+
+    rng = np.random.default_rng(0)
+    state = tf.state_dict_file({"fc.weight": rng.standard_normal((4, 3)).astype(np.float32),
+                                "fc.bias": np.zeros(4, np.float32),
+                                "bn.num_batches_tracked": np.array(3, np.int64)})
+    storages: dict = {}
+    nested = {"model": OrderedDict([("w", tf.tensor(np.ones((2, 2), np.float32), "0",
+                                                     storages, parameter=True))]),
+              "optimizer": {"state": {0: {"step": 2, "exp_avg": tf.tensor(
+                  np.zeros((2, 2), np.float64), "1", storages)}},
+                  "param_groups": [{"lr": 0.1, "params": [0], "betas": (0.9, 0.999)}]},
+              "epoch": 3, "size": tf.Call(tf.Global("torch", "Size"), ([2, 2],))}
+    return [("state_dict.pt", state),
+            ("checkpoint.pt", tf.zip_file(tf.pickle_bytes(nested), storages))]
+
+
+def torch_crafted() -> list[tuple[str, bytes]]:
+    """Hostile globals, huge declared sizes and broken layouts."""
+    from collections import OrderedDict
+
+    import torch_files as tf
+
+    def rebuild(numel, size, stride, offset=0, stored=4):
+        storages = {"0": bytes(4 * stored)}
+        call = tf.Call(tf.Global("torch._utils", "_rebuild_tensor_v2"),
+                       (tf.Storage("FloatStorage", "0", numel), offset, size, stride, False,
+                        OrderedDict()))
+        return tf.zip_file(tf.pickle_bytes(call), storages)
+
+    crafted = [(f"global-{module}.{name}.pt", tf.zip_file(tf.pickle_bytes(
+        tf.Call(tf.Global(module, name), ("true",))), {}))
+        for module, name in (("os", "system"), ("builtins", "eval"), ("subprocess", "Popen"),
+                             ("builtins", "__import__"), ("numpy", "load"))]
+    crafted += [
+        ("huge-numel.pt", rebuild(2 ** 60, (4,), (1,))),
+        ("huge-size.pt", rebuild(4, (2 ** 40, 2 ** 40), (1, 1))),
+        ("huge-offset.pt", rebuild(4, (1,), (1,), offset=2 ** 62)),
+        ("huge-binbytes.pt", tf.zip_file(b"\x80\x02B\xff\xff\xff\x7f.", {})),
+        ("huge-frame.pt", tf.zip_file(b"\x80\x04\x95" + struct.pack("<Q", 2 ** 62) + b".", {})),
+        ("huge-long4.pt", tf.zip_file(b"\x80\x02\x8b\xff\xff\xff\x7f.", {})),
+        ("deep-lists.pt", tf.zip_file(b"\x80\x02" + b"]" * 20000 + b".", {})),
+        ("deep-marks.pt", tf.zip_file(b"\x80\x02" + b"(" * 20000 + b"t.", {})),
+        ("empty-zip.pt", tf.zip_file(b"", {})),
+        ("only-magic.pt", b"PK\x03\x04"),
+        ("legacy.pt", b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."),
+    ]
+    return crafted
+
+
+def mutate_torch_structure(data: bytes, rng: random.Random) -> bytes:
+    """Mutate one entry (most often the pickle) and zip again, so the archive stays readable
+    and the mutation reaches the unpickler or the storage checks."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    names = sorted(entries)
+    pickles = [name for name in names if name.endswith("data.pkl")]
+    target = pickles[0] if pickles and rng.random() < 0.7 else rng.choice(names)
+    entries[target] = mutate(entries[target], rng)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def run_torch(name: str, data: bytes, folder: str):
     import hybridgrad as hg
 
     path = os.path.join(folder, name)
@@ -470,10 +560,12 @@ FORMATS = {
     "idx": (lambda folder: idx_seeds(), idx_crafted, run_idx),
     "safetensors": (safetensors_seeds, safetensors_crafted, run_safetensors),
     "onnx": (lambda folder: onnx_seeds(), onnx_crafted, run_onnx),
+    "torch": (lambda folder: torch_seeds(), torch_crafted, run_torch),
 }
 
 
-STRUCTURAL = {"onnx": mutate_onnx_structure, "safetensors": mutate_safetensors_structure}
+STRUCTURAL = {"onnx": mutate_onnx_structure, "safetensors": mutate_safetensors_structure,
+              "torch": mutate_torch_structure}
 
 
 def mutate_structure(fmt: str, data: bytes, rng: random.Random) -> bytes:
@@ -578,7 +670,7 @@ def table(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=300, help="inputs per format")
-    parser.add_argument("--formats", default="idx,safetensors,onnx")
+    parser.add_argument("--formats", default="idx,safetensors,onnx,torch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-alloc", default="256M")
     parser.add_argument("--show-failures", action="store_true")

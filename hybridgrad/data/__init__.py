@@ -29,10 +29,12 @@ from hybridgrad.data.sampler import (
     Sampler,
     SequentialSampler,
     SubsetRandomSampler,
+    WeightedRandomSampler,
 )
 
 __all__ = ["BatchSampler", "CTCTargets", "CTCTextCodec", "CaptchaDataset", "ConcatDataset",
            "DIGITS_UPPERCASE", "DataLoader", "Dataset", "DatasetNotFoundError", "IDXError",
            "Iris", "MNIST", "OneHotTextCodec", "RandomSampler", "Sampler", "SequentialSampler",
-           "Subset", "SubsetRandomSampler", "TensorDataset", "default_collate",
-           "default_convert", "one_hot", "random_split", "read_idx", "transforms"]
+           "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
+           "default_collate", "default_convert", "one_hot", "random_split", "read_idx",
+           "transforms"]

@@ -24,6 +24,8 @@ import numpy as np
 
 from hybridgrad.tensor import default_generator
 
+_DRAW_BLOCK = 4096  # indices drawn at once by a sampler with replacement
+
 
 def derive_seed(generator, owner: str) -> int:
     """A 63-bit seed from None (hg.default_generator()), an int or a NumPy Generator.
@@ -124,13 +126,27 @@ class RandomSampler(_EpochSeeded):
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
     def __iter__(self) -> Iterator[int]:
+        # Drawn lazily, a block at a time, as PyTorch does: num_samples=10**10 with
+        # replacement must not allocate the whole order up front (74.5 GiB of int64).
         rng = self._next_rng()
         n = len(self.data_source)
-        if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
+        return self._draw_with_replacement(rng, n) if self.replacement else self._permuted(rng, n)
+
+    def _draw_with_replacement(self, rng: np.random.Generator, n: int) -> Iterator[int]:
+        left = self.num_samples
+        while left > 0:
+            # Blocks draw the same stream as one call of the whole size (NumPy draws each
+            # bounded integer in turn), so the order does not depend on the block size.
+            block = min(left, _DRAW_BLOCK)
+            yield from rng.integers(0, n, size=block).tolist()
+            left -= block
+
+    def _permuted(self, rng: np.random.Generator, n: int) -> Iterator[int]:
         full, rest = divmod(self.num_samples, n) if n else (0, 0)
-        order = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
-        return iter(np.concatenate(order).astype(np.int64).tolist())
+        for _ in range(full):
+            yield from rng.permutation(n).tolist()
+        if rest:
+            yield from rng.permutation(n)[:rest].tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -155,6 +171,58 @@ class SubsetRandomSampler(_EpochSeeded):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class WeightedRandomSampler(_EpochSeeded):
+    """``num_samples`` indices drawn with probability proportional to ``weights`` (with
+    replacement by default), PyTorch's sampler for unbalanced classes. Drawn lazily, a block at
+    a time, like :class:`RandomSampler`.
+
+    Example:
+        >>> draws = list(WeightedRandomSampler([0.0, 1.0, 0.0], 5, generator=0))
+        >>> draws
+        [1, 1, 1, 1, 1]
+        >>> sorted(WeightedRandomSampler([1, 1, 1], 3, replacement=False, generator=0))
+        [0, 1, 2]
+    """
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        values = weights._array if hasattr(weights, "_array") else weights
+        self.weights = np.asarray(values, dtype=np.float64).reshape(-1)
+        if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer, "
+                             f"got {num_samples!r}")
+        if not np.all(np.isfinite(self.weights)) or np.any(self.weights < 0) \
+                or self.weights.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and "
+                             "not all zero")
+        if not replacement and num_samples > np.count_nonzero(self.weights):
+            raise RuntimeError(f"WeightedRandomSampler: cannot draw {num_samples} samples "
+                               f"without replacement from {np.count_nonzero(self.weights)} "
+                               "non-zero weights")
+        self.num_samples = int(num_samples)
+        self.replacement = bool(replacement)
+        self.seed = derive_seed(generator, "WeightedRandomSampler")
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[int]:
+        rng = self._next_rng()
+        probabilities = self.weights / self.weights.sum()
+        if not self.replacement:
+            order = rng.choice(len(probabilities), size=self.num_samples, replace=False,
+                               p=probabilities)
+            return iter(order.tolist())
+        return self._draw(rng, probabilities)
+
+    def _draw(self, rng: np.random.Generator, probabilities: np.ndarray) -> Iterator[int]:
+        left = self.num_samples
+        while left > 0:
+            block = min(left, _DRAW_BLOCK)
+            yield from rng.choice(len(probabilities), size=block, p=probabilities).tolist()
+            left -= block
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 class BatchSampler(Sampler):

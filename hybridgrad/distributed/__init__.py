@@ -39,15 +39,26 @@ from hybridgrad.distributed.parallel import (
     average_buffers,
     broadcast_parameters,
 )
-from hybridgrad.distributed.runtime import (
+from hybridgrad.distributed.process_group import (  # PyTorch's torch.distributed calls
+    ReduceOp,
+    all_gather,
     all_reduce,
     barrier,
     broadcast,
+    destroy_process_group,
+    get_backend,
+    init_process_group,
+    is_available,
+    is_gloo_available,
+    is_initialized,
+    is_mpi_available,
+    is_nccl_available,
+)
+from hybridgrad.distributed.runtime import (
     get_communicator,
     get_rank,
     get_world_size,
     init,
-    is_initialized,
     is_main_process,
     rank_zero_only,
     save_on_main,
@@ -55,8 +66,10 @@ from hybridgrad.distributed.runtime import (
 from hybridgrad.distributed.sampler import DistributedSampler
 
 __all__ = ["Communicator", "DistributedDataParallel", "DistributedOptimizer",
-           "DistributedSampler", "GradientAverager", "MPICommunicator",
-           "SingleProcessCommunicator", "all_reduce", "average_buffers", "barrier", "broadcast",
-           "broadcast_parameters", "get_communicator", "get_rank", "get_world_size", "init",
-           "is_initialized", "is_main_process", "launched_world_size", "mpi_available",
+           "DistributedSampler", "GradientAverager", "MPICommunicator", "ReduceOp",
+           "SingleProcessCommunicator", "all_gather", "all_reduce", "average_buffers", "barrier",
+           "broadcast", "broadcast_parameters", "destroy_process_group", "get_backend",
+           "get_communicator", "get_rank", "get_world_size", "init", "init_process_group",
+           "is_available", "is_gloo_available", "is_initialized", "is_main_process",
+           "is_mpi_available", "is_nccl_available", "launched_world_size", "mpi_available",
            "rank_zero_only", "save_on_main"]

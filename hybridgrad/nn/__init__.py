@@ -78,3 +78,13 @@ __all__ = [
     "TransformerEncoderLayer", "Unflatten", "ctc_greedy_decode", "ctc_loss",
     "ctc_prefix_beam_search", "functional", "init", "utils",
 ]
+
+
+def __getattr__(name: str):
+    # nn.parallel needs hybridgrad.distributed, which needs nn.Module: loaded on first use.
+    if name in ("parallel", "DataParallel"):
+        import importlib
+
+        parallel = importlib.import_module("hybridgrad.nn.parallel")
+        return parallel if name == "parallel" else parallel.DataParallel
+    raise AttributeError(f"module 'hybridgrad.nn' has no attribute {name!r}")

@@ -254,3 +254,44 @@ def test_batches_cover_the_dataset_exactly(n, batch_size, drop_last, shuffle, se
     assert len(seen) == expected and len(set(seen)) == expected
     if not shuffle:
         assert seen == list(range(expected))
+
+
+def test_random_sampler_with_replacement_draws_lazily():
+    # PyTorch draws lazily; 10**10 indices drawn up front would be a 74.5 GiB allocation.
+    import itertools
+    import tracemalloc
+
+    sampler = RandomSampler(range(7), replacement=True, num_samples=10**10, generator=2)
+    tracemalloc.start()
+    try:
+        first = list(itertools.islice(iter(sampler), 10_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(sampler) == 10**10 and set(first) <= set(range(7))
+    assert peak < 50 * 1024 * 1024
+    # Drawing block by block gives the stream one whole draw gives.
+    small = RandomSampler(range(5), replacement=True, num_samples=9000, generator=4)
+    rng = np.random.default_rng([small.seed, 0])
+    assert list(small) == rng.integers(0, 5, size=9000).tolist()
+
+
+def test_random_sampler_without_replacement_repeats_whole_permutations():
+    sampler = RandomSampler(range(4), num_samples=10, generator=5)
+    order = list(sampler)
+    assert len(order) == 10 and sorted(order[:4]) == [0, 1, 2, 3] == sorted(order[4:8])
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    from hybridgrad.data.sampler import WeightedRandomSampler
+
+    sampler = WeightedRandomSampler(hg.tensor([1.0, 3.0, 0.0]), 20_000, generator=3)
+    counts = np.bincount(list(sampler), minlength=3)
+    assert len(sampler) == 20_000 and counts[2] == 0
+    assert abs(counts[1] / counts.sum() - 0.75) < 0.02
+    assert sorted(WeightedRandomSampler([5, 1, 1, 1], 4, replacement=False, generator=0)) == [
+        0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="cannot draw 3 samples without replacement from 2"):
+        WeightedRandomSampler([1, 1, 0], 3, replacement=False)
+    with pytest.raises(ValueError, match="not all zero"):
+        WeightedRandomSampler([0, 0], 1)

@@ -42,11 +42,12 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def seeds(folder):
     return {"idx": fuzz_files.idx_seeds(), "onnx": fuzz_files.onnx_seeds(),
-            "safetensors": fuzz_files.safetensors_seeds(folder)}
+            "safetensors": fuzz_files.safetensors_seeds(folder),
+            "torch": fuzz_files.torch_seeds()}
 
 
 RUNNERS = {"idx": fuzz_files.run_idx, "safetensors": fuzz_files.run_safetensors,
-           "onnx": fuzz_files.run_onnx}
+           "onnx": fuzz_files.run_onnx, "torch": fuzz_files.run_torch}
 
 
 def _check(fmt, name, data, folder):
@@ -55,7 +56,7 @@ def _check(fmt, name, data, folder):
     return outcome
 
 
-@pytest.mark.parametrize("fmt", ["idx", "safetensors", "onnx"])
+@pytest.mark.parametrize("fmt", ["idx", "safetensors", "onnx", "torch"])
 def test_seeds_load(fmt, seeds, folder):
     for name, data in seeds[fmt]:
         assert _check(fmt, name, data, folder) == "ok", name
@@ -64,14 +65,15 @@ def test_seeds_load(fmt, seeds, folder):
 @pytest.mark.parametrize("fmt,name,data", [
     (fmt, name, data) for fmt, crafted in (("idx", fuzz_files.idx_crafted()),
                                            ("safetensors", fuzz_files.safetensors_crafted()),
-                                           ("onnx", fuzz_files.onnx_crafted()))
+                                           ("onnx", fuzz_files.onnx_crafted()),
+                                           ("torch", fuzz_files.torch_crafted()))
     for name, data in crafted], ids=lambda value: value if isinstance(value, str) and len(
         value) < 60 else "")
 def test_crafted_inputs_fail_cleanly(fmt, name, data, folder):
     _check(fmt, name, data, folder)
 
 
-@pytest.mark.parametrize("fmt", ["idx", "safetensors", "onnx"])
+@pytest.mark.parametrize("fmt", ["idx", "safetensors", "onnx", "torch"])
 @FAST
 @given(choice=st.integers(0, 10 ** 6), mutation_seed=st.integers(0, 2 ** 32 - 1),
        rounds=st.integers(1, 3))
@@ -84,7 +86,7 @@ def test_mutated_inputs_end_in_result_or_clean_error(fmt, seeds, folder, choice,
     _check(fmt, name, data, folder)
 
 
-@pytest.mark.parametrize("fmt", ["safetensors", "onnx"])
+@pytest.mark.parametrize("fmt", ["safetensors", "onnx", "torch"])
 @FAST
 @given(choice=st.integers(0, 10 ** 6), mutation_seed=st.integers(0, 2 ** 32 - 1),
        rounds=st.integers(1, 3))
