@@ -131,6 +131,12 @@ detect_anomaly = autograd.detect_anomaly
 set_anomaly = autograd.set_anomaly
 is_anomaly_enabled = autograd.is_anomaly_enabled
 
+# PyTorch's other top-level names (devices, Size, Generator, more functions): one list, in
+# hybridgrad/torch_names.py, bound here.
+from hybridgrad import torch_names as _torch_names  # noqa: E402
+
+globals().update({name: getattr(_torch_names, name) for name in _torch_names.__all__})
+
 # Importing the submodule binds hg.explain to the module; rebinding it to the function here (the
 # import system does not rebind a loaded submodule) makes hg.explain(loss, ...) the entry point.
 from hybridgrad.explain import explain  # noqa: E402
@@ -179,3 +185,4 @@ __all__ = [
     "symbolic", "tanh", "tensor", "transpose", "uint8", "unsqueeze", "var", "view", "where",
     "zeros", "zeros_like",
 ]
+__all__ += sorted(set(_torch_names.__all__) - set(__all__))

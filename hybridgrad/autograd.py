@@ -44,6 +44,8 @@ from hybridgrad.backend import converting_backend
 from hybridgrad.ops import registry
 from hybridgrad.ops.reduction import sum_to
 from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
+from hybridgrad.versions import CLOCK as _INPLACE_CLOCK
+from hybridgrad.versions import check_node as _check_versions
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("grad_enabled", default=True)
 
@@ -127,7 +129,7 @@ class Node:
     """One recorded operation: what produced a tensor, from which inputs, and the arrays its
     forward saved for the backward (``OpDef.forward_saving``; None for most operators)."""
 
-    __slots__ = ("op", "inputs", "attrs", "needs", "saved", "created_at")
+    __slots__ = ("op", "inputs", "attrs", "needs", "saved", "created_at", "clock")
 
     def __init__(self, op: OpDef, inputs: tuple, attrs: dict, needs: tuple, saved=None):
         self.op = op
@@ -135,6 +137,8 @@ class Node:
         self.attrs = attrs
         self.needs = needs
         self.saved = saved
+        # In-place operations counted so far: backward checks saved values only if more ran.
+        self.clock = _INPLACE_CLOCK[0]
         # The user's file:line that created the operation, recorded only in anomaly mode
         # (walking the stack costs microseconds per op, too much for every step).
         self.created_at = _user_location() if _anomaly_enabled.get() else None
@@ -468,6 +472,9 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             grad = grads.pop(key, None)
             if grad is None:
                 continue
+            hooks = getattr(tensor, "_hooks", None)  # Tensor.register_hook (PyTorch's)
+            if hooks:
+                grad = _run_tensor_hooks(hooks, grad)
             node = tensor._node
             if wanted_ids is not None:
                 if key in wanted_ids:
@@ -478,6 +485,8 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
                 continue
             op = node.op
             inputs = node.inputs[0] if op.variadic else node.inputs
+            if node.clock != _INPLACE_CLOCK[0]:
+                _check_versions(node, tensor)
             # First order: the operator's array code, when it has one that applies here.
             if (op.vjp_array is None or create_graph
                     or (input_grads := _array_vjp(op, node, grad, tensor, wrap)) is None):
@@ -519,6 +528,15 @@ def _run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, wan
             _ERR_STATE.reset(error_token)
         _grad_enabled.reset(grad_token)
     return results
+
+
+def _run_tensor_hooks(hooks: dict, grad):
+    """Call a tensor's gradient hooks in order; a hook's non-None result replaces the gradient."""
+    for hook in list(hooks.values()):
+        changed = hook(grad)
+        if changed is not None:
+            grad = changed
+    return grad
 
 
 def _anomaly_vjp(op: OpDef, node: Node, grad, output, inputs):
@@ -701,9 +719,13 @@ def grad(
 
 
 def __getattr__(name: str):
-    # PyTorch's torch.autograd.Variable / Function for `import hybridgrad as torch` programs;
-    # they live in the compatibility layer, loaded on first use.
-    if name in ("Variable", "Function", "FunctionCtx"):
+    # PyTorch's torch.autograd.Variable (the legacy constructor, hybridgrad.legacy) and Function
+    # for `import hybridgrad as torch` programs, loaded on first use.
+    if name == "Variable":
+        from hybridgrad.legacy import Variable
+
+        return Variable
+    if name in ("Function", "FunctionCtx"):
         import importlib
 
         return getattr(importlib.import_module("hybridgrad.torch_compat.autograd"), name)

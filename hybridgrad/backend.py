@@ -36,6 +36,10 @@ import numpy
 # NumPy, the default array module (kept for code that imports ``xp`` from here).
 xp = numpy
 
+# Device type -> the array module its tensors live in (see hybridgrad.device). A CuPy backend
+# registers ARRAY_MODULES["cuda"] = cupy; until then CUDA requests raise PyTorch's CPU-build error.
+ARRAY_MODULES = {"cpu": numpy}
+
 
 class ArrayBackend:
     """An array module plus the conversions of arrays into it and back to NumPy.

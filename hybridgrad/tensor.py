@@ -18,21 +18,46 @@ import numpy as np
 from hybridgrad import dtypes
 from hybridgrad.autograd import backward as _backward
 from hybridgrad.autograd import is_grad_enabled
+from hybridgrad.device import CPU, Size, array_module, as_device, print_prefix
+from hybridgrad.inplace import InPlaceMixin
 from hybridgrad.ops.methods import OpsMixin
+from hybridgrad.tensor_extras import TensorExtrasMixin
+from hybridgrad.tensor_methods import TorchMethodsMixin
+from hybridgrad.versions import version
+
+# Digits printed by repr (hg.set_printoptions(precision=...) changes it).
+PRINT_PRECISION = 4
 
 
-class Tensor(OpsMixin):
+class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
     """An n-dimensional array that records operations for reverse-mode autograd.
+
+    As PyTorch's legacy constructor, ``hg.Tensor(2, 3)`` (sizes) makes a float tensor of that
+    shape and ``hg.Tensor([1, 2])`` (Python numbers) a float one; NumPy arrays keep their dtype.
 
     Example:
         >>> import hybridgrad as hg
-        >>> hg.Tensor([1.0, 2.0]).shape
-        (2,)
+        >>> hg.Tensor([1.0, 2.0]).shape, hg.Tensor(2, 3).shape, hg.Tensor([1, 2]).dtype
+        ((2,), (2, 3), dtype('float32'))
     """
 
-    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "_hooks",
+                 "__weakref__")
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False):
+    def __init__(self, data: Any = None, *sizes, dtype=None, requires_grad: bool = False):
+        if data is None or sizes or (isinstance(data, (int, np.integer))
+                                     and not isinstance(data, bool)):
+            # torch.Tensor(), torch.Tensor(5), torch.Tensor(2, 3): uninitialised (zeros here).
+            shape = () if data is None else (data,) + sizes
+            if not all(isinstance(size, (int, np.integer)) for size in shape):
+                raise TypeError(f"Tensor(): expected data, or sizes as ints, got {shape!r} "
+                                "(pass dtype= and requires_grad= as keywords)")
+            if data is None:
+                shape = (0,)
+            data = np.zeros(tuple(int(s) for s in shape),
+                            dtype=dtypes.to_dtype(dtype) or dtypes.get_default_dtype())
+        elif dtype is None and isinstance(data, (list, tuple)) and type(self) is Tensor:
+            dtype = _legacy_float(data)
         self._array = _to_array(data, dtypes.to_dtype(dtype))
         self.grad = None
         self._node = None
@@ -40,6 +65,15 @@ class Tensor(OpsMixin):
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @classmethod
+    def _from_data(cls, data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+        """Convert data (``hg.tensor``'s rules: Python ints stay int64), without the legacy
+        constructor's readings of ``hg.Tensor(2, 3)`` and ``hg.Tensor([1, 2])``."""
+        tensor = cls._wrap(_to_array(data, dtypes.to_dtype(dtype)))
+        if requires_grad:
+            tensor.requires_grad_(True)
+        return tensor
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
@@ -74,8 +108,26 @@ class Tensor(OpsMixin):
         self._array = array
 
     @property
-    def shape(self) -> tuple:
-        return self._array.shape
+    def shape(self) -> Size:
+        """The shape, a :class:`hybridgrad.Size` (a tuple).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(2, 3).shape == (2, 3)
+            True
+        """
+        return tuple.__new__(Size, self._array.shape)
+
+    @property
+    def _version(self) -> int:
+        """How many in-place operations modified this tensor's storage (PyTorch's ``_version``).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.zeros(2); x.add_(1)._version
+            1
+        """
+        return version(self._array)
 
     @property
     def dtype(self) -> np.dtype:
@@ -86,8 +138,72 @@ class Tensor(OpsMixin):
         return self._array.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self):
+        """Where the array lives: ``device(type='cpu')`` (the only backend installed today).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(1).device
+            device(type='cpu')
+        """
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: no CUDA backend is installed."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        """True: the array lives in host memory."""
+        return True
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """PyTorch's ``to``: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other_tensor)``, with ``non_blocking``, ``copy`` and ``memory_format`` accepted.
+        Returns this very tensor when nothing changes (unless ``copy=True``); a dtype change
+        is differentiable.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.zeros(2)
+            >>> x.to("cpu") is x, x.to("cpu", hg.float64).dtype
+            (True, dtype('float64'))
+            >>> x.to(hg.ones(1, dtype=hg.int64)).dtype
+            dtype('int64')
+        """
+        device, dtype, copy = _parse_to(args, kwargs)
+        if device is not None:
+            array_module(device)
+        result = self
+        if dtype is not None and dtype != self._array.dtype:
+            from hybridgrad.ops.api import to as cast
+
+            result = cast(self, dtype)
+        if copy and result is self:
+            result = self.clone()
+        return result
+
+    def cpu(self, memory_format=None) -> Tensor:
+        """This tensor (already in host memory)."""
+        return self
+
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """Move to a CUDA device: raises PyTorch's CPU-build error while no CUDA backend exists.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.zeros(1).cuda()
+            Traceback (most recent call last):
+            ...
+            AssertionError: Torch not compiled with CUDA enabled
+        """
+        array_module(as_device("cuda" if device is None or isinstance(device, int) else device))
+        return self
+
+    def get_device(self) -> int:
+        """-1 for CPU tensors, as PyTorch."""
+        return -1
 
     @property
     def is_leaf(self) -> bool:
@@ -100,8 +216,8 @@ class Tensor(OpsMixin):
         return self._node
 
     def size(self, dim: int | None = None):
-        """The shape, or the size of one dimension."""
-        return self._array.shape if dim is None else self._array.shape[dim]
+        """The shape (a :class:`hybridgrad.Size`), or the size of one dimension."""
+        return tuple.__new__(Size, self._array.shape) if dim is None else self._array.shape[dim]
 
     def dim(self) -> int:
         return self._array.ndim
@@ -130,6 +246,28 @@ class Tensor(OpsMixin):
             raise RuntimeError("requires_grad can only be turned off on leaf tensors; use detach()")
         self.requires_grad = bool(requires_grad)
         return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed in backward; a non-None
+        return replaces the gradient (for the graph below and for ``.grad``). Returns a handle
+        whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> x = hg.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = x.register_hook(lambda grad: grad * 10)
+            >>> (x * x).sum().backward()
+            >>> x.grad.tolist()
+            [20.0, 40.0]
+        """
+        from hybridgrad.hooks import RemovableHandle
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = {}
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for a non-leaf tensor after backward."""
@@ -162,8 +300,11 @@ class Tensor(OpsMixin):
         return _clone(self)
 
     # Conversions.
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared memory, as in PyTorch)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying array (shared memory, as in PyTorch; ``force=True`` copies and
+        detaches)."""
+        if force:
+            return self._array.copy()
         if self.requires_grad and is_grad_enabled() and self._node is not None:
             raise RuntimeError("numpy() on a tensor that requires grad: call .detach() first")
         return self._array
@@ -200,48 +341,90 @@ class Tensor(OpsMixin):
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self._array)
 
-    def any(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._array.any()))
-
-    def all(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._array.all()))
-
     def __repr__(self) -> str:
-        body = np.array2string(self._array, separator=", ", precision=4, prefix="tensor(")
+        body = _format_array(self._array, "tensor(")
         extra = ""
         if self._array.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
-            extra += f", dtype={self._array.dtype}"
+            prefix = print_prefix()
+            extra += f", dtype={prefix + '.' if prefix else ''}{self._array.dtype}"
         if self._node is not None:
             extra += f", grad_fn={self._node}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # In-place updates (for optimizers and initialisers; never recorded).
-    def _check_inplace(self) -> None:
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("an in-place operation on a tensor that requires grad; "
-                               "wrap it in hg.no_grad()")
 
-    def copy_(self, source) -> Tensor:
-        self._check_inplace()
-        np.copyto(self._array, np.asarray(source._array if isinstance(source, Tensor) else source),
-                  casting="same_kind")
-        return self
+def _format_array(array: np.ndarray, prefix: str) -> str:
+    """The array's values as PyTorch prints them: floats with PRINT_PRECISION decimals (or
+    ``1.`` when all are integral, scientific notation for wide ranges), aligned in columns."""
+    if array.dtype.kind != "f" or array.size == 0:
+        return np.array2string(array, separator=", ", prefix=prefix)
+    finite = np.abs(array[np.isfinite(array)]).astype(np.float64)
+    nonzero = finite[finite != 0]
+    integral = bool(np.all(finite == np.round(finite)))
+    largest = float(nonzero.max()) if nonzero.size else 0.0
+    smallest = float(nonzero.min()) if nonzero.size else 0.0
+    digits = PRINT_PRECISION
+    if integral and largest <= 1e8:
+        def render(value):
+            return f"{value:.0f}." if np.isfinite(value) else str(value)
+    elif (not integral and nonzero.size and (largest / smallest > 1000 or largest > 1e8
+                                             or smallest < 1e-4)) or largest > 1e8:
+        def render(value):
+            return f"{value:.{digits}e}" if np.isfinite(value) else str(value)
+    else:
+        def render(value):
+            return f"{value:.{digits}f}" if np.isfinite(value) else str(value)
+    width = max(len(render(float(v))) for v in array.reshape(-1)[:2000]) if array.size else 0
+    return np.array2string(array, separator=", ", prefix=prefix,
+                           formatter={"float_kind": lambda v: render(float(v)).rjust(width)})
 
-    def fill_(self, value) -> Tensor:
-        self._check_inplace()
-        self._array.fill(value)
-        return self
 
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
+def _parse_to(args, kwargs) -> tuple:
+    """(device, dtype, copy) from the many forms of ``Tensor.to``/``Module.to``."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = bool(kwargs.pop("copy", False))
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    positional = list(args)
+    if positional and isinstance(positional[0], Tensor):
+        other = positional.pop(0)
+        dtype, device = other.dtype, CPU
+    for value in positional:
+        if isinstance(value, bool):  # to(dtype, non_blocking, copy) legacy positional flags
+            continue
+        if _is_dtype(value):
+            dtype = value
+        elif value is not None:
+            device = value
+    if device is not None:
+        device = as_device(device)
+    return device, dtypes.to_dtype(dtype), copy
 
-    def __setitem__(self, index, value) -> None:
-        from hybridgrad.ops.api import _freeze_index
 
-        self._check_inplace()
-        self._array[_freeze_index(index)] = value._array if isinstance(value, Tensor) else value
+def _is_dtype(value) -> bool:
+    if isinstance(value, np.dtype) or value is bool or value is float or value is int:
+        return True
+    if type(value).__name__ == "_UnsupportedDtype":  # hg.bfloat16: refused by to_dtype
+        return True
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return True
+    return False
+
+
+def _legacy_float(data) -> np.dtype | None:
+    """``torch.Tensor([1, 2])`` is a float tensor: the default float dtype for Python numbers."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, (bool, np.bool_)):
+        return None
+    if isinstance(first, (int, float, np.integer)) and not isinstance(first, np.floating):
+        return dtypes.get_default_dtype()
+    return None
 
 
 def _clone(tensor: Tensor) -> Tensor:
@@ -283,248 +466,43 @@ def _has_numpy_float64(data: Any) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
-# Creation functions.
+# Creation functions and the random generator live in their own modules; these names stay
+# importable from here (``from hybridgrad.tensor import zeros, default_generator``).
 
-_generator = np.random.default_rng(0)
+from hybridgrad.factories import (  # noqa: E402 - they need Tensor, defined above
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from hybridgrad.ops import values as _values  # noqa: E402
+from hybridgrad.random import default_generator, manual_seed  # noqa: E402
 
+# The operator layer's value-level functions (sort's indices, nonzero...) wrap arrays through
+# this, without importing this module.
+_values.set_tensor_wrapper(Tensor._wrap)
 
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind rand, randn, init functions, dropout and shuffling.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.manual_seed(0); a = hg.rand(2)
-        >>> hg.manual_seed(0); b = hg.rand(2)
-        >>> a.tolist() == b.tolist()
-        True
-    """
-    global _generator
-    _generator = np.random.default_rng(seed)
-
-
-def default_generator() -> np.random.Generator:
-    """The generator seeded by :func:`manual_seed`.
-
-    Example:
-        >>> isinstance(default_generator(), np.random.Generator)
-        True
-    """
-    return _generator
-
-
-def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Make a tensor from data (Python floats become float32, ints int64).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.tensor([1, 2]).dtype, hg.tensor([1.5]).dtype
-        (dtype('int64'), dtype('float32'))
-    """
-    if isinstance(data, Tensor):
-        data = data._array.copy()
-    elif isinstance(data, np.ndarray):
-        data = data.copy()
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
-
-
-def as_tensor(data: Any, dtype=None) -> Tensor:
-    """Like :func:`tensor`, sharing memory with a NumPy array where possible.
-
-    Example:
-        >>> import numpy as np, hybridgrad as hg
-        >>> a = np.zeros(2); hg.as_tensor(a)._array is a
-        True
-    """
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
-        return data
-    return Tensor(data, dtype=dtype)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """Wrap a NumPy array without copying.
-
-    Example:
-        >>> import numpy as np, hybridgrad as hg
-        >>> hg.from_numpy(np.ones(2)).dtype
-        dtype('float64')
-    """
-    return Tensor(array)
-
-
-def _shape(size) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    return tuple(int(s) for s in size)
-
-
-def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
-    out = Tensor._wrap(array)
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
-
-
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros of the given shape (float32 by default).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.zeros(2, 3).shape
-        (2, 3)
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.zeros(_shape(size), dtype=dtype), requires_grad)
-
-
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Ones of the given shape.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.ones(2).tolist()
-        [1.0, 1.0]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.ones(_shape(size), dtype=dtype), requires_grad)
-
-
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.full((2,), 7).tolist()
-        [7, 7]
-    """
-    if dtype is None:
-        dtype = dtypes.scalar_dtype(fill_value, None)
-    return _make(np.full(_shape((size,)), fill_value, dtype=dtypes.to_dtype(dtype)),
-                 requires_grad)
-
-
-def zeros_like(other, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros with another tensor's shape and dtype.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.zeros_like(hg.ones(2, dtype=hg.int64)).tolist()
-        [0, 0]
-    """
-    return _make(np.zeros(tuple(other.shape), dtype=dtypes.to_dtype(dtype) or other.dtype),
-                 requires_grad)
-
-
-def ones_like(other, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Ones with another tensor's shape and dtype.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.ones_like(hg.zeros(2)).tolist()
-        [1.0, 1.0]
-    """
-    return _make(np.ones(tuple(other.shape), dtype=dtypes.to_dtype(dtype) or other.dtype),
-                 requires_grad)
-
-
-def full_like(other, fill_value, dtype=None) -> Tensor:
-    """A tensor like ``other`` filled with ``fill_value``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.full_like(hg.zeros(2), 3.0).tolist()
-        [3.0, 3.0]
-    """
-    return Tensor._wrap(np.full(tuple(other.shape), fill_value,
-                                dtype=dtypes.to_dtype(dtype) or other.dtype))
-
-
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in ``[start, end)`` (int64 for integer arguments).
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.arange(3).tolist(), hg.arange(0, 1, 0.5).tolist()
-        ([0, 1, 2], [0.0, 0.5])
-    """
-    if end is None:
-        start, end = 0, start
-    integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    dtype = dtypes.to_dtype(dtype) or (dtypes.int64 if integral else dtypes.get_default_dtype())
-    return _make(np.arange(start, end, step).astype(dtype), requires_grad)
-
-
-def linspace(start, end, steps: int, dtype=None) -> Tensor:
-    """``steps`` evenly spaced values from start to end inclusive.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.linspace(0, 1, 3).tolist()
-        [0.0, 0.5, 1.0]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return Tensor._wrap(np.linspace(start, end, steps).astype(dtype))
-
-
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Identity matrix.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.eye(2).tolist()
-        [[1.0, 0.0], [0.0, 1.0]]
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    return _make(np.eye(n, m, dtype=dtype), requires_grad)
-
-
-def rand(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples in [0, 1) from the seeded generator.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.manual_seed(1); bool((hg.rand(100) < 1).all())
-        True
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    rng = generator or _generator
-    return _make(rng.random(_shape(size)).astype(dtype), requires_grad)
-
-
-def randn(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Standard normal samples from the seeded generator.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.randn(2, 3).shape
-        (2, 3)
-    """
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    rng = generator or _generator
-    return _make(rng.standard_normal(_shape(size)).astype(dtype), requires_grad)
-
-
-def randint(low: int, high: int | None = None, size=(), dtype=None, generator=None) -> Tensor:
-    """Random integers in ``[low, high)``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> hg.randint(0, 10, (3,)).shape
-        (3,)
-    """
-    if high is None:
-        low, high = 0, low
-    rng = generator or _generator
-    return Tensor._wrap(rng.integers(low, high, size=_shape((size,)) if size != () else ()).astype(
-        dtypes.to_dtype(dtype) or dtypes.int64))
-
-
-def randperm(n: int, generator=None) -> Tensor:
-    """A random permutation of ``0..n-1``.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> sorted(hg.randperm(4).tolist())
-        [0, 1, 2, 3]
-    """
-    rng = generator or _generator
-    return Tensor._wrap(rng.permutation(n).astype(np.int64))
+__all__ = [
+    "Tensor", "arange", "as_tensor", "default_generator", "empty", "empty_like", "eye",
+    "from_numpy", "full", "full_like", "linspace", "logspace", "manual_seed", "ones", "ones_like",
+    "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm", "tensor",
+    "zeros", "zeros_like",
+]

@@ -76,7 +76,14 @@ def test_numpy_on_a_graph_tensor_asks_for_detach():
 
 
 def test_repr():
-    assert repr(hg.tensor([1.5, 2.0])) == "tensor([1.5, 2. ])"
+    # PyTorch's layout: four decimals, "1." when all values are integral, columns aligned.
+    assert repr(hg.tensor([1.5, 2.0])) == "tensor([1.5000, 2.0000])"
+    assert repr(hg.tensor([1.5, -10.25])) == "tensor([  1.5000, -10.2500])"
+    assert repr(hg.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+    assert repr(hg.tensor([100.0, 2.0])) == "tensor([100.,   2.])"
+    assert repr(hg.tensor([float("nan"), 1.5])) == "tensor([   nan, 1.5000])"
+    assert repr(hg.tensor([[1.5, -2.25], [3.0, 4.0]])) == ("tensor([[ 1.5000, -2.2500],\n"
+                                                           "        [ 3.0000,  4.0000]])")
     assert repr(hg.tensor(3)) == "tensor(3)"
     assert repr(hg.tensor([1.0], dtype=hg.float64)) == "tensor([1.], dtype=float64)"
     assert repr(hg.tensor(1.0, requires_grad=True)) == "tensor(1., requires_grad=True)"

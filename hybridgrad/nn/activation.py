@@ -344,3 +344,408 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ----------------------------------------------------------------------------------------------
+# More of PyTorch's activations (functional forms, then modules), all compositions.
+
+
+def relu6(input, inplace: bool = False):
+    """``min(max(input, 0), 6)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> relu6(hg.tensor([-1.0, 3.0, 9.0])).tolist()
+        [0.0, 3.0, 6.0]
+    """
+    return api.clamp(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    """``clamp(input, min_val, max_val)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardtanh(hg.tensor([-3.0, 0.5])).tolist()
+        [-1.0, 0.5]
+    """
+    return api.clamp(input, float(min_val), float(max_val))
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """``relu6(input + 3) / 6``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardsigmoid(hg.tensor([-4.0, 0.0, 4.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    return api.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardswish(input, inplace: bool = False):
+    """``input * hardsigmoid(input)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardswish(hg.tensor([-4.0, 4.0])).tolist()
+        [-0.0, 4.0]
+    """
+    return input * hardsigmoid(input)
+
+
+def mish(input, inplace: bool = False):
+    """``input * tanh(softplus(input))``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> mish(hg.tensor([0.0])).tolist()
+        [0.0]
+    """
+    return input * api.tanh(api.softplus(input))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace: bool = False):
+    """``scale * elu(input, alpha)`` with the self-normalising constants.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> float(f"{selu(hg.tensor([1.0])).item():.4f}")
+        1.0507
+    """
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> celu(hg.tensor([2.0])).tolist()
+        [2.0]
+    """
+    negative = api.clamp(input, None, 0.0)
+    return api.relu(input) + (api.exp(negative / alpha) - 1) * alpha
+
+
+def softsign(input):
+    """``input / (1 + |input|)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softsign(hg.tensor([1.0, -3.0])).tolist()
+        [0.5, -0.75]
+    """
+    return input / (api.abs(input) + 1)
+
+
+def logsigmoid(input):
+    """``log(sigmoid(input))`` without overflow (``-softplus(-input)``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> float(f"{logsigmoid(hg.tensor([-100.0])).item():.1f}")
+        -100.0
+    """
+    return -api.softplus(-input)
+
+
+def softmin(input, dim: int | None = None):
+    """``softmax(-input, dim)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softmin(hg.tensor([0.0, 0.0]), 0).tolist()
+        [0.5, 0.5]
+    """
+    return api.softmax(-input, -1 if dim is None else dim)
+
+
+def glu(input, dim: int = -1):
+    """Gated linear unit: the first half of ``dim`` times the sigmoid of the second half.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> glu(hg.tensor([2.0, 0.0])).tolist()
+        [1.0]
+    """
+    first, second = api.chunk(input, 2, dim)
+    return first * api.sigmoid(second)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    """``input`` where above ``threshold``, else ``value``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> threshold(hg.tensor([0.5, 2.0]), 1.0, -1.0).tolist()
+        [-1.0, 2.0]
+    """
+    return api.where(input > threshold, input, float(value))
+
+
+def tanhshrink(input):
+    """``input - tanh(input)``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> tanhshrink(hg.tensor([0.0])).tolist()
+        [0.0]
+    """
+    return input - api.tanh(input)
+
+
+def prelu(input, weight):
+    """``input`` where positive, else ``weight * input`` (one weight per channel, dim 1).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> prelu(hg.tensor([[-2.0, 2.0]]), hg.tensor([0.5])).tolist()
+        [[-1.0, 2.0]]
+    """
+    if weight.shape[0] > 1 and len(input.shape) >= 2:
+        weight = api.reshape(weight, (-1,) + (1,) * (len(input.shape) - 2))
+    return api.where(input > 0, input, input * weight)
+
+
+def _simple_module(name: str, function, doc_example: str, **defaults):
+    """A Module class applying ``function`` with keyword settings (PyTorch's argument names)."""
+
+    def __init__(self, *args, **kwargs):  # noqa: N807 - the class body's __init__
+        Module.__init__(self)
+        settings = dict(defaults)
+        settings.update(zip(defaults, args))
+        settings.update(kwargs)
+        for key, value in settings.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_settings", tuple(settings))
+
+    def forward(self, input):
+        return function(input, **{key: getattr(self, key) for key in self._settings
+                                  if key != "inplace"})
+
+    def extra_repr(self):
+        return ", ".join(f"{key}={getattr(self, key)}" for key in self._settings)
+
+    doc = f"Applies :func:`{function.__name__}` elementwise.\n\n    Example:\n{doc_example}"
+    return type(name, (Module,), {"__init__": __init__, "forward": forward,
+                                  "extra_repr": extra_repr, "__doc__": doc,
+                                  "__module__": __name__})
+
+
+ReLU6 = _simple_module("ReLU6", relu6, """        >>> import hybridgrad as hg
+        >>> hg.nn.ReLU6()(hg.tensor([7.0])).tolist()
+        [6.0]
+    """, inplace=False)
+Hardtanh = _simple_module("Hardtanh", hardtanh, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardtanh(-2, 2)(hg.tensor([3.0])).tolist()
+        [2.0]
+    """, min_val=-1.0, max_val=1.0, inplace=False)
+Hardsigmoid = _simple_module("Hardsigmoid", hardsigmoid, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardsigmoid()(hg.tensor([0.0])).tolist()
+        [0.5]
+    """, inplace=False)
+Hardswish = _simple_module("Hardswish", hardswish, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardswish()(hg.tensor([4.0])).tolist()
+        [4.0]
+    """, inplace=False)
+Mish = _simple_module("Mish", mish, """        >>> import hybridgrad as hg
+        >>> hg.nn.Mish()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """, inplace=False)
+SELU = _simple_module("SELU", selu, """        >>> import hybridgrad as hg
+        >>> hg.nn.SELU()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """, inplace=False)
+CELU = _simple_module("CELU", celu, """        >>> import hybridgrad as hg
+        >>> hg.nn.CELU()(hg.tensor([1.0])).tolist()
+        [1.0]
+    """, alpha=1.0, inplace=False)
+Softsign = _simple_module("Softsign", softsign, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softsign()(hg.tensor([1.0])).tolist()
+        [0.5]
+    """)
+LogSigmoid = _simple_module("LogSigmoid", logsigmoid, """        >>> import hybridgrad as hg
+        >>> hg.nn.LogSigmoid()(hg.tensor([0.0])).tolist()[0] < 0
+        True
+    """)
+Softmin = _simple_module("Softmin", softmin, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softmin(dim=0)(hg.tensor([0.0, 0.0])).tolist()
+        [0.5, 0.5]
+    """, dim=None)
+GLU = _simple_module("GLU", glu, """        >>> import hybridgrad as hg
+        >>> hg.nn.GLU()(hg.tensor([2.0, 0.0])).tolist()
+        [1.0]
+    """, dim=-1)
+Threshold = _simple_module("Threshold", threshold, """        >>> import hybridgrad as hg
+        >>> hg.nn.Threshold(1.0, 0.0)(hg.tensor([0.5, 2.0])).tolist()
+        [0.0, 2.0]
+    """, threshold=0.0, value=0.0, inplace=False)
+Tanhshrink = _simple_module("Tanhshrink", tanhshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Tanhshrink()(hg.tensor([0.0])).tolist()
+        [0.0]
+    """)
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learnt slope (one, or one per channel), initialised to ``init``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.PReLU()(hg.tensor([-4.0, 1.0])).tolist()
+        [-1.0, 1.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        import numpy as np
+
+        from hybridgrad.device import check_device
+        from hybridgrad.nn.module import Parameter
+
+        super().__init__()
+        check_device(device)
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=np.dtype(dtype or "float32")))
+
+    def forward(self, input):
+        return prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+__all__ += [
+    "CELU", "GLU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU",
+    "ReLU6", "SELU", "Softmin", "Softsign", "Tanhshrink", "Threshold", "celu", "glu",
+    "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6", "selu",
+    "softmin", "softsign", "tanhshrink", "threshold",
+]
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """``input`` where ``|input| > lambd``, else 0.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hardshrink(hg.tensor([0.25, -1.0])).tolist()
+        [0.0, -1.0]
+    """
+    return api.where(api.abs(input) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd: float = 0.5):
+    """Shrink towards 0 by ``lambd`` (0 inside [-lambd, lambd]).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> softshrink(hg.tensor([0.25, -1.0])).tolist()
+        [0.0, -0.5]
+    """
+    return api.where(input > lambd, input - lambd, api.where(input < -lambd, input + lambd, 0.0))
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False):
+    """Randomised leaky ReLU: a slope drawn from U(lower, upper) per element while training,
+    their mean in evaluation.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> rrelu(hg.tensor([-3.0]), 0.5, 0.5).tolist()
+        [-1.5]
+    """
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    from hybridgrad.random import default_generator
+    from hybridgrad.tensor import Tensor
+
+    slopes = default_generator().uniform(lower, upper, tuple(input.shape))
+    return api.where(input >= 0, input, input * Tensor._wrap(slopes.astype(input.dtype)))
+
+
+def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1):
+    """Softmax of ``(logits + Gumbel noise) / tau``; ``hard`` returns one-hot samples with the
+    soft sample's gradient (straight-through).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> sample = gumbel_softmax(hg.zeros(2, 3), hard=True)
+        >>> sample.sum(-1).tolist()
+        [1.0, 1.0]
+    """
+    import numpy as np
+
+    from hybridgrad.random import default_generator
+    from hybridgrad.tensor import Tensor
+
+    noise = -np.log(default_generator().exponential(size=tuple(logits.shape)))
+    soft = api.softmax((logits + Tensor._wrap(noise.astype(logits.dtype))) / tau, dim)
+    if not hard:
+        return soft
+    index = np.argmax(soft._array, axis=dim)
+    one_hot = np.zeros(tuple(soft.shape), dtype=soft.dtype)
+    np.put_along_axis(one_hot, np.expand_dims(index, dim), 1.0, axis=dim)
+    return Tensor._wrap(one_hot) - soft.detach() + soft
+
+
+def _inplace_functional(function):
+    """``api.relu_(x)``-style functions: the activation written into ``x``."""
+
+    def inplace(input, *args, **kwargs):
+        from hybridgrad.inplace import apply_inplace
+
+        return apply_inplace(input, function.__name__ + "_",
+                             lambda x: function(x, *args, **kwargs))
+
+    inplace.__name__ = function.__name__ + "_"
+    inplace.__doc__ = (f"In-place :func:`{function.__name__}`.\n\n    Example:\n"
+                       f"        >>> import hybridgrad as hg\n"
+                       f"        >>> x = hg.tensor([-1.0]); hg.nn.functional.relu_(x) is x\n"
+                       f"        True\n")
+    return inplace
+
+
+relu_ = _inplace_functional(relu)
+elu_ = _inplace_functional(elu)
+leaky_relu_ = _inplace_functional(leaky_relu)
+hardtanh_ = _inplace_functional(hardtanh)
+threshold_ = _inplace_functional(threshold)
+selu_ = _inplace_functional(selu)
+celu_ = _inplace_functional(celu)
+rrelu_ = _inplace_functional(rrelu)
+
+Hardshrink = _simple_module("Hardshrink", hardshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Hardshrink()(hg.tensor([0.25, 1.0])).tolist()
+        [0.0, 1.0]
+    """, lambd=0.5)
+Softshrink = _simple_module("Softshrink", softshrink, """        >>> import hybridgrad as hg
+        >>> hg.nn.Softshrink(1.0)(hg.tensor([3.0])).tolist()
+        [2.0]
+    """, lambd=0.5)
+RReLU = _simple_module("RReLU", rrelu, """        >>> import hybridgrad as hg
+        >>> hg.nn.RReLU(0.5, 0.5)(hg.tensor([-2.0])).tolist()
+        [-1.0]
+    """, lower=1.0 / 8, upper=1.0 / 3, inplace=False)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) inputs.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.nn.Softmax2d()(hg.zeros(1, 2, 1, 1)).tolist()
+        [[[[0.5]], [[0.5]]]]
+    """
+
+    def forward(self, input):
+        return api.softmax(input, -3)
+
+
+__all__ += ["Hardshrink", "RReLU", "Softmax2d", "Softshrink", "celu_", "elu_", "gumbel_softmax",
+            "hardshrink", "hardtanh_", "leaky_relu_", "relu_", "rrelu", "rrelu_", "selu_",
+            "softshrink", "threshold_"]

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn.dropout import Dropout
 from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.linear import Linear
@@ -144,8 +145,9 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
-                 vdim: int | None = None, batch_first: bool = False, dtype=None):
+                 vdim: int | None = None, batch_first: bool = False, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) and num_heads "
                              f"({num_heads}) must be positive")

@@ -188,3 +188,94 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class ParameterList(Module):
+    """A list of parameters, registered so ``parameters()`` and ``state_dict()`` find them.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> params = hg.nn.ParameterList([hg.nn.Parameter(hg.zeros(2)) for _ in range(3)])
+        >>> len(params), list(params.state_dict())
+        (3, ['0', '1', '2'])
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        for value in values or []:
+            self.append(value)
+
+    def append(self, value) -> ParameterList:
+        from hybridgrad.nn.module import Parameter
+
+        if not isinstance(value, Parameter):
+            value = Parameter(value)
+        self.register_parameter(str(len(self._parameters)), value)
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def __getitem__(self, index):
+        values = list(self._parameters.values())
+        return ParameterList(values[index]) if isinstance(index, slice) else values[index]
+
+    def __setitem__(self, index: int, value) -> None:
+        key = list(self._parameters)[index]
+        self._parameters[key] = value
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+
+class ParameterDict(Module):
+    """A dict of parameters (insertion order kept).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> params = hg.nn.ParameterDict({"scale": hg.nn.Parameter(hg.ones(1))})
+        >>> list(params.keys()), "scale" in params
+        (['scale'], True)
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        for key, value in dict(parameters or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: str, value) -> None:
+        from hybridgrad.nn.module import Parameter
+
+        if not isinstance(value, Parameter):
+            value = Parameter(value)
+        self.register_parameter(key, value)
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def update(self, parameters) -> None:
+        for key, value in dict(parameters).items():
+            self[key] = value

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn import functional as F
 from hybridgrad.nn import init
 from hybridgrad.nn.module import Module, Parameter
@@ -30,6 +31,7 @@ class _ConvNd(Module):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  device=None, dtype=None, output_padding=0):
         super().__init__()
+        check_device(device)
         name = type(self).__name__
         n = self._dims
         if groups <= 0 or in_channels % groups or out_channels % groups:

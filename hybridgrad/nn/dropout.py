@@ -84,3 +84,74 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+def _channel_dropout(input, p: float, training: bool, spatial: int, name: str, generator=None):
+    """Zero whole channels: one draw per (sample, channel), broadcast over ``spatial`` dims."""
+    p = _check_p(p, name)
+    if not training or p == 0.0:
+        return input
+    shape = tuple(input.shape)
+    if len(shape) not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{name}: expected a {spatial + 1}-D or {spatial + 2}-D input (batched "
+                         f"or not), got shape {list(shape)}")
+    mask_shape = shape[:-spatial] + (1,) * spatial
+    dtype = input.dtype if np.dtype(input.dtype).kind == "f" else np.dtype(np.float32)
+    if p == 1.0:
+        return input * Tensor._wrap(np.zeros(mask_shape, dtype=dtype))
+    rng = generator if generator is not None else default_generator()
+    keep = rng.random(mask_shape) >= p
+    return input * Tensor._wrap(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of (N, C, L) inputs with probability ``p`` (scaled by 1/(1-p)).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> hg.manual_seed(0); out = dropout1d(hg.ones(1, 50, 3))
+        >>> all(len(set(row)) == 1 for row in out[0].tolist())
+        True
+    """
+    return _channel_dropout(input, p, training, 1, "dropout1d")
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of (N, C, H, W) inputs with probability ``p``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> dropout2d(hg.ones(1, 2, 2, 2), training=False).sum().item()
+        8.0
+    """
+    return _channel_dropout(input, p, training, 2, "dropout2d")
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of (N, C, D, H, W) inputs with probability ``p``."""
+    return _channel_dropout(input, p, training, 3, "dropout3d")
+
+
+def _channel_module(name: str, function, example: str) -> type:
+    def forward(self, input):
+        return function(input, self.p, self.training)
+
+    doc = (f"Randomly zeroes whole channels with probability ``p`` while training (see "
+           f":func:`{function.__name__}`).\n\n    Example:\n{example}")
+    return type(name, (Dropout,), {"forward": forward, "__doc__": doc, "__module__": __name__})
+
+
+Dropout1d = _channel_module("Dropout1d", dropout1d, """        >>> import hybridgrad as hg
+        >>> hg.nn.Dropout1d(0.5).eval()(hg.ones(1, 2, 3)).sum().item()
+        6.0
+    """)
+Dropout2d = _channel_module("Dropout2d", dropout2d, """        >>> import hybridgrad as hg
+        >>> hg.manual_seed(0); out = hg.nn.Dropout2d(0.5)(hg.ones(4, 8, 2, 2))
+        >>> sorted(set(out.sum(dim=(2, 3)).flatten().tolist()))
+        [0.0, 8.0]
+    """)
+Dropout3d = _channel_module("Dropout3d", dropout3d, """        >>> import hybridgrad as hg
+        >>> hg.nn.Dropout3d().eval()(hg.ones(1, 1, 1, 1, 1)).item()
+        1.0
+    """)
+__all__ += ["Dropout1d", "Dropout2d", "Dropout3d", "dropout1d", "dropout2d", "dropout3d"]

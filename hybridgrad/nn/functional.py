@@ -540,3 +540,71 @@ __all__ += [
     "log_softmax", "mse_loss", "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention",
     "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
+
+# PyTorch's other functionals, defined beside their layers.
+from hybridgrad.nn.activation import (  # noqa: E402
+    celu,
+    celu_,
+    elu_,
+    glu,
+    gumbel_softmax,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    hardtanh_,
+    leaky_relu_,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    relu_,
+    rrelu,
+    rrelu_,
+    selu,
+    selu_,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+    threshold_,
+)
+from hybridgrad.nn.distance import cosine_similarity, pairwise_distance  # noqa: E402
+from hybridgrad.nn.dropout import dropout1d, dropout2d, dropout3d  # noqa: E402
+from hybridgrad.nn.losses_more import (  # noqa: E402
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
+from hybridgrad.nn.normalization import (  # noqa: E402
+    group_norm,
+    instance_norm,
+    local_response_norm,
+    normalize,
+    rms_norm,
+)
+from hybridgrad.nn.pooling import adaptive_max_pool1d, adaptive_max_pool2d  # noqa: E402
+from hybridgrad.nn.resampling import (  # noqa: E402
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+)
+
+__all__ += [
+    "celu", "cosine_similarity", "dropout1d", "dropout2d", "dropout3d", "glu", "group_norm",
+    "hardsigmoid", "hardswish", "hardtanh", "instance_norm", "interpolate", "logsigmoid", "mish",
+    "normalize", "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "prelu", "relu6",
+    "selu", "softmin", "softsign", "tanhshrink", "threshold", "upsample",
+    "celu_", "cosine_embedding_loss", "elu_", "gaussian_nll_loss", "gumbel_softmax",
+    "hardshrink", "hardtanh_", "hinge_embedding_loss", "leaky_relu_", "local_response_norm",
+    "margin_ranking_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "relu_",
+    "rms_norm", "rrelu", "rrelu_", "selu_", "soft_margin_loss", "softshrink", "threshold_",
+    "triplet_margin_loss", "adaptive_max_pool1d", "adaptive_max_pool2d",
+]

@@ -17,7 +17,9 @@ import math
 
 import numpy as np
 
-from hybridgrad.tensor import Tensor, default_generator
+from hybridgrad.random import numpy_generator
+from hybridgrad.tensor import Tensor
+from hybridgrad.versions import bump
 
 __all__ = [
     "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_",
@@ -31,11 +33,12 @@ def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a hybridgrad Tensor, got {type(tensor).__name__}")
     tensor._array[...] = np.asarray(values).astype(tensor._array.dtype, copy=False)
+    bump(tensor._array)  # an in-place write, as PyTorch's init functions (version counter)
     return tensor
 
 
 def _rng(generator) -> np.random.Generator:
-    return default_generator() if generator is None else generator
+    return numpy_generator(generator)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -273,3 +276,79 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The identity convolution kernel (3-, 4- or 5-D weights), for ``groups`` groups.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> w = dirac_(hg.zeros(2, 2, 3))
+        >>> w[:, :, 1].tolist(), float(w.sum())
+        ([[1.0, 0.0], [0.0, 1.0]], 2.0)
+    """
+    shape = tuple(tensor.shape)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if shape[0] % groups:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = shape[0] // groups
+    values = np.zeros(shape)
+    centre = tuple(size // 2 for size in shape[2:])
+    for group in range(groups):
+        for channel in range(min(per_group, shape[1])):
+            values[(group * per_group + channel, channel) + centre] = 1.0
+    return _fill(tensor, values)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """A 2-D tensor with N(0, std^2) entries and a ``sparsity`` fraction of each column zero.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> int((sparse_(hg.zeros(10, 3), 0.3) == 0).sum())
+        9
+    """
+    shape = tuple(tensor.shape)
+    if len(shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rng = _rng(generator)
+    rows, cols = shape
+    values = rng.normal(0.0, std, shape)
+    zeros_per_column = int(math.ceil(sparsity * rows))
+    for column in range(cols):
+        values[rng.permutation(rows)[:zeros_per_column], column] = 0.0
+    return _fill(tensor, values)
+
+
+def _deprecated(function):
+    """PyTorch's old names without the trailing underscore, with its deprecation warning."""
+    import functools
+    import warnings
+
+    old_name = function.__name__[:-1]
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{function.__name__}`.", FutureWarning, stacklevel=2)
+        return function(*args, **kwargs)
+
+    wrapper.__name__ = old_name
+    wrapper.__doc__ = (f"Deprecated alias of :func:`{function.__name__}` (warns).\n\n"
+                       f"    Example:\n        >>> import warnings, hybridgrad as hg\n"
+                       f"        >>> callable(hg.nn.init.{old_name})\n        True\n")
+    return wrapper
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
+__all__ += ["constant", "dirac_", "kaiming_normal", "kaiming_uniform", "normal", "orthogonal",
+            "sparse", "sparse_", "uniform", "xavier_normal", "xavier_uniform"]

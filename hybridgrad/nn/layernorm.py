@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.ops import api
 
@@ -73,8 +74,9 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, dtype=None):
+                 bias: bool = True, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine

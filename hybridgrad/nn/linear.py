@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.ops.registry import apply
 from hybridgrad.tensor import default_generator
@@ -39,8 +40,10 @@ class Linear(Module):
         (2, 3)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
         super().__init__()
+        check_device(device)
         self.in_features, self.out_features = in_features, out_features
         # PyTorch: kaiming_uniform_(a=sqrt(5)) == U(-1/sqrt(in), 1/sqrt(in)); same for the bias.
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0

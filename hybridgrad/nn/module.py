@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from hybridgrad.hooks import RemovableHandle
 from hybridgrad.tensor import Tensor
 
 
@@ -146,6 +147,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self.__dict__.get("_call_hooks")
+        if hooks:
+            return self._call_with_hooks(hooks, args, kwargs)
         hybrid = self.__dict__.get("_hybrid")
         try:
             if hybrid is not None:
@@ -154,6 +158,79 @@ class Module:
         except (ValueError, TypeError) as error:
             _annotate_layer_error(error, self, args)
             raise
+
+    def _call_with_hooks(self, hooks: dict, args: tuple, kwargs: dict):
+        for hook in list(hooks["pre"].values()):
+            changed = hook(self, args)
+            if changed is not None:
+                args = changed if isinstance(changed, tuple) else (changed,)
+        hooks_saved = self.__dict__.pop("_call_hooks")
+        try:
+            output = self(*args, **kwargs)
+        finally:
+            object.__setattr__(self, "_call_hooks", hooks_saved)
+        for hook in list(hooks["forward"].values()):
+            changed = hook(self, args, output)
+            if changed is not None:
+                output = changed
+        return output
+
+    def _hook_table(self) -> dict:
+        hooks = self.__dict__.get("_call_hooks")
+        if hooks is None:
+            hooks = {"pre": {}, "forward": {}}
+            object.__setattr__(self, "_call_hooks", hooks)
+        return hooks
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward (a non-None return
+        replaces the output); returns a handle whose ``remove()`` unregisters it.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> layer, seen = hg.nn.Linear(2, 3), []
+            >>> handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+            >>> _ = layer(hg.ones(1, 2)); handle.remove(); _ = layer(hg.ones(1, 2))
+            >>> seen
+            [(1, 3)]
+        """
+        return RemovableHandle(self._hook_table()["forward"], hook)
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward (a non-None return replaces the
+        inputs); returns a removable handle."""
+        return RemovableHandle(self._hook_table()["pre"], hook)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at a dotted path (``"encoder.layers.0"``); ``""`` is this module.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> hg.nn.Sequential(hg.nn.Linear(1, 1)).get_submodule("0").out_features
+            1
+        """
+        module = self
+        for part in filter(None, target.split(".")):
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}`")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (``"0.weight"``)."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter `{name}`")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path (``"bn.running_mean"``)."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers:
+            raise AttributeError(f"{type(module).__name__} has no buffer `{name}`")
+        return module._buffers[name]
 
     def hybridize(self, active: bool = True) -> Module:
         """Compile this module on its first call (trace, optimise, plan memory) and reuse the
@@ -245,6 +322,78 @@ class Module:
                 parameter.grad = None
             else:
                 parameter.grad = Tensor._wrap(np.zeros_like(parameter._array))
+
+    # Devices and dtypes, as PyTorch's Module.to: in place, parameters keep their identity.
+    def to(self, *args, **kwargs) -> Module:
+        """Move to a device and/or cast floating-point parameters and buffers; returns self.
+
+        Accepts PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(tensor)``, ``non_blocking=``. Parameters stay the same objects (an optimizer built
+        before the call keeps working).
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> layer = hg.nn.Linear(2, 3)
+            >>> weight = layer.weight
+            >>> layer.to("cpu", hg.float64).weight is weight, weight.dtype
+            (True, dtype('float64'))
+        """
+        from hybridgrad.device import array_module
+        from hybridgrad.tensor import _parse_to
+
+        device, dtype, _ = _parse_to(args, dict(kwargs))
+        if device is not None:
+            array_module(device)
+        if dtype is not None:
+            if dtype.kind not in "fc":
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+            self._cast_floating(dtype)
+        return self
+
+    def _cast_floating(self, dtype) -> None:
+        for module in self.modules():
+            for registry in (module._parameters, module._buffers):
+                for tensor in registry.values():
+                    if tensor is None or tensor._array.dtype.kind != "f":
+                        continue
+                    if tensor._array.dtype != dtype:
+                        tensor._array = tensor._array.astype(dtype)
+                    if tensor.grad is not None and tensor.grad._array.dtype != dtype:
+                        tensor.grad = Tensor._wrap(tensor.grad._array.astype(dtype))
+
+    def cpu(self) -> Module:
+        """Keep on the CPU (where everything lives); returns self."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Move to a CUDA device: PyTorch's CPU-build error while no CUDA backend exists."""
+        from hybridgrad.device import array_module, as_device
+
+        array_module(as_device("cuda" if device is None or isinstance(device, int) else device))
+        return self
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64; returns self."""
+        return self.to(np.dtype("float64"))
+
+    def float(self) -> Module:  # noqa: A003 - PyTorch's name
+        """Cast floating-point parameters and buffers to float32; returns self."""
+        return self.to(np.dtype("float32"))
+
+    def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16; returns self."""
+        return self.to(np.dtype("float16"))
+
+    def type(self, dst_type) -> Module:  # noqa: A003 - PyTorch's name
+        """Cast all parameters and buffers to ``dst_type``; returns self."""
+        from hybridgrad.dtypes import to_dtype
+
+        return self.to(to_dtype(getattr(dst_type, "dtype", dst_type)))
+
+    def share_memory(self) -> Module:
+        """A no-op here (one process owns the arrays); returns self."""
+        return self
 
     def apply(self, function: Callable[[Module], None]) -> Module:
         """Call ``function`` on every sub-module (children first), then on this module."""

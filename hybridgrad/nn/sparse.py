@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn import functional as F
 from hybridgrad.nn import init
 from hybridgrad.nn.module import Module, Parameter
@@ -34,6 +35,7 @@ class Embedding(Module):
                  scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, device=None, dtype=None):
         super().__init__()
+        check_device(device)
         if scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding: scale_grad_by_freq and sparse are not "
                                       "supported")

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from hybridgrad.device import check_device
 from hybridgrad.nn.activation import gelu, relu
 from hybridgrad.nn.attention import MultiheadAttention
 from hybridgrad.nn.containers import ModuleList
@@ -59,8 +60,9 @@ class TransformerEncoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
+        check_device(device)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
@@ -143,8 +145,9 @@ class TransformerDecoderLayer(Module):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
+        check_device(device)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -249,8 +252,9 @@ class Transformer(Module):
                  activation="relu", custom_encoder: Module | None = None,
                  custom_decoder: Module | None = None, layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
+        check_device(device)
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:

@@ -165,11 +165,21 @@ def clamp(a, min=None, max=None):  # noqa: A002 - PyTorch's names
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if _is_tensor_bound(min) or _is_tensor_bound(max):
+        # Tensor bounds (PyTorch allows them): elementwise maximum/minimum, differentiable in
+        # the bounds too.
+        result = a if min is None else maximum(a, min)
+        return result if max is None else minimum(result, max)
     return apply("clamp", a, low=None if min is None else float(min),
                  high=None if max is None else float(max))
 
 
 clip = clamp
+
+
+def _is_tensor_bound(bound) -> bool:
+    shape = getattr(bound, "shape", None)
+    return shape is not None and (len(shape) > 0 or getattr(bound, "requires_grad", False))
 
 
 def maximum(a, b):
@@ -756,9 +766,12 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
         >>> hg.pad(hg.ones(2), (1, 2)).tolist()
         [0.0, 1.0, 1.0, 0.0, 0.0]
     """
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported (only 'constant')")
     pad = [int(p) for p in pad]
+    if mode in _INDEX_PAD_MODES:
+        return _pad_by_index(a, pad, mode)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, reflect, "
+                                  "replicate, circular)")
     ndim = len(_shape_of(a))
     if len(pad) % 2 or len(pad) // 2 > ndim:
         raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {ndim} dims")
@@ -768,6 +781,30 @@ def pad(a, pad: Sequence[int], mode: str = "constant", value: float = 0.0):
     if any(p < 0 for pair in widths for p in pair):
         raise ValueError(f"pad: negative padding {pad} is not supported")
     return apply("pad", a, widths=tuple(widths), value=float(value))
+
+
+# NumPy's names for PyTorch's non-constant padding modes.
+_INDEX_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_by_index(a, pad: list, mode: str):
+    """Reflect/replicate/circular padding as one gather of positions per padded dimension
+    (so the gradient accumulates into the repeated elements)."""
+    ndim = len(_shape_of(a))
+    if len(pad) % 2 or len(pad) // 2 > ndim:
+        raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {ndim} dims")
+    for i in range(len(pad) // 2):
+        axis = ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        size = _shape_of(a)[axis]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise ValueError(f"pad: padding ({before}, {after}) should be less than the input "
+                             f"dimension {size} for reflect padding")
+        positions = np.pad(np.arange(size), (before, after), mode=_INDEX_PAD_MODES[mode])
+        index = [slice(None)] * ndim
+        index[axis] = positions
+        a = getitem(a, tuple(index))
+    return a
 
 
 # ----------------------------------------------------------------------------------------------
@@ -782,8 +819,11 @@ def _freeze_index(index) -> Any:
     for item in index:
         if isinstance(getattr(item, "_array", None), np.ndarray):  # an eager tensor
             item = item._array
+        if isinstance(item, range):
+            item = np.arange(item.start, item.stop, item.step, dtype=np.int64)
         if isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray([v._array if isinstance(getattr(v, "_array", None), np.ndarray)
+                               else v for v in item])
         if isinstance(item, np.ndarray):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"index arrays must be integer or bool, got {item.dtype}")

@@ -12,9 +12,10 @@ Example:
 from __future__ import annotations
 
 from hybridgrad.ops import api
+from hybridgrad.ops.methods_torch import ComposedMethodsMixin
 
 
-class OpsMixin:
+class OpsMixin(ComposedMethodsMixin):
     """Python operators and methods, each one call into :mod:`hybridgrad.ops.api`."""
 
     __slots__ = ()

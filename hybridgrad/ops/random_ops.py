@@ -51,7 +51,7 @@ def _dropout_mask_shape(a, p, draw=0):
 def _dropout_mask(xp, a, p, draw=0):
     """Scaled keep-mask of inverted dropout (no gradient: the mask does not depend on ``a``'s
     values, only on its shape). ``draw`` only orders random nodes in a graph."""
-    from hybridgrad.tensor import default_generator
+    from hybridgrad.random import default_generator
 
     dtype = _mask_dtype(a.dtype)
     # Drawn on the host by the one generator eager code draws from; the array module gets a copy.

@@ -61,10 +61,7 @@ def trace_graph(function, example_inputs, module=None,
     in training mode) are appended to it as ``assign`` symbols, to compile as side effects;
     without one they are a :class:`TracingError`.
     """
-    import importlib
-
-    # (``hybridgrad.tensor`` the attribute is the function; the module is looked up by name.)
-    tensor_module = importlib.import_module("hybridgrad.tensor")
+    from hybridgrad import random as random_module
 
     if not isinstance(example_inputs, (list, tuple)):
         example_inputs = [example_inputs]
@@ -87,8 +84,8 @@ def trace_graph(function, example_inputs, module=None,
     names = [f"input{i}" for i in range(len(example_inputs))]
     token = G._recorder.set([])
     updates_token = G._state_updates.set(state_updates)
-    saved_generator = tensor_module._generator
-    tensor_module._generator = _NoRandomGenerator()
+    saved_generator = random_module._generator
+    random_module._generator = _NoRandomGenerator()
     try:
         symbols = []
         for name, value in zip(names, example_inputs):
@@ -96,7 +93,7 @@ def trace_graph(function, example_inputs, module=None,
             symbols.append(Variable(name, shape=array.shape, dtype=array.dtype))
         result = function(*symbols)
     finally:
-        tensor_module._generator = saved_generator
+        random_module._generator = saved_generator
         G._recorder.reset(token)
         G._state_updates.reset(updates_token)
         for registry, key, value in swapped:

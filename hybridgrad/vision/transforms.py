@@ -43,7 +43,7 @@ def _pil(image):
     """A PIL image from a PIL image, an H x W (x C) array or a C x H x W tensor."""
     from PIL import Image
 
-    if hasattr(image, "mode") and hasattr(image, "size"):
+    if isinstance(image, Image.Image):
         return image, None
     array = image._array if isinstance(image, Tensor) else np.asarray(image)
     if isinstance(image, Tensor):  # C x H x W: one float PIL image per channel

@@ -13,10 +13,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "hybridgrad"
 
 # Imports that break the rule today, each with the reason and where it is being fixed; the test
 # fails when one disappears, so this list only shrinks.
-KNOWN = {
-    ("ops/random_ops.py", "hybridgrad.tensor"):
-        "default_generator lives in tensor.py until issue 17 item 7 moves the random generator",
-}
+KNOWN: dict = {}
 
 
 def _imported_modules(path: pathlib.Path) -> set[str]:
