@@ -88,3 +88,13 @@ def current_device() -> int:
     """
     raise RuntimeError("torch.cuda.current_device(): no CUDA GPU: hybridgrad computes on the "
                        "CPU (check torch.cuda.is_available() first)")
+
+
+def __getattr__(name: str):
+    # torch.cuda.amp (GradScaler, autocast) is the device-independent hybridgrad.amp, loaded on
+    # first use.
+    if name == "amp":
+        import importlib
+
+        return importlib.import_module("hybridgrad.amp")
+    raise AttributeError(f"module 'hybridgrad.cuda' has no attribute {name!r}")

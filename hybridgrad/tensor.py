@@ -41,7 +41,7 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         ((2,), (2, 3), dtype('float32'))
     """
 
-    __slots__ = ("_array", "requires_grad", "grad", "_node", "_retains_grad", "_hooks",
+    __slots__ = ("_array", "requires_grad", "_grad", "_node", "_retains_grad", "_hooks",
                  "__weakref__")
 
     def __init__(self, data: Any = None, *sizes, dtype=None, requires_grad: bool = False):
@@ -81,12 +81,38 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         tensor = object.__new__(cls)
         tensor._array = array
         tensor.requires_grad = False
-        tensor.grad = None
+        tensor._grad = None
         tensor._node = None
         tensor._retains_grad = False
         return tensor
 
     # Attributes.
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward`` (None until then), as in PyTorch.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> w = hg.tensor([1.0, 2.0], requires_grad=True)
+            >>> (w * w).sum().backward(); w.grad.tolist()
+            [2.0, 4.0]
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        # PyTorch's checks: a float or a wrongly shaped array here would break the next backward
+        # far from the line that assigned it.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value._array.shape != self._array.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: "
+                                   f"{list(value._array.shape)} for a tensor of size "
+                                   f"{list(self._array.shape)}")
+        self._grad = value
+
     @property
     def data(self) -> Tensor:
         """This tensor's values as a new tensor sharing its storage, outside the graph (PyTorch's

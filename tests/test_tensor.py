@@ -113,3 +113,17 @@ def test_methods_mirror_functions():
     assert x.softmax(dim=1).shape == (2, 2)
     assert x.to(hg.float64).dtype == hg.float64 and x.long().dtype == hg.int64
     assert x.gather(1, hg.tensor([[1], [0]])).tolist() == [[-2.0], [3.0]]
+
+
+def test_assigning_grad_checks_type_and_size_as_pytorch_does():
+    # The tutorial habit `a.grad = 0.` fails in PyTorch at the assignment, not at the next backward.
+    w = hg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="Tensor or None but got grad of type float"):
+        w.grad = 0.0
+    with pytest.raises(RuntimeError, match=r"different size: \[3\] for a tensor of size \[2\]"):
+        w.grad = hg.zeros(3)
+    w.grad = hg.ones(2)
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [3.0, 5.0]
+    w.grad = None
+    assert w.grad is None

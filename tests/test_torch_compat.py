@@ -267,3 +267,16 @@ def test_import_hybridgrad_as_torch_reaches_the_same_names():
     assert torch.cuda.is_available() is False and torch.vision.utils.make_grid
     with pytest.raises(AttributeError, match="no attribute 'NoSuch'"):
         torch.autograd.NoSuch  # noqa: B018
+
+
+def test_run_prints_torch_names_and_serves_torch_cuda_amp(tmp_path, capsys):
+    from hybridgrad.commands.run import run_program
+    from hybridgrad.device import print_prefix
+
+    script = tmp_path / "amp.py"
+    script.write_text("import torch\n"
+                      "scaler = torch.cuda.amp.GradScaler(enabled=False)\n"
+                      "print(torch.ones(2, 3).shape, type(scaler).__name__)\n")
+    assert run_program(str(script), []) == 0
+    assert "torch.Size([2, 3]) GradScaler" in capsys.readouterr().out
+    assert print_prefix() is None  # restored for the rest of the process

@@ -116,6 +116,7 @@ def run_program(script: str, arguments: list[str]) -> int:
         0
     """
     from hybridgrad import torch_compat
+    from hybridgrad.device import print_prefix, set_print_prefix
     from hybridgrad.distributed.process_group import torchrun_environment
 
     # Under mpirun, scripts written for torchrun find RANK, LOCAL_RANK, WORLD_SIZE...
@@ -124,6 +125,9 @@ def run_program(script: str, arguments: list[str]) -> int:
     sys.argv = [script, *arguments]
     sys.path.insert(0, os.path.dirname(script))
     torch_compat.install()
+    # Printed sizes and dtypes read as the program's author saw them (torch.Size([2, 3])).
+    previous_prefix = print_prefix()
+    set_print_prefix("torch")
     try:
         runpy.run_path(script, run_name="__main__")
     except SystemExit as stop:
@@ -140,6 +144,7 @@ def run_program(script: str, arguments: list[str]) -> int:
         return 1
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
+        set_print_prefix(previous_prefix)
         torch_compat.uninstall()
     return 0
 

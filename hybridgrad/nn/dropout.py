@@ -13,6 +13,8 @@ Example:
 # ruff: noqa: A001, A002 - PyTorch names its tensor argument `input`
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from hybridgrad.nn.module import Module
@@ -92,10 +94,18 @@ def _channel_dropout(input, p: float, training: bool, spatial: int, name: str, g
     if not training or p == 0.0:
         return input
     shape = tuple(input.shape)
-    if len(shape) not in (spatial + 1, spatial + 2):
+    if len(shape) in (spatial + 1, spatial + 2):
+        mask_shape = shape[:-spatial] + (1,) * spatial
+    elif spatial >= 2 and len(shape) >= 1:
+        # PyTorch's dropout2d/3d warn and go on: the input is read as one unbatched sample whose
+        # channels are its first dimension (a 2-D (N, F) input loses whole rows).
+        warnings.warn(f"{name}: Received a {len(shape)}-D input to {name}, which is deprecated "
+                      "and will result in an error in a future release. To retain the behavior "
+                      "and silence this warning, please use dropout instead.", stacklevel=3)
+        mask_shape = shape[:1] + (1,) * (len(shape) - 1)
+    else:
         raise ValueError(f"{name}: expected a {spatial + 1}-D or {spatial + 2}-D input (batched "
                          f"or not), got shape {list(shape)}")
-    mask_shape = shape[:-spatial] + (1,) * spatial
     dtype = input.dtype if np.dtype(input.dtype).kind == "f" else np.dtype(np.float32)
     if p == 1.0:
         return input * Tensor._wrap(np.zeros(mask_shape, dtype=dtype))

@@ -52,6 +52,7 @@ PREFIXES = {
     "torch.autograd": "hybridgrad.torch_compat.autograd",
     "torch.nn.modules*": "hybridgrad.nn",
     "torch.nn.parallel*": "hybridgrad.nn.parallel",
+    "torch.cuda.amp": "hybridgrad.amp",
     "torch.utils.data": "hybridgrad.utils.data",
     "torch.utils.data.dataloader": "hybridgrad.data.dataloader",
     "torch.utils.data.dataset": "hybridgrad.data.dataset",

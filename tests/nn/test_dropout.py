@@ -64,3 +64,13 @@ def test_gradient_is_the_same_mask():
 def test_dtype_is_preserved():
     assert dropout(hg.ones(3, dtype=hg.float64), 0.5).dtype == np.float64
     assert dropout(hg.ones(3), 0.5).dtype == np.float32
+
+
+def test_dropout2d_of_a_2d_input_warns_and_drops_whole_rows_as_pytorch():
+    # PyTorch reads a 2-D input as one unbatched sample whose channels are the rows.
+    hg.manual_seed(0)
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
+        out = hg.nn.functional.dropout2d(hg.ones(64, 5), p=0.5, training=True)
+    rows = out.numpy()
+    assert all(len(set(row)) == 1 for row in rows.tolist())
+    assert set(np.unique(rows)) == {0.0, 2.0}
