@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _child(args) -> None:
-    from hybridgrad.models.captcha_train import train
+    from hybridgrad.training.captcha import train
 
     model, length = args.child.split(":")
     config = {"model": model, "length": length, "train_size": args.train_size,

@@ -11,10 +11,10 @@ Its cost is the training of every member, so it measures what N times the budget
 
 Example (two copies of one untrained model read as that model does):
     >>> import os, tempfile
-    >>> from hybridgrad.models.captcha_train import build_model, resolve_config, save_checkpoint
+    >>> from hybridgrad.training.captcha import build_model, resolve_config, save_weights
     >>> config = resolve_config(quick=True)
     >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
-    >>> save_checkpoint(build_model(config), config, path)
+    >>> save_weights(build_model(config), config, path)
     >>> result = run([path, path], count=8, cache_dir=tempfile.mkdtemp(), log=None)
     >>> result["ensemble"]["accuracy"] == result["members"][0]["accuracy"]
     True
@@ -30,7 +30,7 @@ import numpy as np
 import hybridgrad as hg
 from hybridgrad.data.captcha_cache import load_split
 from hybridgrad.models.captcha import ctc_decode
-from hybridgrad.models.captcha_train import (
+from hybridgrad.training.captcha import (
     confusions,
     edit_distance,
     load_checkpoint,

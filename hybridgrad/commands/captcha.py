@@ -83,12 +83,12 @@ def add_train_options(parser) -> None:
          "(then evaluate)")
     _add(parser, "--quick", action="store_true", help="a seconds-long smoke run")
     _add(parser, "--no-progress", action="store_true", help="no progress bar")
-    _add(parser, "--resume", metavar="CHECKPOINT", help="continue an interrupted run after its "
-         "last finished epoch, with its own settings (--max-minutes and --beam-width may change)")
+    _add(parser, "--resume", metavar="CHECKPOINT", help="continue an interrupted run where it "
+         "stopped, with its own settings (--max-minutes and --beam-width may change)")
 
 
 def _overrides(args) -> dict:
-    from hybridgrad.models.captcha_train import DEFAULTS
+    from hybridgrad.training.captcha import DEFAULTS
 
     overrides = {}
     for item in getattr(args, "overrides", None) or []:  # the generic --set KEY=VALUE
@@ -140,7 +140,7 @@ def default_out(config: dict) -> str:
 
 def train_command(args) -> int:
     """Handler of ``train captcha``."""
-    from hybridgrad.models.captcha_train import resolve_config, resume_config, train
+    from hybridgrad.training.captcha import resolve_config, resume_config, train
 
     for flag in ("distributed", "judge", "data_dir"):
         if getattr(args, flag, None):
@@ -170,12 +170,12 @@ def train_command(args) -> int:
     try:
         result = train(config, out, log=print,
                        progress=not getattr(args, "no_progress", False) and sys.stderr.isatty(),
-                       resume=resume)
+                       resume=resume, checkpoint_every=getattr(args, "checkpoint_every", 0) or 0)
     except ValueError as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         checkpoint = os.path.join(out, "checkpoint.safetensors")
-        print(f"interrupted; the last finished epoch is in {checkpoint} (continue with "
+        print(f"interrupted; checkpoint saved to {checkpoint} (continue with "
               f"'hybridgrad train captcha --resume {checkpoint}')", file=sys.stderr)
         return 130
     _print_examples(result["examples"])
@@ -205,7 +205,7 @@ def _checkpoint(args) -> str:
 
 
 def _load(args):
-    from hybridgrad.models.captcha_train import load_checkpoint
+    from hybridgrad.training.captcha import load_checkpoint
 
     path = _checkpoint(args)
     try:
@@ -230,7 +230,7 @@ def add_eval_options(parser) -> None:
 def eval_command(args) -> int:
     """Handler of ``eval captcha``: whole-string accuracy on the held-out test split."""
     from hybridgrad.data.captcha_cache import load_split
-    from hybridgrad.models.captcha_train import confusions, evaluate, examples, spec_of
+    from hybridgrad.training.captcha import confusions, evaluate, examples, spec_of
 
     model, codec, config = _load(args)
     size = getattr(args, "test_size", None) or getattr(args, "subset", None) or 2000
@@ -275,7 +275,7 @@ def add_predict_options(parser) -> None:
 
 def predict_command(args) -> int:
     """Handler of ``predict captcha``: one line per image, ``PATH TEXT CONFIDENCE``."""
-    from hybridgrad.models.captcha_train import prepare, read, read_image
+    from hybridgrad.training.captcha import prepare, read, read_image
 
     model, codec, config = _load(args)
     images = []
@@ -304,7 +304,7 @@ def add_export_options(parser) -> None:
 
 def export_command(args) -> int:
     """Handler of ``captcha export``: ONNX file, checked with onnxruntime."""
-    from hybridgrad.models.captcha_train import export_onnx
+    from hybridgrad.training.captcha import export_onnx
 
     checkpoint = _checkpoint(args)
     output = getattr(args, "output", None) or os.path.join(os.path.dirname(checkpoint),

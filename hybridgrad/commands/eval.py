@@ -51,9 +51,10 @@ def register(subparsers) -> None:
                         "the package)")
     parser.add_argument("--subset", type=int, help="only the first N test images")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+    from hybridgrad.commands import own_commands
 
-    captcha.add_eval_options(parser)
+    for module in own_commands():  # models with their own options (captcha)
+        module.add_eval_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -154,10 +155,10 @@ def _no_grad(loader):
 
 def run(args) -> int:
     """Handler of ``hybridgrad eval``."""
-    if args.model == "captcha":
-        from hybridgrad.commands import captcha
+    from hybridgrad.commands import own_commands
 
-        return captcha.eval_command(args)
+    for module in own_commands(args.model):  # a model with its own data and options
+        return module.eval_command(args)
     from hybridgrad.training.helpers import spec_or_error
 
     spec = spec_or_error(args.model)

@@ -32,6 +32,8 @@ def model_lines() -> list[str]:
 
     lines = []
     for name, spec in sorted(REGISTRY.items()):
+        if spec.dataset != "mnist":  # the captcha readers: captcha_lines() describes them
+            continue
         trained = "trained" if os.path.exists(default_checkpoint(name)) else "-"
         bar = f"{spec.metric} {spec.goal[0]} {spec.goal[1]}"
         lines.append(f"  {name:5s} {spec.description}\n"

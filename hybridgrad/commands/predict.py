@@ -38,9 +38,10 @@ def register(subparsers) -> None:
     parser.add_argument("--top", type=int, default=1, help="show the K most likely digits")
     parser.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                         help="invert to white-on-black (default: when the image is light)")
-    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+    from hybridgrad.commands import own_commands
 
-    captcha.add_predict_options(parser)
+    for module in own_commands():  # models with their own options (captcha)
+        module.add_predict_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -73,10 +74,10 @@ def read_digit(path: str, invert: str = "auto") -> np.ndarray:
 
 def run(args) -> int:
     """Handler of ``hybridgrad predict``."""
-    if args.model == "captcha":
-        from hybridgrad.commands import captcha
+    from hybridgrad.commands import own_commands
 
-        return captcha.predict_command(args)
+    for module in own_commands(args.model):  # a model with its own data and options
+        return module.predict_command(args)
     import hybridgrad as hg
     from hybridgrad.training.helpers import open_model, spec_or_error
     from hybridgrad.training.tasks import TASKS

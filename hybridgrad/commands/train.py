@@ -66,13 +66,18 @@ def register(subparsers) -> None:
                         help="also write the checkpoint every N optimizer steps (default: only "
                         "at the end of each epoch and on Ctrl-C); resuming stays exact")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--compile", action="store_true", help="run each training step as one "
+                        "compiled graph (hybridgrad.jit.train_step): mlp, cnn, vit")
+    parser.add_argument("--eager", action="store_true", help="run each training step eagerly "
+                        "(the default)")
     parser.add_argument("--distributed", action="store_true", help="data-parallel training as "
                         "one process of an MPI job: start with 'mpirun -n N hybridgrad train "
                         "MODEL --distributed' (--batch-size stays the global batch, split over "
                         "the N processes; rank 0 writes --out). See docs/distributed.md")
-    from hybridgrad.commands import captcha  # MODEL 'captcha': its own options
+    from hybridgrad.commands import own_commands
 
-    captcha.add_train_options(parser)
+    for module in own_commands():  # models with their own options (captcha)
+        module.add_train_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -147,10 +152,10 @@ def _resumed_config(args, spec) -> dict:
 
 def run(args) -> int:
     """Handler of ``hybridgrad train``."""
-    if args.model == "captcha":
-        from hybridgrad.commands import captcha
+    from hybridgrad.commands import own_commands
 
-        return captcha.train_command(args)
+    for module in own_commands(args.model):  # a model with its own data and options
+        return module.train_command(args)
     from hybridgrad.training import (
         CheckpointError,
         DatasetNotFoundError,
@@ -167,6 +172,9 @@ def run(args) -> int:
         raise CommandError(f"--checkpoint-every must be 0 (per epoch only) or a positive number "
                            f"of steps, got {args.checkpoint_every}.")
     config = _resumed_config(args, spec) if args.resume else _config(args, spec)
+    config.pop("compile", None)
+    if _compiled(args, spec):
+        config["compile"] = True
     say = _distributed_printer(config) if args.distributed else print
     out = args.out or (os.path.dirname(args.resume) if args.resume else default_out(spec.name))
     judge = judge_choice = None
@@ -221,6 +229,22 @@ def run(args) -> int:
         say(f"note: {spec.metric} {record[spec.metric]:.4f} misses the bar "
             f"{spec.goal[0]} {spec.goal[1]}", file=sys.stderr)
     return 0
+
+
+def _compiled(args, spec) -> bool:
+    """Whether --compile asks for (and the model allows) the compiled training step."""
+    if getattr(args, "compile", False) and getattr(args, "eager", False):
+        raise CommandError("--compile and --eager exclude each other; pass one of them.")
+    if not getattr(args, "compile", False):
+        return False
+    if spec.task != "classifier":
+        raise CommandError(f"--compile is available for the classifiers (mlp, cnn, vit); "
+                           f"{spec.name!r} trains eagerly (its step does not fit one compiled "
+                           f"loss: see benchmarks/train_models.py). Drop --compile.")
+    if args.distributed:
+        raise CommandError("--compile does not combine with --distributed (the compiled step "
+                           "does not average gradients over processes); drop one of them.")
+    return True
 
 
 class Forecast:

@@ -51,7 +51,7 @@ def _picture(out_dir: str, config: dict, results: dict) -> str:
     import matplotlib.pyplot as plt
 
     from hybridgrad.data.captcha_cache import load_split
-    from hybridgrad.models.captcha_train import spec_of
+    from hybridgrad.training.captcha import spec_of
 
     images, _ = load_split(spec_of(config), "test", int(config["test_size"]),
                            seed=int(config.get("seed", 0)), cache_dir=config.get("cache_dir"),
@@ -97,7 +97,7 @@ def finished_run(config: dict, run_dir: str) -> dict | None:
         return None
     with open(path) as handle:
         result = json.load(handle)
-    from hybridgrad.models.captcha_train import config_differences
+    from hybridgrad.training.captcha import config_differences
 
     if config_differences(result.get("config", {}), config):
         return None
@@ -111,7 +111,7 @@ def run(out_dir, quick: bool = False, seed: int = 0, sizes: tuple | None = None)
 
     ``sizes`` = (train, val, test) overrides the split sizes (tests use it).
     """
-    from hybridgrad.models.captcha_train import resolve_config, train
+    from hybridgrad.training.captcha import resolve_config, train
 
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)

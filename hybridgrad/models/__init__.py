@@ -8,7 +8,7 @@ Example:
     >>> import hybridgrad as hg
     >>> from hybridgrad import models
     >>> sorted(models.REGISTRY)
-    ['cgan', 'cnn', 'cvae', 'gpt', 'mlp', 'vae', 'vit']
+    ['captcha', 'cgan', 'cnn', 'cvae', 'gpt', 'mlp', 'vae', 'vit']
     >>> models.build("mlp", hidden_sizes=(8,))(hg.zeros(1, 1, 28, 28)).shape
     (1, 10)
 """
@@ -20,6 +20,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hybridgrad.models.captcha import build_captcha
+from hybridgrad.models.captcha import export_inputs as captcha_inputs
 from hybridgrad.models.cgan import (
     CGAN,
     ConditionalDiscriminator,
@@ -61,6 +63,9 @@ class ModelSpec:
         presets: named override sets (``--preset NAME``), applied before ``quick``.
         onnx_export: ``fn(model, path) -> onnx.ModelProto`` for a model whose inputs are not
             float tensors of a fixed shape (the GPT's token ids of dynamic length).
+        commands: for a model with its own data and options (captcha), the module whose
+            ``add_{train,eval,predict}_options(parser)`` and ``{train,eval,predict}_command(args)``
+            the generic ``train``/``eval``/``predict`` commands use; empty for MNIST models.
         export_inputs: ``export_inputs(config) -> list[ExportInput]``: the example inputs of
             ``hybridgrad export NAME`` (see :mod:`hybridgrad.models.exporting`).
 
@@ -80,6 +85,7 @@ class ModelSpec:
     quick: dict = field(default_factory=dict)
     dataset: str = "mnist"
     budget: str = ""
+    commands: str = ""
     export_inputs: Callable = image_inputs
     presets: dict = field(default_factory=dict)
     onnx_export: Callable | None = None
@@ -205,6 +211,24 @@ REGISTRY: dict[str, ModelSpec] = {
                                      "n_embd": 384, "dropout": 0.2}}},
         budget="nanoGPT's time on PyTorch, same machine (1 min 48 s quiet)",
         onnx_export=export_onnx, export_inputs=token_inputs),
+    # Captchas are rendered, not read from MNIST: the task brings its own data and options
+    # (hybridgrad.training.captcha: the data settings, --length, --model crnn|onehot...).
+    # "model" holds every setting the network depends on; metric and bar are those of the
+    # default CRNN on length 4 (the one-hot CNN's bar is 0.97, length 4-6's 0.95).
+    "captcha": ModelSpec(
+        name="captcha", description="captcha readers: CRNN + CTC (--model crnn) or the notes' "
+        "one-hot CNN (--model onehot), on rendered captchas of --length 4 or 4-6",
+        builder=build_captcha, task="captcha", metric="val_accuracy", goal=(">=", 0.98),
+        config={"epochs": 5, "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0,
+                "model": {"model": "crnn", "charset": "digits_upper", "length": "4",
+                          "height": 64, "width": 160, "downsample": 2,
+                          "channels": [16, 32, 64, 96], "hidden": 96, "wide_pools": 2,
+                          "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2}},
+        quick={"epochs": 1, "batch_size": 32,
+               "model": {"height": 32, "width": 80, "channels": [4, 8, 8, 8], "hidden": 16,
+                         "onehot_hidden": 32}},
+        dataset="captcha", budget="60 minutes", commands="hybridgrad.commands.captcha",
+        export_inputs=captcha_inputs),
 }
 
 

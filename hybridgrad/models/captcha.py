@@ -35,7 +35,7 @@ import numpy as np
 
 import hybridgrad as hg
 from hybridgrad import nn
-from hybridgrad.data.encoding import DIGITS_UPPERCASE, OneHotTextCodec
+from hybridgrad.data.encoding import DIGITS_UPPERCASE, CTCTextCodec, OneHotTextCodec
 from hybridgrad.nn import functional as F
 
 #: The notes' 62-character set: digits, lower-case and upper-case letters.
@@ -302,5 +302,118 @@ def ctc_decode(log_probs, codec, beam_width: int = 1) -> tuple[list[str], np.nda
             np.array([math.exp(score) for _, score in results]))
 
 
-__all__ = ["ALPHANUMERIC", "CRNN", "OneHotCNN", "PAD", "PaddedOneHotCodec", "ctc_batch_loss",
-           "ctc_decode", "onehot_decode", "onehot_loss"]
+# ----------------------------------------------------------------------------------------------
+# The network a captcha config describes (the config's settings: docs/captcha.md and
+# hybridgrad.training.captcha.DEFAULTS).
+
+#: Character sets by name.
+CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "0123456789"}
+
+
+def charset(config: dict) -> str:
+    """The characters named by ``config["charset"]`` (a known name or the characters).
+
+    Example:
+        >>> len(charset({"charset": "alnum"})), charset({"charset": "XYZ"})
+        (62, 'XYZ')
+    """
+    name = str(config["charset"])
+    chars = CHARSETS.get(name, name)
+    if len(set(chars)) != len(chars) or not chars:
+        raise ValueError(f"captcha: charset {name!r} is empty or repeats characters; use "
+                         f"{sorted(CHARSETS)} or a string of distinct characters")
+    return chars
+
+
+def text_lengths(config: dict) -> tuple[int, int]:
+    """The shortest and longest text of ``config["length"]`` (``"4"`` or ``"4-6"``).
+
+    Example:
+        >>> text_lengths({"length": "4-6"}), text_lengths({"length": "4"})
+        ((4, 6), (4, 4))
+    """
+    from hybridgrad.data.captcha_cache import CaptchaSpec
+
+    return tuple(CaptchaSpec.parse_length(config["length"]))
+
+
+def input_size(config: dict) -> tuple[int, int]:
+    """``(height, width)`` the network sees (rendered size / downsample).
+
+    Example:
+        >>> input_size({"height": 64, "width": 160, "downsample": 2})
+        (32, 80)
+    """
+    factor = int(config["downsample"])
+    return int(config["height"]) // factor, int(config["width"]) // factor
+
+
+def make_codec(config: dict):
+    """``CTCTextCodec`` for the CRNN; ``PaddedOneHotCodec`` (padding class only when lengths
+    vary, so fixed length 4 is exactly the notes' ``4 * char_set_len`` vector) for one-hot.
+
+    Example:
+        >>> make_codec({"model": "onehot", "charset": "digits_upper", "length": "4"}).size
+        144
+        >>> make_codec({"model": "onehot", "charset": "digits_upper", "length": "4-6"}).size
+        222
+    """
+    chars, lengths = charset(config), text_lengths(config)
+    if config["model"] == "crnn":
+        return CTCTextCodec(chars)
+    if len(set(lengths)) > 1:
+        return PaddedOneHotCodec(chars, max(lengths))
+    return OneHotTextCodec(chars, max(lengths))
+
+
+def build_model(config: dict):
+    """The network a captcha config describes (``model``: ``"crnn"`` or ``"onehot"``).
+
+    Example:
+        >>> build_model({"model": "crnn", "charset": "digits", "length": "4", "height": 32,
+        ...              "width": 64, "downsample": 1, "channels": [2, 2], "hidden": 3,
+        ...              "rnn": "gru", "dropout": 0.0, "wide_pools": 2}).__class__.__name__
+        'CRNN'
+    """
+    height, width = input_size(config)
+    codec = make_codec(config)
+    if config["model"] == "crnn":
+        return CRNN(codec.num_classes, height=height, width=width, channels=config["channels"],
+                    hidden=int(config["hidden"]), rnn=config["rnn"],
+                    dropout=float(config["dropout"]), wide_pools=int(config.get("wide_pools", 2)))
+    return OneHotCNN(codec.max_len, codec.num_classes, height=height, width=width,
+                     channels=config["channels"], hidden=int(config["onehot_hidden"]),
+                     dropout=float(config["dropout"]))
+
+
+def export_inputs(config: dict) -> list:
+    """The example input of ``hybridgrad export captcha``: one image as the network sees it
+    (``(1, 1, height / downsample, width / downsample)``, already scaled to [-1, 1]).
+
+    Example:
+        >>> export_inputs({"model": {"height": 64, "width": 160, "downsample": 2}})[0].shape
+        (1, 1, 32, 80)
+    """
+    from hybridgrad.models.exporting import ExportInput
+
+    height, width = input_size(config["model"])
+    return [ExportInput("images", (1, 1, height, width))]
+
+
+def build_captcha(**settings):
+    """The registry's builder (``hybridgrad.models.REGISTRY["captcha"]``): the network of a
+    captcha config given as keyword arguments (a training checkpoint keeps the whole config).
+
+    Example:
+        >>> build_captcha(model="onehot", charset="digits", length="4", height=32, width=64,
+        ...               downsample=2, channels=[2, 2], onehot_hidden=8,
+        ...               dropout=0.0).__class__.__name__
+        'OneHotCNN'
+    """
+    return build_model(settings)
+
+
+__all__ = ["ALPHANUMERIC", "CHARSETS", "CRNN", "OneHotCNN", "PAD", "PaddedOneHotCodec",
+           "build_captcha", "build_model", "charset", "ctc_batch_loss", "ctc_decode",
+           "export_inputs",
+           "input_size", "make_codec", "onehot_decode", "onehot_loss", "text_lengths"]

@@ -9,12 +9,11 @@ Parameter names, shapes, gate order and initialization follow PyTorch, so a PyTo
   ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``;
 * every parameter starts as ``U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``.
 
-The time loop is a Python loop. Without autograd recording (inference, ``no_grad``) the input
-projection ``x W_ih^T + b_ih`` of a whole layer and direction is one matrix product before the
-loop. While recording, it is one small product per step instead: slicing a projection that
-needs a gradient makes every step's backward allocate a full (L, N, gates*hidden) gradient
-(quadratic in L); per-step projections made a training step 1.45x faster at L=50 and 3.5x at
-L=200 (``benchmarks/bench_rnn.py``).
+Each layer and direction is one fused primitive (``hybridgrad/ops/recurrent.py``): the input
+projection of all time steps is one matrix product, each step one small product and an in-place
+gate update, and the backward through time accumulates the weight gradients in one product per
+weight at the end. Compiled graphs see one node per layer and direction. Cells run the same
+kernel over a sequence of length one.
 
 Example:
     >>> import hybridgrad as hg
@@ -32,10 +31,11 @@ import warnings
 
 import numpy as np
 
-from hybridgrad.autograd import is_grad_enabled
 from hybridgrad.nn.dropout import dropout as _dropout
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.ops import api
+from hybridgrad.ops.recurrent import recurrent_layer
+from hybridgrad.ops.registry import SymbolicValue
 from hybridgrad.tensor import Tensor, default_generator
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
@@ -43,49 +43,46 @@ __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "R
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _linear_t(x, weight, bias=None):
-    out = api.matmul(x, api.transpose(weight, 0, 1))
-    return out if bias is None else out + bias
+def _zero_bias(weight) -> Tensor:
+    """A constant zero bias for layers built with ``bias=False`` (the fused kernel takes one)."""
+    return Tensor._wrap(np.zeros(weight.shape[0], dtype=weight.dtype))
 
 
-def _gate(gates, index: int, hidden_size: int):
-    return gates[..., index * hidden_size:(index + 1) * hidden_size]
+def _cell_step(mode: str, cell, input, h, c=None):
+    """One step of a cell: the fused layer over a sequence of length 1 on tensors; composed of
+    primitives on symbols (tracing, ONNX export), so that an exported cell stays plain ONNX."""
+    bias_ih, bias_hh = cell.bias_ih, cell.bias_hh
+    if bias_ih is None:
+        bias_ih = bias_hh = _zero_bias(cell.weight_ih)
+    if isinstance(input, SymbolicValue) or isinstance(h, SymbolicValue):
+        return _composed_step(mode, input, h, c, cell.weight_ih, cell.weight_hh, bias_ih,
+                              bias_hh)
+    output, h_n, c_n = recurrent_layer(api.unsqueeze(input, 0), h, h if c is None else c,
+                                       cell.weight_ih, cell.weight_hh, bias_ih, bias_hh,
+                                       mode=mode)
+    return h_n, c_n
 
 
-def _records_graph(weight, bias, layer_input, step_inputs) -> bool:
-    if not is_grad_enabled():
-        return False
-    source = layer_input if layer_input is not None else step_inputs[0]
-    return bool(weight.requires_grad or (bias is not None and bias.requires_grad)
-                or source.requires_grad)
-
-
-# One time step of each cell. ``input_part`` is the precomputed ``x W_ih^T + b_ih``.
-
-
-def _rnn_step(input_part, h, weight_hh, bias_hh, nonlinearity: str):
-    pre = input_part + _linear_t(h, weight_hh, bias_hh)
-    return api.tanh(pre) if nonlinearity == "tanh" else api.relu(pre)
-
-
-def _lstm_step(input_part, h, c, weight_hh, bias_hh):
+def _composed_step(mode: str, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One step written with primitives (PyTorch's gate equations): ``(h', c')``."""
     hidden = h.shape[-1]
-    gates = input_part + _linear_t(h, weight_hh, bias_hh)
-    i = api.sigmoid(_gate(gates, 0, hidden))
-    f = api.sigmoid(_gate(gates, 1, hidden))
-    g = api.tanh(_gate(gates, 2, hidden))
-    o = api.sigmoid(_gate(gates, 3, hidden))
-    c = f * c + i * g
-    return o * api.tanh(c), c
 
+    def gate(values, index):
+        return values[..., index * hidden:(index + 1) * hidden]
 
-def _gru_step(input_part, h, weight_hh, bias_hh):
-    hidden = h.shape[-1]
-    hidden_part = _linear_t(h, weight_hh, bias_hh)
-    r = api.sigmoid(_gate(input_part, 0, hidden) + _gate(hidden_part, 0, hidden))
-    z = api.sigmoid(_gate(input_part, 1, hidden) + _gate(hidden_part, 1, hidden))
-    n = api.tanh(_gate(input_part, 2, hidden) + r * _gate(hidden_part, 2, hidden))
-    return (1.0 - z) * n + z * h
+    x_part = api.matmul(x, api.transpose(weight_ih, 0, 1)) + bias_ih
+    h_part = api.matmul(h, api.transpose(weight_hh, 0, 1)) + bias_hh
+    if mode == "LSTM":
+        gates = x_part + h_part
+        c = api.sigmoid(gate(gates, 1)) * c + api.sigmoid(gate(gates, 0)) * api.tanh(gate(gates, 2))
+        return api.sigmoid(gate(gates, 3)) * api.tanh(c), c
+    if mode == "GRU":
+        r = api.sigmoid(gate(x_part, 0) + gate(h_part, 0))
+        z = api.sigmoid(gate(x_part, 1) + gate(h_part, 1))
+        n = api.tanh(gate(x_part, 2) + r * gate(h_part, 2))
+        return (1.0 - z) * n + z * h, None
+    pre = x_part + h_part
+    return (api.tanh(pre) if mode == "RNN_TANH" else api.relu(pre)), None
 
 
 def _uniform(shape: tuple, bound: float, dtype) -> Parameter:
@@ -209,51 +206,30 @@ class RNNBase(Module):
             c_0 = self._check_hidden(hx[1], state_shape, "c_0", batched)
         else:
             h_0 = self._check_hidden(hx, state_shape, "hx", batched)
-            c_0 = None
+            c_0 = h_0
 
-        # A layer's input is either one (L, N, F) tensor or a list of L per-step tensors.
-        layer_input, step_inputs = input, None
+        # One fused primitive per layer and direction (hybridgrad/ops/recurrent.py).
+        layer_input = input
         final_h, final_c = [], []
         for layer in range(self.num_layers):
             direction_outputs = []
             for direction in range(num_directions):
                 index = layer * num_directions + direction
                 weight_ih, weight_hh, bias_ih, bias_hh = self._weights(layer, direction)
-                if _records_graph(weight_ih, bias_ih, layer_input, step_inputs):
-                    # Training: project step by step. Slicing one (L, N, G) projection that
-                    # needs a gradient would cost a full-size gradient array per step (L^2).
-                    if step_inputs is None:
-                        step_inputs = [layer_input[t] for t in range(length)]
-                    parts = [_linear_t(x_t, weight_ih, bias_ih) for x_t in step_inputs]
-                else:
-                    # No graph: one matmul for all time steps, (L, N, gates * hidden).
-                    if layer_input is None:
-                        layer_input = api.stack(step_inputs, 0)
-                    projected = _linear_t(layer_input, weight_ih, bias_ih)
-                    parts = [projected[t] for t in range(length)]
-                h = h_0[index]
-                c = c_0[index] if is_lstm else None
-                steps = range(length) if direction == 0 else range(length - 1, -1, -1)
-                outputs = [None] * length
-                for t in steps:
-                    if is_lstm:
-                        h, c = _lstm_step(parts[t], h, c, weight_hh, bias_hh)
-                    elif self.mode == "GRU":
-                        h = _gru_step(parts[t], h, weight_hh, bias_hh)
-                    else:
-                        h = _rnn_step(parts[t], h, weight_hh, bias_hh,
-                                      "tanh" if self.mode == "RNN_TANH" else "relu")
-                    outputs[t] = h
-                direction_outputs.append(outputs)
+                if bias_ih is None:
+                    bias_ih = bias_hh = _zero_bias(weight_ih)
+                output, h, c = recurrent_layer(layer_input, h_0[index], c_0[index], weight_ih,
+                                               weight_hh, bias_ih, bias_hh, mode=self.mode,
+                                               reverse=direction == 1)
+                direction_outputs.append(output)
                 final_h.append(h)
                 final_c.append(c)
-            step_inputs = (direction_outputs[0] if num_directions == 1 else
-                           [api.cat(pair, dim=-1) for pair in zip(*direction_outputs)])
-            layer_input = None
+            layer_input = (direction_outputs[0] if num_directions == 1 else
+                           api.cat(direction_outputs, dim=-1))
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                step_inputs = [_dropout(x_t, self.dropout, True) for x_t in step_inputs]
+                layer_input = _dropout(layer_input, self.dropout, True)
 
-        output = api.stack(step_inputs, 0)
+        output = layer_input
         h_n = api.stack(final_h, 0)
         c_n = api.stack(final_c, 0) if is_lstm else None
         if not batched:
@@ -424,8 +400,8 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, (h,), batched = self._prepare(input, hx)
-        h = _rnn_step(_linear_t(input, self.weight_ih, self.bias_ih), h, self.weight_hh,
-                      self.bias_hh, self.nonlinearity)
+        h, _ = _cell_step("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU", self,
+                          input, h)
         return h if batched else api.squeeze(h, 0)
 
 
@@ -448,8 +424,7 @@ class LSTMCell(RNNCellBase):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError("LSTMCell: hx must be a tuple (h, c)")
         input, (h, c), batched = self._prepare(input, hx)
-        h, c = _lstm_step(_linear_t(input, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
-                          self.bias_hh)
+        h, c = _cell_step("LSTM", self, input, h, c)
         return (h, c) if batched else (api.squeeze(h, 0), api.squeeze(c, 0))
 
 
@@ -467,6 +442,5 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, (h,), batched = self._prepare(input, hx)
-        h = _gru_step(_linear_t(input, self.weight_ih, self.bias_ih), h, self.weight_hh,
-                      self.bias_hh)
+        h, _ = _cell_step("GRU", self, input, h)
         return h if batched else api.squeeze(h, 0)

@@ -493,6 +493,9 @@ UNEXPORTABLE = {
                         "exported in evaluation mode, where batch norm uses its running statistics",
     "dropout_mask": "it is dropout's random training-mode mask; export in evaluation mode "
                     "(model.eval())",
+    "recurrent_layer": "its result packs the outputs with the backward's workspace; export the "
+                       "nn.RNN/LSTM/GRU module, which becomes an ONNX RNN/LSTM/GRU node",
+    "recurrent_layer_backward": "it is the gradient of a recurrent layer",
 }
 
 

@@ -16,6 +16,7 @@ from hybridgrad.ops import (  # noqa: F401 - importing registers the primitives
     gpt_fused,  # the GPT's fused exact GELU and softmax (speed)
     movement,
     random_ops,  # dropout_mask, drawn when it runs (compiled graphs included)
+    recurrent,  # fused RNN/LSTM/GRU layers (speed)
     reduction,  # (also matmul, cumsum, fft)
 )
 from hybridgrad.ops.registry import REGISTRY, OpDef, OpError, apply, get_op, register

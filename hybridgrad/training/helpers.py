@@ -27,8 +27,8 @@ def spec_or_error(name: str) -> ModelSpec:
         >>> try:
         ...     spec_or_error("cnnn")
         ... except CommandError as error:
-        ...     print(str(error)[:72])
-        unknown model 'cnnn'; the models are cgan, cnn, cvae, gpt, mlp, vae, vit
+        ...     print(error)  # doctest: +ELLIPSIS
+        unknown model 'cnnn'; the models are captcha, cgan, cnn, cvae, gpt, mlp, vae, vit....
     """
     try:
         return get_spec(name)

@@ -6,6 +6,8 @@ which pictures it leaves behind.
   by the project's CNN.
 * :class:`VAETask` (VAE, CVAE): the negative ELBO in nats; CVAE samples judged by the CNN.
 * :class:`GPTTask` (the character-level GPT): next-character cross-entropy, validation loss.
+* :class:`CaptchaTask` (the captcha readers): CTC or one-hot loss on rendered captchas, the
+  validation split's whole-string accuracy; its data comes with it (:meth:`CaptchaTask.loaders`).
 
 Every task holds one model (a :class:`hybridgrad.nn.Module`), its optimizers and schedulers by
 name, so :class:`hybridgrad.training.Trainer` can checkpoint any of them the same way.
@@ -13,7 +15,7 @@ name, so :class:`hybridgrad.training.Trainer` can checkpoint any of them the sam
 Example:
     >>> from hybridgrad.training.tasks import TASKS
     >>> sorted(TASKS)
-    ['cgan', 'classifier', 'gpt', 'vae']
+    ['captcha', 'cgan', 'classifier', 'gpt', 'vae']
 """
 
 from __future__ import annotations
@@ -162,9 +164,16 @@ class ClassifierTask(Task):
         self.optimizers = {"optimizer": optimizer}
         scheduler, self.scheduler_interval = make_scheduler(optimizer, config, steps_per_epoch)
         self.schedulers = {"scheduler": scheduler} if scheduler is not None else {}
+        # config["compile"] (hybridgrad train --compile): forward, backward and the update as
+        # one compiled graph (hybridgrad.jit.train_step); it returns the loss only, so the
+        # step's accuracy is not logged.
+        self.compiled = (hg.jit.train_step(model, losses.cross_entropy, optimizer)
+                         if config.get("compile") else None)
 
     def train_step(self, images, labels) -> dict:
         self.model.train()
+        if self.compiled is not None:
+            return {"loss": float(self.compiled(self.prepare(images), labels).item())}
         optimizer = self.optimizers["optimizer"]
         optimizer.zero_grad()
         logits = self.model(self.prepare(images))
@@ -541,4 +550,70 @@ class GPTTask(Task):
         return [path]
 
 
-TASKS = {"classifier": ClassifierTask, "cgan": CGANTask, "vae": VAETask, "gpt": GPTTask}
+class CaptchaTask(Task):
+    """The captcha readers (``hybridgrad train captcha``): Adam with a one-cycle schedule
+    stepped per batch, the CRNN's CTC loss or the one-hot CNN's loss; per epoch
+    ``val_accuracy`` (whole strings) and ``val_char_accuracy`` on the validation split.
+    ``config["model"]`` is the whole captcha config (:mod:`hybridgrad.training.captcha`), and
+    the batches are ``(uint8 images, texts)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from hybridgrad.models import get_spec
+        >>> from hybridgrad.training import captcha
+        >>> settings = captcha.resolve_config(quick=True)
+        >>> config = captcha.trainer_config(settings)
+        >>> task = CaptchaTask(get_spec("captcha"), config, captcha.build_model(settings))
+        >>> list(task.train_step(np.zeros((2, 32, 80), np.uint8), ["ABCD", "WXYZ"]))
+        ['loss']
+    """
+
+    @staticmethod
+    def loaders(config: dict):
+        """The trainer's data (instead of MNIST): training batches and the validation split."""
+        recipe = _captcha()
+        return recipe.loaders(recipe.with_defaults(dict(config["model"])))
+
+    def __init__(self, spec, config, model, steps_per_epoch: int = 1):
+        super().__init__(spec, config, model, steps_per_epoch)
+        recipe = _captcha()
+        self.settings = recipe.with_defaults(dict(config["model"]))
+        self.codec = recipe.make_codec(self.settings)
+        lr = float(self.settings["lr"])
+        optimizer = hg.optim.Adam(model.parameters(), lr=lr,
+                                  weight_decay=float(self.settings["weight_decay"]))
+        total = max(int(steps_per_epoch), 1) * int(self.settings["epochs"])
+        self.optimizers = {"optimizer": optimizer}
+        self.schedulers = {"scheduler": hg.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=max(total, 2))}
+        self.scheduler_interval = "step"
+
+    def train_step(self, images, texts) -> dict:
+        recipe = _captcha()
+        self.model.train()
+        optimizer = self.optimizers["optimizer"]
+        loss = recipe.loss_of(self.model, recipe.prepare(np.asarray(images), self.settings),
+                              list(texts), self.codec, self.settings)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"loss": float(loss.item())}
+
+    def evaluate(self, loader) -> dict:
+        images, texts = loader
+        if not len(texts):
+            return {}
+        val = _captcha().evaluate(self.model, images, texts, self.codec, self.settings,
+                                  beam_width=1)
+        return {"val_accuracy": val["accuracy"], "val_char_accuracy": val["char_accuracy"]}
+
+
+def _captcha():
+    """The captcha recipe module (imported on first use: it renders captchas)."""
+    from hybridgrad.training import captcha
+
+    return captcha
+
+
+TASKS = {"classifier": ClassifierTask, "cgan": CGANTask, "vae": VAETask,
+         "captcha": CaptchaTask, "gpt": GPTTask}

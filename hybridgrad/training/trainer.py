@@ -146,6 +146,9 @@ class Trainer:
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
         self.stop_requested = False
+        # Set (by a step_callback: a time budget) to end the current epoch now, evaluate and
+        # save as at an epoch's end, and stop; the epoch's record says "stopped_early".
+        self.finish_requested = False
         self.epoch = self.step = self.global_step = 0
         self.task = None
 
@@ -164,21 +167,30 @@ class Trainer:
         if self.spec.dataset == "text":
             self._setup_text()
             return
-        train_images, train_labels = load_mnist(True, self.data_dir, config.get("train_subset"),
-                                                self.download)
-        test_images, test_labels = load_mnist(False, self.data_dir, config.get("test_subset"),
-                                              self.download)
-        self.train_loader = make_loader(train_images, train_labels, int(config["batch_size"]),
-                                        shuffle=True, seed=int(config["seed"]),
-                                        drop_last=self.spec.task == "cgan")
+        task_class = TASKS[self.spec.task]
+        test_images = None
+        if hasattr(task_class, "loaders"):
+            # A task with its own data (captchas): a training loader with state_dict /
+            # load_state_dict, and what its evaluate() reads each epoch.
+            self.train_loader, self.test_loader = task_class.loaders(config)
+        else:
+            train_images, train_labels = load_mnist(True, self.data_dir,
+                                                    config.get("train_subset"), self.download)
+            test_images, test_labels = load_mnist(False, self.data_dir,
+                                                  config.get("test_subset"), self.download)
+            self.train_loader = make_loader(train_images, train_labels,
+                                            int(config["batch_size"]), shuffle=True,
+                                            seed=int(config["seed"]),
+                                            drop_last=self.spec.task == "cgan")
+            self.test_loader = make_loader(test_images, test_labels, 500, shuffle=False)
         if self.distributed:
             self.train_loader = shard_loader(self.train_loader, config)
-        self.test_loader = make_loader(test_images, test_labels, 500, shuffle=False)
         model = self.spec.builder(**config["model"])
-        self.task = TASKS[self.spec.task](self.spec, config, model, len(self.train_loader))
+        self.task = task_class(self.spec, config, model, len(self.train_loader))
         if self.distributed:
             distribute_task(self.task)
-        self.task.preview = (test_images[:50], test_labels[:50])
+        if test_images is not None:
+            self.task.preview = (test_images[:50], test_labels[:50])
         if self.judge_path and os.path.exists(self.judge_path):
             self.task.judge = load_judge(self.judge_path)
         self.sums: dict = {}  # running sums of the step scalars over the epoch
@@ -350,10 +362,14 @@ class Trainer:
                     bar.close()
                     self.epoch_seconds += time.perf_counter() - started
                     self._stop()
+                if self.finish_requested:
+                    break
             bar.close()
             last = self._end_epoch(time.perf_counter() - started)
             if self.stop_requested:
                 self._stop()
+            if self.finish_requested:
+                break
         return last
 
     def _end_epoch(self, seconds: float) -> dict:
@@ -370,6 +386,8 @@ class Trainer:
         record = {"kind": "epoch", "epoch": self.epoch, "step": self.global_step, **train,
                   **metrics, "seconds": self.epoch_seconds + seconds,
                   "lr": float(next(iter(task.optimizers.values())).param_groups[0]["lr"])}
+        if self.finish_requested:
+            record["stopped_early"] = True
         self._log(record)
         if self.writes:
             task.write_artifacts(self.out_dir, self.epoch)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from hybridgrad.cli import main
 from hybridgrad.data.captcha_cache import CaptchaSpec, generate_split
-from hybridgrad.models.captcha_train import load_checkpoint, resolve_config
+from hybridgrad.training.captcha import load_checkpoint, resolve_config
 
 TINY = ["--quick", "--train-size", "32", "--val-size", "8", "--test-size", "8"]
 
@@ -19,13 +20,19 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HYBRIDGRAD_CACHE", str(tmp_path / "cache"))
 
 
+def _epoch_records(out) -> list:
+    """The trainer's per-epoch records of a run (metrics.jsonl also holds step records)."""
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record.get("kind") == "epoch"]
+
+
 def test_train_eval_predict_crnn(tmp_path, capsys):
     out = tmp_path / "crnn"
     assert main(["train", "captcha", "--model", "crnn", "--length", "3-4", "--rnn", "gru",
                  "--beam-width", "2", "--out", str(out), *TINY]) == 0
     text = capsys.readouterr().out
     assert "test: whole-string accuracy" in text and "prefix beam search (width 2)" in text
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = _epoch_records(out)
     assert len(records) == 1 and records[0]["step"] == 1
     result = json.loads((out / "result.json").read_text())
     assert result["config"]["length"] == "3-4" and result["test_size"] == 8
@@ -61,7 +68,7 @@ def test_train_eval_predict_crnn(tmp_path, capsys):
     import onnxruntime
 
     import hybridgrad as hg
-    from hybridgrad.models.captcha_train import export_onnx, prepare, read_image
+    from hybridgrad.training.captcha import export_onnx, prepare, read_image
 
     info = export_onnx(checkpoint, str(tmp_path / "crnn.onnx"))
     assert info["max_abs_difference"] < 1e-4
@@ -87,7 +94,7 @@ def test_train_onehot_bce_fixed_length_through_the_captcha_command(tmp_path, cap
 
 def test_onehot_variable_length_gets_a_padding_class():
     config = resolve_config({"model": "onehot", "length": "4-6"}, quick=True)
-    from hybridgrad.models.captcha_train import build_model, make_codec
+    from hybridgrad.training.captcha import build_model, make_codec
 
     assert make_codec(config).size == 6 * 37
     assert build_model(config).classifier[-1].out_features == 6 * 37
@@ -124,7 +131,7 @@ def test_lab_ctc_quick(tmp_path, capsys, monkeypatch):
     assert {"crnn_ctc_accuracy", "onehot_accuracy"} <= set(result.numbers)
     assert result.numbers["budget"]["length"] == "4-6"
     # Run again: both finished trainings (same config) are read back, not repeated.
-    from hybridgrad.models import captcha_train
+    from hybridgrad.training import captcha as captcha_train
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
@@ -142,42 +149,34 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch,
     import numpy as np
 
     import hybridgrad as hg
-    from hybridgrad.models import captcha_train
+    from hybridgrad.training import captcha as captcha_train
 
     config = resolve_config({"train_size": 64, "val_size": 4, "test_size": 4, "epochs": 3,
                              "cache": False}, quick=True)
     straight = captcha_train.train(config, str(tmp_path / "straight"), log=None)
 
-    saved = captcha_train.save_checkpoint
-    calls = []
+    def interrupt_in_the_second_epoch(trainer):
+        if trainer.global_step == 3:
+            trainer.stop_requested = True   # what Ctrl-C does: save, then KeyboardInterrupt
 
-    def crash_after_the_second_epoch(*args, **kwargs):
-        saved(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(captcha_train, "save_checkpoint", crash_after_the_second_epoch)
     hg.manual_seed(123)  # the resumed run must not depend on the process's random state
     with pytest.raises(KeyboardInterrupt):
-        captcha_train.train(config, str(tmp_path / "broken"), log=None)
-    monkeypatch.setattr(captcha_train, "save_checkpoint", saved)
+        captcha_train.train(config, str(tmp_path / "broken"), log=None,
+                            step_callback=interrupt_in_the_second_epoch)
     checkpoint = tmp_path / "broken" / "checkpoint.safetensors"
     assert main(["train", "captcha", "--resume", str(checkpoint)]) == 0
-    assert "resumed after epoch 2" in capsys.readouterr().out
+    assert "resumed after epoch 1" in capsys.readouterr().out
     resumed = json.loads((tmp_path / "broken" / "result.json").read_text())
     assert resumed["steps"] == straight["steps"] == 6
     first, _, _ = load_checkpoint(straight["checkpoint"])
     second, _, _ = load_checkpoint(str(checkpoint))
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
-    epochs = [json.loads(line)["epoch"]
-              for line in (tmp_path / "broken" / "metrics.jsonl").read_text().splitlines()]
-    assert epochs == [1, 2, 3]
+    assert [record["epoch"] for record in _epoch_records(tmp_path / "broken")] == [1, 2, 3]
 
 
 def test_resume_refuses_other_settings_and_weight_only_checkpoints(tmp_path, capsys):
-    from hybridgrad.models import captcha_train
+    from hybridgrad.training import captcha as captcha_train
 
     config = resolve_config({"train_size": 32, "val_size": 0, "test_size": 4, "cache": False},
                             quick=True)
@@ -187,7 +186,7 @@ def test_resume_refuses_other_settings_and_weight_only_checkpoints(tmp_path, cap
         captcha_train.train({**config, "lr": 0.5}, str(tmp_path / "run"), log=None,
                             resume=checkpoint)
     weights_only = str(tmp_path / "weights.safetensors")
-    captcha_train.save_checkpoint(captcha_train.build_model(config), config, weights_only)
+    captcha_train.save_weights(captcha_train.build_model(config), config, weights_only)
     assert main(["train", "captcha", "--resume", weights_only]) == 2
     assert "no optimizer state" in capsys.readouterr().err
     assert main(["train", "captcha", "--resume", str(tmp_path / "missing.safetensors")]) == 2
@@ -197,13 +196,13 @@ def test_runs_saved_before_a_setting_existed_still_load_resume_and_count_as_fini
     # Session 2's checkpoints and result.json have no "wide_pools" (added in session 3): they
     # mean its default, so they must load, resume and be reused by the lab, not be refused.
     from hybridgrad.lab.ctc import finished_run
-    from hybridgrad.models import captcha_train
+    from hybridgrad.training import captcha as captcha_train
 
     config = resolve_config({"train_size": 32, "val_size": 0, "test_size": 4, "cache": False},
                             quick=True)
     older = {key: value for key, value in config.items() if key != "wide_pools"}
     checkpoint = str(tmp_path / "checkpoint.safetensors")
-    captcha_train.save_checkpoint(captcha_train.build_model(config), older, checkpoint)
+    captcha_train.save_weights(captcha_train.build_model(config), older, checkpoint)
     assert load_checkpoint(checkpoint)[2]["wide_pools"] == 2
     assert captcha_train.resume_config(checkpoint)["wide_pools"] == 2
     (tmp_path / "result.json").write_text(json.dumps({"config": older, "steps": 1,
@@ -231,11 +230,69 @@ def test_options_plug_into_a_generic_train_parser():
 
 
 def test_max_minutes_stops_training_and_still_evaluates(tmp_path):
-    from hybridgrad.models.captcha_train import train
+    from hybridgrad.training.captcha import train
 
     config = resolve_config({"train_size": 96, "val_size": 0, "test_size": 4, "epochs": 3,
                              "max_minutes": 0.0, "cache": False}, quick=True)
     result = train(config, str(tmp_path), log=None)
     assert result["steps"] == 1 and result["planned_steps"] == 9
-    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    records = _epoch_records(tmp_path)
     assert records == [{**records[0], "stopped_early": True}] and result["test_size"] == 4
+
+
+# Checkpoints of the earlier captcha trainer (its own format, "kind": "captcha"), written by that
+# code before it was replaced by the shared Trainer: a CRNN (channels 2-2-2-2, hidden 4, length
+# 4, 32 x 80, 32 captchas drawn on the fly, batch 16, 2 epochs), after epoch 1 (interrupted) and
+# after epoch 2 (uninterrupted).
+LEGACY = Path(__file__).parent / "data"
+
+
+def test_old_captcha_checkpoints_load_as_they_were_saved():
+    import numpy as np
+
+    import hybridgrad as hg
+
+    stored = hg.load(str(LEGACY / "legacy_final.safetensors"))
+    assert stored["kind"] == "captcha"            # really the old format
+    model, codec, config = load_checkpoint(str(LEGACY / "legacy_final.safetensors"))
+    assert config["hidden"] == 4 and config["channels"] == [2, 2, 2, 2]
+    assert codec.num_classes == 37
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), np.asarray(stored["model"][name]),
+                                      err_msg=name)
+
+
+def test_an_old_interrupted_run_resumes_on_the_trainer_to_the_old_trainers_weights(tmp_path,
+                                                                                   capsys):
+    import shutil
+
+    import numpy as np
+
+    checkpoint = tmp_path / "run" / "checkpoint.safetensors"
+    checkpoint.parent.mkdir()
+    shutil.copy(LEGACY / "legacy_epoch1.safetensors", checkpoint)
+    assert main(["train", "captcha", "--resume", str(checkpoint)]) == 0
+    assert "resumed after epoch 1" in capsys.readouterr().out
+    got, _, _ = load_checkpoint(str(checkpoint))            # now in the trainer's format
+    expected, _, _ = load_checkpoint(str(LEGACY / "legacy_final.safetensors"))
+    for (name, a), (_, b) in zip(got.state_dict().items(), expected.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["steps"] == 4
+
+
+def test_other_files_are_refused_as_captcha_checkpoints(tmp_path):
+    import hybridgrad as hg
+
+    path = str(tmp_path / "other.safetensors")
+    hg.save({"weights": hg.ones(2)}, path)
+    with pytest.raises(ValueError, match="not a captcha checkpoint"):
+        load_checkpoint(path)
+
+
+def test_the_generic_export_command_takes_a_captcha_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "captcha", "--no-cache", "--out", str(out), *TINY]) == 0
+    onnx_path = tmp_path / "captcha.onnx"
+    assert main(["export", "captcha", "--checkpoint", str(out / "checkpoint.safetensors"),
+                 "-o", str(onnx_path)]) == 0
+    assert onnx_path.exists() and "onnxruntime vs eager" in capsys.readouterr().out

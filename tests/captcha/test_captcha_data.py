@@ -15,7 +15,7 @@ from hybridgrad.data.captcha_cache import (
     load_split,
     read_folder,
 )
-from hybridgrad.models.captcha_train import prepare, resolve_config
+from hybridgrad.training.captcha import prepare, resolve_config
 
 SPEC = CaptchaSpec(charset="0123456789", length=(4, 6), height=32, width=64)
 
@@ -83,7 +83,7 @@ def test_downsample_and_prepare():
 
 
 def test_on_the_fly_batches_are_the_split_reshuffled_and_repeatable():
-    from hybridgrad.models.captcha_train import _batches
+    from hybridgrad.training.captcha import _batches
 
     config = resolve_config({"height": 32, "width": 64, "charset": "0123456789",
                              "length": "4-6", "train_size": 6, "batch_size": 3,

@@ -7,11 +7,11 @@ import pytest
 
 import hybridgrad as hg
 from hybridgrad.data.captcha_cache import load_split
-from hybridgrad.models.captcha_train import (
+from hybridgrad.training.captcha import (
     build_model,
     load_checkpoint,
     resolve_config,
-    save_checkpoint,
+    save_weights,
     spec_of,
 )
 
@@ -37,7 +37,7 @@ def _checkpoint(tmp_path, name, seed, **overrides):
     config = resolve_config(overrides, quick=True)
     hg.manual_seed(seed)
     path = str(tmp_path / f"{name}.safetensors")
-    save_checkpoint(build_model(config), config, path)
+    save_weights(build_model(config), config, path)
     return path
 
 

@@ -186,12 +186,12 @@ def test_vit_variants(positions, pool):
 
 
 def test_registry_entries_build_and_describe_their_bar():
-    assert set(REGISTRY) == {"mlp", "cnn", "vit", "cgan", "vae", "cvae", "gpt"}
+    assert set(REGISTRY) == {"mlp", "cnn", "vit", "cgan", "vae", "cvae", "captcha", "gpt"}
     for spec in REGISTRY.values():
         model = spec.builder(**spec.resolved_config(quick=True)["model"])
         assert isinstance(model, hg.nn.Module)
-        assert spec.dataset == ("text" if spec.name == "gpt" else "mnist")
-        assert spec.goal[0] in (">=", "<=")
+        assert spec.dataset in ("mnist", "captcha", "text") and spec.goal[0] in (">=", "<=")
+        assert spec.task in TASKS
     assert REGISTRY["cgan"].meets_goal(0.95) and not REGISTRY["cgan"].meets_goal(0.94)
     config = REGISTRY["vit"].resolved_config(overrides={"model": {"pool": "mean"}, "lr": 0.5})
     assert config["model"]["pool"] == "mean" and config["model"]["dim"] == 64

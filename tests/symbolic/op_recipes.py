@@ -112,6 +112,10 @@ RECIPES = {
                         (0,)),
     "ctc_nll": lambda rng: (_ctc_inputs(rng), {"blank": 0, "zero_infinity": False}, (0,)),
     "ctc_nll_backward": lambda rng: _ctc_backward_inputs(rng),
+    # hybridgrad/ops/recurrent.py
+    "recurrent_layer": lambda rng: (_recurrent_inputs(rng), _RECURRENT,
+                                    (0, 1, 2, 3, 4, 5, 6)),
+    "recurrent_layer_backward": lambda rng: _recurrent_backward_inputs(rng),
     # hybridgrad/ops/conv.py (from the nn layers branch)
     "conv2d": lambda rng: ([_f(rng, 2, 3, 6, 6), _f(rng, 4, 3, 3, 3)], _CONV, (0, 1)),
     "conv_transpose2d": lambda rng: ([_f(rng, 2, 4, 6, 3), _f(rng, 4, 3, 3, 3)],
@@ -158,3 +162,21 @@ def _ctc_backward_inputs(rng):
     inputs = _ctc_inputs(rng)
     nll = REGISTRY["ctc_nll"].forward(np, *inputs, blank=0, zero_infinity=False)
     return [rng.standard_normal(2)] + inputs + [nll], {"blank": 0, "zero_infinity": False}, ()
+
+
+_RECURRENT = {"mode": "LSTM", "reverse": True}
+
+
+def _recurrent_inputs(rng):
+    """An LSTM layer: x (L=4, N=2, I=3), h0, c0 (2, 5), weights (20, 3), (20, 5), biases."""
+    return [_f(rng, 4, 2, 3), _f(rng, 2, 5), _f(rng, 2, 5), _f(rng, 20, 3), _f(rng, 20, 5),
+            _f(rng, 20), _f(rng, 20)]
+
+
+def _recurrent_backward_inputs(rng):
+    from hybridgrad.ops import REGISTRY
+
+    inputs = _recurrent_inputs(rng)
+    out = REGISTRY["recurrent_layer"].forward(np, *inputs, **_RECURRENT)
+    grad = rng.standard_normal(out.shape)
+    return ([grad, out] + inputs[:5], dict(_RECURRENT, input_grad=True), ())

@@ -1,7 +1,10 @@
-"""Training, evaluation and prediction for the captcha recognisers (``hybridgrad train captcha``).
+"""The captcha recipe (``hybridgrad train captcha``): settings, rendered data, evaluation and
+checkpoints of the captcha readers, trained by the same :class:`hybridgrad.training.Trainer` as
+every other model (the task is :class:`hybridgrad.training.tasks.CaptchaTask`).
 
 Everything is driven by one flat config dict (:data:`DEFAULTS`, :data:`QUICK`), saved in the
-checkpoint so ``eval`` and ``predict`` rebuild the same model and preprocessing:
+checkpoint (as the ``model`` settings of the registry entry ``captcha``) so ``eval`` and
+``predict`` rebuild the same model and preprocessing:
 
 * data: ``charset`` (``"digits_upper"`` (36), ``"alnum"`` (the notes' 62) or literal
   characters), ``length`` (``"4"`` or ``"4-6"``), rendered size ``height x width`` (64 x 160),
@@ -13,6 +16,9 @@ checkpoint so ``eval`` and ``predict`` rebuild the same model and preprocessing:
   ``loss`` of the one-hot model (``"ce"`` per-position softmax, ``"bce"`` the notes' sigmoid);
 * optimisation: Adam with a one-cycle schedule peaking at ``lr``, ``batch_size``, ``epochs``;
   ``max_minutes`` stops the training early (then evaluates) when the time is up.
+
+Checkpoints are the trainer's (``training/checkpoint.py``); those written by the earlier
+captcha trainer (``"kind": "captcha"``) are converted when read (:func:`read_checkpoint`).
 
 Example:
     >>> import tempfile
@@ -32,32 +38,37 @@ import numpy as np
 
 import hybridgrad as hg
 from hybridgrad.data.captcha_cache import CaptchaSpec, downsample, load_split
-from hybridgrad.data.encoding import DIGITS_UPPERCASE, CTCTextCodec
+from hybridgrad.models import get_spec
 from hybridgrad.models.captcha import (
-    ALPHANUMERIC,
-    CRNN,
-    OneHotCNN,
-    PaddedOneHotCodec,
+    CHARSETS,
+    build_model,
+    charset,
     ctc_batch_loss,
     ctc_decode,
+    input_size,
+    make_codec,
     onehot_decode,
     onehot_loss,
 )
+from hybridgrad.training.checkpoint import CheckpointError
+from hybridgrad.training.checkpoint import load_checkpoint as load_training_checkpoint
+from hybridgrad.training.checkpoint import save_checkpoint as save_training_checkpoint
 
-CHARSETS = {"digits_upper": DIGITS_UPPERCASE, "alnum": ALPHANUMERIC, "digits": "0123456789"}
+#: The registry entry (``hybridgrad.models.REGISTRY["captcha"]``).
+SPEC = get_spec("captcha")
 
 #: Settings that change neither the trained weights nor the greedy test figures (a time limit,
 #: reporting, where and how captchas are cached): a resumed or reused run may differ in them.
 RUN_INDEPENDENT = frozenset({"max_minutes", "beam_width", "cache_dir", "workers"})
 
-#: Settings meant to reach the quality bars on 2 CPU cores (to be measured: docs/results.md).
+#: Settings meant to reach the quality bars on 2 CPU cores (measured: docs/results.md): the
+#: registry entry's network and optimisation, and the data settings.
 DEFAULTS = {
-    "model": "crnn", "charset": "digits_upper", "length": "4", "height": 64, "width": 160,
-    "downsample": 2, "train_size": 100000, "val_size": 500, "test_size": 2000, "cache": True,
-    "cache_dir": None, "workers": 2, "epochs": 5, "batch_size": 64, "lr": 3e-3,
-    "weight_decay": 0.0, "seed": 0, "channels": [16, 32, 64, 96], "hidden": 96,
-    "wide_pools": 2, "rnn": "lstm", "onehot_hidden": 256, "dropout": 0.2, "loss": "ce",
-    "beam_width": 1, "max_minutes": None,
+    **SPEC.config["model"], "train_size": 100000, "val_size": 500, "test_size": 2000,
+    "cache": True, "cache_dir": None, "workers": 2, "epochs": SPEC.config["epochs"],
+    "batch_size": SPEC.config["batch_size"], "lr": SPEC.config["lr"],
+    "weight_decay": SPEC.config["weight_decay"], "seed": 0, "loss": "ce", "beam_width": 1,
+    "max_minutes": None,
 }
 
 
@@ -88,9 +99,8 @@ def config_differences(saved: dict, wanted: dict) -> list[str]:
 
 
 #: ``--quick``: a seconds-long smoke run (small images, tiny model, a few hundred images).
-QUICK = {"height": 32, "width": 80, "train_size": 256, "val_size": 32, "test_size": 64,
-         "epochs": 1, "batch_size": 32, "channels": [4, 8, 8, 8], "hidden": 16,
-         "onehot_hidden": 32}
+QUICK = {**SPEC.quick["model"], "train_size": 256, "val_size": 32, "test_size": 64,
+         "epochs": SPEC.quick["epochs"], "batch_size": SPEC.quick["batch_size"]}
 
 
 def resolve_config(overrides: dict | None = None, quick: bool = False) -> dict:
@@ -131,70 +141,10 @@ def resolve_config(overrides: dict | None = None, quick: bool = False) -> dict:
     return config
 
 
-def charset(config: dict) -> str:
-    """The characters named by ``config["charset"]`` (a known name or the characters).
-
-    Example:
-        >>> len(charset({"charset": "alnum"})), charset({"charset": "XYZ"})
-        (62, 'XYZ')
-    """
-    name = str(config["charset"])
-    chars = CHARSETS.get(name, name)
-    if len(set(chars)) != len(chars) or not chars:
-        raise ValueError(f"captcha: charset {name!r} is empty or repeats characters; use "
-                         f"{sorted(CHARSETS)} or a string of distinct characters")
-    return chars
-
-
 def spec_of(config: dict) -> CaptchaSpec:
     """The :class:`CaptchaSpec` (rendering) of a config."""
     return CaptchaSpec(charset=charset(config), length=CaptchaSpec.parse_length(config["length"]),
                        height=int(config["height"]), width=int(config["width"]))
-
-
-def input_size(config: dict) -> tuple[int, int]:
-    """``(height, width)`` the network sees (rendered size / downsample)."""
-    factor = int(config["downsample"])
-    return int(config["height"]) // factor, int(config["width"]) // factor
-
-
-def make_codec(config: dict):
-    """``CTCTextCodec`` for the CRNN; ``PaddedOneHotCodec`` (padding class only when lengths
-    vary, so fixed length 4 is exactly the notes' ``4 * char_set_len`` vector) for one-hot.
-
-    Example:
-        >>> make_codec({**DEFAULTS, "model": "onehot"}).size
-        144
-        >>> make_codec({**DEFAULTS, "model": "onehot", "length": "4-6"}).size
-        222
-    """
-    spec = spec_of(config)
-    if config["model"] == "crnn":
-        return CTCTextCodec(spec.charset)
-    if spec.variable:
-        return PaddedOneHotCodec(spec.charset, spec.max_length)
-    from hybridgrad.data.encoding import OneHotTextCodec
-
-    return OneHotTextCodec(spec.charset, spec.max_length)
-
-
-def build_model(config: dict):
-    """The network a config describes.
-
-    Example:
-        >>> build_model(resolve_config(quick=True)).__class__.__name__
-        'CRNN'
-    """
-    height, width = input_size(config)
-    codec = make_codec(config)
-    if config["model"] == "crnn":
-        return CRNN(codec.num_classes, height=height, width=width, channels=config["channels"],
-                    hidden=int(config["hidden"]), rnn=config["rnn"],
-                    dropout=float(config["dropout"]),
-                    wide_pools=int(config["wide_pools"]))
-    return OneHotCNN(codec.max_len, codec.num_classes, height=height, width=width,
-                     channels=config["channels"], hidden=int(config["onehot_hidden"]),
-                     dropout=float(config["dropout"]))
 
 
 def prepare(images: np.ndarray, config: dict) -> hg.Tensor:
@@ -319,84 +269,57 @@ def examples(reads, count: int = 8) -> dict:
     return found
 
 
-def save_checkpoint(model, config: dict, path: str, extra: dict | None = None) -> None:
-    """Atomic safetensors checkpoint: weights + the config as JSON."""
-    hg.save({"model": model.state_dict(), "kind": "captcha", "config": json.dumps(config),
-             **(extra or {})}, path)
-
-
-def load_checkpoint(path: str):
-    """``(model, codec, config)`` from a checkpoint written by :func:`train`.
+def trainer_config(config: dict) -> dict:
+    """The :class:`hybridgrad.training.Trainer` config of a resolved captcha config: the
+    settings the trainer reads itself, and the whole captcha config as the registry entry's
+    ``model`` settings (what the network, the data and the task are built from).
 
     Example:
-        >>> import tempfile
-        >>> config = resolve_config(quick=True)
-        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
-        >>> save_checkpoint(build_model(config), config, path)
-        >>> load_checkpoint(path)[2]["model"]
+        >>> trainer_config(resolve_config(quick=True))["model"]["model"]
         'crnn'
     """
-    state = _read_checkpoint(path)
-    config = with_defaults(json.loads(state["config"]))
-    model = build_model(config)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, make_codec(config), config
+    return {"seed": int(config["seed"]), "epochs": int(config["epochs"]),
+            "batch_size": int(config["batch_size"]), "lr": float(config["lr"]),
+            "model": dict(config)}
 
 
-def _restore(path: str, config: dict, model, optimizer, scheduler, metrics_path: str):
-    """Load an interrupted run's state; ``(epochs done, steps done, seconds trained)``."""
-    state = _read_checkpoint(path)
-    saved = json.loads(state["config"])
-    differing = config_differences(saved, config)
-    if differing:
-        raise ValueError(f"captcha: cannot resume {path}: its settings differ in {differing} "
-                         f"(resume with the checkpoint's own settings)")
-    if "progress" not in state:
-        raise ValueError(f"captcha: {path} holds weights only (no optimizer state); it cannot "
-                         f"be resumed")
-    progress = json.loads(state["progress"])
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    hg.default_generator().bit_generator.state = progress["rng"]
-    kept = []
-    if os.path.exists(metrics_path):
-        with open(metrics_path) as handle:
-            kept = [line for line in handle
-                    if line.strip() and json.loads(line)["epoch"] <= progress["epoch"]]
-    with open(metrics_path, "w") as handle:
-        handle.writelines(kept)
-    return int(progress["epoch"]), int(progress["step"]), float(progress["seconds"])
+def steps_per_epoch(config: dict) -> int:
+    """Optimizer steps in one epoch (``train_size // batch_size``, at least 1).
+
+    Example:
+        >>> steps_per_epoch({"train_size": 100, "batch_size": 32})
+        3
+    """
+    return max(int(config["train_size"]) // int(config["batch_size"]), 1)
 
 
-def _splits(config: dict, log):
+def _split(config: dict, split: str, log=None):
+    """``(uint8 images, texts)`` of the ``val`` or ``test`` split, or (``train`` with
+    ``cache`` off) None: the training captchas are then drawn on the fly (:func:`_batches`)."""
     spec = spec_of(config)
-    options = dict(seed=int(config["seed"]), cache_dir=config.get("cache_dir"),
-                   workers=int(config["workers"]), use_cache=bool(config["cache"]))
-    data = {}
-    for split, key in (("train", "train_size"), ("val", "val_size"), ("test", "test_size")):
-        size = int(config[key])
-        if split == "train" and not config["cache"]:
-            data[split] = None  # drawn on the fly by DataLoader threads, see _batches
-            continue
-        started = time.time()
-        data[split] = load_split(spec, split, size, **options) if size else (
-            np.zeros((0, spec.height, spec.width), np.uint8), [])
-        if log and time.time() - started > 1:
-            log(f"  {split}: {size} captchas ready in {time.time() - started:.1f} s")
+    size = int(config[f"{split}_size"])
+    if split == "train" and not config["cache"]:
+        return None
+    if not size:
+        return np.zeros((0, spec.height, spec.width), np.uint8), []
+    started = time.time()
+    data = load_split(spec, split, size, seed=int(config["seed"]),
+                      cache_dir=config.get("cache_dir"), workers=int(config["workers"]),
+                      use_cache=bool(config["cache"]))
+    if log and time.time() - started > 1:
+        log(f"  {split}: {size} captchas ready in {time.time() - started:.1f} s")
     return data
 
 
-def _batches(config: dict, data, epoch: int, steps: int):
-    """``(uint8 images, texts)`` batches of one epoch: from the cached array, or (``cache``
-    off) drawn by a DataLoader whose ``workers`` threads render the captchas; the order is a
-    permutation seeded by ``(seed, epoch)`` either way."""
+def _batches(config: dict, data, epoch: int, steps: int, start: int = 0):
+    """``(uint8 images, texts)`` batches ``start..steps-1`` of one epoch: from the cached
+    array, or (``cache`` off) drawn by a DataLoader whose ``workers`` threads render the
+    captchas; the order is a permutation seeded by ``(seed, epoch)`` either way."""
     batch_size, seed = int(config["batch_size"]), int(config["seed"])
     if data is not None:
         images, texts = data
         order = np.random.default_rng([seed, epoch]).permutation(len(images))
-        for step in range(steps):
+        for step in range(start, steps):
             chosen = order[step * batch_size:(step + 1) * batch_size]
             yield images[chosen], [texts[i] for i in chosen]
         return
@@ -410,7 +333,154 @@ def _batches(config: dict, data, epoch: int, steps: int):
     for step, (images, texts) in enumerate(loader):
         if step >= steps:
             break
-        yield np.asarray(getattr(images, "_array", images)), list(texts)
+        if step >= start:
+            yield np.asarray(getattr(images, "_array", images)), list(texts)
+
+
+class CaptchaBatches:
+    """The training captchas, epoch after epoch, with the trainer's loader protocol: ``len``
+    (steps per epoch), one epoch per iteration, and ``state_dict``/``load_state_dict`` (epoch
+    and position), so that a resumed run continues with the very batches it would have had.
+
+    Example:
+        >>> config = resolve_config({"train_size": 4, "batch_size": 2, "height": 32,
+        ...                          "width": 64, "cache": False, "workers": 1})
+        >>> batches = CaptchaBatches(config, None)
+        >>> [len(texts) for _, texts in batches], batches.state_dict()
+        ([2, 2], {'epoch': 1, 'position': 0})
+    """
+
+    def __init__(self, config: dict, data):
+        self.config, self.data = config, data
+        self.epoch = self.position = 0
+
+    def __len__(self) -> int:
+        return steps_per_epoch(self.config)
+
+    def __iter__(self):
+        for batch in _batches(self.config, self.data, self.epoch, len(self), self.position):
+            self.position += 1
+            yield batch
+        self.epoch, self.position = self.epoch + 1, 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+def loaders(config: dict):
+    """The trainer's data for a captcha run (:meth:`CaptchaTask.loaders`): the training
+    batches and the validation split ``(images, texts)`` checked after every epoch.
+
+    Example:
+        >>> config = resolve_config({"train_size": 4, "val_size": 2, "batch_size": 2,
+        ...                          "height": 32, "width": 64, "cache": False, "workers": 1})
+        >>> batches, (images, texts) = loaders(config)
+        >>> len(batches), images.shape, len(texts)
+        (2, (2, 32, 64), 2)
+    """
+    return CaptchaBatches(config, _split(config, "train")), _split(config, "val")
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints: the trainer's format; the earlier captcha trainer's is converted when read.
+
+
+def save_weights(model, config: dict, path: str) -> None:
+    """A checkpoint holding the weights and the config only (no optimizer state: it loads for
+    eval/predict/export but cannot be resumed).
+
+    Example:
+        >>> import tempfile
+        >>> config = resolve_config(quick=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
+        >>> save_weights(build_model(config), config, path)
+        >>> load_checkpoint(path)[2]["model"]
+        'crnn'
+    """
+    save_training_checkpoint({"model": SPEC.name, "config": json.dumps(trainer_config(config)),
+                              "model_state": dict(model.state_dict())}, path)
+
+
+def convert_legacy(state: dict) -> dict:
+    """A checkpoint of the earlier captcha trainer (``"kind": "captcha"``: weights under
+    ``model``, the flat config, and with a finished epoch also ``optimizer``, ``scheduler`` and
+    ``progress``) in the trainer's layout, resumable after that epoch with the same batches.
+
+    Example:
+        >>> legacy = {"kind": "captcha", "model": {}, "config": json.dumps({"epochs": 2})}
+        >>> sorted(convert_legacy(legacy))
+        ['config', 'model', 'model_state']
+    """
+    config = with_defaults(json.loads(state["config"]))
+    converted = {"model": SPEC.name, "config": json.dumps(trainer_config(config)),
+                 "model_state": state["model"]}
+    if "progress" in state:
+        progress = json.loads(state["progress"])
+        epoch = int(progress["epoch"])
+        converted.update(
+            optimizers={"optimizer": state["optimizer"]},
+            schedulers={"scheduler": state["scheduler"]},
+            progress={"epoch": epoch, "step": 0, "global_step": int(progress["step"]),
+                      "finished": epoch >= int(config["epochs"])},
+            sums=json.dumps({"epoch": {}, "window": {}, "epoch_seconds": 0.0}),
+            rng=json.dumps(progress["rng"]),
+            loader={"epoch": epoch, "position": 0})
+    return converted
+
+
+def read_checkpoint(path: str) -> dict:
+    """The trainer-layout state of a captcha checkpoint, written by the trainer or by the
+    earlier captcha trainer (converted, :func:`convert_legacy`); ``ValueError`` for any other
+    file, ``FileNotFoundError`` when missing.
+
+    Example:
+        >>> import tempfile
+        >>> config = resolve_config(quick=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
+        >>> save_weights(build_model(config), config, path)
+        >>> state = read_checkpoint(path)
+        >>> state["model"], "optimizers" in state
+        ('captcha', False)
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = load_training_checkpoint(path)
+    except CheckpointError:
+        try:
+            state = hg.load(path)
+        except Exception:  # noqa: BLE001 - not safetensors at all: refused below
+            state = None
+        if not isinstance(state, dict) or state.get("kind") != "captcha":
+            raise ValueError(f"{path} is not a captcha checkpoint (written by 'hybridgrad "
+                             f"train captcha')") from None
+        return convert_legacy(state)
+    if state.get("model") != SPEC.name:
+        raise ValueError(f"{path} holds a {state.get('model')!r} model, not a captcha reader "
+                         f"(written by 'hybridgrad train captcha')")
+    return state
+
+
+def load_checkpoint(path: str):
+    """``(model, codec, config)`` from a captcha checkpoint (either format), in eval mode.
+
+    Example:
+        >>> import tempfile
+        >>> config = resolve_config(quick=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
+        >>> save_weights(build_model(config), config, path)
+        >>> load_checkpoint(path)[2]["hidden"]
+        16
+    """
+    state = read_checkpoint(path)
+    config = with_defaults(json.loads(state["config"])["model"])
+    model = build_model(config)
+    model.load_state_dict(state["model_state"])
+    model.eval()
+    return model, make_codec(config), config
 
 
 def resume_config(path: str) -> dict:
@@ -420,122 +490,114 @@ def resume_config(path: str) -> dict:
         >>> import tempfile
         >>> config = resolve_config(quick=True)
         >>> path = os.path.join(tempfile.mkdtemp(), "c.safetensors")
-        >>> save_checkpoint(build_model(config), config, path)
+        >>> save_weights(build_model(config), config, path)
         >>> resume_config(path)["model"]
         'crnn'
     """
-    return with_defaults(json.loads(_read_checkpoint(path)["config"]))
+    return with_defaults(json.loads(read_checkpoint(path)["config"])["model"])
 
 
-def _read_checkpoint(path: str) -> dict:
-    state = hg.load(path)
-    if not isinstance(state, dict) or state.get("kind") != "captcha":
-        raise ValueError(f"{path} is not a captcha checkpoint (written by 'hybridgrad train "
-                         f"captcha')")
-    return state
+class _ConvertedCheckpoint:
+    """Hands the trainer a converted legacy checkpoint as a file in its own format."""
+
+    def __init__(self, path: str, out_dir: str):
+        self.path, self.out_dir, self.written = path, out_dir, None
+
+    def __enter__(self) -> str:
+        state = read_checkpoint(self.path)
+        try:
+            load_training_checkpoint(self.path)
+            return self.path
+        except CheckpointError:
+            self.written = os.path.join(self.out_dir, ".converted-checkpoint.safetensors")
+            save_training_checkpoint(state, self.written)
+            return self.written
+
+    def __exit__(self, *exc) -> None:
+        if self.written and os.path.exists(self.written):
+            os.remove(self.written)
 
 
 def train(config: dict, out_dir: str, log=print, progress: bool = False,
-          resume: str | None = None) -> dict:
-    """Train the model a (resolved) config describes; write ``checkpoint.safetensors``,
-    ``metrics.jsonl`` and ``result.json`` into ``out_dir``; return the result: test accuracy
-    (greedy decoding; for the CRNN also prefix beam search when ``beam_width`` > 1),
+          resume: str | None = None, step_callback=None, checkpoint_every: int = 0) -> dict:
+    """Train the model a (resolved) config describes with :class:`hybridgrad.training.Trainer`
+    (``checkpoint.safetensors`` every epoch and on Ctrl-C, ``metrics.jsonl``, ``curves.png``),
+    then read the test split; write ``result.json`` into ``out_dir`` and return it: test
+    accuracy (greedy decoding; for the CRNN also prefix beam search when ``beam_width`` > 1),
     character accuracy, accuracy per length, timings and example reads.
 
-    ``resume``: a checkpoint of an interrupted run (saved after every epoch with the optimizer,
-    schedule and random state); training continues after its last finished epoch and ends with
-    the weights an uninterrupted run would have (``config`` must be the checkpoint's, see
-    :func:`resume_config`).
+    ``resume``: the checkpoint of an interrupted run (either format); training continues where
+    it stopped and ends with the weights an uninterrupted run would have (``config`` must be
+    the checkpoint's, see :func:`resume_config`). ``step_callback(trainer)`` runs after every
+    step (tests interrupt through it); ``checkpoint_every`` also saves every that many steps.
     """
+    from hybridgrad.training.trainer import Trainer
+
     config = resolve_config({k: v for k, v in config.items() if k != "quick"},
                             quick=bool(config.get("quick", False)))
     os.makedirs(out_dir, exist_ok=True)
-    hg.manual_seed(int(config["seed"]))
-    data = _splits(config, log)
-    codec = make_codec(config)
-    model = build_model(config)
-    optimizer = hg.optim.Adam(model.parameters(), lr=float(config["lr"]),
-                              weight_decay=float(config["weight_decay"]))
-    batch_size = int(config["batch_size"])
-    steps_per_epoch = max(int(config["train_size"]) // batch_size, 1)
-    total = steps_per_epoch * int(config["epochs"])
-    scheduler = hg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(config["lr"]),
-                                                 total_steps=max(total, 2))
-    checkpoint = os.path.join(out_dir, "checkpoint.safetensors")
-    metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    first_epoch, step, seconds_before = 0, 0, 0.0
-    if resume is None:
-        open(metrics_path, "w").close()
-    else:
-        first_epoch, step, seconds_before = _restore(resume, config, model, optimizer,
-                                                     scheduler, metrics_path)
-    started = time.time() - seconds_before
+    done = 0
+    if resume is not None:
+        state = read_checkpoint(resume)
+        differing = config_differences(json.loads(state["config"])["model"], config)
+        if differing:
+            raise ValueError(f"captcha: cannot resume {resume}: its settings differ in "
+                             f"{differing} (resume with the checkpoint's own settings)")
+        if "optimizers" not in state:
+            raise ValueError(f"captcha: {resume} holds weights only (no optimizer state); it "
+                             f"cannot be resumed")
+        done = int(state["progress"]["epoch"])
+    total = steps_per_epoch(config) * int(config["epochs"])
+    started = time.time()
     limit = None if config["max_minutes"] is None else 60.0 * float(config["max_minutes"])
-    if log:
-        parameters = sum(p._array.size for p in model.parameters())
-        log(f"captcha {config['model']}: length {config['length']}, input "
-            f"{'x'.join(map(str, input_size(config)))}, {parameters} parameters, {total} steps "
-            f"of {batch_size}" + (f"; resumed after epoch {first_epoch}" if resume else ""))
-    for epoch in range(first_epoch, int(config["epochs"])):
-        losses = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}", leave=False)
-        for images, texts in _batches(config, data["train"], epoch, steps_per_epoch):
-            model.train()
-            loss = loss_of(model, prepare(images, config), texts, codec, config)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.item()))
-            step += 1
-            if limit is not None and time.time() - started > limit:
-                break
-            if log and bar is None and step % 100 == 0:
-                log(f"  step {step}/{total}: loss {np.mean(losses[-100:]):.4f}, "
-                    f"{time.time() - started:.0f} s")
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        if bar is not None:
-            bar.close()
-        record = {"epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)),
-                  "seconds": round(time.time() - started, 1)}
-        stopped = limit is not None and time.time() - started > limit
-        if stopped:
-            record["stopped_early"] = True
-        if len(data["val"][0]):
-            val = evaluate(model, *data["val"], codec, config, beam_width=1)
-            record.update(val_accuracy=val["accuracy"], val_char_accuracy=val["char_accuracy"])
-        with open(metrics_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        save_checkpoint(model, config, checkpoint, {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "progress": json.dumps({"epoch": epoch + 1, "step": step,
-                                    "seconds": time.time() - started,
-                                    "rng": hg.default_generator().bit_generator.state})})
+    def after_step(trainer):
+        if limit is not None and time.time() - started > limit:
+            trainer.finish_requested = True
+        if log and not progress and trainer.global_step % 100 == 0:
+            sums = trainer.sums
+            log(f"  step {trainer.global_step}/{total}: loss (epoch so far) "
+                f"{sums.get('loss', 0.0) / max(sums.get('_count', 1), 1):.4f}, "
+                f"{time.time() - started:.0f} s")
+        if step_callback is not None:
+            step_callback(trainer)
+
+    def after_epoch(trainer, record):
         if log:
             log("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and k != "seconds"
-                                 else f"{k} {v}" for k, v in record.items()))
-        if stopped:
-            break
+                                 else f"{k} {v}" for k, v in record.items() if k != "kind"))
+
+    trainer = Trainer(SPEC, trainer_config(config), out_dir, progress=progress,
+                      step_callback=after_step, epoch_callback=after_epoch,
+                      checkpoint_every=checkpoint_every)
+    if log:
+        parameters = sum(p._array.size for p in build_model(config).parameters())
+        log(f"captcha {config['model']}: length {config['length']}, input "
+            f"{'x'.join(map(str, input_size(config)))}, {parameters} parameters, {total} steps "
+            f"of {config['batch_size']}" + (f"; resumed after epoch {done}" if resume else ""))
+    if resume is None:
+        trainer.run()
+    else:
+        with _ConvertedCheckpoint(resume, out_dir) as path:
+            trainer.run(resume=path)
     train_seconds = time.time() - started
-    test = evaluate(model, *data["test"], codec, config, beam_width=1)
-    result = {"config": config, "checkpoint": checkpoint, "train_seconds": round(train_seconds, 1),
-              "steps": step, "planned_steps": total, "test_size": len(data["test"][1]),
+    model, codec = trainer.task.model, make_codec(config)
+    test_images, test_texts = _split(config, "test", log)
+    test = evaluate(model, test_images, test_texts, codec, config, beam_width=1)
+    result = {"config": config, "checkpoint": trainer.checkpoint_path,
+              "train_seconds": round(train_seconds, 1), "steps": trainer.global_step,
+              "planned_steps": total, "test_size": len(test_texts),
               "test_accuracy": test["accuracy"], "test_char_accuracy": test["char_accuracy"],
               "accuracy_by_length": test["accuracy_by_length"]}
     if config["model"] == "crnn" and int(config["beam_width"]) > 1:
-        beam = evaluate(model, *data["test"], codec, config, beam_width=int(config["beam_width"]))
+        beam = evaluate(model, test_images, test_texts, codec, config,
+                        beam_width=int(config["beam_width"]))
         result["test_accuracy_beam"] = beam["accuracy"]
     result["examples"] = examples(test["reads"])
     with open(os.path.join(out_dir, "result.json"), "w") as handle:
         json.dump(result, handle, indent=1)
     if log:
-        log(f"test: whole-string accuracy {test['accuracy']:.4f} on {len(data['test'][1])} "
+        log(f"test: whole-string accuracy {test['accuracy']:.4f} on {len(test_texts)} "
             f"captchas (characters {test['char_accuracy']:.4f}), {train_seconds:.0f} s of "
             f"training"
             + (f"; prefix beam search (width {config['beam_width']}) "
@@ -592,7 +654,9 @@ def read_image(path: str, config: dict) -> np.ndarray:
         raise ValueError(f"{path} is not an image Pillow can read") from None
 
 
-__all__ = ["CHARSETS", "DEFAULTS", "QUICK", "build_model", "charset", "edit_distance",
-           "evaluate", "examples", "export_onnx", "input_size", "load_checkpoint", "loss_of",
-           "make_codec", "prepare", "read", "read_image", "resolve_config", "save_checkpoint",
-           "spec_of", "train"]
+__all__ = ["CHARSETS", "DEFAULTS", "QUICK", "SPEC", "CaptchaBatches", "build_model", "charset",
+           "config_differences", "confusions", "convert_legacy", "edit_distance", "evaluate",
+           "examples", "export_onnx", "input_size", "load_checkpoint", "loaders", "loss_of",
+           "make_codec", "prepare", "read", "read_checkpoint", "read_image", "resolve_config",
+           "resume_config", "save_weights", "spec_of", "steps_per_epoch", "train",
+           "trainer_config", "with_defaults"]
