@@ -29,23 +29,10 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=None):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        dtype = np.dtype(dtype or np.float32)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        init_normalization_state(self, num_features, eps, momentum, affine, track_running_stats,
+                                 dtype)
+        self.register_buffer("num_batches_tracked",
+                             Tensor(np.array(0, dtype=np.int64)) if track_running_stats else None)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -116,3 +103,30 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _expected = (4,)
+
+
+def init_normalization_state(module: Module, num_features: int, eps: float, momentum,
+                             affine: bool, track_running_stats: bool, dtype) -> None:
+    """The settings, affine parameters and running statistics that batch and instance norm
+    share, with PyTorch's names (absent ones registered as None, as PyTorch does).
+
+    Example:
+        >>> m = Module(); init_normalization_state(m, 3, 1e-5, 0.1, True, False, None)
+        >>> m.weight.shape, m.running_mean is None
+        ((3,), True)
+    """
+    module.num_features, module.eps, module.momentum = num_features, eps, momentum
+    module.affine, module.track_running_stats = affine, track_running_stats
+    dtype = np.dtype(dtype or np.float32)
+    if affine:
+        module.weight = Parameter(np.ones(num_features, dtype=dtype))
+        module.bias = Parameter(np.zeros(num_features, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+    if track_running_stats:
+        module.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
+        module.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
+    else:
+        module.register_buffer("running_mean", None)
+        module.register_buffer("running_var", None)

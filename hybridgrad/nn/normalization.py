@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from hybridgrad.device import check_device
+from hybridgrad.nn.batchnorm import init_normalization_state
 from hybridgrad.nn.module import Module, Parameter
 from hybridgrad.ops import api
-from hybridgrad.tensor import Tensor
 
 __all__ = ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "group_norm", "instance_norm",
            "normalize"]
@@ -132,21 +132,8 @@ class _InstanceNorm(Module):
                  dtype=None):
         super().__init__()
         check_device(device)
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        dtype = np.dtype(dtype or np.float32)
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
+        init_normalization_state(self, num_features, eps, momentum, affine, track_running_stats,
+                                 dtype)
 
     def forward(self, input):
         # _dims spatial dimensions: (C, *spatial) is one unbatched sample.

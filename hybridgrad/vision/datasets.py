@@ -37,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 from hybridgrad.data.dataset import Dataset
+from hybridgrad.data import mnist as _project_mnist
 from hybridgrad.data.mnist import read_idx
 from hybridgrad.tensor import Tensor
 
@@ -77,12 +78,8 @@ class MNIST(Dataset):
         self.data = Tensor._wrap(np.ascontiguousarray(images))
         self.targets = Tensor._wrap(np.asarray(labels).astype(np.int64))
 
-    @staticmethod
-    def _file(folder: Path, name: str) -> Path | None:
-        for candidate in (folder / name, folder / (name + ".gz")):
-            if candidate.is_file():
-                return candidate
-        return None
+    # The raw file or its .gz, as the project's own MNIST finds them.
+    _file = staticmethod(_project_mnist.MNIST._file)
 
     def _find(self, root: Path, names) -> Path | None:
         folders = [root / self.folder_name / "raw", root / self.folder_name, root]
