@@ -36,8 +36,8 @@ from typing import Callable
 
 import numpy as np
 
-from hybridgrad.data.dataset import Dataset
 from hybridgrad.data import mnist as _project_mnist
+from hybridgrad.data.dataset import Dataset
 from hybridgrad.data.mnist import read_idx
 from hybridgrad.tensor import Tensor
 
