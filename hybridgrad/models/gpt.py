@@ -31,10 +31,9 @@ import numpy as np
 import hybridgrad as hg
 from hybridgrad import nn
 from hybridgrad.nn import functional as F
-from hybridgrad.ops.gpt_fused import gelu as fused_gelu
-from hybridgrad.ops.gpt_fused import layer_norm_last, softmax_last
+from hybridgrad.ops.gpt_fused import softmax_last
 
-__all__ = ["GPT", "GELU", "LayerNorm", "Block", "CausalSelfAttention", "MLP", "KVCache",
+__all__ = ["GPT", "Block", "CausalSelfAttention", "MLP", "KVCache",
            "TraceableGPT", "export_onnx", "optimizer_groups", "sample_next", "token_inputs"]
 
 
@@ -124,39 +123,6 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(attended))
 
 
-class GELU(nn.Module):
-    """The exact GELU as one fused primitive (:mod:`hybridgrad.ops.gpt_fused`): the same values as
-    ``nn.GELU()``, several times faster.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> round(GELU()(hg.tensor([1.0])).item(), 4)
-        0.8413
-    """
-
-    def forward(self, x):
-        return fused_gelu(x)
-
-
-class LayerNorm(nn.LayerNorm):
-    """``nn.LayerNorm`` over the channels computed by one fused primitive when it has a gain
-    and a bias (:func:`hybridgrad.ops.gpt_fused.layer_norm_last`); same parameters and names.
-
-    Example:
-        >>> import hybridgrad as hg
-        >>> [round(v, 4) for v in LayerNorm(2)(hg.tensor([[0.0, 2.0]]))[0].tolist()]
-        [-1.0, 1.0]
-    """
-
-    def forward(self, x):
-        if self.weight is None:
-            return super().forward(x)
-        bias = self.bias
-        if bias is None:  # nanoGPT's bias=False: a constant zero shift
-            bias = hg.zeros(*self.weight.shape, dtype=self.weight.dtype)
-        return layer_norm_last(x, self.weight, bias, self.eps)
-
-
 class MLP(nn.Module):
     """``c_fc`` (C -> 4C), GELU, ``c_proj`` (4C -> C), dropout.
 
@@ -169,7 +135,7 @@ class MLP(nn.Module):
     def __init__(self, n_embd: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
-        self.gelu = GELU()
+        self.gelu = nn.GELU()
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
@@ -189,9 +155,9 @@ class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, block_size: int, dropout: float = 0.0,
                  bias: bool = True, mlp: nn.Module | None = None):
         super().__init__()
-        self.ln_1 = LayerNorm(n_embd, bias=bias)
+        self.ln_1 = nn.LayerNorm(n_embd, bias=bias)
         self.attn = CausalSelfAttention(n_embd, n_head, block_size, dropout, bias)
-        self.ln_2 = LayerNorm(n_embd, bias=bias)
+        self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
         self.mlp = mlp if mlp is not None else MLP(n_embd, dropout, bias)
 
     def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
@@ -275,7 +241,7 @@ class GPT(nn.Module):
             "drop": nn.Dropout(dropout),
             "h": nn.ModuleList([Block(n_embd, n_head, block_size, dropout, bias, mlp())
                                 for _ in range(n_layer)]),
-            "ln_f": LayerNorm(n_embd, bias=bias),
+            "ln_f": nn.LayerNorm(n_embd, bias=bias),
         })
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying, as in nanoGPT

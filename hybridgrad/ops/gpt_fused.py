@@ -1,6 +1,8 @@
-"""The GPT's fused primitives: ``gelu`` (``x * Phi(x)`` with the exact Gaussian CDF) for the MLP,
-``softmax_last`` (softmax over the last axis) for the attention weights and ``layer_norm_last``
-(layer normalisation over the channels).
+"""Fused primitives first written for the GPT, now behind the library's own layers: ``gelu``
+(``x * Phi(x)`` with the exact Gaussian CDF; ``nn.functional.gelu`` / ``nn.GELU``),
+``layer_norm_last`` (layer normalisation over the channels with a gain;
+``nn.functional.layer_norm`` / ``nn.LayerNorm``) and ``softmax_last`` (softmax over the last
+axis, the GPT's attention weights).
 
 Each is one forward of a few array passes with a closed-form first-order backward on arrays
 (``forward_saving`` / ``vjp_array``: the forward keeps what the backward needs, as PyTorch's
