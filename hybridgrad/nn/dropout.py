@@ -138,7 +138,13 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 
 def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
-    """Zero whole channels of (N, C, D, H, W) inputs with probability ``p``."""
+    """Zero whole channels of (N, C, D, H, W) inputs with probability ``p``.
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> dropout3d(hg.ones(1, 2, 1, 1, 1), training=False).sum().item()
+        2.0
+    """
     return _channel_dropout(input, p, training, 3, "dropout3d")
 
 

@@ -14,6 +14,7 @@ Example:
 # ruff: noqa: A001, A002 - PyTorch names its tensor argument `input`
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -31,6 +32,14 @@ def _as_shape(normalized_shape) -> tuple:
     if isinstance(normalized_shape, (numbers.Integral, np.integer)):
         return (int(normalized_shape),)
     return tuple(int(s) for s in normalized_shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _zeros(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A read-only zero shift, made once per (shape, dtype) rather than on every call."""
+    zeros = np.zeros(shape, dtype=dtype)
+    zeros.flags.writeable = False
+    return zeros
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None,
@@ -58,7 +67,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None,
         # Over the channels with a gain (the transformer case): one fused primitive with a
         # closed-form backward instead of nine primitives; a missing bias is a zero shift.
         if bias is None:
-            bias = Tensor._wrap(np.zeros(tuple(weight.shape), dtype=weight.dtype))
+            bias = Tensor._wrap(_zeros(tuple(weight.shape), np.dtype(weight.dtype)))
         return layer_norm_last(input, weight, bias, eps)
     dims = tuple(range(len(input_shape) - len(shape), len(input_shape)))
     centered = input - api.mean(input, dims, keepdim=True)

@@ -148,7 +148,7 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         hooks = self.__dict__.get("_call_hooks")
-        if hooks:
+        if hooks and (hooks["pre"] or hooks["forward"]):  # removed handles leave empty tables
             return self._call_with_hooks(hooks, args, kwargs)
         hybrid = self.__dict__.get("_hybrid")
         try:
@@ -198,7 +198,17 @@ class Module:
 
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before every forward (a non-None return replaces the
-        inputs); returns a removable handle."""
+        inputs); returns a removable handle.
+
+        Example:
+            >>> import hybridgrad as hg
+            >>> layer = hg.nn.Identity()
+            >>> handle = layer.register_forward_pre_hook(lambda m, inputs: (inputs[0] * 2,))
+            >>> layer(hg.tensor([1.0])).tolist()
+            [2.0]
+            >>> handle.remove(); layer(hg.tensor([1.0])).tolist()
+            [1.0]
+        """
         return RemovableHandle(self._hook_table()["pre"], hook)
 
     def get_submodule(self, target: str) -> Module:

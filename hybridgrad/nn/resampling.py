@@ -110,7 +110,13 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",
 
 
 def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
-    """PyTorch's deprecated ``api.upsample`` (= :func:`interpolate`)."""
+    """PyTorch's deprecated ``nn.functional.upsample`` (= :func:`interpolate`).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> upsample(hg.ones(1, 1, 1, 1), scale_factor=2).shape
+        (1, 1, 2, 2)
+    """
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 

@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from hybridgrad.ops import api
+from hybridgrad.ops import api, elementwise
+from hybridgrad.ops.elementwise import ceil, floor, trunc  # noqa: F401 - hg.floor etc.
 from hybridgrad.ops.registry import apply
 
 
@@ -24,16 +25,6 @@ def _axis(dim, ndim: int) -> int:
 
 
 # Rounding (zero gradient, as PyTorch).
-def floor(input):
-    """Round down. Example: ``hg.floor(hg.tensor([1.5])).tolist() == [1.0]``."""
-    return apply("floor", input)
-
-
-def ceil(input):
-    """Round up. Example: ``hg.ceil(hg.tensor([1.5])).tolist() == [2.0]``."""
-    return apply("ceil", input)
-
-
 def round(input, *, decimals: int = 0):  # noqa: A001 - PyTorch's name
     """Round half to even (to ``decimals`` places).
 
@@ -43,14 +34,9 @@ def round(input, *, decimals: int = 0):  # noqa: A001 - PyTorch's name
         [2.0, 0.0]
     """
     if decimals == 0:
-        return apply("round", input)
+        return elementwise.round(input)
     scale = 10.0 ** decimals
-    return apply("round", input * scale) / scale
-
-
-def trunc(input):
-    """Round toward zero. Example: ``hg.trunc(hg.tensor([-1.5])).tolist() == [-1.0]``."""
-    return apply("trunc", input)
+    return elementwise.round(input * scale) / scale
 
 
 fix = trunc

@@ -104,15 +104,7 @@ def _windows(xp, x, kernel: tuple, out_size: tuple, stride: tuple, dilation: tup
         view = as_strided(x, shape=(n, c, kh, kw, oh, ow), strides=(sn, sc) + taps + steps)
     else:
         view = as_strided(x, shape=(c, kh, kw, n, oh, ow), strides=(sc,) + taps + (sn,) + steps)
-    # Overlapping windows share memory: a write through the view would change several taps.
-    # NumPy can mark it read-only; CuPy's arrays have no such flag (its as_strided takes no
-    # ``writeable``), and only the im2col copy below reads the view.
-    flags = getattr(view, "flags", None)
-    if flags is not None and hasattr(flags, "writeable"):
-        try:
-            flags.writeable = False
-        except (AttributeError, TypeError):
-            pass
+    # Only the im2col copy below reads this view of overlapping windows (never written).
     return view
 
 

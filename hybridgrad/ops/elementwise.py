@@ -378,21 +378,45 @@ register("isinf", shape=elementwise_rule("isinf", "bool"), formula="isinf({a})",
          why_not=BOOLEAN_RESULT)(lambda xp, a: xp.isinf(a))
 
 
-def floor(a):
-    """Round down elementwise. Example: ``floor(hg.tensor([1.5])).tolist() == [1.0]``."""
-    return apply("floor", a)
+def floor(input):  # noqa: A002 - PyTorch's keyword
+    """Round down elementwise (``hg.floor``; zero gradient, as PyTorch).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> floor(hg.tensor([1.5, -1.5])).tolist()
+        [1.0, -2.0]
+    """
+    return apply("floor", input)
 
 
-def ceil(a):
-    """Round up elementwise. Example: ``ceil(hg.tensor([1.5])).tolist() == [2.0]``."""
-    return apply("ceil", a)
+def ceil(input):  # noqa: A002 - PyTorch's keyword
+    """Round up elementwise (``hg.ceil``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> ceil(hg.tensor([1.5])).tolist()
+        [2.0]
+    """
+    return apply("ceil", input)
 
 
-def round(a):  # noqa: A001 - PyTorch's name
-    """Round half to even. Example: ``round(hg.tensor([2.5])).tolist() == [2.0]``."""
-    return apply("round", a)
+def round(input):  # noqa: A001, A002 - PyTorch's names
+    """Round half to even elementwise (``hg.round`` adds ``decimals``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> round(hg.tensor([2.5])).tolist()
+        [2.0]
+    """
+    return apply("round", input)
 
 
-def trunc(a):
-    """Round toward zero. Example: ``trunc(hg.tensor([-1.5])).tolist() == [-1.0]``."""
-    return apply("trunc", a)
+def trunc(input):  # noqa: A002 - PyTorch's keyword
+    """Round toward zero elementwise (``hg.trunc``).
+
+    Example:
+        >>> import hybridgrad as hg
+        >>> trunc(hg.tensor([-1.5])).tolist()
+        [-1.0]
+    """
+    return apply("trunc", input)
