@@ -59,7 +59,7 @@ class Tensor(InPlaceMixin, TorchMethodsMixin, TensorExtrasMixin, OpsMixin):
         elif dtype is None and isinstance(data, (list, tuple)) and type(self) is Tensor:
             dtype = _legacy_float(data)
         self._array = _to_array(data, dtypes.to_dtype(dtype))
-        self.grad = None
+        self._grad = None
         self._node = None
         self._retains_grad = False
         self.requires_grad = False

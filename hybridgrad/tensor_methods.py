@@ -254,38 +254,10 @@ class TorchMethodsMixin:
     def layout(self) -> str:
         return "torch.strided"
 
-    @property
-    def is_sparse(self) -> bool:
-        return False
-
-    # No accelerator backends are installed: PyTorch programs test these before data_parallel.
-    @property
-    def is_xpu(self) -> bool:
-        return False
-
-    @property
-    def is_mps(self) -> bool:
-        return False
-
-    @property
-    def is_xla(self) -> bool:
-        return False
-
-    @property
-    def is_nested(self) -> bool:
-        return False
-
-    @property
-    def is_mkldnn(self) -> bool:
-        return False
-
-    @property
-    def is_quantized(self) -> bool:
-        return False
-
-    @property
-    def is_meta(self) -> bool:
-        return False
+    # Dense CPU tensors only, and no accelerator backend is installed: PyTorch programs test
+    # these flags (before data_parallel, sparse paths...). Plain class constants.
+    is_sparse = is_xpu = is_mps = is_xla = is_nested = is_mkldnn = is_quantized = False
+    is_meta = False
 
     # New tensors like this one (dtype and device of self unless given).
     def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False, **_):
