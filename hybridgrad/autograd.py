@@ -40,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from hybridgrad import dtypes
-from hybridgrad.backend import converting_backend
+from hybridgrad.backend import CONVERTING, converting_backend
 from hybridgrad.ops import registry
 from hybridgrad.ops.reduction import sum_to
 from hybridgrad.ops.registry import _ERR_STATE, _IGNORE_ALL, OpDef, promote, run_forward
@@ -553,15 +553,16 @@ def _array_vjp(op: OpDef, node: Node, grad, output, wrap):
     """The operator's array-level VJP (first order), its results wrapped as tensors; None when
     it declines (the framework-operator VJP then runs)."""
     inputs = node.inputs[0] if op.variadic else node.inputs
-    arrays = [value._array for value in inputs]
+    arrays = tuple(value._array for value in inputs)
     if op.variadic:
-        arrays = [arrays]
-    backend = converting_backend()
+        arrays = (list(arrays),)
+    # Only a non-NumPy backend (CONVERTING non-empty) needs the context variable read.
+    backend = converting_backend() if CONVERTING else None
     if backend is None:
-        result = op.vjp_array(np, grad._array, tuple(arrays), output._array, node.saved,
+        result = op.vjp_array(np, grad._array, arrays, output._array, node.saved,
                               node.needs, **node.attrs)
     else:
-        result = backend.call(op.vjp_array, grad._array, tuple(arrays), output._array,
+        result = backend.call(op.vjp_array, grad._array, arrays, output._array,
                               node.saved, node.needs, **node.attrs)
     if result is None:
         return None

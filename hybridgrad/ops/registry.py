@@ -324,11 +324,11 @@ def run_forward(op: OpDef, arrays: list, attrs: dict, saving: bool = False):
         array([2., 2.])
     """
     forward = op.forward if not saving else op.forward_saving
-    if CONVERTING and converting_backend() is not None:
+    if CONVERTING and (backend := converting_backend()) is not None:
         # Another array module: arrays are converted at this boundary.
         try:
             with np.errstate(all="ignore"):
-                return converting_backend().call(forward, *arrays, **attrs)
+                return backend.call(forward, *arrays, **attrs)
         except (ValueError, IndexError, TypeError) as error:
             raise _op_error(op, arrays, attrs, error) from None
     if _ERR_STATE is not None:
